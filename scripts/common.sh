@@ -1,0 +1,68 @@
+# Shared by the scripts in this folder: source it, don't run it.
+# Finds a JDK >= 22 and NVIDIA's cuBLAS/cuDNN libraries; every failure says what was looked at.
+
+JDL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JDL_MIN_JDK=22
+
+# Feature version of the JDK at $1 (a JAVA_HOME), or nothing if it is not a JDK.
+jdk_version() {
+  [[ -x "$1/bin/javac" && -x "$1/bin/java" ]] || return 0
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 \
+    | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p'
+}
+
+# Exports JAVA_HOME as a JDK >= 22: $JAVA_HOME if it qualifies, else the newest under /usr/lib/jvm.
+find_jdk() {
+  local candidates=() seen=() best="" best_v=0 c v
+  [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME")
+  for c in /usr/lib/jvm/* /opt/java/* /usr/local/jdk*; do [[ -d "$c" ]] && candidates+=("$c"); done
+  if command -v javac >/dev/null; then candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"); fi
+  for c in "${candidates[@]}"; do
+    v="$(jdk_version "$c")"
+    seen+=("$c (${v:-not a JDK})")
+    if [[ -n "$v" && "$v" -ge $JDL_MIN_JDK && "$v" -gt $best_v ]]; then best="$c"; best_v="$v"; fi
+    # An explicit JAVA_HOME that qualifies wins over newer ones found by scanning.
+    if [[ -n "$best" && "$c" == "${JAVA_HOME:-}" ]]; then break; fi
+  done
+  if [[ -z "$best" ]]; then
+    echo "error: jdl needs a JDK >= $JDL_MIN_JDK (java.lang.foreign); none found. Looked at:" >&2
+    printf '  %s\n' "${seen[@]:-nothing (JAVA_HOME unset, /usr/lib/jvm empty, no javac on PATH)}" >&2
+    echo "Install a JDK 25 (e.g. Temurin) and set JAVA_HOME to it." >&2
+    return 1
+  fi
+  export JAVA_HOME="$best" PATH="$best/bin:$PATH"
+}
+
+# Unpacked NVIDIA wheels (the same layout as Python's site-packages/nvidia), outside the repo.
+JDL_NVIDIA_HOME="${JDL_NVIDIA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/jdl/nvidia}"
+
+# Makes cuBLAS and cuDNN available in $JDL_NVIDIA_HOME from NVIDIA's pip packages, once.
+# Prints a warning (not an error) when pip can't get them: the CPU backend needs none of it.
+ensure_nvidia_libs() {
+  local wheels="$JDL_NVIDIA_HOME/../wheels" w
+  if [[ -e "$JDL_NVIDIA_HOME/cu13/lib/libcublas.so.13" && -e "$JDL_NVIDIA_HOME/cudnn/lib/libcudnn.so.9" ]]; then
+    return 0
+  fi
+  local pip=""
+  for c in pip3 pip "python3 -m pip"; do if $c --version >/dev/null 2>&1; then pip="$c"; break; fi; done
+  if [[ -z "$pip" ]]; then
+    echo "warning: no pip found, so cuBLAS/cuDNN were not fetched; native-library tests will say they are skipped." >&2
+    return 0
+  fi
+  echo "Fetching cuBLAS and cuDNN (NVIDIA pip packages nvidia-cublas, nvidia-cudnn-cu13) into $JDL_NVIDIA_HOME ..."
+  mkdir -p "$wheels"
+  if ! $pip download --quiet --no-deps --dest "$wheels" nvidia-cublas nvidia-cudnn-cu13 >&2; then
+    echo "warning: pip could not download nvidia-cublas / nvidia-cudnn-cu13; native-library tests will say they are skipped." >&2
+    return 0
+  fi
+  local tmp; tmp="$(mktemp -d "$JDL_NVIDIA_HOME.tmp.XXXX")"
+  for w in "$wheels"/nvidia_cublas-*.whl "$wheels"/nvidia_cudnn_cu13-*.whl; do
+    if command -v unzip >/dev/null; then unzip -q -o "$w" 'nvidia/*' -d "$tmp"; else python3 -m zipfile -e "$w" "$tmp"; fi
+  done
+  rm -rf "$JDL_NVIDIA_HOME" && mv "$tmp/nvidia" "$JDL_NVIDIA_HOME" && rm -rf "$tmp" "$wheels"
+}
+
+# The directories the Java loader should search first (see NativeLibraries).
+nvidia_library_path() {
+  echo "$JDL_NVIDIA_HOME/cu13/lib:$JDL_NVIDIA_HOME/cudnn/lib"
+}

@@ -1,0 +1,216 @@
+package io.jdl.cublas;
+
+import static io.jdl.bindings.cublas.cublas_v2_h.*;
+
+import io.jdl.bindings.cudart.cuda_runtime_api_h;
+import io.jdl.cuda.Cuda;
+import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.NativeLibraries;
+import io.jdl.cuda.NativeResource;
+import io.jdl.cuda.Stream;
+import io.jdl.cuda.VersionCheck;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A cuBLAS handle bound to one {@link Stream}, with float32 matrix products in <b>row-major</b> terms.
+ *
+ * <p>cuBLAS is column-major; a row-major matrix is its transpose seen column-major, so the row-major
+ * product C = op(A)·op(B) is computed as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: operands swapped,
+ * transpose flags kept. That translation lives only in {@link #gemm} and {@link #gemmStridedBatched}.
+ *
+ * <p>Like cuBLAS handles, an instance is not thread-safe: use it from one thread at a time.
+ * Every operand is checked against the size of its {@link DeviceMemory} before the call, so a wrong
+ * dimension is an exception, never an out-of-bounds write on the device.
+ */
+public final class Cublas extends NativeResource {
+    private final MemorySegment handle;
+    private final Stream stream;
+    private final Arena scalars = Arena.ofShared();
+    /** alpha and beta, passed by host pointer (cuBLAS reads them before the call returns). */
+    private final MemorySegment alphaBeta = scalars.allocate(ValueLayout.JAVA_FLOAT, 2);
+    private boolean tf32;
+
+    private Cublas(MemorySegment handle, Stream stream) {
+        this.handle = handle;
+        this.stream = stream;
+    }
+
+    /** A handle whose work is queued on {@code stream}; TF32 off (exact float32). */
+    public static Cublas create(Stream stream) {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            check(cublasCreate_v2(out), "cublasCreate");
+            Cublas cublas = new Cublas(out.get(ValueLayout.ADDRESS, 0), stream);
+            check(cublasSetStream_v2(cublas.handle, stream.handle()), "cublasSetStream");
+            cublas.setTf32(false);
+            return cublas;
+        }
+    }
+
+    private static final class Library {
+        static final int VERSION = loadAndCheck();
+
+        private static int loadAndCheck() {
+            Cuda.ensureLoaded();
+            NativeLibraries.load(NativeLibraries.Library.CUBLAS);
+            // libraryPropertyType comes from CUDA's library_types.h, bound with the runtime.
+            int major = property(cuda_runtime_api_h.MAJOR_VERSION());
+            int minor = property(cuda_runtime_api_h.MINOR_VERSION());
+            int patch = property(cuda_runtime_api_h.PATCH_LEVEL());
+            VersionCheck.verify("cuBLAS", major, minor, patch, CUBLAS_VER_MAJOR(), CUBLAS_VER_MINOR(), CUBLAS_VER_PATCH());
+            return major * 10000 + minor * 100 + patch;
+        }
+
+        private static int property(int which) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+                check(cublasGetProperty(which, out), "cublasGetProperty");
+                return out.get(ValueLayout.JAVA_INT, 0);
+            }
+        }
+    }
+
+    /** Loads cuBLAS (after the CUDA runtime) and checks its version; cheap after the first call. */
+    public static void ensureLoaded() {
+        int unused = Library.VERSION;
+    }
+
+    /** The loaded cuBLAS version as major * 10000 + minor * 100 + patch (130101 is 13.1.1). */
+    public static int version() {
+        return Library.VERSION;
+    }
+
+    static void check(int status, String call) {
+        if (status != CUBLAS_STATUS_SUCCESS()) {
+            throw new CublasException(call, status, Cuda.cString(cublasGetStatusName(status)),
+                    Cuda.cString(cublasGetStatusString(status)));
+        }
+    }
+
+    public Stream stream() {
+        return stream;
+    }
+
+    /** TF32 tensor-core math for float32 products: faster, about 10 mantissa bits. Off by default. */
+    public void setTf32(boolean enabled) {
+        check(cublasSetMathMode(handle(), enabled ? CUBLAS_TF32_TENSOR_OP_MATH() : CUBLAS_DEFAULT_MATH()), "cublasSetMathMode");
+        tf32 = enabled;
+    }
+
+    public boolean tf32() {
+        return tf32;
+    }
+
+    /**
+     * Row-major C[m×n] = alpha·op(A)·op(B) + beta·C, where op(A) is m×k and op(B) is k×n.
+     * A is stored m×k (k×m when {@code transA}); B is stored k×n (n×k when {@code transB}).
+     */
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, DeviceMemory a,
+                     DeviceMemory b, float beta, DeviceMemory c) {
+        gemmStridedBatched(transA, transB, m, n, k, alpha, a, 0, b, 0, beta, c, 0, 1);
+    }
+
+    /**
+     * {@code batch} row-major products C_i = alpha·op(A_i)·op(B_i) + beta·C_i, matrix i of each operand
+     * starting {@code i * stride} floats after the first (a stride of 0 shares one matrix).
+     */
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                   DeviceMemory a, long strideA, DeviceMemory b, long strideB, float beta,
+                                   DeviceMemory c, long strideC, int batch) {
+        if (m < 0 || n < 0 || k < 0 || batch < 1) {
+            throw new IllegalArgumentException("gemm sizes must be non-negative and batch >= 1: m=" + m + " n=" + n
+                    + " k=" + k + " batch=" + batch);
+        }
+        checkOperand("A", a, (long) m * k, strideA, batch);
+        checkOperand("B", b, (long) k * n, strideB, batch);
+        checkOperand("C", c, (long) m * n, strideC, batch);
+        int lda = transA ? m : k;
+        int ldb = transB ? k : n;
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 1, beta);
+        MemorySegment alphaPtr = alphaBeta;
+        MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
+        int opA = transA ? CUBLAS_OP_T() : CUBLAS_OP_N();
+        int opB = transB ? CUBLAS_OP_T() : CUBLAS_OP_N();
+        if (batch == 1) {
+            check(cublasSgemm_v2(handle(), opB, opA, n, m, k, alphaPtr, b.pointer(), Math.max(1, ldb), a.pointer(),
+                    Math.max(1, lda), betaPtr, c.pointer(), Math.max(1, n)), "cublasSgemm");
+        } else {
+            check(cublasSgemmStridedBatched(handle(), opB, opA, n, m, k, alphaPtr, b.pointer(), Math.max(1, ldb), strideB,
+                    a.pointer(), Math.max(1, lda), strideA, betaPtr, c.pointer(), Math.max(1, n), strideC, batch),
+                    "cublasSgemmStridedBatched");
+        }
+    }
+
+    private static void checkOperand(String name, DeviceMemory m, long elements, long stride, int batch) {
+        if (stride < 0) {
+            throw new IllegalArgumentException("gemm: negative stride for " + name + ": " + stride);
+        }
+        long needed = ((batch - 1) * stride + elements) * Float.BYTES;
+        if (m.bytes() < needed) {
+            throw new IllegalArgumentException("gemm: operand " + name + " needs " + needed + " bytes but its device block has "
+                    + m.bytes());
+        }
+    }
+
+    /** y = alpha·x + y over {@code n} floats. */
+    public void axpy(long n, float alpha, DeviceMemory x, DeviceMemory y) {
+        checkVector("x", x, n);
+        checkVector("y", y, n);
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
+        check(cublasSaxpy_v2_64(handle(), n, alphaBeta, x.pointer(), 1, y.pointer(), 1), "cublasSaxpy");
+    }
+
+    /** x = alpha·x over {@code n} floats. */
+    public void scal(long n, float alpha, DeviceMemory x) {
+        checkVector("x", x, n);
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
+        check(cublasSscal_v2_64(handle(), n, alphaBeta, x.pointer(), 1), "cublasSscal");
+    }
+
+    /**
+     * Row-major C[m×n] = alpha·op(A) + beta·op(B) (cublasSgeam): sums, scaled copies and transposes.
+     * A is stored m×n (n×m when {@code transA}); likewise B.
+     */
+    public void geam(boolean transA, boolean transB, int m, int n, float alpha, DeviceMemory a, float beta,
+                     DeviceMemory b, DeviceMemory c) {
+        checkVector("A", a, (long) m * n);
+        checkVector("B", b, (long) m * n);
+        checkVector("C", c, (long) m * n);
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
+        alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 1, beta);
+        // Column-major view: Cᵀ (n×m) = alpha·op(A)ᵀ + beta·op(B)ᵀ.
+        check(cublasSgeam(handle(), transA ? CUBLAS_OP_T() : CUBLAS_OP_N(), transB ? CUBLAS_OP_T() : CUBLAS_OP_N(),
+                n, m, alphaBeta, a.pointer(), Math.max(1, transA ? m : n), alphaBeta.asSlice(Float.BYTES), b.pointer(),
+                Math.max(1, transB ? m : n), c.pointer(), Math.max(1, n)), "cublasSgeam");
+    }
+
+    private static void checkVector(String name, DeviceMemory m, long elements) {
+        if (elements < 0 || m.bytes() < elements * Float.BYTES) {
+            throw new IllegalArgumentException("cuBLAS operand " + name + " needs " + elements * Float.BYTES
+                    + " bytes but its device block has " + m.bytes());
+        }
+    }
+
+    MemorySegment handle() {
+        checkOpen();
+        return handle;
+    }
+
+    @Override
+    protected void release() {
+        try {
+            check(cublasDestroy_v2(handle), "cublasDestroy");
+        } finally {
+            scalars.close();
+        }
+    }
+
+    @Override
+    protected String describe() {
+        return "cuBLAS handle";
+    }
+}

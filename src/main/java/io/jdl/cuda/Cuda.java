@@ -1,0 +1,82 @@
+package io.jdl.cuda;
+
+import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Entry point to the CUDA runtime: loads it, turns its status codes into {@link CudaException}s, and
+ * answers the questions that need no device (versions, device count).
+ */
+public final class Cuda {
+
+    private Cuda() {
+    }
+
+    /** Loads libcudart once and checks its version against the one the bindings came from. */
+    private static final class Runtime {
+        static final int VERSION = loadAndCheck();
+
+        private static int loadAndCheck() {
+            NativeLibraries.load(NativeLibraries.Library.CUDART);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+                check(cudaRuntimeGetVersion(out), "cudaRuntimeGetVersion");
+                int found = out.get(ValueLayout.JAVA_INT, 0);
+                VersionCheck.verify("CUDA runtime", found / 1000, (found % 1000) / 10, 0,
+                        CUDART_VERSION() / 1000, (CUDART_VERSION() % 1000) / 10, 0);
+                return found;
+            }
+        }
+    }
+
+    /** Loads libcudart and checks its version; cheap after the first call. */
+    public static void ensureLoaded() {
+        int unused = Runtime.VERSION;
+    }
+
+    /** Throws a {@link CudaException} naming {@code call} unless {@code status} is {@code cudaSuccess}. */
+    public static void check(int status, String call) {
+        if (status != cudaSuccess()) {
+            throw new CudaException(call, status, errorName(status), errorString(status));
+        }
+    }
+
+    static String errorName(int status) {
+        return cString(cudaGetErrorName(status));
+    }
+
+    static String errorString(int status) {
+        return cString(cudaGetErrorString(status));
+    }
+
+    /** The runtime's version as CUDA encodes it: 1000 * major + 10 * minor (13000 is 13.0). */
+    public static int runtimeVersion() {
+        return Runtime.VERSION;
+    }
+
+    /** The driver's CUDA version, or 0 where no driver is installed. */
+    public static int driverVersion() {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check(cudaDriverGetVersion(out), "cudaDriverGetVersion");
+            return out.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** Reads a NUL-terminated string that a library returned (static storage owned by the library). */
+    public static String cString(MemorySegment pointer) {
+        if (pointer.equals(MemorySegment.NULL)) {
+            return "(null)";
+        }
+        return pointer.reinterpret(4096).getString(0);
+    }
+
+    /** Formats a CUDA-style version number (13000 becomes "13.0"). */
+    public static String formatVersion(int version) {
+        return version / 1000 + "." + (version % 1000) / 10;
+    }
+}

@@ -1,0 +1,94 @@
+package io.jdl.cuda;
+
+import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A CUDA stream: an ordered queue of device work. Copies and kernels queued here run in order and
+ * asynchronously to the host; {@link #synchronize()} waits for all of them.
+ *
+ * <p>Asynchronous copies read or write host memory after the call returns: the host segment must stay
+ * alive (its arena open) until the stream is synchronised. Pinned memory ({@link PinnedBuffer}) makes
+ * the copies truly asynchronous; pageable memory works but is staged by the driver.
+ */
+public final class Stream extends NativeResource {
+    private final MemorySegment handle;
+
+    private Stream(MemorySegment handle) {
+        this.handle = handle;
+    }
+
+    /** A new stream that does not synchronise with the legacy default stream. */
+    public static Stream create() {
+        Cuda.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            Cuda.check(cudaStreamCreateWithFlags(out, cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
+            return new Stream(out.get(ValueLayout.ADDRESS, 0));
+        }
+    }
+
+    /** The {@code cudaStream_t}, for binding library handles to this stream. */
+    public MemorySegment handle() {
+        checkOpen();
+        return handle;
+    }
+
+    /** Blocks until all work queued on this stream has finished. */
+    public void synchronize() {
+        Cuda.check(cudaStreamSynchronize(handle()), "cudaStreamSynchronize");
+    }
+
+    /** Queues a copy of {@code bytes} from native host memory to device memory. */
+    public void copyToDevice(MemorySegment src, long srcOffset, DeviceMemory dst, long dstOffset, long bytes) {
+        checkHost(src, srcOffset, bytes);
+        dst.checkRange(dstOffset, bytes);
+        Cuda.check(cudaMemcpyAsync(dst.pointer(dstOffset), src.asSlice(srcOffset), bytes, cudaMemcpyHostToDevice(), handle()),
+                "cudaMemcpyAsync(host to device, " + bytes + " bytes)");
+    }
+
+    /** Queues a copy of {@code bytes} from device memory to native host memory. */
+    public void copyToHost(DeviceMemory src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
+        src.checkRange(srcOffset, bytes);
+        checkHost(dst, dstOffset, bytes);
+        Cuda.check(cudaMemcpyAsync(dst.asSlice(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToHost(), handle()),
+                "cudaMemcpyAsync(device to host, " + bytes + " bytes)");
+    }
+
+    /** Queues a copy of {@code bytes} between device blocks. */
+    public void copyOnDevice(DeviceMemory src, long srcOffset, DeviceMemory dst, long dstOffset, long bytes) {
+        src.checkRange(srcOffset, bytes);
+        dst.checkRange(dstOffset, bytes);
+        Cuda.check(cudaMemcpyAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToDevice(), handle()),
+                "cudaMemcpyAsync(device to device, " + bytes + " bytes)");
+    }
+
+    /** Queues setting {@code bytes} of device memory to the byte {@code value}. */
+    public void memset(DeviceMemory dst, long offset, int value, long bytes) {
+        dst.checkRange(offset, bytes);
+        Cuda.check(cudaMemsetAsync(dst.pointer(offset), value, bytes, handle()), "cudaMemsetAsync");
+    }
+
+    private static void checkHost(MemorySegment host, long offset, long bytes) {
+        if (!host.isNative()) {
+            throw new IllegalArgumentException("host memory for a CUDA copy must be native (off-heap), not a heap segment");
+        }
+        if (offset < 0 || bytes < 0 || offset + bytes > host.byteSize()) {
+            throw new IndexOutOfBoundsException("range [" + offset + ", " + (offset + bytes)
+                    + ") outside host segment of " + host.byteSize() + " bytes");
+        }
+    }
+
+    @Override
+    protected void release() {
+        Cuda.check(cudaStreamDestroy(handle), "cudaStreamDestroy");
+    }
+
+    @Override
+    protected String describe() {
+        return "CUDA stream";
+    }
+}
