@@ -75,13 +75,7 @@ public final class NativeLibraries {
         if (done != null) {
             return done;
         }
-        List<Path> dirs = searchDirectories();
-        Path main = find(library.mainSoname(), dirs).orElseThrow(() -> new NativeLibraryException(
-                library.displayName + " (" + library.mainSoname() + ") was not found. Searched, in order:\n  "
-                        + String.join("\n  ", dirs.stream().map(Path::toString).toList())
-                        + "\n  ldconfig cache"
-                        + "\nSet JDL_LIBRARY_PATH (or -Djdl.library.path) to the directory holding it, or install "
-                        + "NVIDIA's pip package (" + pipPackage(library) + ")."));
+        Path main = locate(library.displayName, library.mainSoname(), pipPackage(library));
         Path dir = main.getParent();
         for (String soname : library.sonames) {
             // Sub-libraries are taken from the main library's directory so that versions never mix.
@@ -97,6 +91,17 @@ public final class NativeLibraries {
         }
         LOADED.put(library, main);
         return main;
+    }
+
+    /** The first file named {@code soname} in the search order, or an exception listing every place searched. */
+    static Path locate(String displayName, String soname, String pipPackage) {
+        List<Path> dirs = searchDirectories();
+        return find(soname, dirs).orElseThrow(() -> new NativeLibraryException(
+                displayName + " (" + soname + ") was not found. Searched, in order:\n  "
+                        + String.join("\n  ", dirs.stream().map(Path::toString).toList())
+                        + "\n  the ldconfig cache (ldconfig -p)"
+                        + "\nSet JDL_LIBRARY_PATH (or -Djdl.library.path) to the directory holding it, or install "
+                        + "NVIDIA's pip package " + pipPackage + "."));
     }
 
     /** Whether {@code library} can be found, without loading it. */
