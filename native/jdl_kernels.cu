@@ -1,0 +1,413 @@
+// jdl's own GPU kernels: only what cuBLAS and cuDNN lack.
+//
+// Loaded at run time by io.jdl.cuda.NativeKernels (cudaLibraryLoadData on the committed fatbin built by
+// scripts/build-native). Every kernel is extern "C" so that its symbol is its plain name, and each one's
+// parameter list is mirrored, type by type, in NativeKernels.Kernel (a test compares the two).
+//
+// Parameter types are limited to what that test understands:
+//   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
+//   long long                                    64-bit element counts
+//   unsigned long long                           64-bit seeds
+//   int, float                                   scalars and flags (0 = false)
+//
+// Launch shapes (chosen by NativeKernels):
+//   elementwise kernels: 1-D grid, blockDim JDL_BLOCK, grid-stride loop over n (64-bit indices);
+//   *_rows kernels: one block of exactly JDL_BLOCK threads per row;
+//   jdl_layer_norm_backward_columns: blockDim JDL_BLOCK, one block per JDL_COL_TILE columns.
+//
+// Float32 throughout, no fast-math (IEEE division and sqrt, accurate expf/logf/erff).
+
+#include <stdint.h>
+
+#define JDL_BLOCK 256      // threads per block; the row reductions below rely on it (a power of two)
+#define JDL_COL_TILE 32    // columns per block in jdl_layer_norm_backward_columns
+#define JDL_ROW_LANES (JDL_BLOCK / JDL_COL_TILE)  // rows summed in parallel per column there
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+// Sum of v over the block (every thread gets the result). Needs blockDim.x == JDL_BLOCK.
+// Ends with a barrier so that `shared` may be reused at once.
+__device__ __forceinline__ float jdl_block_sum(float v, float* shared) {
+    const int t = threadIdx.x;
+    shared[t] = v;
+    __syncthreads();
+    for (int s = JDL_BLOCK / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            shared[t] += shared[t + s];
+        }
+        __syncthreads();
+    }
+    const float r = shared[0];
+    __syncthreads();
+    return r;
+}
+
+// Maximum of v over the block (every thread gets the result). Needs blockDim.x == JDL_BLOCK.
+__device__ __forceinline__ float jdl_block_max(float v, float* shared) {
+    const int t = threadIdx.x;
+    shared[t] = v;
+    __syncthreads();
+    for (int s = JDL_BLOCK / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            shared[t] = fmaxf(shared[t], shared[t + s]);
+        }
+        __syncthreads();
+    }
+    const float r = shared[0];
+    __syncthreads();
+    return r;
+}
+
+// First index of this thread and stride of a 1-D grid-stride loop, in 64 bits.
+#define JDL_GRID_STRIDE_LOOP(i, n)                                                         \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n);           \
+         i += (long long)blockDim.x * gridDim.x)
+
+// ---------------------------------------------------------------------------------------------------
+// Leaky ReLU
+
+// y = x > 0 ? x : slope * x
+extern "C" __global__ void jdl_leaky_relu(const float* x, float* y, long long n, float slope) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float v = x[i];
+        y[i] = v > 0.0f ? v : slope * v;
+    }
+}
+
+// dx = x > 0 ? dy : slope * dy
+extern "C" __global__ void jdl_leaky_relu_backward(const float* x, const float* dy, float* dx, long long n,
+                                                   float slope) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float g = dy[i];
+        dx[i] = x[i] > 0.0f ? g : slope * g;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// GELU, exact (erf) form, as torch.nn.GELU(approximate='none')
+
+#define JDL_SQRT1_2 0.70710678118654752440f      // 1/sqrt(2)
+#define JDL_INV_SQRT_2PI 0.39894228040143267794f // 1/sqrt(2*pi)
+
+// y = x * 0.5 * (1 + erf(x / sqrt(2)))
+extern "C" __global__ void jdl_gelu(const float* x, float* y, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float v = x[i];
+        y[i] = v * 0.5f * (1.0f + erff(v * JDL_SQRT1_2));
+    }
+}
+
+// dx = dy * (Phi(x) + x * phi(x)), Phi the normal CDF, phi its density
+extern "C" __global__ void jdl_gelu_backward(const float* x, const float* dy, float* dx, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + erff(v * JDL_SQRT1_2));
+        const float pdf = JDL_INV_SQRT_2PI * expf(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Softmax cross-entropy over rows of logits [rows, classes]; one block of JDL_BLOCK threads per row.
+// A target outside [0, classes) that is not ignoreIndex gives NaN (loss) / a NaN row (gradient), so that
+// a bad label shows instead of reading out of bounds.
+
+// lossPerRow[r] = logsumexp(logits[r, :]) - logits[r, target[r]], 0 where target[r] == ignoreIndex
+extern "C" __global__ void jdl_softmax_cross_entropy_rows(const float* logits, const int* targets, float* lossPerRow,
+                                                          int rows, int classes, int ignoreIndex) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;  // whole block leaves together: no barrier is skipped by part of it
+    }
+    const int target = targets[r];
+    if (target == ignoreIndex) {
+        if (threadIdx.x == 0) {
+            lossPerRow[r] = 0.0f;
+        }
+        return;
+    }
+    const float* row = logits + (long long)r * classes;
+
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+        m = fmaxf(m, row[j]);
+    }
+    m = jdl_block_max(m, shared);
+
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+        s += expf(row[j] - m);
+    }
+    s = jdl_block_sum(s, shared);
+
+    if (threadIdx.x == 0) {
+        if (target < 0 || target >= classes) {
+            lossPerRow[r] = __int_as_float(0x7fc00000);  // NaN
+        } else {
+            lossPerRow[r] = logf(s) - (row[target] - m);
+        }
+    }
+}
+
+// dLogits[r, j] = scale * (softmax(logits[r, :])[j] - (j == target[r])), whole row 0 where target[r] == ignoreIndex.
+// dLogits may be logits itself (each element is read and then written by the same thread, after the reductions).
+extern "C" __global__ void jdl_softmax_cross_entropy_backward_rows(const float* logits, const int* targets,
+                                                                   float* dLogits, int rows, int classes,
+                                                                   int ignoreIndex, float scale) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const int target = targets[r];
+    const float* row = logits + (long long)r * classes;
+    float* out = dLogits + (long long)r * classes;
+    if (target == ignoreIndex) {
+        for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+            out[j] = 0.0f;
+        }
+        return;
+    }
+
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+        m = fmaxf(m, row[j]);
+    }
+    m = jdl_block_max(m, shared);
+
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+        s += expf(row[j] - m);
+    }
+    s = jdl_block_sum(s, shared);
+
+    const bool bad = target < 0 || target >= classes;
+    const float inv = 1.0f / s;
+    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+        const float p = expf(row[j] - m) * inv;
+        out[j] = bad ? __int_as_float(0x7fc00000) : scale * (p - (j == target ? 1.0f : 0.0f));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Optimisers, with torch.optim semantics
+
+// torch.optim.SGD, one step:
+//   g = grad + weightDecay * param
+//   if momentum != 0: buf = firstStep ? g : momentum * buf + (1 - dampening) * g
+//                     g = nesterov ? g + momentum * buf : buf
+//   param -= lr * g
+// momentumBuf is not touched (and may be NULL) when momentum == 0.
+extern "C" __global__ void jdl_sgd_step(float* param, const float* grad, float* momentumBuf, long long n, float lr,
+                                        float momentum, float dampening, float weightDecay, int nesterov,
+                                        int firstStep) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float p = param[i];
+        float g = grad[i];
+        if (weightDecay != 0.0f) {
+            g += weightDecay * p;
+        }
+        if (momentum != 0.0f) {
+            const float buf = firstStep ? g : momentum * momentumBuf[i] + (1.0f - dampening) * g;
+            momentumBuf[i] = buf;
+            g = nesterov ? g + momentum * buf : buf;
+        }
+        param[i] = p - lr * g;
+    }
+}
+
+// torch.optim.Adam (decoupled == 0: g = grad + weightDecay * param) or AdamW (decoupled != 0:
+// param *= 1 - lr * weightDecay), one step t >= 1, with the bias corrections computed by the caller:
+//   stepSize = lr / (1 - beta1^t),  biasCorrection2Sqrt = sqrt(1 - beta2^t)
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * g * g
+//   param -= stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps)
+extern "C" __global__ void jdl_adam_step(float* param, const float* grad, float* m, float* v, long long n, float lr,
+                                         float beta1, float beta2, float eps, float weightDecay, int decoupled,
+                                         float stepSize, float biasCorrection2Sqrt) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        float p = param[i];
+        float g = grad[i];
+        if (weightDecay != 0.0f) {
+            if (decoupled) {
+                p *= 1.0f - lr * weightDecay;
+            } else {
+                g += weightDecay * p;
+            }
+        }
+        const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+        const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        param[i] = p - stepSize * mi / (sqrtf(vi) / biasCorrection2Sqrt + eps);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dropout with a counter-based hash, bit-identical to NativeKernels.dropoutKeep in Java:
+//   h    = splitmix64(seed ^ (index * 0x9E3779B97F4A7C15))
+//   u    = h >>> 40                     (the top 24 bits: 0 <= u < 2^24)
+//   keep = u >= (uint32)(p * 2^24)      (p * 2^24 is exact in float32; the cast truncates)
+
+__device__ __forceinline__ uint64_t jdl_splitmix64(uint64_t x) {
+    uint64_t z = x + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+__device__ __forceinline__ bool jdl_dropout_keep(uint64_t seed, uint64_t index, float p) {
+    const uint64_t h = jdl_splitmix64(seed ^ (index * 0x9E3779B97F4A7C15ULL));
+    const uint32_t u = (uint32_t)(h >> 40);
+    const uint32_t threshold = (uint32_t)(p * 16777216.0f);
+    return u >= threshold;
+}
+
+// mask[i] = keep(seed, i, p) ? 1 / (1 - p) : 0;  y[i] = x[i] * mask[i].  0 <= p <= 1 (checked by the caller).
+extern "C" __global__ void jdl_dropout(const float* x, float* y, float* mask, long long n, float p,
+                                       unsigned long long seed) {
+    const float scale = 1.0f / (1.0f - p);
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float k = jdl_dropout_keep(seed, (uint64_t)i, p) ? scale : 0.0f;
+        mask[i] = k;
+        y[i] = x[i] * k;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Embedding backward: dWeight[ids[i], :] += dOut[i, :] for i < n, dWeight [vocab, dim] zeroed by the caller.
+// Repeated ids accumulate through atomicAdd (so the order of the float sums varies from run to run).
+// Ids outside [0, vocab) are skipped rather than written out of bounds.
+extern "C" __global__ void jdl_embedding_backward(const float* dOut, const int* ids, float* dWeight, long long n,
+                                                  int dim, int vocab) {
+    const long long total = n * (long long)dim;
+    JDL_GRID_STRIDE_LOOP(k, total) {
+        const long long i = k / dim;
+        const int j = (int)(k - i * dim);
+        const int id = ids[i];
+        if (id >= 0 && id < vocab) {
+            atomicAdd(dWeight + (long long)id * dim + j, dOut[k]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layer norm over rows of x [rows, cols]; one block of JDL_BLOCK threads per row.
+// gamma == NULL means all ones, beta == NULL all zeros.
+
+// mean[r] = mean(x[r, :]);  rstd[r] = 1 / sqrt(var + eps) with the biased variance (two passes);
+// y = (x - mean) * rstd * gamma + beta.  y may be x itself.
+extern "C" __global__ void jdl_layer_norm_rows(const float* x, const float* gamma, const float* beta, float* y,
+                                               float* mean, float* rstd, int rows, int cols, float eps) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* xr = x + (long long)r * cols;
+    float* yr = y + (long long)r * cols;
+
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        s += xr[j];
+    }
+    const float mu = jdl_block_sum(s, shared) / (float)cols;
+
+    float q = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float d = xr[j] - mu;
+        q += d * d;
+    }
+    const float var = jdl_block_sum(q, shared) / (float)cols;
+    const float rs = 1.0f / sqrtf(var + eps);
+
+    if (threadIdx.x == 0) {
+        mean[r] = mu;
+        rstd[r] = rs;
+    }
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float g = gamma != NULL ? gamma[j] : 1.0f;
+        const float b = beta != NULL ? beta[j] : 0.0f;
+        yr[j] = (xr[j] - mu) * rs * g + b;
+    }
+}
+
+// dx for layer norm, with xhat = (x - mean) * rstd and g = dy * gamma:
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))    (means over the row)
+// dx is overwritten; it may be dy or x itself (each element is read and written by the same thread,
+// after the reductions).
+extern "C" __global__ void jdl_layer_norm_backward_rows(const float* x, const float* gamma, const float* mean,
+                                                        const float* rstd, const float* dy, float* dx, int rows,
+                                                        int cols) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* xr = x + (long long)r * cols;
+    const float* dyr = dy + (long long)r * cols;
+    float* dxr = dx + (long long)r * cols;
+    const float mu = mean[r];
+    const float rs = rstd[r];
+
+    float sg = 0.0f;
+    float sgx = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float g = dyr[j] * (gamma != NULL ? gamma[j] : 1.0f);
+        const float xhat = (xr[j] - mu) * rs;
+        sg += g;
+        sgx += g * xhat;
+    }
+    const float meanG = jdl_block_sum(sg, shared) / (float)cols;
+    const float meanGX = jdl_block_sum(sgx, shared) / (float)cols;
+
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float g = dyr[j] * (gamma != NULL ? gamma[j] : 1.0f);
+        const float xhat = (xr[j] - mu) * rs;
+        dxr[j] = rs * (g - meanG - xhat * meanGX);
+    }
+}
+
+// dGamma[j] = sum over rows of dy[r, j] * xhat[r, j];  dBeta[j] = sum over rows of dy[r, j]; both overwritten,
+// either may be NULL (not computed). Block of JDL_BLOCK threads = JDL_COL_TILE columns x JDL_ROW_LANES row lanes;
+// grid ceil(cols / JDL_COL_TILE). Lane l sums rows l, l + JDL_ROW_LANES, ...; the lanes are then added in shared
+// memory. Launched before jdl_layer_norm_backward_rows, so that dx may alias dy.
+extern "C" __global__ void jdl_layer_norm_backward_columns(const float* x, const float* mean, const float* rstd,
+                                                           const float* dy, float* dGamma, float* dBeta, int rows,
+                                                           int cols) {
+    __shared__ float sharedG[JDL_ROW_LANES][JDL_COL_TILE + 1];
+    __shared__ float sharedB[JDL_ROW_LANES][JDL_COL_TILE + 1];
+    const int c = threadIdx.x % JDL_COL_TILE;     // column within the tile: adjacent threads, adjacent columns
+    const int lane = threadIdx.x / JDL_COL_TILE;  // row lane
+    const int j = blockIdx.x * JDL_COL_TILE + c;
+
+    float sgx = 0.0f;
+    float sb = 0.0f;
+    if (j < cols) {
+        for (int r = lane; r < rows; r += JDL_ROW_LANES) {
+            const long long k = (long long)r * cols + j;
+            const float d = dy[k];
+            sgx += d * ((x[k] - mean[r]) * rstd[r]);
+            sb += d;
+        }
+    }
+    sharedG[lane][c] = sgx;
+    sharedB[lane][c] = sb;
+    __syncthreads();
+    if (lane == 0 && j < cols) {
+        float tg = 0.0f;
+        float tb = 0.0f;
+        for (int l = 0; l < JDL_ROW_LANES; l++) {
+            tg += sharedG[l][c];
+            tb += sharedB[l][c];
+        }
+        if (dGamma != NULL) {
+            dGamma[j] = tg;
+        }
+        if (dBeta != NULL) {
+            dBeta[j] = tb;
+        }
+    }
+}

@@ -1,0 +1,642 @@
+package io.jdl.cuda;
+
+import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
+
+import io.jdl.bindings.cudart.dim3;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * jdl's own GPU kernels, for what cuBLAS and cuDNN lack: leaky ReLU and GELU (forward and backward),
+ * softmax cross-entropy (forward and backward), SGD and Adam(W) steps, dropout with a counter-based
+ * mask that {@link #dropoutKeep} reproduces bit for bit on the CPU, embedding backward, and layer norm
+ * (forward and backward).
+ *
+ * <p>The kernels come from {@code native/jdl_kernels.cu}, built by {@code scripts/build-native} into a
+ * fatbin (SASS for sm_80 and sm_90, PTX for compute_90 that newer GPUs JIT-compile) committed as the
+ * class-path resource {@value #RESOURCE}. {@link #get()} loads it once, with {@code cudaLibraryLoadData},
+ * into a context-independent {@code cudaLibrary_t}; its kernels can be launched on any device.
+ *
+ * <h2>Calls</h2>
+ * Every method queues one or two kernels on {@code stream} and returns at once, without waiting for
+ * them: results are visible after {@link Stream#synchronize()} or to later work on the same stream. The
+ * device that owns the stream and the buffers must be the calling thread's current device. Buffers are
+ * float32 unless said otherwise; "int32" buffers hold Java {@code int}s. Sizes are element counts.
+ *
+ * <p>Before anything is queued, each method checks its arguments and throws
+ * {@link IllegalArgumentException} naming the operand when a count is negative or a buffer's
+ * {@link DeviceMemory#bytes()} is smaller than the elements it must hold (larger buffers are fine: only
+ * the leading elements are used), {@link NullPointerException} for a missing required argument, and
+ * {@link IllegalStateException} for a closed buffer or stream. Errors the CUDA runtime reports for the
+ * launch are thrown as {@link CudaException} with the runtime's status name; errors during the kernel's
+ * execution surface, as with any CUDA work, at the next synchronising call.
+ *
+ * <h2>Ownership and threads</h2>
+ * The methods never keep, close or free the buffers and streams they are given: they belong to the
+ * caller, who must keep them open until the queued work has finished (as with any asynchronous CUDA
+ * call). The loaded library belongs to this class and lives as long as the process. An instance has no
+ * mutable state (each launch marshals its arguments in its own confined {@link Arena}, which
+ * {@code cudaLaunchKernel} copies before returning), so it may be used from any number of threads at once.
+ *
+ * <p>Aliasing: an output may be the same buffer as the input for the elementwise kernels, for
+ * {@code softmaxCrossEntropyBackward} ({@code dLogits == logits}), {@code layerNorm} ({@code y == x}) and
+ * {@code layerNormBackward} ({@code dx == dy} or {@code dx == x}); other outputs must not overlap inputs.
+ */
+public final class NativeKernels {
+
+    /** Class-path resource holding the fatbin built by {@code scripts/build-native}. */
+    public static final String RESOURCE = "/io/jdl/native/jdl_kernels.fatbin";
+
+    /** First four bytes of a fatbin, read as a little-endian int ({@code 0xBA55ED50}). */
+    static final int FATBIN_MAGIC = 0xBA55ED50;
+
+    /** Threads per block; the row kernels need exactly this many (JDL_BLOCK in the .cu). */
+    static final int BLOCK = 256;
+
+    /** Columns per block of {@code jdl_layer_norm_backward_columns} (JDL_COL_TILE in the .cu). */
+    static final int COL_TILE = 32;
+
+    /** Cap on the grid of the grid-stride kernels: enough blocks to fill any current GPU several times. */
+    static final int MAX_ELEMENTWISE_BLOCKS = 65536;
+
+    /** A kernel parameter's C type, as marshalled: a device pointer, {@code int}, {@code long long}, {@code float}. */
+    enum Param {
+        PTR, I32, I64, F32
+    }
+
+    /**
+     * The kernels in the fatbin: C symbol and parameter types, in order. Must match the
+     * {@code extern "C" __global__} definitions in native/jdl_kernels.cu (NativeKernelsTest compares them).
+     */
+    enum Kernel {
+        LEAKY_RELU("jdl_leaky_relu", Param.PTR, Param.PTR, Param.I64, Param.F32),
+        LEAKY_RELU_BACKWARD("jdl_leaky_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32),
+        GELU("jdl_gelu", Param.PTR, Param.PTR, Param.I64),
+        GELU_BACKWARD("jdl_gelu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        SOFTMAX_CROSS_ENTROPY_ROWS("jdl_softmax_cross_entropy_rows",
+                Param.PTR, Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
+        SOFTMAX_CROSS_ENTROPY_BACKWARD_ROWS("jdl_softmax_cross_entropy_backward_rows",
+                Param.PTR, Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32, Param.F32),
+        SGD_STEP("jdl_sgd_step", Param.PTR, Param.PTR, Param.PTR, Param.I64,
+                Param.F32, Param.F32, Param.F32, Param.F32, Param.I32, Param.I32),
+        ADAM_STEP("jdl_adam_step", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64,
+                Param.F32, Param.F32, Param.F32, Param.F32, Param.F32, Param.I32, Param.F32, Param.F32),
+        DROPOUT("jdl_dropout", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64),
+        EMBEDDING_BACKWARD("jdl_embedding_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        LAYER_NORM_ROWS("jdl_layer_norm_rows", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR,
+                Param.I32, Param.I32, Param.F32),
+        LAYER_NORM_BACKWARD_ROWS("jdl_layer_norm_backward_rows", Param.PTR, Param.PTR, Param.PTR, Param.PTR,
+                Param.PTR, Param.PTR, Param.I32, Param.I32),
+        LAYER_NORM_BACKWARD_COLUMNS("jdl_layer_norm_backward_columns", Param.PTR, Param.PTR, Param.PTR, Param.PTR,
+                Param.PTR, Param.PTR, Param.I32, Param.I32);
+
+        final String symbol;
+        final List<Param> params;
+
+        Kernel(String symbol, Param... params) {
+            this.symbol = symbol;
+            this.params = List.of(params);
+        }
+    }
+
+    /** Queues one kernel; the real one calls {@code cudaLaunchKernel}, tests substitute a recorder. */
+    interface Launcher {
+        /** {@code args} have been checked against {@code kernel.params}; grid and block are 1-D. */
+        void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object[] args);
+    }
+
+    private static volatile NativeKernels instance;
+
+    private final Launcher launcher;
+
+    NativeKernels(Launcher launcher) {
+        this.launcher = Objects.requireNonNull(launcher, "launcher");
+    }
+
+    /**
+     * The kernels, loading the fatbin on the first call (later calls return the same instance).
+     *
+     * @throws CudaUnavailableException where no CUDA driver or device is usable, with the reason
+     * @throws CudaException when the runtime cannot load the fatbin or find a kernel in it (for example
+     *     {@code cudaErrorUnsupportedPtxVersion} when the driver is older than the CUDA 13 compiler)
+     * @throws IllegalStateException when the resource is missing or not a fatbin
+     */
+    public static NativeKernels get() {
+        NativeKernels k = instance;
+        if (k == null) {
+            synchronized (NativeKernels.class) {
+                k = instance;
+                if (k == null) {
+                    CudaDevice.requireAvailable();
+                    k = new NativeKernels(LibraryLauncher.load(readFatbin()));
+                    instance = k;
+                }
+            }
+        }
+        return k;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Activations
+
+    /** {@code y[i] = x[i] > 0 ? x[i] : slope * x[i]} for {@code i < n}. */
+    public void leakyRelu(Stream stream, DeviceMemory x, DeviceMemory y, long n, float slope) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("y", y, n);
+        if (n > 0) {
+            launch(Kernel.LEAKY_RELU, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, slope);
+        }
+    }
+
+    /** {@code dx[i] = x[i] > 0 ? dy[i] : slope * dy[i]} for {@code i < n}. */
+    public void leakyReluBackward(Stream stream, DeviceMemory x, DeviceMemory dy, DeviceMemory dx, long n, float slope) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("dy", dy, n);
+        requireFloats("dx", dx, n);
+        if (n > 0) {
+            launch(Kernel.LEAKY_RELU_BACKWARD, stream, elementwiseGrid(n), BLOCK, x.pointer(), dy.pointer(),
+                    dx.pointer(), n, slope);
+        }
+    }
+
+    /** Exact GELU: {@code y[i] = x[i] * 0.5 * (1 + erf(x[i] / sqrt(2)))} for {@code i < n}. */
+    public void gelu(Stream stream, DeviceMemory x, DeviceMemory y, long n) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("y", y, n);
+        if (n > 0) {
+            launch(Kernel.GELU, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n);
+        }
+    }
+
+    /** {@code dx[i] = dy[i] * (Phi(x[i]) + x[i] * phi(x[i]))}, the derivative of exact GELU; {@code i < n}. */
+    public void geluBackward(Stream stream, DeviceMemory x, DeviceMemory dy, DeviceMemory dx, long n) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("dy", dy, n);
+        requireFloats("dx", dx, n);
+        if (n > 0) {
+            launch(Kernel.GELU_BACKWARD, stream, elementwiseGrid(n), BLOCK, x.pointer(), dy.pointer(), dx.pointer(), n);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Softmax cross-entropy
+
+    /**
+     * Per-row cross-entropy of {@code logits [rows, classes]} against int32 {@code targets [rows]}:
+     * {@code lossPerRow[r] = logsumexp(logits[r, :]) - logits[r, targets[r]]} (max-subtracted, stable), and 0
+     * where {@code targets[r] == ignoreIndex}. A target outside {@code [0, classes)} that is not
+     * {@code ignoreIndex} gives NaN for its row.
+     */
+    public void softmaxCrossEntropy(Stream stream, DeviceMemory logits, DeviceMemory targets, DeviceMemory lossPerRow,
+            int rows, int classes, int ignoreIndex) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkPositive("classes", classes);
+        requireFloats("logits", logits, (long) rows * classes);
+        requireInts("targets", targets, rows);
+        requireFloats("lossPerRow", lossPerRow, rows);
+        if (rows > 0) {
+            launch(Kernel.SOFTMAX_CROSS_ENTROPY_ROWS, stream, rows, BLOCK, logits.pointer(), targets.pointer(),
+                    lossPerRow.pointer(), rows, classes, ignoreIndex);
+        }
+    }
+
+    /**
+     * {@code dLogits[r, j] = scale * (softmax(logits[r, :])[j] - (j == targets[r] ? 1 : 0))}, the whole row 0
+     * where {@code targets[r] == ignoreIndex} (NaN where the target is out of range). {@code dLogits} is
+     * overwritten and may be {@code logits}.
+     */
+    public void softmaxCrossEntropyBackward(Stream stream, DeviceMemory logits, DeviceMemory targets,
+            DeviceMemory dLogits, int rows, int classes, int ignoreIndex, float scale) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkPositive("classes", classes);
+        requireFloats("logits", logits, (long) rows * classes);
+        requireInts("targets", targets, rows);
+        requireFloats("dLogits", dLogits, (long) rows * classes);
+        if (rows > 0) {
+            launch(Kernel.SOFTMAX_CROSS_ENTROPY_BACKWARD_ROWS, stream, rows, BLOCK, logits.pointer(),
+                    targets.pointer(), dLogits.pointer(), rows, classes, ignoreIndex, scale);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Optimisers
+
+    /**
+     * One step of {@code torch.optim.SGD} on {@code n} parameters:
+     * {@code g = grad + weightDecay * param}; if {@code momentum != 0},
+     * {@code buf = firstStep ? g : momentum * buf + (1 - dampening) * g} and
+     * {@code g = nesterov ? g + momentum * buf : buf}; then {@code param -= lr * g}.
+     *
+     * @param momentumBuf the momentum buffer, updated in place; may be {@code null} when {@code momentum == 0}
+     */
+    public void sgdStep(Stream stream, DeviceMemory param, DeviceMemory grad, DeviceMemory momentumBuf, long n,
+            float lr, float momentum, float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("param", param, n);
+        requireFloats("grad", grad, n);
+        if (momentum != 0f) {
+            if (momentumBuf == null) {
+                throw new IllegalArgumentException("momentumBuf is null but momentum is " + momentum);
+            }
+            requireFloats("momentumBuf", momentumBuf, n);
+        }
+        if (n > 0) {
+            MemorySegment buf = momentum != 0f ? momentumBuf.pointer() : MemorySegment.NULL;
+            launch(Kernel.SGD_STEP, stream, elementwiseGrid(n), BLOCK, param.pointer(), grad.pointer(), buf, n, lr,
+                    momentum, dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0);
+        }
+    }
+
+    /**
+     * One step of {@code torch.optim.Adam} ({@code decoupled == false}: {@code g = grad + weightDecay * param})
+     * or {@code torch.optim.AdamW} ({@code decoupled == true}: {@code param *= 1 - lr * weightDecay}) on
+     * {@code n} parameters, without amsgrad:
+     * {@code m = beta1 * m + (1 - beta1) * g}, {@code v = beta2 * v + (1 - beta2) * g * g},
+     * {@code param -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)}.
+     * {@code m} and {@code v} start zeroed (the caller's job) and are updated in place.
+     *
+     * @param step the number of this step, counting from 1
+     */
+    public void adamStep(Stream stream, DeviceMemory param, DeviceMemory grad, DeviceMemory m, DeviceMemory v, long n,
+            float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
+        checkStream(stream);
+        checkCount("n", n);
+        if (step < 1) {
+            throw new IllegalArgumentException("Adam step counts from 1, got " + step);
+        }
+        if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
+            throw new IllegalArgumentException("Adam betas must lie in [0, 1), got beta1=" + beta1 + ", beta2=" + beta2);
+        }
+        requireFloats("param", param, n);
+        requireFloats("grad", grad, n);
+        requireFloats("m", m, n);
+        requireFloats("v", v, n);
+        // Bias corrections in double, as torch computes them (Python floats), then rounded once.
+        float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
+        float biasCorrection2Sqrt = (float) Math.sqrt(1.0 - Math.pow(beta2, step));
+        if (n > 0) {
+            launch(Kernel.ADAM_STEP, stream, elementwiseGrid(n), BLOCK, param.pointer(), grad.pointer(), m.pointer(),
+                    v.pointer(), n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, stepSize,
+                    biasCorrection2Sqrt);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Dropout
+
+    /**
+     * Inverted dropout of {@code n} elements: {@code mask[i] = dropoutKeep(seed, i, p) ? 1 / (1 - p) : 0} and
+     * {@code y[i] = x[i] * mask[i]}. The mask is the same, bit for bit, as the one {@link #dropoutKeep}
+     * gives on the CPU; {@code y} may be {@code x}.
+     *
+     * @param p the probability of dropping an element, {@code 0 <= p <= 1} ({@code p == 1} drops all)
+     */
+    public void dropout(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p, long seed) {
+        checkStream(stream);
+        checkCount("n", n);
+        checkProbability(p);
+        requireFloats("x", x, n);
+        requireFloats("y", y, n);
+        requireFloats("mask", mask, n);
+        if (n > 0) {
+            launch(Kernel.DROPOUT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(), n, p,
+                    seed);
+        }
+    }
+
+    /**
+     * Whether dropout with probability {@code p} keeps element {@code index} for {@code seed}: the
+     * counter-based hash the {@link #dropout} kernel uses, written the same way in native/jdl_kernels.cu:
+     * <pre>
+     * h    = splitmix64(seed ^ (index * 0x9E3779B97F4A7C15))
+     * u    = h &gt;&gt;&gt; 40                  (top 24 bits, 0 &lt;= u &lt; 2^24)
+     * keep = u &gt;= (int) (p * 2^24)      (p * 2^24 is exact in float; the cast truncates)
+     * </pre>
+     * Pure Java, needs no GPU. {@code p == 0} keeps every index, {@code p == 1} none.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= p <= 1}
+     */
+    public static boolean dropoutKeep(long seed, long index, float p) {
+        checkProbability(p);
+        long h = splitmix64(seed ^ (index * 0x9E3779B97F4A7C15L));
+        int u = (int) (h >>> 40);
+        int threshold = (int) (p * 16777216.0f);
+        return u >= threshold;
+    }
+
+    /** Steele, Lea and Flood's SplitMix64 finaliser applied to {@code x + golden gamma}. */
+    static long splitmix64(long x) {
+        long z = x + 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Embedding
+
+    /**
+     * {@code dWeight[ids[i], :] += dOut[i, :]} for {@code i < n}, with {@code dOut [n, dim]}, int32
+     * {@code ids [n]} and {@code dWeight [vocab, dim]}, which the caller must have zeroed (or filled with
+     * the gradient to accumulate onto). Repeated ids accumulate through {@code atomicAdd}, so the order of
+     * the float additions, and the last bits of the result, vary from run to run. The vocabulary size is
+     * {@code dWeight.bytes() / (4 * dim)}; ids outside {@code [0, vocab)} are skipped.
+     */
+    public void embeddingBackward(Stream stream, DeviceMemory dOut, DeviceMemory ids, DeviceMemory dWeight, int n,
+            int dim) {
+        checkStream(stream);
+        checkCount("n", n);
+        checkPositive("dim", dim);
+        requireFloats("dOut", dOut, (long) n * dim);
+        requireInts("ids", ids, n);
+        requireFloats("dWeight", dWeight, dim);
+        int vocab = (int) Math.min(Integer.MAX_VALUE, dWeight.bytes() / Float.BYTES / dim);
+        if (n > 0) {
+            launch(Kernel.EMBEDDING_BACKWARD, stream, elementwiseGrid((long) n * dim), BLOCK, dOut.pointer(),
+                    ids.pointer(), dWeight.pointer(), (long) n, dim, vocab);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Layer norm
+
+    /**
+     * Layer norm over each row of {@code x [rows, cols]}: {@code mean[r]}, {@code rstd[r] = 1 / sqrt(var + eps)}
+     * with the biased variance, and {@code y = (x - mean) * rstd * gamma + beta}. {@code mean} and
+     * {@code rstd} ({@code [rows]}) are written for {@link #layerNormBackward}. {@code y} may be {@code x}.
+     *
+     * @param gamma {@code [cols]}, or {@code null} for all ones
+     * @param beta {@code [cols]}, or {@code null} for all zeros
+     */
+    public void layerNorm(Stream stream, DeviceMemory x, DeviceMemory gamma, DeviceMemory beta, DeviceMemory y,
+            DeviceMemory mean, DeviceMemory rstd, int rows, int cols, float eps) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkPositive("cols", cols);
+        requireFloats("x", x, (long) rows * cols);
+        requireOptionalFloats("gamma", gamma, cols);
+        requireOptionalFloats("beta", beta, cols);
+        requireFloats("y", y, (long) rows * cols);
+        requireFloats("mean", mean, rows);
+        requireFloats("rstd", rstd, rows);
+        if (rows > 0) {
+            launch(Kernel.LAYER_NORM_ROWS, stream, rows, BLOCK, x.pointer(), pointerOrNull(gamma), pointerOrNull(beta),
+                    y.pointer(), mean.pointer(), rstd.pointer(), rows, cols, eps);
+        }
+    }
+
+    /**
+     * Backward of {@link #layerNorm}, given its {@code mean} and {@code rstd}: with {@code xhat = (x - mean) * rstd}
+     * and {@code g = dy * gamma}, {@code dx = rstd * (g - mean(g) - xhat * mean(g * xhat))} over each row,
+     * {@code dGamma[j] = sum_r dy[r, j] * xhat[r, j]} and {@code dBeta[j] = sum_r dy[r, j]}. All three are
+     * overwritten, not accumulated; {@code dx} may be {@code dy} or {@code x}.
+     *
+     * @param gamma {@code [cols]}, or {@code null} for all ones
+     * @param dGamma {@code [cols]}, or {@code null} when not wanted
+     * @param dBeta {@code [cols]}, or {@code null} when not wanted
+     */
+    public void layerNormBackward(Stream stream, DeviceMemory x, DeviceMemory gamma, DeviceMemory mean,
+            DeviceMemory rstd, DeviceMemory dy, DeviceMemory dx, DeviceMemory dGamma, DeviceMemory dBeta, int rows,
+            int cols) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkPositive("cols", cols);
+        requireFloats("x", x, (long) rows * cols);
+        requireOptionalFloats("gamma", gamma, cols);
+        requireFloats("mean", mean, rows);
+        requireFloats("rstd", rstd, rows);
+        requireFloats("dy", dy, (long) rows * cols);
+        requireFloats("dx", dx, (long) rows * cols);
+        requireOptionalFloats("dGamma", dGamma, cols);
+        requireOptionalFloats("dBeta", dBeta, cols);
+        // Columns first: it reads dy, which the rows kernel may overwrite when dx == dy.
+        // With rows == 0 it still runs, writing the empty sums (zeros).
+        if (dGamma != null || dBeta != null) {
+            launch(Kernel.LAYER_NORM_BACKWARD_COLUMNS, stream, (cols + COL_TILE - 1) / COL_TILE, BLOCK, x.pointer(),
+                    mean.pointer(), rstd.pointer(), dy.pointer(), pointerOrNull(dGamma), pointerOrNull(dBeta), rows,
+                    cols);
+        }
+        if (rows > 0) {
+            launch(Kernel.LAYER_NORM_BACKWARD_ROWS, stream, rows, BLOCK, x.pointer(), pointerOrNull(gamma),
+                    mean.pointer(), rstd.pointer(), dy.pointer(), dx.pointer(), rows, cols);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Checks and launching
+
+    private static void checkStream(Stream stream) {
+        Objects.requireNonNull(stream, "stream");
+    }
+
+    private static void checkCount(String name, long count) {
+        if (count < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0, got " + count);
+        }
+    }
+
+    private static void checkPositive(String name, long count) {
+        if (count < 1) {
+            throw new IllegalArgumentException(name + " must be >= 1, got " + count);
+        }
+    }
+
+    private static void checkProbability(float p) {
+        if (!(p >= 0f && p <= 1f)) {
+            throw new IllegalArgumentException("dropout probability must lie in [0, 1], got " + p);
+        }
+    }
+
+    private static void requireFloats(String name, DeviceMemory buffer, long count) {
+        requireBytes(name, buffer, count, Float.BYTES, "float");
+    }
+
+    private static void requireInts(String name, DeviceMemory buffer, long count) {
+        requireBytes(name, buffer, count, Integer.BYTES, "int32");
+    }
+
+    private static void requireOptionalFloats(String name, DeviceMemory buffer, long count) {
+        if (buffer != null) {
+            requireFloats(name, buffer, count);
+        }
+    }
+
+    private static void requireBytes(String name, DeviceMemory buffer, long count, int elementBytes, String type) {
+        Objects.requireNonNull(buffer, name);
+        long need = Math.multiplyExact(count, (long) elementBytes);
+        if (buffer.bytes() < need) {
+            throw new IllegalArgumentException(name + " holds " + buffer.bytes() + " bytes but " + count + " " + type
+                    + " elements (" + need + " bytes) are needed");
+        }
+    }
+
+    private static MemorySegment pointerOrNull(DeviceMemory buffer) {
+        return buffer == null ? MemorySegment.NULL : buffer.pointer();
+    }
+
+    /** Blocks for a grid-stride loop over {@code n > 0} elements. */
+    static int elementwiseGrid(long n) {
+        return (int) Math.min((n + BLOCK - 1) / BLOCK, MAX_ELEMENTWISE_BLOCKS);
+    }
+
+    private void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object... args) {
+        checkArgs(kernel, args);
+        launcher.launch(kernel, stream, gridX, blockX, args);
+    }
+
+    /** Throws {@link IllegalStateException} unless {@code args} match the kernel's parameter types (a bug here). */
+    static void checkArgs(Kernel kernel, Object[] args) {
+        if (args.length != kernel.params.size()) {
+            throw new IllegalStateException(kernel.symbol + " takes " + kernel.params.size() + " arguments, given "
+                    + args.length);
+        }
+        for (int i = 0; i < args.length; i++) {
+            Class<?> expected = switch (kernel.params.get(i)) {
+                case PTR -> MemorySegment.class;
+                case I32 -> Integer.class;
+                case I64 -> Long.class;
+                case F32 -> Float.class;
+            };
+            if (args[i] == null || !expected.isInstance(args[i])) {
+                throw new IllegalStateException(kernel.symbol + " argument " + i + " must be a "
+                        + expected.getSimpleName() + ", given " + (args[i] == null ? "null" : args[i].getClass().getSimpleName()));
+            }
+        }
+    }
+
+    /**
+     * The {@code void **args} array {@code cudaLaunchKernel} takes: one pointer per argument, each to an
+     * 8-byte, 8-aligned slot in {@code arena} holding the value as the kernel's C parameter type
+     * (device pointers as 64-bit addresses).
+     */
+    static MemorySegment marshal(Arena arena, Kernel kernel, Object[] args) {
+        checkArgs(kernel, args);
+        MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
+        MemorySegment slots = arena.allocate(8L * Math.max(1, args.length), 8);
+        for (int i = 0; i < args.length; i++) {
+            MemorySegment slot = slots.asSlice(8L * i, 8);
+            switch (kernel.params.get(i)) {
+                case PTR -> slot.set(ValueLayout.ADDRESS, 0, (MemorySegment) args[i]);
+                case I32 -> slot.set(ValueLayout.JAVA_INT, 0, (Integer) args[i]);
+                case I64 -> slot.set(ValueLayout.JAVA_LONG, 0, (Long) args[i]);
+                case F32 -> slot.set(ValueLayout.JAVA_FLOAT, 0, (Float) args[i]);
+            }
+            argv.setAtIndex(ValueLayout.ADDRESS, i, slot);
+        }
+        return argv;
+    }
+
+    /** A {@code dim3} by value: {@code (x, 1, 1)}. */
+    static MemorySegment dim3Of(Arena arena, int x) {
+        MemorySegment d = dim3.allocate(arena);
+        dim3.x(d, x);
+        dim3.y(d, 1);
+        dim3.z(d, 1);
+        return d;
+    }
+
+    /** The fatbin resource's bytes; throws {@link IllegalStateException} when missing or not a fatbin. */
+    static byte[] readFatbin() {
+        byte[] image;
+        try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("class-path resource " + RESOURCE
+                        + " is missing: the jar was built without it (run scripts/build-native and rebuild)");
+            }
+            image = in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + RESOURCE, e);
+        }
+        if (image.length < 16 || readIntLE(image, 0) != FATBIN_MAGIC) {
+            throw new IllegalStateException(RESOURCE + " is not a CUDA fatbin (no 0xBA55ED50 magic); run scripts/build-native");
+        }
+        return image;
+    }
+
+    static int readIntLE(byte[] b, int offset) {
+        return (b[offset] & 0xff) | (b[offset + 1] & 0xff) << 8 | (b[offset + 2] & 0xff) << 16
+                | (b[offset + 3] & 0xff) << 24;
+    }
+
+    /** Launches through the CUDA runtime, from a {@code cudaLibrary_t} loaded from the fatbin. */
+    private static final class LibraryLauncher implements Launcher {
+        /** The fatbin in native memory, kept for the library's (the process's) lifetime. */
+        private final MemorySegment image;
+        private final MemorySegment library;
+        private final MemorySegment[] kernels;
+
+        private LibraryLauncher(MemorySegment image, MemorySegment library, MemorySegment[] kernels) {
+            this.image = image;
+            this.library = library;
+            this.kernels = kernels;
+        }
+
+        static LibraryLauncher load(byte[] fatbin) {
+            Cuda.ensureLoaded();
+            // The image stays allocated while the library exists (for the process's lifetime, since it is
+            // never unloaded): the driver may read it lazily (CUDA_MODULE_LOADING=LAZY). Freed only on failure.
+            Arena imageArena = Arena.ofShared();
+            MemorySegment image = imageArena.allocate(fatbin.length, 64);
+            MemorySegment.copy(fatbin, 0, image, ValueLayout.JAVA_BYTE, 0, fatbin.length);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+                Cuda.check(cudaLibraryLoadData(out, image, MemorySegment.NULL, MemorySegment.NULL, 0,
+                        MemorySegment.NULL, MemorySegment.NULL, 0), "cudaLibraryLoadData(" + RESOURCE + ")");
+                MemorySegment library = out.get(ValueLayout.ADDRESS, 0);
+                Kernel[] all = Kernel.values();
+                MemorySegment[] handles = new MemorySegment[all.length];
+                try {
+                    for (Kernel k : all) {
+                        Cuda.check(cudaLibraryGetKernel(out, library, arena.allocateFrom(k.symbol)),
+                                "cudaLibraryGetKernel(" + k.symbol + ")");
+                        handles[k.ordinal()] = out.get(ValueLayout.ADDRESS, 0);
+                    }
+                } catch (RuntimeException e) {
+                    int status = cudaLibraryUnload(library);
+                    if (status != cudaSuccess()) {
+                        e.addSuppressed(new CudaException("cudaLibraryUnload", status, Cuda.errorName(status),
+                                Cuda.errorString(status)));
+                    }
+                    throw e;
+                }
+                return new LibraryLauncher(image, library, handles);
+            } catch (RuntimeException e) {
+                imageArena.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object[] args) {
+            MemorySegment streamHandle = stream.handle();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment argv = marshal(arena, kernel, args);
+                // A cudaKernel_t is accepted wherever cudaLaunchKernel takes a function symbol.
+                Cuda.check(cudaLaunchKernel(kernels[kernel.ordinal()], dim3Of(arena, gridX), dim3Of(arena, blockX),
+                        argv, 0L, streamHandle), "cudaLaunchKernel(" + kernel.symbol + ")");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "jdl kernels (cudaLibrary_t " + library + ", " + image.byteSize() + "-byte fatbin)";
+        }
+    }
+}
