@@ -382,6 +382,7 @@ class NativeKernelsTest {
     }
 
     @Test
+    @SuppressWarnings("restricted")  // reinterpret, to read back the argument slots
     void launchArgumentsCarryTheValuesAndTypes() {
         DeviceMemory x = floats(10);
         DeviceMemory y = floats(10);
