@@ -89,6 +89,18 @@ class NativeKernelsTest {
     }
 
     @Test
+    void dropoutKeepMatchesTheCudaKernel() {
+        // jdl_dropout's mask for seed -7, p 0.5, indices 0..63, from native/jdl_kernels.cu compiled for the
+        // host by native/emulation/run (which prints it): a cross-language golden value.
+        String cuda = "0000101101010111011110011100011100101011000110011011010010100011";
+        StringBuilder java = new StringBuilder();
+        for (long i = 0; i < 64; i++) {
+            java.append(NativeKernels.dropoutKeep(-7L, i, 0.5f) ? '1' : '0');
+        }
+        assertEquals(cuda, java.toString());
+    }
+
+    @Test
     void dropoutKeepThresholdIsTheTop24Bits() {
         // keep == (top 24 bits of the hash) >= floor(p * 2^24), checked against a direct computation.
         for (long i = 0; i < 1000; i++) {

@@ -1,0 +1,339 @@
+// Runs the kernels of ../jdl_kernels.cu on the CPU, one std::thread per CUDA thread, and compares them with
+// plain double-precision references. A development check for machines without a GPU: it exercises the
+// kernels' indexing, reductions, barriers and formulas (not the GPU compiler, nor the launch path).
+//
+//   native/emulation/run        (g++ >= 11, C++20 for std::barrier)
+//
+// Emulation: blocks run one after another; the threads of a block run concurrently and __syncthreads is a
+// std::barrier; __shared__ becomes static (shared by the block's threads, reused by the next block);
+// atomicAdd takes a mutex; the math functions are the host's.
+
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+struct Dim3 {
+    unsigned x, y, z;
+};
+static thread_local Dim3 threadIdx;
+static Dim3 blockIdx, blockDim, gridDim;
+static std::barrier<>* currentBarrier;
+static std::mutex atomicMutex;
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+static inline void __syncthreads() { currentBarrier->arrive_and_wait(); }
+static inline float atomicAdd(float* p, float v) {
+    std::lock_guard<std::mutex> lock(atomicMutex);
+    float old = *p;
+    *p = old + v;
+    return old;
+}
+static inline float __int_as_float(int i) {
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+#include "../jdl_kernels.cu"
+
+static void launch(unsigned grid, unsigned block, const std::function<void()>& kernel) {
+    gridDim = {grid, 1, 1};
+    blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid; b++) {
+        blockIdx = {b, 0, 0};
+        std::barrier<> barrier(block);
+        currentBarrier = &barrier;
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < block; t++) {
+            threads.emplace_back([&kernel, t] {
+                threadIdx = {t, 0, 0};
+                kernel();
+            });
+        }
+        for (auto& th : threads) th.join();
+    }
+}
+
+static int failures = 0;
+static std::mt19937_64 rng(20261123);
+
+static std::vector<float> randn(size_t n, double scale) {
+    std::normal_distribution<double> d(0, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = (float)d(rng);
+    return v;
+}
+
+static void check(const char* what, const std::vector<double>& expected, const std::vector<float>& actual,
+                  double tol = 1e-5) {
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < expected.size(); i++) {
+        double err = std::fabs(actual[i] - expected[i]) / std::fmax(1.0, std::fabs(expected[i]));
+        if (!(err <= worst)) {  // NaN counts as worst
+            worst = std::isnan(err) ? INFINITY : err;
+            at = i;
+        }
+    }
+    bool ok = worst <= tol;
+    if (!ok) failures++;
+    std::printf("%-4s %-48s max scaled error %.3g%s\n", ok ? "ok" : "FAIL", what, worst,
+                ok ? "" : (" at " + std::to_string(at) + ": expected " + std::to_string(expected[at]) + ", got " +
+                           std::to_string(actual[at])).c_str());
+}
+
+static void checkNaN(const char* what, bool ok) {
+    if (!ok) failures++;
+    std::printf("%-4s %s\n", ok ? "ok" : "FAIL", what);
+}
+
+int main() {
+    const int B = JDL_BLOCK;
+    // --- elementwise (a small grid: the loops stride over the rest)
+    {
+        long long n = 3001;
+        auto x = randn(n, 3), dy = randn(n, 1);
+        std::vector<float> y(n, NAN), dx(n, NAN), g(n, NAN), gdx(n, NAN);
+        launch(3, B, [&] { jdl_leaky_relu(x.data(), y.data(), n, 0.01f); });
+        launch(3, B, [&] { jdl_leaky_relu_backward(x.data(), dy.data(), dx.data(), n, 0.01f); });
+        launch(2, B, [&] { jdl_gelu(x.data(), g.data(), n); });
+        launch(5, B, [&] { jdl_gelu_backward(x.data(), dy.data(), gdx.data(), n); });
+        std::vector<double> ey(n), edx(n), eg(n), egdx(n);
+        for (long long i = 0; i < n; i++) {
+            double v = x[i];
+            ey[i] = x[i] > 0 ? x[i] : 0.01f * x[i];  // in float, as the kernel
+            edx[i] = v > 0 ? dy[i] : 0.01f * dy[i];
+            double cdf = 0.5 * (1 + std::erf(v / std::sqrt(2.0)));
+            eg[i] = v * cdf;
+            egdx[i] = dy[i] * (cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI));
+        }
+        check("leaky_relu", ey, y, 0);
+        check("leaky_relu_backward", edx, dx, 0);
+        check("gelu", eg, g);
+        check("gelu_backward", egdx, gdx);
+    }
+    // --- softmax cross-entropy
+    for (int classes : {1, 10, 256, 1000}) {
+        int rows = 9, ignore = -100;
+        auto logits = randn((size_t)rows * classes, 4);
+        logits[1] = 80;
+        std::vector<int> targets(rows);
+        for (int r = 0; r < rows; r++) targets[r] = r % 4 == 2 ? ignore : (int)(rng() % classes);
+        float scale = 0.125f;
+        std::vector<float> loss(rows, NAN), grad((size_t)rows * classes, NAN);
+        launch(rows, B, [&] {
+            jdl_softmax_cross_entropy_rows(logits.data(), targets.data(), loss.data(), rows, classes, ignore);
+        });
+        launch(rows, B, [&] {
+            jdl_softmax_cross_entropy_backward_rows(logits.data(), targets.data(), grad.data(), rows, classes, ignore,
+                                                    scale);
+        });
+        std::vector<double> eLoss(rows, 0), eGrad((size_t)rows * classes, 0);
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] == ignore) continue;
+            double m = -INFINITY, s = 0;
+            for (int j = 0; j < classes; j++) m = std::fmax(m, logits[r * classes + j]);
+            for (int j = 0; j < classes; j++) s += std::exp(logits[r * classes + j] - m);
+            eLoss[r] = std::log(s) + m - logits[r * classes + targets[r]];
+            for (int j = 0; j < classes; j++)
+                eGrad[r * classes + j] = scale * (std::exp(logits[r * classes + j] - m) / s - (j == targets[r]));
+        }
+        std::string c = " classes=" + std::to_string(classes);
+        check(("softmax_cross_entropy" + c).c_str(), eLoss, loss);
+        check(("softmax_cross_entropy_backward" + c).c_str(), eGrad, grad);
+        // in place
+        std::vector<float> inPlace = logits;
+        launch(rows, B, [&] {
+            jdl_softmax_cross_entropy_backward_rows(inPlace.data(), targets.data(), inPlace.data(), rows, classes,
+                                                    ignore, scale);
+        });
+        check(("softmax_cross_entropy_backward in place" + c).c_str(), eGrad, inPlace);
+    }
+    {
+        std::vector<float> logits = randn(20, 1), loss(2, 0), grad(20, 0);
+        std::vector<int> targets = {3, 10};
+        launch(2, B, [&] { jdl_softmax_cross_entropy_rows(logits.data(), targets.data(), loss.data(), 2, 10, -1); });
+        launch(2, B, [&] {
+            jdl_softmax_cross_entropy_backward_rows(logits.data(), targets.data(), grad.data(), 2, 10, -1, 1.f);
+        });
+        checkNaN("out-of-range target gives NaN", std::isfinite(loss[0]) && std::isnan(loss[1]) &&
+                                                    std::isfinite(grad[0]) && std::isnan(grad[10]));
+    }
+    // --- SGD
+    for (int variant = 0; variant < 4; variant++) {
+        long long n = 1001;
+        float lr = 0.1f, momentum = variant == 0 ? 0 : 0.9f, dampening = variant == 1 ? 0.1f : 0,
+              wd = variant >= 2 ? 0.01f : 0;
+        int nesterov = variant == 2;
+        auto p = randn(n, 1);
+        std::vector<float> buf(n, NAN);
+        std::vector<double> ep(p.begin(), p.end()), eb(n);
+        for (int step = 1; step <= 3; step++) {
+            auto g = randn(n, 1);
+            launch(2, B, [&] {
+                jdl_sgd_step(p.data(), g.data(), momentum != 0 ? buf.data() : nullptr, n, lr, momentum, dampening, wd,
+                             nesterov, step == 1);
+            });
+            for (long long i = 0; i < n; i++) {
+                double d = g[i] + (double)wd * ep[i];
+                if (momentum != 0) {
+                    eb[i] = step == 1 ? d : (double)momentum * eb[i] + (1 - (double)dampening) * d;
+                    d = nesterov ? d + (double)momentum * eb[i] : eb[i];
+                }
+                ep[i] -= (double)lr * d;
+            }
+        }
+        check(("sgd_step variant " + std::to_string(variant)).c_str(), ep, p);
+    }
+    // --- Adam
+    for (int decoupled = 0; decoupled < 2; decoupled++) {
+        long long n = 1001;
+        float lr = 1e-2f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.05f;
+        auto p = randn(n, 1);
+        std::vector<float> m(n, 0), v(n, 0);
+        std::vector<double> ep(p.begin(), p.end()), em(n, 0), ev(n, 0);
+        for (int step = 1; step <= 4; step++) {
+            auto g = randn(n, 1);
+            float stepSize = (float)(lr / (1.0 - std::pow((double)b1, step)));
+            float bc2 = (float)std::sqrt(1.0 - std::pow((double)b2, step));
+            launch(2, B, [&] {
+                jdl_adam_step(p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, wd, decoupled, stepSize, bc2);
+            });
+            for (long long i = 0; i < n; i++) {
+                double d = g[i];
+                if (decoupled) ep[i] *= 1 - (double)lr * wd; else d += (double)wd * ep[i];
+                em[i] = b1 * em[i] + (1 - (double)b1) * d;
+                ev[i] = b2 * ev[i] + (1 - (double)b2) * d * d;
+                ep[i] -= lr / (1 - std::pow((double)b1, step)) * em[i] /
+                         (std::sqrt(ev[i]) / std::sqrt(1 - std::pow((double)b2, step)) + eps);
+            }
+        }
+        check(decoupled ? "adam_step (AdamW)" : "adam_step (Adam)", ep, p);
+    }
+    // --- dropout: print the mask of a fixed seed, to compare with NativeKernels.dropoutKeep in Java
+    {
+        long long n = 64;
+        std::vector<float> x(n, 1.f), y(n), mask(n);
+        launch(1, B, [&] { jdl_dropout(x.data(), y.data(), mask.data(), n, 0.5f, (unsigned long long)-7LL); });
+        std::printf("dropout mask bits (seed -7, p 0.5, index 0..63): ");
+        for (long long i = 0; i < n; i++) std::printf("%d", mask[i] != 0);
+        std::printf("\n");
+        long long big = 1000000, kept = 0;
+        std::vector<float> xb(big, 1.f), yb(big), mb(big);
+        launch(1, B, [&] { jdl_dropout(xb.data(), yb.data(), mb.data(), big, 0.3f, 12345ULL); });
+        for (float k : mb) kept += k != 0;
+        checkNaN("dropout p=0.3 keeps ~70%", std::fabs(kept / (double)big - 0.7) < 0.005);
+        checkNaN("dropout scale is 1/(1-p)", mb[0] == 0 || mb[0] == 1.f / (1.f - 0.3f));
+    }
+    // --- embedding backward
+    {
+        int vocab = 20, dim = 7;
+        long long n = 300;
+        std::vector<int> ids(n);
+        for (auto& id : ids) id = (int)(rng() % vocab);
+        ids[5] = vocab;
+        ids[6] = -1;
+        auto dOut = randn(n * dim, 1);
+        std::vector<float> dW((size_t)vocab * dim, 0);
+        launch(3, B, [&] { jdl_embedding_backward(dOut.data(), ids.data(), dW.data(), n, dim, vocab); });
+        std::vector<double> e((size_t)vocab * dim, 0);
+        for (long long i = 0; i < n; i++)
+            if (ids[i] >= 0 && ids[i] < vocab)
+                for (int j = 0; j < dim; j++) e[ids[i] * dim + j] += dOut[i * dim + j];
+        check("embedding_backward", e, dW);
+    }
+    // --- layer norm
+    for (int cols : {1, 10, 256, 300, 1000}) {
+        int rows = 5;
+        float eps = 1e-5f;
+        auto x = randn((size_t)rows * cols, 2);
+        for (auto& v : x) v += 3;
+        auto gamma = randn(cols, 1), beta = randn(cols, 1), dy = randn((size_t)rows * cols, 1);
+        std::vector<float> y(x.size(), NAN), mean(rows, NAN), rstd(rows, NAN), dx(x.size(), NAN), dg(cols, NAN),
+            db(cols, NAN);
+        launch(rows, B, [&] {
+            jdl_layer_norm_rows(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), rows, cols, eps);
+        });
+        launch((cols + JDL_COL_TILE - 1) / JDL_COL_TILE, B, [&] {
+            jdl_layer_norm_backward_columns(x.data(), mean.data(), rstd.data(), dy.data(), dg.data(), db.data(), rows,
+                                            cols);
+        });
+        launch(rows, B, [&] {
+            jdl_layer_norm_backward_rows(x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(), dx.data(), rows,
+                                         cols);
+        });
+        std::vector<double> eMean(rows), eRstd(rows), eY(x.size()), eDx(x.size()), eDg(cols, 0), eDb(cols, 0);
+        for (int r = 0; r < rows; r++) {
+            double mu = 0, var = 0, sg = 0, sgx = 0;
+            for (int j = 0; j < cols; j++) mu += x[r * cols + j];
+            mu /= cols;
+            for (int j = 0; j < cols; j++) var += (x[r * cols + j] - mu) * (x[r * cols + j] - mu);
+            var /= cols;
+            double rs = 1 / std::sqrt(var + eps);
+            eMean[r] = mu;
+            eRstd[r] = rs;
+            for (int j = 0; j < cols; j++) {
+                int k = r * cols + j;
+                double xh = (x[k] - mu) * rs;
+                eY[k] = xh * gamma[j] + beta[j];
+                sg += dy[k] * gamma[j];
+                sgx += dy[k] * gamma[j] * xh;
+                eDg[j] += dy[k] * xh;
+                eDb[j] += dy[k];
+            }
+            for (int j = 0; j < cols; j++) {
+                int k = r * cols + j;
+                double xh = (x[k] - mu) * rs;
+                eDx[k] = rs * (dy[k] * gamma[j] - sg / cols - xh * sgx / cols);
+            }
+        }
+        std::string c = " cols=" + std::to_string(cols);
+        check(("layer_norm mean" + c).c_str(), eMean, mean);
+        check(("layer_norm rstd" + c).c_str(), eRstd, rstd);
+        check(("layer_norm y" + c).c_str(), eY, y);
+        check(("layer_norm_backward dx" + c).c_str(), eDx, dx);
+        check(("layer_norm_backward dGamma" + c).c_str(), eDg, dg);
+        check(("layer_norm_backward dBeta" + c).c_str(), eDb, db);
+        // no gamma/beta, in place
+        std::vector<float> yy = x, mm(rows), rr(rows);
+        launch(rows, B, [&] {
+            jdl_layer_norm_rows(yy.data(), nullptr, nullptr, yy.data(), mm.data(), rr.data(), rows, cols, eps);
+        });
+        std::vector<double> eYPlain(x.size());
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) eYPlain[r * cols + j] = (x[r * cols + j] - eMean[r]) * eRstd[r];
+        check(("layer_norm no affine, in place" + c).c_str(), eYPlain, yy);
+        // dx == dy, columns first
+        std::vector<float> d2 = dy, dg2(cols, NAN);
+        launch((cols + JDL_COL_TILE - 1) / JDL_COL_TILE, B, [&] {
+            jdl_layer_norm_backward_columns(x.data(), mean.data(), rstd.data(), d2.data(), dg2.data(), nullptr, rows,
+                                            cols);
+        });
+        launch(rows, B, [&] {
+            jdl_layer_norm_backward_rows(x.data(), gamma.data(), mean.data(), rstd.data(), d2.data(), d2.data(), rows,
+                                         cols);
+        });
+        check(("layer_norm_backward dx in place" + c).c_str(), eDx, d2);
+        check(("layer_norm_backward dGamma (dBeta NULL)" + c).c_str(), eDg, dg2);
+    }
+    {
+        std::vector<float> dg(40, NAN), db(40, NAN);
+        float dummy = 0;
+        launch(2, B, [&] {
+            jdl_layer_norm_backward_columns(&dummy, &dummy, &dummy, &dummy, dg.data(), db.data(), 0, 40);
+        });
+        check("layer_norm_backward_columns rows=0 writes zeros", std::vector<double>(40, 0), dg, 0);
+    }
+    std::printf(failures == 0 ? "all ok\n" : "%d FAILED\n", failures);
+    return failures == 0 ? 0 : 1;
+}
