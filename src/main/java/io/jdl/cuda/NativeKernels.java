@@ -576,7 +576,7 @@ public final class NativeKernels {
     }
 
     /** Launches through the CUDA runtime, from a {@code cudaLibrary_t} loaded from the fatbin. */
-    private static final class LibraryLauncher implements Launcher {
+    static final class LibraryLauncher implements Launcher {
         /** The fatbin in native memory, kept for the library's (the process's) lifetime. */
         private final MemorySegment image;
         private final MemorySegment library;
@@ -628,10 +628,19 @@ public final class NativeKernels {
             MemorySegment streamHandle = stream.handle();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment argv = marshal(arena, kernel, args);
-                // A cudaKernel_t is accepted wherever cudaLaunchKernel takes a function symbol.
-                Cuda.check(cudaLaunchKernel(kernels[kernel.ordinal()], dim3Of(arena, gridX), dim3Of(arena, blockX),
-                        argv, 0L, streamHandle), "cudaLaunchKernel(" + kernel.symbol + ")");
+                Cuda.check(launchStatus(arena, kernels[kernel.ordinal()], gridX, blockX, argv, streamHandle),
+                        "cudaLaunchKernel(" + kernel.symbol + ")");
             }
+        }
+
+        /**
+         * {@code cudaLaunchKernel(function, (gridX,1,1), (blockX,1,1), argv, 0, stream)}: the grid and block
+         * {@code dim3}s go by value (segments of {@code dim3.layout()}, which the downcall copies into
+         * registers). A {@code cudaKernel_t} is accepted wherever cudaLaunchKernel takes a function symbol.
+         */
+        static int launchStatus(Arena arena, MemorySegment function, int gridX, int blockX, MemorySegment argv,
+                MemorySegment stream) {
+            return cudaLaunchKernel(function, dim3Of(arena, gridX), dim3Of(arena, blockX), argv, 0L, stream);
         }
 
         @Override

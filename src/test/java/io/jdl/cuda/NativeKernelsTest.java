@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jdl.cuda.NativeKernels.Kernel;
 import io.jdl.cuda.NativeKernels.Param;
@@ -430,6 +432,40 @@ class NativeKernelsTest {
             assertEquals(123, d.get(ValueLayout.JAVA_INT, 0));
             assertEquals(1, d.get(ValueLayout.JAVA_INT, 4));
             assertEquals(1, d.get(ValueLayout.JAVA_INT, 8));
+        }
+    }
+
+    /** Skips unless the CUDA runtime library loads but no device is usable (as on a build machine). */
+    private static void assumeRuntimeWithoutDevice() {
+        assumeFalse(CudaDevice.isAvailable(), "a device is present: NativeKernelsGpuTest covers the real path");
+        try {
+            Cuda.ensureLoaded();
+        } catch (NativeLibraryException e) {
+            assumeTrue(false, "no CUDA runtime library: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void loadingWithoutADriverReportsTheRuntimesStatus() {
+        // Goes through the real cudaLibraryLoadData downcall; without a driver the runtime refuses.
+        assumeRuntimeWithoutDevice();
+        CudaException e = assertThrows(CudaException.class,
+                () -> NativeKernels.LibraryLauncher.load(NativeKernels.readFatbin()));
+        assertTrue(e.getMessage().startsWith("cudaLibraryLoadData"), e.getMessage());
+        assertTrue(e.statusName().startsWith("cudaError"), e.statusName());
+    }
+
+    @Test
+    void launchDowncallPassesDim3ByValueWithoutCrashing() {
+        // The struct-by-value downcall handle links and runs; without a driver the runtime returns an error
+        // before it looks at the (NULL) function.
+        assumeRuntimeWithoutDevice();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment argv = NativeKernels.marshal(arena, Kernel.GELU,
+                    new Object[] {MemorySegment.NULL, MemorySegment.NULL, 0L});
+            int status = NativeKernels.LibraryLauncher.launchStatus(arena, MemorySegment.NULL, 1, 256, argv,
+                    MemorySegment.NULL);
+            assertTrue(status != 0, "cudaLaunchKernel without a driver returned success");
         }
     }
 
