@@ -45,4 +45,89 @@ public interface Backend {
 
     /** For x viewed as [outer, dim, inner]: out[o][i] = Σ_d x[o][d][i]. */
     void sum(Storage x, Storage out, int outer, int dim, int inner);
+
+    // ---- data movement ----
+
+    /** dst[i] = src[i] for {@code n} elements. */
+    void copy(Storage src, Storage dst, long n);
+
+    /** For out viewed as [outer, dim, inner]: out[o][d][i] = x[o][i] (the backward of {@link #sum}). */
+    void broadcast(Storage x, Storage out, int outer, int dim, int inner);
+
+    /** out = x·s[0], where {@code s} holds one element that stays on the device. */
+    void mulScalar(Storage x, Storage s, Storage out, long n);
+
+    /** out = x with its axes reordered: out's axis i is x's axis {@code perm[i]}; {@code dims} are x's sizes. */
+    void permute(Storage x, Storage out, int[] dims, int[] perm);
+
+    /**
+     * Copies between a [outer, size, inner] block and the slice [.., offset, offset + size, ..] of a
+     * [outer, total, inner] tensor: into the slice when {@code intoSlice}, else out of it (concat / split).
+     */
+    void copySlice(Storage block, Storage whole, int outer, int size, int inner, int total, int offset, boolean intoSlice);
+
+    // ---- activations and losses ----
+
+    /** y = act(x), elementwise. */
+    void activation(Activation act, float param, Storage x, Storage y, long n);
+
+    /** dx = act'(x)·dy, given the forward input x and output y. */
+    void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n);
+
+    /** Row-wise softmax (or log-softmax) of a rows×cols matrix. */
+    void softmax(boolean log, Storage x, Storage y, int rows, int cols);
+
+    /** dx from the forward output y and dy. */
+    void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols);
+
+    /** lossPerRow[r] = logsumexp(logits[r]) - logits[r][targets[r]], 0 where targets[r] == ignoreIndex. */
+    void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex);
+
+    /** dLogits = scale·(softmax(logits) - onehot(target)), rows with ignoreIndex all 0. */
+    void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes, int ignoreIndex,
+                              float scale);
+
+    // ---- convolution, pooling, normalisation ----
+
+    void conv2d(ConvShape s, Storage x, Storage w, Storage y);
+
+    void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx);
+
+    void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw);
+
+    /** out[n][c][i] = x[n][c][i] + bias[c] over [n, c, hw]. */
+    void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw);
+
+    /** db[c] = Σ_{n,i} dy[n][c][i]. */
+    void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw);
+
+    void pool2d(PoolShape s, Storage x, Storage y);
+
+    void pool2dBackward(PoolShape s, Storage x, Storage y, Storage dy, Storage dx);
+
+    /**
+     * Batch norm over [n, c, hw] with batch statistics: y, saveMean[c], saveInvStd[c], and running
+     * mean/var updated in place as running = (1 - momentum)·running + momentum·batch (unbiased variance).
+     */
+    void batchNormTrain(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage y, Storage runningMean,
+                        Storage runningVar, Storage saveMean, Storage saveInvStd, float momentum, float eps);
+
+    /** Batch norm with the running statistics. */
+    void batchNormInference(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage runningMean,
+                            Storage runningVar, Storage y, float eps);
+
+    /** dx, dGamma, dBeta (all overwritten) from the saved batch statistics. */
+    void batchNormBackward(int n, int c, int hw, Storage x, Storage dy, Storage gamma, Storage saveMean,
+                           Storage saveInvStd, Storage dx, Storage dGamma, Storage dBeta, float eps);
+
+    /** mask[i] = keep ? 1/(1-p) : 0 with keep = NativeKernels.dropoutKeep(seed, i, p); y = x·mask. */
+    void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed);
+
+    // ---- optimizer steps (in place, PyTorch semantics) ----
+
+    void sgdStep(Storage param, Storage grad, Storage momentumBuf, long n, float lr, float momentum, float dampening,
+                 float weightDecay, boolean nesterov, boolean firstStep);
+
+    void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
+                  float eps, float weightDecay, boolean decoupled, int step);
 }

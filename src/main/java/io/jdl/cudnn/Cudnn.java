@@ -179,6 +179,139 @@ public final class Cudnn extends NativeResource {
         }
     }
 
+    /**
+     * y = alpha·x + beta·y between layouts (strided views: permutes, slices). Each operand starts
+     * {@code xOffset}/{@code yOffset} bytes into its block.
+     */
+    public void transformTensor(float alpha, TensorDescriptor xDesc, DeviceMemory x, long xOffset, float beta,
+                                TensorDescriptor yDesc, DeviceMemory y, long yOffset) {
+        xDesc.checkFits(x, xOffset, "x");
+        yDesc.checkFits(y, yOffset, "y");
+        MemorySegment s = scalars(alpha, beta);
+        check(cudnnTransformTensor(handle(), s, xDesc.handle(), x.pointer(xOffset), beta(), yDesc.handle(),
+                y.pointer(yOffset)), "cudnnTransformTensor");
+    }
+
+    /** Softmax (or log-softmax) over the channel dimension of each [n, c, 1, 1] row: y = softmax(x). */
+    public void softmaxForward(boolean log, TensorDescriptor desc, DeviceMemory x, DeviceMemory y) {
+        desc.checkFits(x, "x");
+        desc.checkFits(y, "y");
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnSoftmaxForward(handle(), log ? CUDNN_SOFTMAX_LOG() : CUDNN_SOFTMAX_ACCURATE(),
+                CUDNN_SOFTMAX_MODE_CHANNEL(), s, desc.handle(), x.pointer(), beta(), desc.handle(), y.pointer()),
+                "cudnnSoftmaxForward");
+    }
+
+    /** dx from the forward output y and dy, for {@link #softmaxForward} with the same {@code log}. */
+    public void softmaxBackward(boolean log, TensorDescriptor desc, DeviceMemory y, DeviceMemory dy, DeviceMemory dx) {
+        desc.checkFits(y, "y");
+        desc.checkFits(dy, "dy");
+        desc.checkFits(dx, "dx");
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnSoftmaxBackward(handle(), log ? CUDNN_SOFTMAX_LOG() : CUDNN_SOFTMAX_ACCURATE(),
+                CUDNN_SOFTMAX_MODE_CHANNEL(), s, desc.handle(), y.pointer(), desc.handle(), dy.pointer(), beta(),
+                desc.handle(), dx.pointer()), "cudnnSoftmaxBackward");
+    }
+
+    /** y = pool(x). */
+    public void poolingForward(PoolingDescriptor pool, TensorDescriptor xDesc, DeviceMemory x, TensorDescriptor yDesc,
+                               DeviceMemory y) {
+        xDesc.checkFits(x, "x");
+        yDesc.checkFits(y, "y");
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnPoolingForward(handle(), pool.handle(), s, xDesc.handle(), x.pointer(), beta(), yDesc.handle(),
+                y.pointer()), "cudnnPoolingForward");
+    }
+
+    /** dx (overwritten) from x, the forward output y and dy. */
+    public void poolingBackward(PoolingDescriptor pool, TensorDescriptor yDesc, DeviceMemory y, DeviceMemory dy,
+                                TensorDescriptor xDesc, DeviceMemory x, DeviceMemory dx) {
+        yDesc.checkFits(y, "y");
+        yDesc.checkFits(dy, "dy");
+        xDesc.checkFits(x, "x");
+        xDesc.checkFits(dx, "dx");
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnPoolingBackward(handle(), pool.handle(), s, yDesc.handle(), y.pointer(), yDesc.handle(), dy.pointer(),
+                xDesc.handle(), x.pointer(), beta(), xDesc.handle(), dx.pointer()), "cudnnPoolingBackward");
+    }
+
+    /** db = Σ over n, h, w of dy (the bias gradient of a convolution); db is [1, k, 1, 1]. */
+    public void convolutionBackwardBias(TensorDescriptor dyDesc, DeviceMemory dy, TensorDescriptor dbDesc,
+                                        DeviceMemory db) {
+        dyDesc.checkFits(dy, "dy");
+        dbDesc.checkFits(db, "db");
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnConvolutionBackwardBias(handle(), s, dyDesc.handle(), dy.pointer(), beta(), dbDesc.handle(),
+                db.pointer()), "cudnnConvolutionBackwardBias");
+    }
+
+    /**
+     * Spatial batch norm with batch statistics: y, saveMean, saveInvVariance (1/√(var+ε)), and the
+     * running mean/variance updated as running = (1 - factor)·running + factor·batch (unbiased variance).
+     * {@code paramDesc} is [1, c, 1, 1] for every per-channel operand.
+     */
+    public void batchNormForwardTraining(TensorDescriptor xDesc, DeviceMemory x, DeviceMemory y,
+                                         TensorDescriptor paramDesc, DeviceMemory scale, DeviceMemory bias,
+                                         double factor, DeviceMemory runningMean, DeviceMemory runningVar, double eps,
+                                         DeviceMemory saveMean, DeviceMemory saveInvVariance) {
+        xDesc.checkFits(x, "x");
+        xDesc.checkFits(y, "y");
+        for (DeviceMemory m : new DeviceMemory[] {scale, bias, runningMean, runningVar, saveMean, saveInvVariance}) {
+            paramDesc.checkFits(m, "batch norm parameter");
+        }
+        checkEpsilon(eps);
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnBatchNormalizationForwardTraining(handle(), CUDNN_BATCHNORM_SPATIAL(), s, beta(), xDesc.handle(),
+                x.pointer(), xDesc.handle(), y.pointer(), paramDesc.handle(), scale.pointer(), bias.pointer(), factor,
+                runningMean.pointer(), runningVar.pointer(), eps, saveMean.pointer(), saveInvVariance.pointer()),
+                "cudnnBatchNormalizationForwardTraining");
+    }
+
+    /** Spatial batch norm with given (running) statistics. */
+    public void batchNormForwardInference(TensorDescriptor xDesc, DeviceMemory x, DeviceMemory y,
+                                          TensorDescriptor paramDesc, DeviceMemory scale, DeviceMemory bias,
+                                          DeviceMemory mean, DeviceMemory variance, double eps) {
+        xDesc.checkFits(x, "x");
+        xDesc.checkFits(y, "y");
+        for (DeviceMemory m : new DeviceMemory[] {scale, bias, mean, variance}) {
+            paramDesc.checkFits(m, "batch norm parameter");
+        }
+        checkEpsilon(eps);
+        MemorySegment s = scalars(1f, 0f);
+        check(cudnnBatchNormalizationForwardInference(handle(), CUDNN_BATCHNORM_SPATIAL(), s, beta(), xDesc.handle(),
+                x.pointer(), xDesc.handle(), y.pointer(), paramDesc.handle(), scale.pointer(), bias.pointer(),
+                mean.pointer(), variance.pointer(), eps), "cudnnBatchNormalizationForwardInference");
+    }
+
+    /** dx, dScale, dBias (all overwritten) from the statistics saved by {@link #batchNormForwardTraining}. */
+    public void batchNormBackward(TensorDescriptor xDesc, DeviceMemory x, DeviceMemory dy, DeviceMemory dx,
+                                  TensorDescriptor paramDesc, DeviceMemory scale, DeviceMemory dScale, DeviceMemory dBias,
+                                  double eps, DeviceMemory saveMean, DeviceMemory saveInvVariance) {
+        xDesc.checkFits(x, "x");
+        xDesc.checkFits(dy, "dy");
+        xDesc.checkFits(dx, "dx");
+        for (DeviceMemory m : new DeviceMemory[] {scale, dScale, dBias, saveMean, saveInvVariance}) {
+            paramDesc.checkFits(m, "batch norm parameter");
+        }
+        checkEpsilon(eps);
+        // alpha/beta for the data gradient and for the parameter gradients: 1 and 0 (overwrite).
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 1f);
+            MemorySegment zero = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
+            check(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL(), one, zero, one, zero,
+                    xDesc.handle(), x.pointer(), xDesc.handle(), dy.pointer(), xDesc.handle(), dx.pointer(),
+                    paramDesc.handle(), scale.pointer(), dScale.pointer(), dBias.pointer(), eps, saveMean.pointer(),
+                    saveInvVariance.pointer()), "cudnnBatchNormalizationBackward");
+        }
+    }
+
+    private static void checkEpsilon(double eps) {
+        if (eps < CUDNN_BN_MIN_EPSILON()) {
+            throw new IllegalArgumentException("cuDNN batch norm needs epsilon >= " + CUDNN_BN_MIN_EPSILON() + ", got "
+                    + eps);
+        }
+    }
+
     @Override
     protected void release() {
         try {

@@ -14,19 +14,37 @@ public final class TensorDescriptor extends Descriptor {
     private final long elements;
 
     private TensorDescriptor(int[] dims) {
+        this(dims, packedStrides(dims));
+    }
+
+    private static int[] packedStrides(int[] dims) {
+        int[] strides = new int[dims.length];
+        long n = 1;
+        for (int i = dims.length - 1; i >= 0; i--) {
+            strides[i] = Math.toIntExact(n);
+            n *= dims[i];
+        }
+        return strides;
+    }
+
+    private TensorDescriptor(int[] dims, int[] givenStrides) {
         super(io.jdl.bindings.cudnn.cudnn_h::cudnnCreateTensorDescriptor, "cudnnCreateTensorDescriptor");
         // cuDNN's Nd calls want at least 4 dimensions: pad with leading 1s, which changes nothing.
         int[] padded = new int[Math.max(4, dims.length)];
+        int[] strides = new int[padded.length];
         Arrays.fill(padded, 1);
         System.arraycopy(dims, 0, padded, padded.length - dims.length, dims.length);
-        this.dims = padded;
-        long n = 1;
-        int[] strides = new int[padded.length];
-        for (int i = padded.length - 1; i >= 0; i--) {
-            strides[i] = (int) n;
-            n *= padded[i];
+        System.arraycopy(givenStrides, 0, strides, padded.length - dims.length, dims.length);
+        // The span: one past the farthest element the strides reach.
+        long span = 1;
+        for (int i = 0; i < dims.length; i++) {
+            span += (long) (dims[i] - 1) * givenStrides[i];
         }
-        this.elements = n;
+        for (int i = padded.length - dims.length - 1; i >= 0; i--) {
+            strides[i] = Math.toIntExact(span);
+        }
+        this.dims = padded;
+        this.elements = span;
         try (Arena arena = Arena.ofConfined()) {
             configure(cudnnSetTensorNdDescriptor(handle(), CUDNN_DATA_FLOAT(), padded.length,
                     arena.allocateFrom(ValueLayout.JAVA_INT, padded), arena.allocateFrom(ValueLayout.JAVA_INT, strides)),
@@ -47,6 +65,24 @@ public final class TensorDescriptor extends Descriptor {
         return new TensorDescriptor(dims.clone());
     }
 
+    /**
+     * A float32 view with explicit strides (in elements), for {@link Cudnn#transformTensor}: permuted
+     * or sliced layouts. {@link #elements()} is then the span the view reaches.
+     */
+    public static TensorDescriptor strided(int[] dims, int[] strides) {
+        if (dims.length == 0 || dims.length > 8 || strides.length != dims.length) {
+            throw new IllegalArgumentException("cuDNN tensors have 1 to 8 dimensions with one stride each, got "
+                    + Arrays.toString(dims) + " / " + Arrays.toString(strides));
+        }
+        for (int i = 0; i < dims.length; i++) {
+            if (dims[i] <= 0 || strides[i] <= 0) {
+                throw new IllegalArgumentException("cuDNN tensor dimensions and strides must be positive: "
+                        + Arrays.toString(dims) + " / " + Arrays.toString(strides));
+            }
+        }
+        return new TensorDescriptor(dims.clone(), strides.clone());
+    }
+
     /** Dimensions as given to cuDNN (padded to at least 4). */
     public int[] dims() {
         return dims.clone();
@@ -57,9 +93,14 @@ public final class TensorDescriptor extends Descriptor {
     }
 
     void checkFits(DeviceMemory m, String name) {
-        if (m.bytes() < elements * Float.BYTES) {
+        checkFits(m, 0, name);
+    }
+
+    /** Throws unless the view, starting {@code offset} bytes into {@code m}, stays inside it. */
+    void checkFits(DeviceMemory m, long offset, String name) {
+        if (offset < 0 || m.bytes() - offset < elements * Float.BYTES) {
             throw new IllegalArgumentException("cuDNN operand " + name + " of shape " + Arrays.toString(dims) + " needs "
-                    + elements * Float.BYTES + " bytes but its device block has " + m.bytes());
+                    + elements * Float.BYTES + " bytes at offset " + offset + " but its device block has " + m.bytes());
         }
     }
 

@@ -1,8 +1,12 @@
 package io.jdl.backend.cpu;
 
+import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
+import io.jdl.backend.ConvShape;
 import io.jdl.backend.Device;
+import io.jdl.backend.PoolShape;
 import io.jdl.backend.Storage;
+import io.jdl.cuda.NativeKernels;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 
@@ -133,6 +137,527 @@ public final class CpuBackend implements Backend {
                 }
                 out[o * inner + i] = (float) s;
             }
+        }
+    }
+
+    /** Runs body(i) for i in [0, count), across cores when the total work is large enough. */
+    private static void forEach(int count, long work, java.util.function.IntConsumer body) {
+        IntStream r = IntStream.range(0, count);
+        (work >= PARALLEL_WORK && count > 1 ? r.parallel() : r).forEach(body);
+    }
+
+    // ---- data movement ----
+
+    @Override
+    public void copy(Storage src, Storage dst, long n) {
+        System.arraycopy(data(src), 0, data(dst), 0, (int) n);
+    }
+
+    @Override
+    public void broadcast(Storage xs, Storage outs, int outer, int dim, int inner) {
+        float[] x = data(xs), out = data(outs);
+        for (int o = 0; o < outer; o++) {
+            for (int d = 0; d < dim; d++) {
+                System.arraycopy(x, o * inner, out, (o * dim + d) * inner, inner);
+            }
+        }
+    }
+
+    @Override
+    public void mulScalar(Storage xs, Storage ss, Storage outs, long n) {
+        float[] x = data(xs), out = data(outs);
+        float s = data(ss)[0];
+        for (int i = 0; i < n; i++) {
+            out[i] = x[i] * s;
+        }
+    }
+
+    @Override
+    public void permute(Storage xs, Storage outs, int[] dims, int[] perm) {
+        float[] x = data(xs), out = data(outs);
+        int rank = dims.length;
+        int[] xStride = new int[rank];
+        for (int i = rank - 1, st = 1; i >= 0; i--) {
+            xStride[i] = st;
+            st *= dims[i];
+        }
+        // Walk out in row-major order with an odometer over its dims, tracking the matching x offset.
+        int[] outDims = new int[rank], step = new int[rank], idx = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            outDims[i] = dims[perm[i]];
+            step[i] = xStride[perm[i]];
+        }
+        int xi = 0;
+        for (int o = 0; o < out.length; o++) {
+            out[o] = x[xi];
+            for (int a = rank - 1; a >= 0; a--) {
+                if (++idx[a] < outDims[a]) {
+                    xi += step[a];
+                    break;
+                }
+                xi -= step[a] * (outDims[a] - 1);
+                idx[a] = 0;
+            }
+        }
+    }
+
+    @Override
+    public void copySlice(Storage blocks, Storage wholes, int outer, int size, int inner, int total, int offset,
+                          boolean intoSlice) {
+        float[] block = data(blocks), whole = data(wholes);
+        for (int o = 0; o < outer; o++) {
+            int b = o * size * inner, w = (o * total + offset) * inner;
+            if (intoSlice) {
+                System.arraycopy(block, b, whole, w, size * inner);
+            } else {
+                System.arraycopy(whole, w, block, b, size * inner);
+            }
+        }
+    }
+
+    // ---- activations and losses ----
+
+    @Override
+    public void activation(Activation act, float param, Storage xs, Storage ys, long n) {
+        float[] x = data(xs), y = data(ys);
+        for (int i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = switch (act) {
+                case RELU -> Math.max(v, 0f);
+                case LEAKY_RELU -> v > 0 ? v : param * v;
+                case SIGMOID -> (float) (1 / (1 + Math.exp(-v)));
+                case TANH -> (float) Math.tanh(v);
+                case GELU -> (float) (v * normalCdf(v));
+            };
+        }
+    }
+
+    @Override
+    public void activationBackward(Activation act, float param, Storage xs, Storage ys, Storage dys, Storage dxs,
+                                   long n) {
+        float[] x = data(xs), y = data(ys), dy = data(dys), dx = data(dxs);
+        for (int i = 0; i < n; i++) {
+            float v = x[i], g = dy[i];
+            dx[i] = switch (act) {
+                case RELU -> v > 0 ? g : 0f;
+                case LEAKY_RELU -> v > 0 ? g : param * g;
+                case SIGMOID -> g * y[i] * (1 - y[i]);
+                case TANH -> g * (1 - y[i] * y[i]);
+                // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+                case GELU -> (float) (g * (normalCdf(v) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)));
+            };
+        }
+    }
+
+    /** Φ(x) = (1 + erf(x/√2)) / 2. */
+    private static double normalCdf(double x) {
+        return 0.5 * erfc(-x / Math.sqrt(2));
+    }
+
+    /** Complementary error function, fractional error below 1.2e-7 (Numerical Recipes' erfcc). */
+    static double erfc(double x) {
+        double z = Math.abs(x);
+        double t = 1 / (1 + 0.5 * z);
+        double r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                + t * (-0.82215223 + t * 0.17087277)))))))));
+        return x >= 0 ? r : 2 - r;
+    }
+
+    @Override
+    public void softmax(boolean log, Storage xs, Storage ys, int rows, int cols) {
+        float[] x = data(xs), y = data(ys);
+        forEach(rows, (long) rows * cols * 8, r -> {
+            int off = r * cols;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < cols; j++) {
+                max = Math.max(max, x[off + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < cols; j++) {
+                sum += Math.exp(x[off + j] - max);
+            }
+            double logSum = Math.log(sum);
+            for (int j = 0; j < cols; j++) {
+                double z = x[off + j] - max;
+                y[off + j] = (float) (log ? z - logSum : Math.exp(z) / sum);
+            }
+        });
+    }
+
+    @Override
+    public void softmaxBackward(boolean log, Storage ys, Storage dys, Storage dxs, int rows, int cols) {
+        float[] y = data(ys), dy = data(dys), dx = data(dxs);
+        for (int r = 0; r < rows; r++) {
+            int off = r * cols;
+            double dot = 0;
+            for (int j = 0; j < cols; j++) {
+                dot += log ? dy[off + j] : (double) dy[off + j] * y[off + j];
+            }
+            for (int j = 0; j < cols; j++) {
+                // softmax: y·(dy - Σ dy·y); log-softmax: dy - exp(y)·Σ dy
+                dx[off + j] = (float) (log ? dy[off + j] - Math.exp(y[off + j]) * dot : y[off + j] * (dy[off + j] - dot));
+            }
+        }
+    }
+
+    @Override
+    public void crossEntropy(Storage ls, int[] targets, Storage outs, int rows, int classes, int ignoreIndex) {
+        float[] logits = data(ls), out = data(outs);
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] == ignoreIndex) {
+                out[r] = 0;
+                continue;
+            }
+            out[r] = (float) (logSumExp(logits, r * classes, classes) - logits[r * classes + targets[r]]);
+        }
+    }
+
+    private static double logSumExp(float[] x, int off, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            max = Math.max(max, x[off + j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            sum += Math.exp(x[off + j] - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    @Override
+    public void crossEntropyBackward(Storage ls, int[] targets, Storage ds, int rows, int classes, int ignoreIndex,
+                                     float scale) {
+        float[] logits = data(ls), d = data(ds);
+        for (int r = 0; r < rows; r++) {
+            int off = r * classes;
+            if (targets[r] == ignoreIndex) {
+                Arrays.fill(d, off, off + classes, 0f);
+                continue;
+            }
+            double lse = logSumExp(logits, off, classes);
+            for (int j = 0; j < classes; j++) {
+                d[off + j] = (float) (scale * (Math.exp(logits[off + j] - lse) - (j == targets[r] ? 1 : 0)));
+            }
+        }
+    }
+
+    // ---- convolution: direct loops, float64 accumulation ----
+
+    @Override
+    public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
+        float[] x = data(xs), w = data(ws), y = data(ys);
+        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
+        forEach(s.n() * s.k(), (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), nk -> {
+            int n = nk / s.k(), k = nk % s.k(), c0 = k / kpg * cpg;
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    double acc = 0;
+                    for (int c = 0; c < cpg; c++) {
+                        int xBase = (n * s.c() + c0 + c) * s.h() * s.w(), wBase = ((k * cpg) + c) * s.r() * s.s();
+                        for (int r = 0; r < s.r(); r++) {
+                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
+                            if (hi < 0 || hi >= s.h()) {
+                                continue;
+                            }
+                            for (int q = 0; q < s.s(); q++) {
+                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
+                                if (wi >= 0 && wi < s.w()) {
+                                    acc += (double) x[xBase + hi * s.w() + wi] * w[wBase + r * s.s() + q];
+                                }
+                            }
+                        }
+                    }
+                    y[(nk * oh + i) * ow + j] = (float) acc;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
+        float[] w = data(ws), dy = data(dys), dx = data(dxs);
+        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups(), hw = s.h() * s.w();
+        // One task per (image, input channel): it gathers from every output position that read it.
+        forEach(s.n() * s.c(), (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), nc -> {
+            int n = nc / s.c(), ch = nc % s.c(), g = ch / cpg, c = ch % cpg;
+            double[] acc = new double[hw];
+            for (int k = g * kpg; k < (g + 1) * kpg; k++) {
+                int dyBase = (n * s.k() + k) * oh * ow, wBase = (k * cpg + c) * s.r() * s.s();
+                for (int i = 0; i < oh; i++) {
+                    for (int j = 0; j < ow; j++) {
+                        double d = dy[dyBase + i * ow + j];
+                        if (d == 0) {
+                            continue;
+                        }
+                        for (int r = 0; r < s.r(); r++) {
+                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
+                            if (hi < 0 || hi >= s.h()) {
+                                continue;
+                            }
+                            for (int q = 0; q < s.s(); q++) {
+                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
+                                if (wi >= 0 && wi < s.w()) {
+                                    acc[hi * s.w() + wi] += d * w[wBase + r * s.s() + q];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (int p = 0; p < hw; p++) {
+                dx[nc * hw + p] = (float) acc[p];
+            }
+        });
+    }
+
+    @Override
+    public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
+        float[] x = data(xs), dy = data(dys), dw = data(dws);
+        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
+        forEach(s.k() * cpg, (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), kc -> {
+            int k = kc / cpg, c = kc % cpg, ch = k / kpg * cpg + c;
+            for (int r = 0; r < s.r(); r++) {
+                for (int q = 0; q < s.s(); q++) {
+                    double acc = 0;
+                    for (int n = 0; n < s.n(); n++) {
+                        int xBase = (n * s.c() + ch) * s.h() * s.w(), dyBase = (n * s.k() + k) * oh * ow;
+                        for (int i = 0; i < oh; i++) {
+                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
+                            if (hi < 0 || hi >= s.h()) {
+                                continue;
+                            }
+                            for (int j = 0; j < ow; j++) {
+                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
+                                if (wi >= 0 && wi < s.w()) {
+                                    acc += (double) dy[dyBase + i * ow + j] * x[xBase + hi * s.w() + wi];
+                                }
+                            }
+                        }
+                    }
+                    dw[(kc * s.r() + r) * s.s() + q] = (float) acc;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void addChannelBias(Storage xs, Storage bs, Storage outs, int n, int c, int hw) {
+        float[] x = data(xs), b = data(bs), out = data(outs);
+        for (int i = 0; i < n * c; i++) {
+            float bias = b[i % c];
+            for (int p = i * hw; p < (i + 1) * hw; p++) {
+                out[p] = x[p] + bias;
+            }
+        }
+    }
+
+    @Override
+    public void channelBiasBackward(Storage dys, Storage dbs, int n, int c, int hw) {
+        float[] dy = data(dys), db = data(dbs);
+        for (int ch = 0; ch < c; ch++) {
+            double acc = 0;
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    acc += dy[p];
+                }
+            }
+            db[ch] = (float) acc;
+        }
+    }
+
+    // ---- pooling ----
+
+    @Override
+    public void pool2d(PoolShape s, Storage xs, Storage ys) {
+        float[] x = data(xs), y = data(ys);
+        int oh = s.outH(), ow = s.outW();
+        forEach(s.n() * s.c(), (long) s.n() * s.c() * oh * ow * s.kh() * s.kw(), nc -> {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    int arg = s.max() ? argMax(s, x, nc, i, j) : -1;
+                    y[(nc * oh + i) * ow + j] = s.max() ? x[arg] : (float) windowSum(s, x, nc, i, j) / (s.kh() * s.kw());
+                }
+            }
+        });
+    }
+
+    /** Index in x of the window's first maximum (padding never wins). */
+    private static int argMax(PoolShape s, float[] x, int nc, int i, int j) {
+        int best = -1;
+        for (int r = 0; r < s.kh(); r++) {
+            int hi = i * s.strideH() - s.padH() + r;
+            for (int q = 0; q < s.kw(); q++) {
+                int wi = j * s.strideW() - s.padW() + q;
+                if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
+                    int at = (nc * s.h() + hi) * s.w() + wi;
+                    if (best < 0 || x[at] > x[best]) {
+                        best = at;
+                    }
+                }
+            }
+        }
+        return best;
+    }
+
+    private static double windowSum(PoolShape s, float[] x, int nc, int i, int j) {
+        double acc = 0;
+        for (int r = 0; r < s.kh(); r++) {
+            int hi = i * s.strideH() - s.padH() + r;
+            for (int q = 0; q < s.kw(); q++) {
+                int wi = j * s.strideW() - s.padW() + q;
+                if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
+                    acc += x[(nc * s.h() + hi) * s.w() + wi];
+                }
+            }
+        }
+        return acc;
+    }
+
+    @Override
+    public void pool2dBackward(PoolShape s, Storage xs, Storage ys, Storage dys, Storage dxs) {
+        float[] x = data(xs), dy = data(dys), dx = data(dxs);
+        int oh = s.outH(), ow = s.outW();
+        Arrays.fill(dx, 0, s.n() * s.c() * s.h() * s.w(), 0f);
+        // Windows of one (image, channel) plane only touch that plane: planes run in parallel.
+        forEach(s.n() * s.c(), (long) s.n() * s.c() * oh * ow * s.kh() * s.kw(), nc -> {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    float g = dy[(nc * oh + i) * ow + j];
+                    if (s.max()) {
+                        dx[argMax(s, x, nc, i, j)] += g;
+                        continue;
+                    }
+                    float share = g / (s.kh() * s.kw());
+                    for (int r = 0; r < s.kh(); r++) {
+                        int hi = i * s.strideH() - s.padH() + r;
+                        for (int q = 0; q < s.kw(); q++) {
+                            int wi = j * s.strideW() - s.padW() + q;
+                            if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
+                                dx[(nc * s.h() + hi) * s.w() + wi] += share;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    // ---- batch norm ----
+
+    @Override
+    public void batchNormTrain(int n, int c, int hw, Storage xs, Storage gs, Storage bs, Storage ys, Storage rms,
+                               Storage rvs, Storage sms, Storage sis, float momentum, float eps) {
+        float[] x = data(xs), gamma = data(gs), beta = data(bs), y = data(ys), runMean = data(rms), runVar = data(rvs);
+        float[] saveMean = data(sms), saveInv = data(sis);
+        long m = (long) n * hw;
+        for (int ch = 0; ch < c; ch++) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    sum += x[p];
+                }
+            }
+            double mean = sum / m;
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    sq += (x[p] - mean) * (x[p] - mean);
+                }
+            }
+            double var = sq / m, inv = 1 / Math.sqrt(var + eps);
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    y[p] = (float) ((x[p] - mean) * inv * gamma[ch] + beta[ch]);
+                }
+            }
+            saveMean[ch] = (float) mean;
+            saveInv[ch] = (float) inv;
+            runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * mean);
+            runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * (m > 1 ? sq / (m - 1) : var));
+        }
+    }
+
+    @Override
+    public void batchNormInference(int n, int c, int hw, Storage xs, Storage gs, Storage bs, Storage rms, Storage rvs,
+                                   Storage ys, float eps) {
+        float[] x = data(xs), gamma = data(gs), beta = data(bs), y = data(ys), mean = data(rms), var = data(rvs);
+        for (int i = 0; i < n * c; i++) {
+            int ch = i % c;
+            double inv = 1 / Math.sqrt(var[ch] + (double) eps);
+            for (int p = i * hw; p < (i + 1) * hw; p++) {
+                y[p] = (float) ((x[p] - mean[ch]) * inv * gamma[ch] + beta[ch]);
+            }
+        }
+    }
+
+    @Override
+    public void batchNormBackward(int n, int c, int hw, Storage xs, Storage dys, Storage gs, Storage sms, Storage sis,
+                                  Storage dxs, Storage dgs, Storage dbs, float eps) {
+        float[] x = data(xs), dy = data(dys), gamma = data(gs), mean = data(sms), inv = data(sis);
+        float[] dx = data(dxs), dGamma = data(dgs), dBeta = data(dbs);
+        long m = (long) n * hw;
+        for (int ch = 0; ch < c; ch++) {
+            double sumDy = 0, sumDyXhat = 0;
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    sumDy += dy[p];
+                    sumDyXhat += dy[p] * (x[p] - mean[ch]) * (double) inv[ch];
+                }
+            }
+            dGamma[ch] = (float) sumDyXhat;
+            dBeta[ch] = (float) sumDy;
+            // dx = γ·inv/m · (m·dy - Σdy - x̂·Σ(dy·x̂))
+            double k = gamma[ch] * (double) inv[ch] / m;
+            for (int i = 0; i < n; i++) {
+                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
+                    double xhat = (x[p] - mean[ch]) * (double) inv[ch];
+                    dx[p] = (float) (k * (m * dy[p] - sumDy - xhat * sumDyXhat));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void dropout(Storage xs, Storage ys, Storage masks, long n, float p, long seed) {
+        float[] x = data(xs), y = data(ys), mask = data(masks);
+        float keepScale = 1 / (1 - p);
+        for (int i = 0; i < n; i++) {
+            mask[i] = NativeKernels.dropoutKeep(seed, i, p) ? keepScale : 0f;
+            y[i] = x[i] * mask[i];
+        }
+    }
+
+    // ---- optimizers ----
+
+    @Override
+    public void sgdStep(Storage ps, Storage gs, Storage bufs, long n, float lr, float momentum, float dampening,
+                        float weightDecay, boolean nesterov, boolean firstStep) {
+        float[] p = data(ps), grad = data(gs), buf = momentum != 0 ? data(bufs) : null;
+        for (int i = 0; i < n; i++) {
+            float g = grad[i] + weightDecay * p[i];
+            if (momentum != 0) {
+                buf[i] = firstStep ? g : momentum * buf[i] + (1 - dampening) * g;
+                g = nesterov ? g + momentum * buf[i] : buf[i];
+            }
+            p[i] -= lr * g;
+        }
+    }
+
+    @Override
+    public void adamStep(Storage ps, Storage gs, Storage ms, Storage vs, long n, float lr, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled, int step) {
+        float[] p = data(ps), grad = data(gs), m = data(ms), v = data(vs);
+        double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+        for (int i = 0; i < n; i++) {
+            float g = grad[i];
+            if (decoupled) {
+                p[i] *= 1 - lr * weightDecay;
+            } else {
+                g += weightDecay * p[i];
+            }
+            m[i] = beta1 * m[i] + (1 - beta1) * g;
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+            p[i] -= (float) (lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps));
         }
     }
 }

@@ -1,18 +1,26 @@
 package io.jdl.backend.cuda;
 
+import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
+import io.jdl.backend.ConvShape;
 import io.jdl.backend.Device;
+import io.jdl.backend.PoolShape;
 import io.jdl.backend.Storage;
 import io.jdl.cublas.Cublas;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.NativeKernels;
 import io.jdl.cudnn.ActivationDescriptor;
+import io.jdl.cudnn.ConvolutionPlan;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cudnn.OpTensorDescriptor;
+import io.jdl.cudnn.PoolingDescriptor;
 import io.jdl.cudnn.ReduceDescriptor;
 import io.jdl.cudnn.TensorDescriptor;
 import io.jdl.cuda.Stream;
+import java.util.HashMap;
+import java.util.Map;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -35,6 +43,10 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas;
     private final Cudnn cudnn;
     private final ActivationDescriptor reluDescriptor;
+    private final ActivationDescriptor sigmoidDescriptor;
+    private final ActivationDescriptor tanhDescriptor;
+    /** Convolution algorithms and descriptors, chosen once per shape. */
+    private final Map<ConvShape, ConvolutionPlan> convPlans = new HashMap<>();
     private final OpTensorDescriptor mulDescriptor;
     private final ReduceDescriptor sumDescriptor;
 
@@ -47,6 +59,8 @@ public final class CudaBackend implements Backend {
         this.cublas = Cublas.create(stream);
         this.cudnn = Cudnn.create(stream);
         this.reluDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.RELU);
+        this.sigmoidDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.SIGMOID);
+        this.tanhDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.TANH);
         this.mulDescriptor = new OpTensorDescriptor(OpTensorDescriptor.Op.MUL);
         this.sumDescriptor = new ReduceDescriptor(ReduceDescriptor.Op.SUM);
     }
@@ -179,6 +193,276 @@ public final class CudaBackend implements Backend {
                 cudnn.reduce(sumDescriptor, workspace, 1f, in, mem(x), 0f, result, mem(out));
             }
         }
+    }
+
+    // ---- data movement ----
+
+    @Override
+    public void copy(Storage src, Storage dst, long n) {
+        if (n > 0) {
+            stream.copyOnDevice(mem(src), 0, mem(dst), 0, n * Float.BYTES);
+        }
+    }
+
+    @Override
+    public void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
+        // cudnnAddTensor broadcasts A's size-1 dimensions over C's; beta = 0 overwrites C.
+        try (TensorDescriptor a = TensorDescriptor.of(outer, 1, inner);
+             TensorDescriptor c = TensorDescriptor.of(outer, dim, inner)) {
+            cudnn.addTensor(1f, a, mem(x), 0f, c, mem(out));
+        }
+    }
+
+    @Override
+    public void mulScalar(Storage x, Storage s, Storage out, long n) {
+        try (TensorDescriptor d = vector(n); TensorDescriptor one = vector(1)) {
+            cudnn.opTensor(mulDescriptor, 1f, d, mem(x), 1f, one, mem(s), 0f, d, mem(out));
+        }
+    }
+
+    @Override
+    public void permute(Storage x, Storage out, int[] dims, int[] perm) {
+        int rank = dims.length;
+        int[] xStride = new int[rank], outDims = new int[rank], viewStride = new int[rank];
+        for (int i = rank - 1, st = 1; i >= 0; i--) {
+            xStride[i] = st;
+            st *= dims[i];
+        }
+        for (int i = 0; i < rank; i++) {
+            outDims[i] = dims[perm[i]];
+            viewStride[i] = xStride[perm[i]];
+        }
+        // x seen through permuted strides is the output's logical layout; transform packs it.
+        try (TensorDescriptor view = TensorDescriptor.strided(outDims, viewStride);
+             TensorDescriptor packed = TensorDescriptor.of(outDims)) {
+            cudnn.transformTensor(1f, view, mem(x), 0, 0f, packed, mem(out), 0);
+        }
+    }
+
+    @Override
+    public void copySlice(Storage block, Storage whole, int outer, int size, int inner, int total, int offset,
+                          boolean intoSlice) {
+        try (TensorDescriptor packed = TensorDescriptor.of(outer, size, inner);
+             TensorDescriptor slice = TensorDescriptor.strided(new int[] {outer, size, inner},
+                     new int[] {total * inner, inner, 1})) {
+            long sliceOffset = (long) offset * inner * Float.BYTES;
+            if (intoSlice) {
+                cudnn.transformTensor(1f, packed, mem(block), 0, 0f, slice, mem(whole), sliceOffset);
+            } else {
+                cudnn.transformTensor(1f, slice, mem(whole), sliceOffset, 0f, packed, mem(block), 0);
+            }
+        }
+    }
+
+    // ---- activations and losses ----
+
+    private ActivationDescriptor cudnnActivation(Activation act) {
+        return switch (act) {
+            case RELU -> reluDescriptor;
+            case SIGMOID -> sigmoidDescriptor;
+            case TANH -> tanhDescriptor;
+            case LEAKY_RELU, GELU -> null;
+        };
+    }
+
+    @Override
+    public void activation(Activation act, float param, Storage x, Storage y, long n) {
+        switch (act) {
+            case LEAKY_RELU -> NativeKernels.get().leakyRelu(stream, mem(x), mem(y), n, param);
+            case GELU -> NativeKernels.get().gelu(stream, mem(x), mem(y), n);
+            default -> {
+                try (TensorDescriptor d = vector(n)) {
+                    cudnn.activationForward(cudnnActivation(act), 1f, d, mem(x), 0f, d, mem(y));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
+        switch (act) {
+            case LEAKY_RELU -> NativeKernels.get().leakyReluBackward(stream, mem(x), mem(dy), mem(dx), n, param);
+            case GELU -> NativeKernels.get().geluBackward(stream, mem(x), mem(dy), mem(dx), n);
+            default -> {
+                try (TensorDescriptor d = vector(n)) {
+                    cudnn.activationBackward(cudnnActivation(act), 1f, d, mem(y), mem(dy), d, mem(x), 0f, mem(dx));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
+        try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
+            cudnn.softmaxForward(log, d, mem(x), mem(y));
+        }
+    }
+
+    @Override
+    public void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
+        try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
+            cudnn.softmaxBackward(log, d, mem(y), mem(dy), mem(dx));
+        }
+    }
+
+    /** The targets as int32 on the device (a host-to-device copy; the tensor layer validated them). */
+    private DeviceMemory uploadInts(int[] values) {
+        DeviceMemory d = allocator.allocate((long) values.length * Integer.BYTES);
+        if (values.length > 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocateFrom(ValueLayout.JAVA_INT, values);
+                stream.copyToDevice(host, 0, d, 0, (long) values.length * Integer.BYTES);
+                // The host copy must outlive the asynchronous transfer.
+                stream.synchronize();
+            }
+        }
+        return d;
+    }
+
+    @Override
+    public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
+        try (DeviceMemory t = uploadInts(targets)) {
+            NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), t, mem(lossPerRow), rows, classes, ignoreIndex);
+        }
+    }
+
+    @Override
+    public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
+                                     int ignoreIndex, float scale) {
+        try (DeviceMemory t = uploadInts(targets)) {
+            NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), t, mem(dLogits), rows, classes,
+                    ignoreIndex, scale);
+        }
+    }
+
+    // ---- convolution ----
+
+    private ConvolutionPlan plan(ConvShape s) {
+        return convPlans.computeIfAbsent(s, k -> new ConvolutionPlan(cudnn, k.n(), k.c(), k.h(), k.w(), k.k(), k.r(),
+                k.s(), k.padH(), k.padW(), k.strideH(), k.strideW(), k.dilationH(), k.dilationW(), k.groups(), k.outH(),
+                k.outW(), cublas.tf32()));
+    }
+
+    /** A workspace block from the caching allocator (null for none); freed blocks are reused at once. */
+    private DeviceMemory workspace(long bytes) {
+        return bytes > 0 ? allocator.allocate(bytes) : null;
+    }
+
+    @Override
+    public void conv2d(ConvShape s, Storage x, Storage w, Storage y) {
+        ConvolutionPlan p = plan(s);
+        try (DeviceMemory ws = workspace(p.forwardWorkspaceBytes())) {
+            p.forward(cudnn, mem(x), mem(w), mem(y), ws);
+        }
+    }
+
+    @Override
+    public void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx) {
+        ConvolutionPlan p = plan(s);
+        try (DeviceMemory ws = workspace(p.backwardDataWorkspaceBytes())) {
+            p.backwardData(cudnn, mem(w), mem(dy), mem(dx), ws);
+        }
+    }
+
+    @Override
+    public void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw) {
+        ConvolutionPlan p = plan(s);
+        try (DeviceMemory ws = workspace(p.backwardFilterWorkspaceBytes())) {
+            p.backwardFilter(cudnn, mem(x), mem(dy), mem(dw), ws);
+        }
+    }
+
+    @Override
+    public void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
+        if (x != out) {
+            copy(x, out, (long) n * c * hw);
+        }
+        try (TensorDescriptor b = TensorDescriptor.of(1, c, 1, 1); TensorDescriptor o = TensorDescriptor.of(n, c, hw, 1)) {
+            cudnn.addTensor(1f, b, mem(bias), 1f, o, mem(out));
+        }
+    }
+
+    @Override
+    public void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
+        try (TensorDescriptor d = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor b = TensorDescriptor.of(1, c, 1, 1)) {
+            cudnn.convolutionBackwardBias(d, mem(dy), b, mem(db));
+        }
+    }
+
+    // ---- pooling ----
+
+    private static PoolingDescriptor poolingDescriptor(PoolShape s) {
+        return new PoolingDescriptor(s.max() ? PoolingDescriptor.Mode.MAX : PoolingDescriptor.Mode.AVERAGE_INCLUDE_PADDING,
+                s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW());
+    }
+
+    @Override
+    public void pool2d(PoolShape s, Storage x, Storage y) {
+        try (PoolingDescriptor p = poolingDescriptor(s);
+             TensorDescriptor xd = TensorDescriptor.of(s.n(), s.c(), s.h(), s.w());
+             TensorDescriptor yd = TensorDescriptor.of(s.n(), s.c(), s.outH(), s.outW())) {
+            cudnn.poolingForward(p, xd, mem(x), yd, mem(y));
+        }
+    }
+
+    @Override
+    public void pool2dBackward(PoolShape s, Storage x, Storage y, Storage dy, Storage dx) {
+        try (PoolingDescriptor p = poolingDescriptor(s);
+             TensorDescriptor xd = TensorDescriptor.of(s.n(), s.c(), s.h(), s.w());
+             TensorDescriptor yd = TensorDescriptor.of(s.n(), s.c(), s.outH(), s.outW())) {
+            cudnn.poolingBackward(p, yd, mem(y), mem(dy), xd, mem(x), mem(dx));
+        }
+    }
+
+    // ---- batch norm ----
+
+    @Override
+    public void batchNormTrain(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage y,
+                               Storage runningMean, Storage runningVar, Storage saveMean, Storage saveInvStd,
+                               float momentum, float eps) {
+        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
+            cudnn.batchNormForwardTraining(xd, mem(x), mem(y), pd, mem(gamma), mem(beta), momentum, mem(runningMean),
+                    mem(runningVar), eps, mem(saveMean), mem(saveInvStd));
+        }
+    }
+
+    @Override
+    public void batchNormInference(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage runningMean,
+                                   Storage runningVar, Storage y, float eps) {
+        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
+            cudnn.batchNormForwardInference(xd, mem(x), mem(y), pd, mem(gamma), mem(beta), mem(runningMean),
+                    mem(runningVar), eps);
+        }
+    }
+
+    @Override
+    public void batchNormBackward(int n, int c, int hw, Storage x, Storage dy, Storage gamma, Storage saveMean,
+                                  Storage saveInvStd, Storage dx, Storage dGamma, Storage dBeta, float eps) {
+        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
+            cudnn.batchNormBackward(xd, mem(x), mem(dy), mem(dx), pd, mem(gamma), mem(dGamma), mem(dBeta), eps,
+                    mem(saveMean), mem(saveInvStd));
+        }
+    }
+
+    @Override
+    public void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed) {
+        NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
+    }
+
+    // ---- optimizers: fused kernels, parameters never leave the device ----
+
+    @Override
+    public void sgdStep(Storage param, Storage grad, Storage momentumBuf, long n, float lr, float momentum,
+                        float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
+        NativeKernels.get().sgdStep(stream, mem(param), mem(grad), momentumBuf == null ? null : mem(momentumBuf), n, lr,
+                momentum, dampening, weightDecay, nesterov, firstStep);
+    }
+
+    @Override
+    public void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled, int step) {
+        NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
+                weightDecay, decoupled, step);
     }
 
     private static TensorDescriptor vector(long n) {

@@ -1,0 +1,33 @@
+package io.jdl.nn;
+
+import io.jdl.backend.Device;
+import io.jdl.tensor.Shape;
+import io.jdl.tensor.Tensor;
+
+/**
+ * Batch norm over the channels of [n, c, h, w] (or [n, c]): weight (γ, ones), bias (β, zeros),
+ * buffers running_mean (zeros) and running_var (ones). Training uses batch statistics and updates
+ * the running ones with {@code momentum}; evaluation uses the running ones.
+ */
+public final class BatchNorm2d extends Module {
+    private final float momentum, eps;
+
+    public BatchNorm2d(int channels, float momentum, float eps) {
+        this.momentum = momentum;
+        this.eps = eps;
+        registerParameter("weight", Tensor.full(Shape.of(channels), 1f, Device.CPU));
+        registerParameter("bias", Tensor.zeros(Shape.of(channels), Device.CPU));
+        registerBuffer("running_mean", Tensor.zeros(Shape.of(channels), Device.CPU));
+        registerBuffer("running_var", Tensor.full(Shape.of(channels), 1f, Device.CPU));
+    }
+
+    public BatchNorm2d(int channels) {
+        this(channels, 0.1f, 1e-5f);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        return x.batchNorm2d(param("weight"), param("bias"), buffer("running_mean"), buffer("running_var"),
+                isTraining(), momentum, eps);
+    }
+}

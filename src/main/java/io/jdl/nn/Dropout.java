@@ -1,0 +1,30 @@
+package io.jdl.nn;
+
+import io.jdl.tensor.Tensor;
+
+/**
+ * Inverted dropout with probability p in training, identity in evaluation. Each forward call uses the
+ * next seed of a sequence starting at {@code seed}, so a run is reproducible and masks differ per step.
+ */
+public final class Dropout extends Module {
+    private final float p;
+    private long nextSeed;
+
+    public Dropout(float p, long seed) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        this.p = p;
+        this.nextSeed = seed;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        return x.dropout(p, isTraining() ? nextSeed++ : 0, isTraining());
+    }
+
+    @Override
+    public String toString() {
+        return "Dropout(" + p + ")";
+    }
+}
