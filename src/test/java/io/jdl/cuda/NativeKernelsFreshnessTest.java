@@ -7,12 +7,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The committed fatbin was built from the committed source (needs no GPU and no nvcc). */
@@ -56,5 +61,41 @@ class NativeKernelsFreshnessTest {
         }
         // The loader's own check agrees.
         assertTrue(NativeKernels.readFatbin().length > 1000);
+    }
+
+    /**
+     * The images in the fatbin, as "sm_80" (SASS, an ELF cubin) or "compute_90" (PTX). Layout, as nvcc writes
+     * it: a 16-byte header (magic, u16 version, u16 header size, u64 size of the entries), then entries each
+     * with a header (u16 kind: 1 PTX, 2 ELF; u32 header size at 4; u64 payload size at 8; u32 arch at 28,
+     * e.g. 90) followed by the payload.
+     */
+    static List<String> images(byte[] fatbin) {
+        ByteBuffer b = ByteBuffer.wrap(fatbin).order(ByteOrder.LITTLE_ENDIAN);
+        int headerSize = Short.toUnsignedInt(b.getShort(6));
+        long end = headerSize + b.getLong(8);
+        assertEquals(fatbin.length, end, "fatbin header size + entries size vs file size");
+        List<String> images = new ArrayList<>();
+        long offset = headerSize;
+        while (offset < end) {
+            int at = Math.toIntExact(offset);
+            int kind = Short.toUnsignedInt(b.getShort(at));
+            long entryHeader = Integer.toUnsignedLong(b.getInt(at + 4));
+            long payload = b.getLong(at + 8);
+            int arch = b.getInt(at + 28);
+            images.add(switch (kind) {
+                case 1 -> "compute_" + arch;
+                case 2 -> "sm_" + arch;
+                default -> "kind " + kind + " arch " + arch;
+            });
+            offset += entryHeader + payload;
+        }
+        assertEquals(end, offset, "fatbin entries end exactly at the end of the file");
+        return images;
+    }
+
+    @Test
+    void fatbinHoldsSassForAmpereAndHopperAndPtxForNewerGpus() {
+        assertEquals(Set.of("sm_80", "sm_90", "compute_90"), Set.copyOf(images(NativeKernels.readFatbin())),
+                "images in " + NativeKernels.RESOURCE + " (see scripts/build-native)");
     }
 }
