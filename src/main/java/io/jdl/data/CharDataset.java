@@ -180,6 +180,32 @@ public final class CharDataset {
     }
 
     /**
+     * Consecutive non-overlapping windows of length {@code T} from the start of {@code split}, at most
+     * {@code maxWindows} of them: a fixed set for evaluation (validation loss), the same every call.
+     *
+     * @throws IllegalArgumentException when the split is shorter than {@code T + 1}
+     */
+    public Windows sequential(Split split, int T, int maxWindows) {
+        int from = split == Split.TRAIN ? 0 : trainEnd;
+        int to = split == Split.TRAIN ? trainEnd : ids.length;
+        if (T <= 0 || maxWindows <= 0) {
+            throw new IllegalArgumentException("T and maxWindows must be > 0, got " + T + ", " + maxWindows);
+        }
+        int available = (to - from - 1) / T;
+        if (available == 0) {
+            throw new IllegalArgumentException(split + " part has " + (to - from) + " characters; windows of length " + T
+                    + " need at least " + (T + 1));
+        }
+        int batch = Math.min(available, maxWindows);
+        int[] in = new int[batch * T], tg = new int[batch * T];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(ids, from + b * T, in, b * T, T);
+            System.arraycopy(ids, from + b * T + 1, tg, b * T, T);
+        }
+        return new Windows(batch, T, in, tg);
+    }
+
+    /**
      * Windows of token ids.
      *
      * @param inputs  {@code [batch, length]} row-major

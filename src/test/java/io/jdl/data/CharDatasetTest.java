@@ -96,6 +96,17 @@ class CharDatasetTest {
     }
 
     @Test
+    void sequentialWindowsTileTheSplit() throws IOException {
+        CharDataset ds = CharDataset.fromFile(slice());
+        CharDataset.Windows w = ds.sequential(CharDataset.Split.VALIDATION, 100, 1000);
+        assertEquals(19, w.batch()); // (2000 - 1) / 100
+        int[] val = ds.validationIds();
+        assertArrayEquals(Arrays.copyOfRange(val, 0, 1900), w.inputs());
+        assertArrayEquals(Arrays.copyOfRange(val, 1, 1901), w.targets());
+        assertEquals(5, ds.sequential(CharDataset.Split.TRAIN, 100, 5).batch());
+    }
+
+    @Test
     void readsAsUtf8() throws IOException {
         Path f = dir.resolve("u.txt");
         Files.write(f, "ça".getBytes(StandardCharsets.UTF_8));
