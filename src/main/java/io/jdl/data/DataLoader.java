@@ -435,7 +435,7 @@ public final class DataLoader {
             return this;
         }
 
-        /** @throws IllegalArgumentException for a non-positive batch size, std <= 0, or mean/std of the wrong length */
+        /** @throws IllegalArgumentException for a non-positive batch size, std {@code <= 0}, or mean/std of the wrong length */
         public DataLoader build() {
             return new DataLoader(this);
         }
