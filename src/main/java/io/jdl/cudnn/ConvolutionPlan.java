@@ -17,8 +17,9 @@ import java.util.function.LongFunction;
  * backward-filter algorithms chosen once with {@code cudnnGet*Algorithm_v7} (cuDNN's heuristics, which
  * need no device memory), with their workspace sizes. Build one per shape and cache it.
  *
- * <p>Algorithm choice: the fastest candidate that succeeded, whose math type is allowed (no tensor
- * cores unless TF32 is on, so float32 stays exact) and which is deterministic when one such exists.
+ * <p>Algorithm choice: the fastest deterministic candidate that succeeded and does not need tensor
+ * cores (unless TF32 is on, so float32 stays exact); failing that the fastest such candidate, failing
+ * that the fastest that succeeded at all.
  */
 public final class ConvolutionPlan extends NativeResource {
     private final TensorDescriptor x, y;
@@ -38,7 +39,6 @@ public final class ConvolutionPlan extends NativeResource {
         this.y = TensorDescriptor.of(n, k, outH, outW);
         this.w = new FilterDescriptor(k, c / groups, r, s);
         this.conv = new ConvolutionDescriptor(padH, padW, strideH, strideW, dilationH, dilationW, groups, tf32);
-        int allowedMath = tf32 ? -1 : CUDNN_FMA_MATH();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
@@ -47,7 +47,7 @@ public final class ConvolutionPlan extends NativeResource {
             MemorySegment fwd = cudnnConvolutionFwdAlgoPerfStruct.allocateArray(max, arena);
             Cudnn.check(cudnnGetConvolutionForwardAlgorithm_v7(cudnn.handle(), x.handle(), w.handle(), conv.handle(),
                     y.handle(), max, count, fwd), "cudnnGetConvolutionForwardAlgorithm_v7");
-            fwdAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), allowedMath, "forward",
+            fwdAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), tf32, "forward",
                     i -> cudnnConvolutionFwdAlgoPerfStruct.asSlice(fwd, i), cudnnConvolutionFwdAlgoPerfStruct::status,
                     cudnnConvolutionFwdAlgoPerfStruct::mathType, cudnnConvolutionFwdAlgoPerfStruct::determinism,
                     cudnnConvolutionFwdAlgoPerfStruct::algo);
@@ -58,7 +58,7 @@ public final class ConvolutionPlan extends NativeResource {
             MemorySegment bd = cudnnConvolutionBwdDataAlgoPerfStruct.allocateArray(max, arena);
             Cudnn.check(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn.handle(), w.handle(), y.handle(), conv.handle(),
                     x.handle(), max, count, bd), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-            bwdDataAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), allowedMath, "backward data",
+            bwdDataAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), tf32, "backward data",
                     i -> cudnnConvolutionBwdDataAlgoPerfStruct.asSlice(bd, i), cudnnConvolutionBwdDataAlgoPerfStruct::status,
                     cudnnConvolutionBwdDataAlgoPerfStruct::mathType, cudnnConvolutionBwdDataAlgoPerfStruct::determinism,
                     cudnnConvolutionBwdDataAlgoPerfStruct::algo);
@@ -69,7 +69,7 @@ public final class ConvolutionPlan extends NativeResource {
             MemorySegment bf = cudnnConvolutionBwdFilterAlgoPerfStruct.allocateArray(max, arena);
             Cudnn.check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn.handle(), x.handle(), y.handle(), conv.handle(),
                     w.handle(), max, count, bf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-            bwdFilterAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), allowedMath, "backward filter",
+            bwdFilterAlgo = pick(count.get(ValueLayout.JAVA_INT, 0), tf32, "backward filter",
                     i -> cudnnConvolutionBwdFilterAlgoPerfStruct.asSlice(bf, i),
                     cudnnConvolutionBwdFilterAlgoPerfStruct::status, cudnnConvolutionBwdFilterAlgoPerfStruct::mathType,
                     cudnnConvolutionBwdFilterAlgoPerfStruct::determinism, cudnnConvolutionBwdFilterAlgoPerfStruct::algo);
@@ -86,12 +86,20 @@ public final class ConvolutionPlan extends NativeResource {
         int get(MemorySegment perf);
     }
 
-    private static int pick(int returned, int allowedMath, String what, LongFunction<MemorySegment> perf, Field status,
+    private static int pick(int returned, boolean allowTensorOps, String what, LongFunction<MemorySegment> perf, Field status,
                             Field mathType, Field determinism, Field algo) {
-        int fallback = -1;
+        int fallback = -1, anyMath = -1;
         for (int i = 0; i < returned; i++) {
             MemorySegment p = perf.apply(i);
-            if (status.get(p) != CUDNN_STATUS_SUCCESS() || (allowedMath >= 0 && mathType.get(p) != allowedMath)) {
+            if (status.get(p) != CUDNN_STATUS_SUCCESS()) {
+                continue;
+            }
+            if (anyMath < 0) {
+                anyMath = algo.get(p);
+            }
+            // Without TF32, skip tensor-core entries; the descriptor's FMA math type governs the others.
+            int math = mathType.get(p);
+            if (!allowTensorOps && (math == CUDNN_TENSOR_OP_MATH() || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION())) {
                 continue;
             }
             if (determinism.get(p) == CUDNN_DETERMINISTIC()) {
@@ -100,6 +108,9 @@ public final class ConvolutionPlan extends NativeResource {
             if (fallback < 0) {
                 fallback = algo.get(p);
             }
+        }
+        if (fallback < 0) {
+            fallback = anyMath;
         }
         if (fallback < 0) {
             throw new IllegalStateException("cuDNN offers no usable convolution " + what + " algorithm for this shape ("

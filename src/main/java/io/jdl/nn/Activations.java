@@ -59,6 +59,6 @@ public final class Activations {
 
     /** [n, ...] to [n, rest]: flattens every dimension after the first. */
     public static Module flatten() {
-        return new Fn("Flatten", x -> x.flatten(1));
+        return new Flatten();
     }
 }

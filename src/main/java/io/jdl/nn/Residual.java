@@ -14,11 +14,14 @@ public final class Residual extends Module {
     public Tensor forward(Tensor x) {
         Tensor f = inner.forward(x);
         if (!f.shape().equals(x.shape())) {
+            if (f != x) {
+                f.close();
+            }
             throw new IllegalArgumentException("Residual: inner module maps " + x.shape() + " to " + f.shape()
                     + "; a skip connection needs the same shape");
         }
         Tensor y = x.add(f);
-        if (!f.needsGrad()) {
+        if (f != x && !f.needsGrad()) {
             f.close();
         }
         return y;

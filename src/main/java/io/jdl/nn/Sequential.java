@@ -37,7 +37,7 @@ public final class Sequential extends Module {
         Tensor h = x;
         for (Module m : layers) {
             Tensor next = m.forward(h);
-            if (h != x && !h.needsGrad()) {
+            if (h != x && h != next && !h.needsGrad()) {
                 h.close();
             }
             h = next;

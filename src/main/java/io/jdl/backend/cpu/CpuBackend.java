@@ -69,6 +69,19 @@ public final class CpuBackend implements Backend {
         rows.forEach(row -> {
             int bi = row / m, i = row % m;
             int aOff = bi * m * k, bOff = bi * k * n, cOff = bi * m * n;
+            if (transB && !transA) {
+                // A row · B row: both contiguous (the x·Wᵀ of a linear layer).
+                int aRow = aOff + i * k;
+                for (int j = 0; j < n; j++) {
+                    int bRow = bOff + j * k;
+                    double acc = 0;
+                    for (int p = 0; p < k; p++) {
+                        acc += (double) a[aRow + p] * b[bRow + p];
+                    }
+                    c[cOff + i * n + j] = (float) acc;
+                }
+                return;
+            }
             double[] acc = new double[n];
             for (int p = 0; p < k; p++) {
                 double aip = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
