@@ -271,6 +271,10 @@ public final class Safetensors {
                 throw new SafetensorsException(file + ": corrupt header: the tensors cover " + at + " bytes but the data "
                         + "buffer after the header holds " + bufferLen + " bytes");
             }
+            if (bufferLen > Integer.MAX_VALUE) {
+                throw new SafetensorsException(file + ": data buffer of " + bufferLen + " bytes; files over 2 GiB of "
+                        + "tensors are not supported (float[] arrays are limited to 2^31 elements)");
+            }
             Map<String, NamedArray> tensors = new LinkedHashMap<>();
             MappedByteBuffer mapped = bufferLen == 0 ? null : ch.map(FileChannel.MapMode.READ_ONLY, bufferStart, bufferLen);
             for (Entry en : entries) {
