@@ -319,20 +319,38 @@ public final class CudaBackend implements Backend {
         return d;
     }
 
+    /**
+     * The device copy of {@code targets}, uploaded only when a different array comes: the tensor layer
+     * passes the same (private, never modified) array to forward and backward, so a training step
+     * uploads its targets once. The last copy is kept until the next loss (one small block).
+     */
+    private DeviceMemory deviceTargets(int[] targets) {
+        if (targets != lastTargets) {
+            lastTargets = null;
+            if (lastTargetsMemory != null) {
+                lastTargetsMemory.close();
+                lastTargetsMemory = null;
+            }
+            lastTargetsMemory = uploadInts(targets);
+            lastTargets = targets;
+        }
+        return lastTargetsMemory;
+    }
+
+    private int[] lastTargets;
+    private DeviceMemory lastTargetsMemory;
+
     @Override
     public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
-        try (DeviceMemory t = uploadInts(targets)) {
-            NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), t, mem(lossPerRow), rows, classes, ignoreIndex);
-        }
+        NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), deviceTargets(targets), mem(lossPerRow), rows,
+                classes, ignoreIndex);
     }
 
     @Override
     public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
                                      int ignoreIndex, float scale) {
-        try (DeviceMemory t = uploadInts(targets)) {
-            NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), t, mem(dLogits), rows, classes,
-                    ignoreIndex, scale);
-        }
+        NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), deviceTargets(targets), mem(dLogits), rows,
+                classes, ignoreIndex, scale);
     }
 
     // ---- convolution ----
