@@ -277,6 +277,20 @@ extern "C" __global__ void jdl_dropout(const float* x, float* y, float* mask, lo
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Embedding lookup: out[i, :] = weight[ids[i], :] for i < n, weight [vocab, dim]. The host validates the
+// ids; an id outside [0, vocab) still never reads out of bounds (its row is written as zeros).
+extern "C" __global__ void jdl_embedding_forward(const float* weight, const int* ids, float* out, long long n,
+                                                 int dim, int vocab) {
+    const long long total = n * (long long)dim;
+    JDL_GRID_STRIDE_LOOP(k, total) {
+        const long long i = k / dim;
+        const int j = (int)(k - i * dim);
+        const int id = ids[i];
+        out[k] = (id >= 0 && id < vocab) ? weight[(long long)id * dim + j] : 0.0f;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Embedding backward: dWeight[ids[i], :] += dOut[i, :] for i < n, dWeight [vocab, dim] zeroed by the caller.
 // Repeated ids accumulate through atomicAdd (so the order of the float sums varies from run to run).
 // Ids outside [0, vocab) are skipped rather than written out of bounds.
@@ -409,5 +423,73 @@ extern "C" __global__ void jdl_layer_norm_backward_columns(const float* x, const
         if (dBeta != NULL) {
             dBeta[j] = tb;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Attention softmax over the rows of scores [batch, heads, tq, tk] (rows = batch * heads * tq), one block
+// of JDL_BLOCK threads per row. Row r is query i = r % tq of batch b = r / (heads * tq). Key j is allowed
+// unless (causal != 0 and j > i) or (keyMask != NULL and keyMask[b * tk + j] == 0).
+//   probs[r, j] = exp(scale * s[r, j] - m) / sum_allowed exp(scale * s[r, k] - m)  for allowed j, else 0,
+// with m the row's maximum over allowed keys; a row with no allowed key is all zeros (not NaN).
+// probs may be scores itself.
+extern "C" __global__ void jdl_attention_softmax_rows(const float* scores, const float* keyMask, float* probs,
+                                                      int rows, int heads, int tq, int tk, float scale,
+                                                      int causal) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const int i = r % tq;
+    const int b = r / (heads * tq);
+    const float* sr = scores + (long long)r * tk;
+    float* pr = probs + (long long)r * tk;
+    const float* mr = keyMask != NULL ? keyMask + (long long)b * tk : NULL;
+    const int limit = causal ? (i + 1 < tk ? i + 1 : tk) : tk;  // keys j < limit pass the causal test
+
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < limit; j += JDL_BLOCK) {
+        if (mr == NULL || mr[j] != 0.0f) {
+            m = fmaxf(m, scale * sr[j]);
+        }
+    }
+    m = jdl_block_max(m, shared);
+
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < limit; j += JDL_BLOCK) {
+        if (mr == NULL || mr[j] != 0.0f) {
+            s += expf(scale * sr[j] - m);
+        }
+    }
+    s = jdl_block_sum(s, shared);
+
+    const bool empty = !(m > -INFINITY);  // no allowed key in this row
+    for (int j = threadIdx.x; j < tk; j += JDL_BLOCK) {
+        const bool allowed = j < limit && (mr == NULL || mr[j] != 0.0f);
+        pr[j] = (allowed && !empty) ? expf(scale * sr[j] - m) / s : 0.0f;
+    }
+}
+
+// Backward of jdl_attention_softmax_rows given its output p [rows, cols] and dp:
+//   dScores[r, j] = scale * p[r, j] * (dp[r, j] - sum_k dp[r, k] * p[r, k])
+// (masked keys have p = 0 and so get 0). dScores may be dp itself.
+extern "C" __global__ void jdl_attention_softmax_backward_rows(const float* p, const float* dp, float* dScores,
+                                                               int rows, int cols, float scale) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* prow = p + (long long)r * cols;
+    const float* drow = dp + (long long)r * cols;
+    float* out = dScores + (long long)r * cols;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        s += drow[j] * prow[j];
+    }
+    s = jdl_block_sum(s, shared);
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        out[j] = scale * prow[j] * (drow[j] - s);
     }
 }

@@ -334,6 +334,65 @@ int main() {
         });
         check("layer_norm_backward_columns rows=0 writes zeros", std::vector<double>(40, 0), dg, 0);
     }
+    // --- embedding forward
+    {
+        int vocab = 11, dim = 5;
+        long long n = 77;
+        std::vector<int> ids(n);
+        for (auto& id : ids) id = (int)(rng() % vocab);
+        ids[3] = vocab;
+        auto w = randn((size_t)vocab * dim, 1);
+        std::vector<float> out((size_t)n * dim, NAN);
+        launch(2, B, [&] { jdl_embedding_forward(w.data(), ids.data(), out.data(), n, dim, vocab); });
+        std::vector<double> e((size_t)n * dim, 0);
+        for (long long i = 0; i < n; i++)
+            if (ids[i] >= 0 && ids[i] < vocab)
+                for (int j = 0; j < dim; j++) e[i * dim + j] = w[ids[i] * dim + j];
+        check("embedding_forward", e, out, 0);
+    }
+    // --- attention softmax (scale, causal, key padding) and its backward
+    for (int tk : {1, 7, 33, 300}) {
+        for (int causal : {0, 1}) {
+            for (int withMask : {0, 1}) {
+                int batch = 2, heads = 2, tq = std::min(tk, 9), rows = batch * heads * tq;
+                float scale = 0.37f;
+                auto sc = randn((size_t)rows * tk, 3), dp = randn((size_t)rows * tk, 1);
+                std::vector<float> mask((size_t)batch * tk, 1.0f);
+                if (withMask) {
+                    for (auto& m : mask) m = (rng() % 3 == 0) ? 0.0f : 1.0f;
+                    for (int j = 0; j < tk; j++) mask[j] = 0.0f;  // batch 0: every key padded
+                }
+                std::vector<float> p((size_t)rows * tk, NAN), ds((size_t)rows * tk, NAN);
+                launch(rows, B, [&] {
+                    jdl_attention_softmax_rows(sc.data(), withMask ? mask.data() : nullptr, p.data(), rows, heads, tq,
+                                               tk, scale, causal);
+                });
+                launch(rows, B, [&] { jdl_attention_softmax_backward_rows(p.data(), dp.data(), ds.data(), rows, tk, scale); });
+                std::vector<double> eP((size_t)rows * tk, 0), eDs((size_t)rows * tk, 0);
+                for (int r = 0; r < rows; r++) {
+                    int i = r % tq, b = r / (heads * tq);
+                    auto ok = [&](int j) { return !(causal && j > i) && mask[b * tk + j] != 0.0f; };
+                    double m = -INFINITY, z = 0, dot = 0;
+                    for (int j = 0; j < tk; j++) if (ok(j)) m = std::max(m, (double)scale * sc[r * tk + j]);
+                    for (int j = 0; j < tk; j++) if (ok(j)) z += std::exp(scale * (double)sc[r * tk + j] - m);
+                    for (int j = 0; j < tk; j++) eP[r * tk + j] = ok(j) ? std::exp(scale * (double)sc[r * tk + j] - m) / z : 0;
+                    for (int j = 0; j < tk; j++) dot += dp[r * tk + j] * (double)p[r * tk + j];
+                    for (int j = 0; j < tk; j++) eDs[r * tk + j] = scale * (double)p[r * tk + j] * (dp[r * tk + j] - dot);
+                }
+                std::string c = " tk=" + std::to_string(tk) + " causal=" + std::to_string(causal) + " mask="
+                    + std::to_string(withMask);
+                check(("attention_softmax" + c).c_str(), eP, p);
+                check(("attention_softmax_backward" + c).c_str(), eDs, ds);
+                // in place
+                std::vector<float> q = sc;
+                launch(rows, B, [&] {
+                    jdl_attention_softmax_rows(q.data(), withMask ? mask.data() : nullptr, q.data(), rows, heads, tq, tk,
+                                               scale, causal);
+                });
+                check(("attention_softmax in place" + c).c_str(), eP, q);
+            }
+        }
+    }
     std::printf(failures == 0 ? "all ok\n" : "%d FAILED\n", failures);
     return failures == 0 ? 0 : 1;
 }

@@ -88,13 +88,18 @@ public final class NativeKernels {
         ADAM_STEP("jdl_adam_step", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64,
                 Param.F32, Param.F32, Param.F32, Param.F32, Param.F32, Param.I32, Param.F32, Param.F32),
         DROPOUT("jdl_dropout", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64),
+        EMBEDDING_FORWARD("jdl_embedding_forward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         EMBEDDING_BACKWARD("jdl_embedding_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         LAYER_NORM_ROWS("jdl_layer_norm_rows", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR,
                 Param.I32, Param.I32, Param.F32),
         LAYER_NORM_BACKWARD_ROWS("jdl_layer_norm_backward_rows", Param.PTR, Param.PTR, Param.PTR, Param.PTR,
                 Param.PTR, Param.PTR, Param.I32, Param.I32),
         LAYER_NORM_BACKWARD_COLUMNS("jdl_layer_norm_backward_columns", Param.PTR, Param.PTR, Param.PTR, Param.PTR,
-                Param.PTR, Param.PTR, Param.I32, Param.I32);
+                Param.PTR, Param.PTR, Param.I32, Param.I32),
+        ATTENTION_SOFTMAX_ROWS("jdl_attention_softmax_rows", Param.PTR, Param.PTR, Param.PTR, Param.I32, Param.I32,
+                Param.I32, Param.I32, Param.F32, Param.I32),
+        ATTENTION_SOFTMAX_BACKWARD_ROWS("jdl_attention_softmax_backward_rows", Param.PTR, Param.PTR, Param.PTR,
+                Param.I32, Param.I32, Param.F32);
 
         final String symbol;
         final List<Param> params;
@@ -353,6 +358,27 @@ public final class NativeKernels {
     // Embedding
 
     /**
+     * Embedding lookup {@code out[i, :] = weight[ids[i], :]} for {@code i < n}, with {@code weight [vocab, dim]},
+     * int32 {@code ids [n]} and {@code out [n, dim]}. The vocabulary size is {@code weight.bytes() / (4 * dim)}.
+     * Callers validate the ids on the host; an id outside {@code [0, vocab)} gives a row of zeros, never a
+     * read out of bounds.
+     */
+    public void embeddingForward(Stream stream, DeviceMemory weight, DeviceMemory ids, DeviceMemory out, int n,
+            int dim) {
+        checkStream(stream);
+        checkCount("n", n);
+        checkPositive("dim", dim);
+        requireFloats("weight", weight, dim);
+        requireInts("ids", ids, n);
+        requireFloats("out", out, (long) n * dim);
+        int vocab = (int) Math.min(Integer.MAX_VALUE, weight.bytes() / Float.BYTES / dim);
+        if (n > 0) {
+            launch(Kernel.EMBEDDING_FORWARD, stream, elementwiseGrid((long) n * dim), BLOCK, weight.pointer(),
+                    ids.pointer(), out.pointer(), (long) n, dim, vocab);
+        }
+    }
+
+    /**
      * {@code dWeight[ids[i], :] += dOut[i, :]} for {@code i < n}, with {@code dOut [n, dim]}, int32
      * {@code ids [n]} and {@code dWeight [vocab, dim]}, which the caller must have zeroed (or filled with
      * the gradient to accumulate onto). Repeated ids accumulate through {@code atomicAdd}, so the order of
@@ -436,6 +462,53 @@ public final class NativeKernels {
         if (rows > 0) {
             launch(Kernel.LAYER_NORM_BACKWARD_ROWS, stream, rows, BLOCK, x.pointer(), pointerOrNull(gamma),
                     mean.pointer(), rstd.pointer(), dy.pointer(), dx.pointer(), rows, cols);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Attention softmax
+
+    /**
+     * Masked, scaled softmax over the rows of attention scores {@code [batch, heads, tq, tk]}: for row
+     * {@code r} (query {@code i = r % tq} of batch {@code b = r / (heads * tq)}) key {@code j} is allowed
+     * unless {@code causal && j > i} or {@code keyMask[b * tk + j] == 0}, and
+     * {@code probs = softmax(scale * scores)} over the allowed keys, 0 elsewhere; a row without any allowed
+     * key is all zeros. {@code probs} may be {@code scores}.
+     *
+     * @param keyMask float {@code [batch, tk]} (non-zero keeps a key), or {@code null} for no padding mask
+     */
+    public void attentionSoftmax(Stream stream, DeviceMemory scores, DeviceMemory keyMask, DeviceMemory probs,
+            int batch, int heads, int tq, int tk, float scale, boolean causal) {
+        checkStream(stream);
+        checkCount("batch", batch);
+        checkPositive("heads", heads);
+        checkPositive("tq", tq);
+        checkPositive("tk", tk);
+        int rows = Math.multiplyExact(Math.multiplyExact(batch, heads), tq);
+        requireFloats("scores", scores, (long) rows * tk);
+        requireOptionalFloats("keyMask", keyMask, (long) batch * tk);
+        requireFloats("probs", probs, (long) rows * tk);
+        if (rows > 0) {
+            launch(Kernel.ATTENTION_SOFTMAX_ROWS, stream, rows, BLOCK, scores.pointer(), pointerOrNull(keyMask),
+                    probs.pointer(), rows, heads, tq, tk, scale, causal ? 1 : 0);
+        }
+    }
+
+    /**
+     * Backward of {@link #attentionSoftmax} from its output {@code p [rows, cols]} and {@code dp}:
+     * {@code dScores = scale * p * (dp - rowsum(dp * p))}. {@code dScores} may be {@code dp}.
+     */
+    public void attentionSoftmaxBackward(Stream stream, DeviceMemory p, DeviceMemory dp, DeviceMemory dScores,
+            int rows, int cols, float scale) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkPositive("cols", cols);
+        requireFloats("p", p, (long) rows * cols);
+        requireFloats("dp", dp, (long) rows * cols);
+        requireFloats("dScores", dScores, (long) rows * cols);
+        if (rows > 0) {
+            launch(Kernel.ATTENTION_SOFTMAX_BACKWARD_ROWS, stream, rows, BLOCK, p.pointer(), dp.pointer(),
+                    dScores.pointer(), rows, cols, scale);
         }
     }
 

@@ -416,6 +416,93 @@ class NativeKernelsGpuTest {
         assertClose("dWeight", expected, download(dWeight, vocab * dim));
     }
 
+    @Test
+    void embeddingForwardGathersRows() {
+        int vocab = 37;
+        int dim = 19;
+        int n = 1001;
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = random.nextInt(vocab);
+        }
+        ids[3] = vocab;  // out of range: a row of zeros
+        float[] w = randomFloats(vocab * dim, 1);
+        DeviceMemory out = garbage(n * dim);
+        kernels.embeddingForward(stream, upload(w), upload(ids), out, n, dim);
+        double[] expected = new double[n * dim];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < dim && ids[i] < vocab; j++) {
+                expected[i * dim + j] = w[ids[i] * dim + j];
+            }
+        }
+        assertClose("out", expected, download(out, n * dim));
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Attention softmax
+
+    @Test
+    void attentionSoftmaxMatchesReferenceWithMasks() {
+        for (int tk : new int[] {1, 7, 33, 300, 1024}) {
+            for (boolean causal : new boolean[] {false, true}) {
+                for (boolean withMask : new boolean[] {false, true}) {
+                    int batch = 2;
+                    int heads = 3;
+                    int tq = Math.min(tk, 40);
+                    int rows = batch * heads * tq;
+                    float scale = 0.3f;
+                    float[] sc = randomFloats(rows * tk, 3);
+                    float[] dp = randomFloats(rows * tk, 1);
+                    float[] mask = new float[batch * tk];
+                    for (int i = 0; i < mask.length; i++) {
+                        mask[i] = !withMask || random.nextInt(3) != 0 ? 1f : 0f;
+                    }
+                    if (withMask) {
+                        for (int j = 0; j < tk; j++) {
+                            mask[j] = 0f;  // batch 0: every key padded -> rows of zeros
+                        }
+                    }
+                    DeviceMemory p = garbage(rows * tk);
+                    DeviceMemory ds = garbage(rows * tk);
+                    kernels.attentionSoftmax(stream, upload(sc), withMask ? upload(mask) : null, p, batch, heads, tq, tk,
+                            scale, causal);
+                    float[] pGpu = download(p, rows * tk);
+                    kernels.attentionSoftmaxBackward(stream, p, upload(dp), ds, rows, tk, scale);
+                    double[] eP = new double[rows * tk];
+                    double[] eDs = new double[rows * tk];
+                    for (int r = 0; r < rows; r++) {
+                        int i = r % tq;
+                        int b = r / (heads * tq);
+                        double m = Double.NEGATIVE_INFINITY;
+                        double z = 0;
+                        double dot = 0;
+                        for (int j = 0; j < tk; j++) {
+                            if (!(causal && j > i) && mask[b * tk + j] != 0f) {
+                                m = Math.max(m, scale * (double) sc[r * tk + j]);
+                            }
+                        }
+                        for (int j = 0; j < tk; j++) {
+                            if (!(causal && j > i) && mask[b * tk + j] != 0f) {
+                                z += Math.exp(scale * (double) sc[r * tk + j] - m);
+                            }
+                        }
+                        for (int j = 0; j < tk; j++) {
+                            boolean ok = !(causal && j > i) && mask[b * tk + j] != 0f;
+                            eP[r * tk + j] = ok ? Math.exp(scale * (double) sc[r * tk + j] - m) / z : 0;
+                            dot += dp[r * tk + j] * (double) pGpu[r * tk + j];
+                        }
+                        for (int j = 0; j < tk; j++) {
+                            eDs[r * tk + j] = scale * (double) pGpu[r * tk + j] * (dp[r * tk + j] - dot);
+                        }
+                    }
+                    String what = " tk=" + tk + " causal=" + causal + " mask=" + withMask;
+                    assertClose("probs" + what, eP, pGpu);
+                    assertClose("dScores" + what, eDs, download(ds, rows * tk));
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Layer norm
 

@@ -261,6 +261,13 @@ class NativeKernelsTest {
                         true, 3),
                 k -> k.dropout(stream, floats(n), floats(n), floats(n), n, 0.5f, 99L),
                 k -> k.embeddingBackward(stream, floats(rows * cols), ints(rows), floats(50L * cols), rows, cols),
+                k -> k.embeddingForward(stream, floats(50L * cols), ints(rows), floats(rows * cols), rows, cols),
+                k -> k.attentionSoftmax(stream, floats(2L * 3 * rows * cols), floats(2L * cols), floats(2L * 3 * rows * cols),
+                        2, 3, rows, cols, 0.125f, true),
+                k -> k.attentionSoftmax(stream, floats(2L * 3 * rows * cols), null, floats(2L * 3 * rows * cols), 2, 3,
+                        rows, cols, 0.125f, false),
+                k -> k.attentionSoftmaxBackward(stream, floats(rows * cols), floats(rows * cols), floats(rows * cols),
+                        rows, cols, 0.125f),
                 k -> k.layerNorm(stream, floats(rows * cols), floats(cols), floats(cols), floats(rows * cols), floats(rows),
                         floats(rows), rows, cols, 1e-5f),
                 k -> k.layerNorm(stream, floats(rows * cols), null, null, floats(rows * cols), floats(rows), floats(rows),
@@ -297,6 +304,13 @@ class NativeKernelsTest {
         assertEquals(7, launches.getLast().gridX);
         kernels.layerNorm(stream, floats(7 * 300), null, null, floats(7 * 300), floats(7), floats(7), 7, 300, 1e-5f);
         assertEquals(7, launches.getLast().gridX);
+        kernels.attentionSoftmax(stream, floats(2 * 3 * 5 * 300), null, floats(2 * 3 * 5 * 300), 2, 3, 5, 300, 1f,
+                true);
+        assertEquals(30, launches.getLast().gridX);
+        assertEquals(MemorySegment.NULL, launches.getLast().args[1], "no key mask: NULL");
+        assertEquals(1, launches.getLast().args[8], "causal flag");
+        kernels.attentionSoftmaxBackward(stream, floats(7 * 300), floats(7 * 300), floats(7 * 300), 7, 300, 1f);
+        assertEquals(7, launches.getLast().gridX);
         launches.clear();
         kernels.layerNormBackward(stream, floats(7 * 300), null, floats(7), floats(7), floats(7 * 300),
                 floats(7 * 300), floats(300), null, 7, 300);
@@ -322,6 +336,9 @@ class NativeKernelsTest {
         kernels.softmaxCrossEntropy(stream, floats(0), ints(0), floats(0), 0, 10, -100);
         kernels.layerNorm(stream, floats(0), null, null, floats(0), floats(0), floats(0), 0, 10, 1e-5f);
         kernels.embeddingBackward(stream, floats(0), ints(0), floats(10), 0, 10);
+        kernels.embeddingForward(stream, floats(10), ints(0), floats(0), 0, 10);
+        kernels.attentionSoftmax(stream, floats(0), null, floats(0), 0, 2, 3, 4, 1f, false);
+        kernels.attentionSoftmaxBackward(stream, floats(0), floats(0), floats(0), 0, 4, 1f);
         assertEquals(List.of(), launches);
         // ... except the layer-norm column sums, which are overwritten with zeros even for zero rows.
         kernels.layerNormBackward(stream, floats(0), null, floats(0), floats(0), floats(0), floats(0), floats(10),
@@ -359,6 +376,17 @@ class NativeKernelsTest {
         assertRejected("dOut", () -> kernels.embeddingBackward(stream, floats(29), ints(3), floats(100), 3, 10));
         assertRejected("ids", () -> kernels.embeddingBackward(stream, floats(30), ints(2), floats(100), 3, 10));
         assertRejected("dWeight", () -> kernels.embeddingBackward(stream, floats(30), ints(3), floats(9), 3, 10));
+        assertRejected("weight", () -> kernels.embeddingForward(stream, floats(9), ints(3), floats(30), 3, 10));
+        assertRejected("ids", () -> kernels.embeddingForward(stream, floats(100), ints(2), floats(30), 3, 10));
+        assertRejected("out", () -> kernels.embeddingForward(stream, floats(100), ints(3), floats(29), 3, 10));
+        assertRejected("scores", () -> kernels.attentionSoftmax(stream, floats(2 * 3 * 4 * 5 - 1), null,
+                floats(2 * 3 * 4 * 5), 2, 3, 4, 5, 1f, false));
+        assertRejected("keyMask", () -> kernels.attentionSoftmax(stream, floats(2 * 3 * 4 * 5), floats(9),
+                floats(2 * 3 * 4 * 5), 2, 3, 4, 5, 1f, false));
+        assertRejected("probs", () -> kernels.attentionSoftmax(stream, floats(2 * 3 * 4 * 5), floats(10),
+                floats(2 * 3 * 4 * 5 - 1), 2, 3, 4, 5, 1f, true));
+        assertRejected("dScores", () -> kernels.attentionSoftmaxBackward(stream, floats(70), floats(70), floats(69),
+                7, 10, 1f));
         assertRejected("gamma", () -> kernels.layerNorm(stream, floats(70), floats(9), null, floats(70), floats(7),
                 floats(7), 7, 10, 1e-5f));
         assertRejected("rstd", () -> kernels.layerNorm(stream, floats(70), null, null, floats(70), floats(7),
@@ -375,6 +403,9 @@ class NativeKernelsTest {
         assertRejected("rows", () -> kernels.softmaxCrossEntropy(stream, floats(1), ints(1), floats(1), -1, 10, -1));
         assertRejected("classes", () -> kernels.softmaxCrossEntropy(stream, floats(1), ints(1), floats(1), 1, 0, -1));
         assertRejected("dim", () -> kernels.embeddingBackward(stream, floats(1), ints(1), floats(1), 1, 0));
+        assertRejected("dim", () -> kernels.embeddingForward(stream, floats(1), ints(1), floats(1), 1, 0));
+        assertRejected("tk", () -> kernels.attentionSoftmax(stream, floats(1), null, floats(1), 1, 1, 1, 0, 1f, false));
+        assertRejected("heads", () -> kernels.attentionSoftmax(stream, floats(1), null, floats(1), 1, 0, 1, 1, 1f, false));
         assertRejected("cols", () -> kernels.layerNorm(stream, floats(1), null, null, floats(1), floats(1), floats(1),
                 1, 0, 1e-5f));
         assertRejected("dropout", () -> kernels.dropout(stream, floats(1), floats(1), floats(1), 1, 1.5f, 1));
