@@ -357,32 +357,47 @@ public final class CpuBackend implements Backend {
 
     // ---- convolution: direct loops, float64 accumulation ----
 
+    /** First output index j whose input index j·stride - pad + off lies in [0, size). */
+    private static int firstValid(int stride, int pad, int off) {
+        int t = pad - off;
+        return t <= 0 ? 0 : (t + stride - 1) / stride;
+    }
+
+    /** One past the last output index (below {@code out}) whose input index lies in [0, size). */
+    private static int endValid(int stride, int pad, int off, int size, int out) {
+        int t = size - 1 + pad - off;
+        return t < 0 ? 0 : Math.min(out, t / stride + 1);
+    }
+
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
         float[] x = data(xs), w = data(ws), y = data(ys);
         int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
+        // Loop order: kernel tap outermost, output pixels innermost, so the inner loop runs along rows.
         forEach(s.n() * s.k(), (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), nk -> {
             int n = nk / s.k(), k = nk % s.k(), c0 = k / kpg * cpg;
-            for (int i = 0; i < oh; i++) {
-                for (int j = 0; j < ow; j++) {
-                    double acc = 0;
-                    for (int c = 0; c < cpg; c++) {
-                        int xBase = (n * s.c() + c0 + c) * s.h() * s.w(), wBase = ((k * cpg) + c) * s.r() * s.s();
-                        for (int r = 0; r < s.r(); r++) {
-                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
-                            if (hi < 0 || hi >= s.h()) {
-                                continue;
-                            }
-                            for (int q = 0; q < s.s(); q++) {
-                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
-                                if (wi >= 0 && wi < s.w()) {
-                                    acc += (double) x[xBase + hi * s.w() + wi] * w[wBase + r * s.s() + q];
-                                }
+            double[] acc = new double[oh * ow];
+            for (int c = 0; c < cpg; c++) {
+                int xBase = (n * s.c() + c0 + c) * s.h() * s.w(), wBase = (k * cpg + c) * s.r() * s.s();
+                for (int r = 0; r < s.r(); r++) {
+                    int offH = r * s.dilationH();
+                    int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
+                    for (int q = 0; q < s.s(); q++) {
+                        double wv = w[wBase + r * s.s() + q];
+                        int offW = q * s.dilationW();
+                        int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
+                        for (int i = i0; i < i1; i++) {
+                            int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
+                            int aRow = i * ow;
+                            for (int j = j0; j < j1; j++) {
+                                acc[aRow + j] += wv * x[xRow + j * s.strideW()];
                             }
                         }
                     }
-                    y[(nk * oh + i) * ow + j] = (float) acc;
                 }
+            }
+            for (int p = 0; p < acc.length; p++) {
+                y[nk * oh * ow + p] = (float) acc[p];
             }
         });
     }
@@ -397,22 +412,18 @@ public final class CpuBackend implements Backend {
             double[] acc = new double[hw];
             for (int k = g * kpg; k < (g + 1) * kpg; k++) {
                 int dyBase = (n * s.k() + k) * oh * ow, wBase = (k * cpg + c) * s.r() * s.s();
-                for (int i = 0; i < oh; i++) {
-                    for (int j = 0; j < ow; j++) {
-                        double d = dy[dyBase + i * ow + j];
-                        if (d == 0) {
-                            continue;
-                        }
-                        for (int r = 0; r < s.r(); r++) {
-                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
-                            if (hi < 0 || hi >= s.h()) {
-                                continue;
-                            }
-                            for (int q = 0; q < s.s(); q++) {
-                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
-                                if (wi >= 0 && wi < s.w()) {
-                                    acc[hi * s.w() + wi] += d * w[wBase + r * s.s() + q];
-                                }
+                for (int r = 0; r < s.r(); r++) {
+                    int offH = r * s.dilationH();
+                    int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
+                    for (int q = 0; q < s.s(); q++) {
+                        double wv = w[wBase + r * s.s() + q];
+                        int offW = q * s.dilationW();
+                        int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
+                        for (int i = i0; i < i1; i++) {
+                            int xRow = (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
+                            int dyRow = dyBase + i * ow;
+                            for (int j = j0; j < j1; j++) {
+                                acc[xRow + j * s.strideW()] += wv * dy[dyRow + j];
                             }
                         }
                     }
