@@ -66,3 +66,18 @@ ensure_nvidia_libs() {
 nvidia_library_path() {
   echo "$JDL_NVIDIA_HOME/cu13/lib:$JDL_NVIDIA_HOME/cudnn/lib"
 }
+
+# Installs Debian's dataset-fashion-mnist package (the four IDX files) when it is missing and we can
+# (root with apt); otherwise says how to get the files. The samples also take --data DIR.
+ensure_fashion_mnist() {
+  local dir=/usr/share/datasets/fashion-mnist
+  [[ -n "${JDL_FASHION_MNIST:-}" || -f "$dir/train-images-idx3-ubyte.gz" ]] && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing Fashion-MNIST (Debian package dataset-fashion-mnist) ..."
+    { apt-get install -y -qq dataset-fashion-mnist || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; }; } >/dev/null \
+      || echo "warning: apt-get could not install dataset-fashion-mnist; pass --data DIR with the four IDX files." >&2
+  else
+    echo "note: Fashion-MNIST is not installed: run 'sudo apt-get install dataset-fashion-mnist', set JDL_FASHION_MNIST," \
+      "or pass --data DIR holding the four IDX files." >&2
+  fi
+}

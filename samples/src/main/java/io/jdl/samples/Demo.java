@@ -8,27 +8,29 @@ import io.jdl.cudnn.Cudnn;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
- * End-to-end check of the stack: fits a linear model y = X·w + b by gradient descent, with the
- * gradients written out by hand (autograd arrives with the nn issue), on the best device present.
- *
- * <pre>scripts/sample [--device cpu|cuda] [--steps N]</pre>
+ * A quick check of the whole stack: fits a linear model y = X·w + b by gradient descent with the
+ * gradients written out by hand (tensor ops only, no autograd) and prints the device and library versions.
  */
-public final class Demo {
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Check the stack: fit a linear model with hand-written gradients, print device and library versions")
+final class Demo implements Callable<Integer> {
     private static final int SAMPLES = 4096, FEATURES = 32;
 
-    public static void main(String[] args) {
-        Device device = Device.best();
-        int steps = 200;
+    @Option(names = "--device", description = "cuda, cuda:N or cpu (default: the best present)")
+    String deviceName;
+
+    @Option(names = "--steps", defaultValue = "200", description = "gradient steps (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Override
+    public Integer call() {
+        Device device = deviceName == null ? Device.best() : Device.parse(deviceName);
         float lr = 0.1f;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--device" -> device = Device.parse(args[++i]);
-                case "--steps" -> steps = Integer.parseInt(args[++i]);
-                default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: [--device cpu|cuda] [--steps N]");
-            }
-        }
         printEnvironment(device);
 
         Random random = new Random(0);
@@ -78,6 +80,7 @@ public final class Demo {
             w.close();
             bias.close();
             System.out.println(maxErr < 1e-2 ? "demo=ok" : "demo=not-converged");
+            return maxErr < 1e-2 ? 0 : 1;
         }
     }
 

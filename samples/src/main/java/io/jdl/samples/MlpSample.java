@@ -1,0 +1,37 @@
+package io.jdl.samples;
+
+import io.jdl.data.Augmentation;
+import io.jdl.nn.Activations;
+import io.jdl.nn.Dropout;
+import io.jdl.nn.Linear;
+import io.jdl.nn.Sequential;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** A multi-layer perceptron on flattened Fashion-MNIST images: 784-1024-1024-10 with ReLU and dropout. */
+@Command(name = "mlp", mixinStandardHelpOptions = true, description = "MLP on Fashion-MNIST (target >= 89% test accuracy)")
+final class MlpSample implements Callable<Integer> {
+    @Mixin
+    TrainOptions options;
+
+    @Option(names = "--data", description = "folder with the four Fashion-MNIST IDX files (default: Debian's package)")
+    Path data;
+
+    @Option(names = "--train-limit", description = "use only the first N training images")
+    Integer trainLimit;
+
+    @Option(names = "--hidden", defaultValue = "1024", description = "width of the two hidden layers (default: ${DEFAULT-VALUE})")
+    int hidden;
+
+    @Override
+    public Integer call() throws Exception {
+        var recipe = new ImageClassification.Recipe("mlp", 15, 30, 128, 1e-3f, 1e-4f, true, Augmentation.NONE, null);
+        return ImageClassification.run(recipe, options, data, trainLimit, rng -> new Sequential(
+                new Linear(784, hidden, rng), Activations.relu(), new Dropout(0.2f, rng.nextLong()),
+                new Linear(hidden, hidden, rng), Activations.relu(), new Dropout(0.2f, rng.nextLong()),
+                new Linear(hidden, 10, rng)));
+    }
+}

@@ -1,0 +1,140 @@
+package io.jdl.samples;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jdl.data.FashionMnist;
+import io.jdl.data.Idx;
+import io.jdl.io.Safetensors;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Each sample end to end on a tiny generated Fashion-MNIST look-alike, on the CPU: its files and its last line. */
+class SamplesEndToEndTest {
+    @TempDir
+    static Path tmp;
+    static Path data;
+
+    /** 96 training and 32 test images whose class is a bright horizontal band at row 2·label. */
+    @BeforeAll
+    static void writeData() throws IOException {
+        data = tmp.resolve("data");
+        Files.createDirectories(data);
+        write(FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS, 96, 1);
+        write(FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS, 32, 2);
+    }
+
+    private static void write(String images, String labels, int n, long seed) throws IOException {
+        Random r = new Random(seed);
+        byte[] pixels = new byte[n * 784];
+        byte[] y = new byte[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = (byte) (i % 10);
+            for (int p = 0; p < 784; p++) {
+                pixels[i * 784 + p] = (byte) r.nextInt(40);
+            }
+            for (int col = 0; col < 28; col++) {
+                pixels[i * 784 + (2 * y[i] + 4) * 28 + col] = (byte) 250;
+            }
+        }
+        Idx.write(data.resolve(images + ".gz"), new int[] {n, 28, 28}, pixels, true);
+        Idx.write(data.resolve(labels + ".gz"), new int[] {n}, y, true);
+    }
+
+    /** Runs the launcher; returns its standard output (asserting exit code 0). */
+    private static String run(String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        int code;
+        try (PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
+            System.setOut(capture);
+            code = new CommandLine(new Main()).execute(args);
+        } finally {
+            System.setOut(old);
+        }
+        String out = buffer.toString(StandardCharsets.UTF_8);
+        System.out.print(out);
+        assertEquals(0, code, out);
+        return out;
+    }
+
+    private static String lastLine(String out) {
+        List<String> lines = out.lines().filter(l -> !l.isBlank()).toList();
+        return lines.getLast();
+    }
+
+    private static void assertFiles(Path out, String... names) {
+        for (String name : names) {
+            Path f = out.resolve(name);
+            assertTrue(Files.isRegularFile(f), "missing " + f);
+            try {
+                assertTrue(Files.size(f) > 100, "empty " + f);
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    @Test
+    void mlpTrainsWritesItsFilesAndIsReproducible() throws IOException {
+        Path a = tmp.resolve("mlp-a"), b = tmp.resolve("mlp-b");
+        String[] common = {"mlp", "--device", "cpu", "--data", data.toString(), "--epochs", "6", "--batch-size", "16",
+                "--lr", "0.003", "--hidden", "32", "--seed", "3"};
+        String outA = run(concat(common, "--out", a.toString()));
+        assertTrue(lastLine(outA).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(outA));
+        double accuracy = Double.parseDouble(lastLine(outA).substring("test_accuracy=".length()));
+        assertTrue(accuracy >= 0.5, "the bands are easy to learn: accuracy " + accuracy);
+        assertFiles(a, "loss.png", "accuracy.png", "confusion.png", "metrics.json", "model.safetensors");
+
+        String outB = run(concat(common, "--out", b.toString()));
+        assertEquals(lastLine(outA), lastLine(outB), "same seed, same result on the CPU");
+        var ta = Safetensors.read(a.resolve("model.safetensors")).tensors();
+        var tb = Safetensors.read(b.resolve("model.safetensors")).tensors();
+        assertEquals(ta.keySet(), tb.keySet());
+        assertTrue(ta.containsKey("0.weight") && ta.containsKey("6.bias"), "PyTorch-style names: " + ta.keySet());
+        ta.forEach((name, t) -> assertArrayEquals(t.data(), tb.get(name).data(), name));
+
+        String resumed = run("mlp", "--device", "cpu", "--data", data.toString(), "--hidden", "32", "--eval-only",
+                "--resume", a.resolve("model.safetensors").toString(), "--out", tmp.resolve("mlp-eval").toString());
+        assertEquals(lastLine(outA), lastLine(resumed), "the checkpoint reproduces the accuracy");
+    }
+
+    @Test
+    void cnnTrainsAndDrawsItsKernels() {
+        Path out = tmp.resolve("cnn");
+        String text = run("cnn", "--device", "cpu", "--data", data.toString(), "--epochs", "1", "--batch-size", "16",
+                "--width", "4", "--out", out.toString());
+        assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
+        assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "conv1_kernels.png", "metrics.json", "model.safetensors");
+    }
+
+    @Test
+    void resnetVariantRuns() {
+        Path out = tmp.resolve("resnet");
+        String text = run("cnn", "--resnet", "--device", "cpu", "--data", data.toString(), "--steps", "2",
+                "--batch-size", "8", "--width", "4", "--out", out.toString());
+        assertTrue(lastLine(text).startsWith("test_accuracy="), lastLine(text));
+    }
+
+    @Test
+    void demoConverges() {
+        assertTrue(run("demo", "--device", "cpu", "--steps", "60").contains("demo=ok"));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
