@@ -7,10 +7,12 @@ import io.jdl.tensor.Tensor;
 /**
  * Batch norm over the channels of [n, c, h, w] (or [n, c]): weight (γ, ones), bias (β, zeros),
  * buffers running_mean (zeros) and running_var (ones). Training uses batch statistics and updates
- * the running ones with {@code momentum}; evaluation uses the running ones.
+ * the running ones with {@code momentum}; evaluation uses the running ones. Like PyTorch it also
+ * keeps {@code num_batches_tracked} (as a float32 scalar here), so state dicts load in PyTorch strictly.
  */
 public final class BatchNorm2d extends Module {
     private final float momentum, eps;
+    private long batches;
 
     public BatchNorm2d(int channels, float momentum, float eps) {
         this.momentum = momentum;
@@ -19,6 +21,7 @@ public final class BatchNorm2d extends Module {
         registerParameter("bias", Tensor.zeros(Shape.of(channels), Device.CPU));
         registerBuffer("running_mean", Tensor.zeros(Shape.of(channels), Device.CPU));
         registerBuffer("running_var", Tensor.full(Shape.of(channels), 1f, Device.CPU));
+        registerBuffer("num_batches_tracked", Tensor.zeros(Shape.of(), Device.CPU));
     }
 
     public BatchNorm2d(int channels) {
@@ -27,7 +30,13 @@ public final class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        return x.batchNorm2d(param("weight"), param("bias"), buffer("running_mean"), buffer("running_var"),
+        Tensor y = x.batchNorm2d(param("weight"), param("bias"), buffer("running_mean"), buffer("running_var"),
                 isTraining(), momentum, eps);
+        if (isTraining()) {
+            // Counted on the host and written with a device fill: no host sync.
+            Tensor count = buffer("num_batches_tracked");
+            count.backendOf().fill(count.storage(), ++batches);
+        }
+        return y;
     }
 }

@@ -40,6 +40,7 @@ class ModuleTest {
     void stateDictUsesPytorchNames() {
         try (Net net = new Net(new Random(1)); Sequential seq = Mlp.of(new Random(1), Activations::relu, 4, 8, 2)) {
             assertEquals(List.of("fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+                    "bn.num_batches_tracked",
                     "fc2.weight", "fc2.bias"), List.copyOf(net.stateDict().keySet()));
             assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"), List.copyOf(seq.namedParameters().keySet()));
             assertEquals(Shape.of(8, 4), seq.namedParameters().get("0.weight").shape());
