@@ -14,13 +14,33 @@ public final class Event extends NativeResource {
         this.handle = handle;
     }
 
+    /** An event that can time work ({@link #elapsedMillisSince}). */
     public static Event create() {
+        return create(0);
+    }
+
+    /** A lighter event for ordering and completion checks only (no timing). */
+    public static Event createForSync() {
+        return create(cudaEventDisableTiming());
+    }
+
+    private static Event create(int flags) {
         Cuda.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Cuda.check(cudaEventCreate(out), "cudaEventCreate");
+            Cuda.check(cudaEventCreateWithFlags(out, flags), "cudaEventCreateWithFlags");
             return new Event(out.get(ValueLayout.ADDRESS, 0));
         }
+    }
+
+    /** Whether the work recorded before this event has finished (never blocks). */
+    public boolean isComplete() {
+        int status = cudaEventQuery(handle());
+        if (status == cudaErrorNotReady()) {
+            return false;
+        }
+        Cuda.check(status, "cudaEventQuery");
+        return true;
     }
 
     /** Marks the point in {@code stream} reached once all work queued before it has run. */

@@ -16,6 +16,7 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Stream extends NativeResource {
     private final MemorySegment handle;
+    private final java.util.concurrent.atomic.AtomicLong hostSyncs = new java.util.concurrent.atomic.AtomicLong();
 
     private Stream(MemorySegment handle) {
         this.handle = handle;
@@ -39,7 +40,21 @@ public final class Stream extends NativeResource {
 
     /** Blocks until all work queued on this stream has finished. */
     public void synchronize() {
+        hostSyncs.incrementAndGet();
         Cuda.check(cudaStreamSynchronize(handle()), "cudaStreamSynchronize");
+    }
+
+    /**
+     * How many times the host has waited for this stream's work ({@link #synchronize()}, or a staging
+     * buffer still in flight): a training step that never reads a value should add none.
+     */
+    public long hostSyncCount() {
+        return hostSyncs.get();
+    }
+
+    /** Records a host wait on this stream's work that happened outside {@link #synchronize()}. */
+    void countHostSync() {
+        hostSyncs.incrementAndGet();
     }
 
     /** Queues a copy of {@code bytes} from native host memory to device memory. */

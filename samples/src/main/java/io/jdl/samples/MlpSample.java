@@ -1,10 +1,7 @@
 package io.jdl.samples;
 
 import io.jdl.data.Augmentation;
-import io.jdl.nn.Activations;
-import io.jdl.nn.Dropout;
-import io.jdl.nn.Linear;
-import io.jdl.nn.Sequential;
+import io.jdl.models.FashionMnistModels;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,9 +26,6 @@ final class MlpSample implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var recipe = new ImageClassification.Recipe("mlp", 15, 30, 128, 1e-3f, 1e-4f, true, Augmentation.NONE, null);
-        return ImageClassification.run(recipe, options, data, trainLimit, rng -> new Sequential(
-                new Linear(784, hidden, rng), Activations.relu(), new Dropout(0.2f, rng.nextLong()),
-                new Linear(hidden, hidden, rng), Activations.relu(), new Dropout(0.2f, rng.nextLong()),
-                new Linear(hidden, 10, rng)));
+        return ImageClassification.run(recipe, options, data, trainLimit, rng -> FashionMnistModels.mlp(rng, hidden, 0.2f));
     }
 }

@@ -10,6 +10,7 @@ import io.jdl.cublas.Cublas;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.HostToDeviceStaging;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cudnn.ActivationDescriptor;
 import io.jdl.cudnn.ConvolutionPlan;
@@ -42,6 +43,7 @@ public final class CudaBackend implements Backend {
     private final CachingAllocator allocator;
     private final Cublas cublas;
     private final Cudnn cudnn;
+    private final HostToDeviceStaging staging;
     private final ActivationDescriptor reluDescriptor;
     private final ActivationDescriptor sigmoidDescriptor;
     private final ActivationDescriptor tanhDescriptor;
@@ -58,6 +60,7 @@ public final class CudaBackend implements Backend {
         this.allocator = new CachingAllocator();
         this.cublas = Cublas.create(stream);
         this.cudnn = Cudnn.create(stream);
+        this.staging = new HostToDeviceStaging(stream);
         this.reluDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.RELU);
         this.sigmoidDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.SIGMOID);
         this.tanhDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.TANH);
@@ -113,18 +116,11 @@ public final class CudaBackend implements Backend {
         return new CudaStorage(device, allocator.allocate(numel * Float.BYTES), numel);
     }
 
+    /** Asynchronous: staged through pinned memory; the host does not wait for the copy. */
     @Override
     public Storage upload(float[] data) {
         Storage s = allocate(data.length);
-        long bytes = (long) data.length * Float.BYTES;
-        if (bytes > 0) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment host = arena.allocateFrom(ValueLayout.JAVA_FLOAT, data);
-                stream.copyToDevice(host, 0, mem(s), 0, bytes);
-                // The host copy must outlive the asynchronous transfer.
-                stream.synchronize();
-            }
-        }
+        staging.upload(data, mem(s));
         return s;
     }
 
@@ -305,17 +301,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The targets as int32 on the device (a host-to-device copy; the tensor layer validated them). */
+    /** The targets as int32 on the device, copied asynchronously (the tensor layer validated them). */
     private DeviceMemory uploadInts(int[] values) {
         DeviceMemory d = allocator.allocate((long) values.length * Integer.BYTES);
-        if (values.length > 0) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment host = arena.allocateFrom(ValueLayout.JAVA_INT, values);
-                stream.copyToDevice(host, 0, d, 0, (long) values.length * Integer.BYTES);
-                // The host copy must outlive the asynchronous transfer.
-                stream.synchronize();
-            }
-        }
+        staging.upload(values, d);
         return d;
     }
 
