@@ -1,21 +1,10 @@
 package io.jdl.cublas;
 
-/** A cuBLAS call failed; carries {@code cublasGetStatusName} and {@code cublasGetStatusString}. */
-public class CublasException extends RuntimeException {
-    private final int status;
-    private final String statusName;
+import io.jdl.cuda.NativeStatusException;
 
+/** A cuBLAS call failed; named by {@code cublasGetStatusName}, described by {@code cublasGetStatusString}. */
+public class CublasException extends NativeStatusException {
     public CublasException(String call, int status, String statusName, String description) {
-        super(call + " failed: " + statusName + " (" + status + "): " + description);
-        this.status = status;
-        this.statusName = statusName;
-    }
-
-    public int status() {
-        return status;
-    }
-
-    public String statusName() {
-        return statusName;
+        super(call, status, statusName, description);
     }
 }

@@ -74,7 +74,17 @@ public final class Cudnn extends NativeResource {
 
     static void check(int status, String call) {
         if (status != CUDNN_STATUS_SUCCESS()) {
-            throw new CudnnException(call, status, Cuda.cString(cudnnGetErrorString(status)));
+            throw new CudnnException(call, status, Cuda.cString(cudnnGetErrorString(status)), lastError());
+        }
+    }
+
+    /** cuDNN's message about the last failure on this thread, or a pointer to the documentation. */
+    private static String lastError() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment message = arena.allocate(1024);
+            cudnnGetLastErrorString(message, message.byteSize());
+            String text = message.getString(0).trim();
+            return text.isEmpty() ? "no further detail from cuDNN" : text;
         }
     }
 

@@ -1,15 +1,13 @@
 package io.jdl.cudnn;
 
-/** A cuDNN call failed; carries the status and {@code cudnnGetErrorString}'s text. */
-public class CudnnException extends RuntimeException {
-    private final int status;
+import io.jdl.cuda.NativeStatusException;
 
-    public CudnnException(String call, int status, String description) {
-        super(call + " failed: " + description + " (" + status + ")");
-        this.status = status;
-    }
-
-    public int status() {
-        return status;
+/**
+ * A cuDNN call failed: the status as {@code cudnnGetErrorString} names it, and cuDNN's own account of
+ * what went wrong ({@code cudnnGetLastErrorString}).
+ */
+public class CudnnException extends NativeStatusException {
+    public CudnnException(String call, int status, String statusName, String description) {
+        super(call, status, statusName, description);
     }
 }

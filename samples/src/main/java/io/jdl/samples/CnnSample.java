@@ -2,7 +2,6 @@ package io.jdl.samples;
 
 import io.jdl.data.Augmentation;
 import io.jdl.models.FashionMnistModels;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,11 +17,8 @@ final class CnnSample implements Callable<Integer> {
     @Mixin
     TrainOptions options;
 
-    @Option(names = "--data", description = "folder with the four Fashion-MNIST IDX files (default: Debian's package)")
-    Path data;
-
-    @Option(names = "--train-limit", description = "use only the first N training images")
-    Integer trainLimit;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--width", description = "channels of the first convolution; the second has twice as many (default: 32, 16 on the CPU)")
     Integer width;
@@ -37,6 +33,6 @@ final class CnnSample implements Callable<Integer> {
         var recipe = resnet
                 ? new ImageClassification.Recipe("cnn-resnet", 3, 30, 128, 2e-3f, 5e-4f, false, Augmentation.flipAndShift(2), null)
                 : new ImageClassification.Recipe("cnn", 3, 30, 128, 2e-3f, 1e-4f, false, Augmentation.flipAndShift(2), null);
-        return ImageClassification.run(recipe, options, data, trainLimit, rng -> resnet ? FashionMnistModels.resnet(rng, c) : FashionMnistModels.cnn(rng, c));
+        return ImageClassification.run(recipe, options, dataOptions, rng -> resnet ? FashionMnistModels.resnet(rng, c) : FashionMnistModels.cnn(rng, c));
     }
 }

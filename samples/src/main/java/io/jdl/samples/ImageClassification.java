@@ -43,8 +43,10 @@ final class ImageClassification {
     private ImageClassification() {
     }
 
-    static int run(Recipe recipe, TrainOptions o, Path dataDir, Integer trainLimit, Function<Random, Module> build)
+    static int run(Recipe recipe, TrainOptions o, DataOptions dataOptions, Function<Random, Module> build)
             throws IOException {
+        Path dataDir = dataOptions.data;
+        Integer trainLimit = dataOptions.trainLimit;
         Device device = o.device();
         Path out = o.out(recipe.name());
         Files.createDirectories(out);

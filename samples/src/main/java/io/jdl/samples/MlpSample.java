@@ -2,7 +2,6 @@ package io.jdl.samples;
 
 import io.jdl.data.Augmentation;
 import io.jdl.models.FashionMnistModels;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -14,11 +13,8 @@ final class MlpSample implements Callable<Integer> {
     @Mixin
     TrainOptions options;
 
-    @Option(names = "--data", description = "folder with the four Fashion-MNIST IDX files (default: Debian's package)")
-    Path data;
-
-    @Option(names = "--train-limit", description = "use only the first N training images")
-    Integer trainLimit;
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--hidden", defaultValue = "1024", description = "width of the two hidden layers (default: ${DEFAULT-VALUE})")
     int hidden;
@@ -26,6 +22,6 @@ final class MlpSample implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var recipe = new ImageClassification.Recipe("mlp", 15, 30, 128, 1e-3f, 1e-4f, true, Augmentation.NONE, null);
-        return ImageClassification.run(recipe, options, data, trainLimit, rng -> FashionMnistModels.mlp(rng, hidden, 0.2f));
+        return ImageClassification.run(recipe, options, dataOptions, rng -> FashionMnistModels.mlp(rng, hidden, 0.2f));
     }
 }
