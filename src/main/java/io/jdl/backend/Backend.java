@@ -130,4 +130,37 @@ public interface Backend {
 
     void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                   float eps, float weightDecay, boolean decoupled, int step);
+    // ---- transformer operations ----
+
+    /** out[i, :] = weight[ids[i], :] for every id (validated by the caller: inside [0, vocab)). */
+    void embedding(Storage weight, int[] ids, Storage out, int dim);
+
+    /** dWeight [vocab, dim] overwritten: zeros, then dWeight[ids[i], :] += dOut[i, :] (repeated ids accumulate). */
+    void embeddingBackward(Storage dOut, int[] ids, Storage dWeight, int vocab, int dim);
+
+    /**
+     * Layer norm over the rows of x [rows, cols]: mean[r], rstd[r] = 1/sqrt(var + eps) (biased variance),
+     * y = (x - mean)·rstd·gamma + beta; gamma / beta may be null (ones / zeros).
+     */
+    void layerNorm(Storage x, Storage gamma, Storage beta, Storage y, Storage mean, Storage rstd, int rows, int cols,
+                   float eps);
+
+    /**
+     * Layer norm backward from the saved mean and rstd: dx, and dGamma / dBeta (either may be null when not
+     * wanted), all overwritten.
+     */
+    void layerNormBackward(Storage x, Storage gamma, Storage mean, Storage rstd, Storage dy, Storage dx, Storage dGamma,
+                           Storage dBeta, int rows, int cols);
+
+    /**
+     * Attention softmax over the rows of scores [batch, heads, tq, tk]: key j of query i (batch b) is allowed
+     * unless (causal and j > i) or keyMask[b·tk + j] == 0 (keyMask [batch, tk] or null); probs =
+     * softmax(scale·scores) over the allowed keys, 0 elsewhere and in rows without allowed keys. probs may be
+     * scores.
+     */
+    void attentionSoftmax(Storage scores, Storage keyMask, Storage probs, int batch, int heads, int tq, int tk,
+                          float scale, boolean causal);
+
+    /** dScores = scale·p·(dp - rowsum(dp·p)) over rows of [rows, cols]; dScores may be dp. */
+    void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale);
 }

@@ -1017,6 +1017,242 @@ public final class Tensor implements AutoCloseable {
         return record(y, g -> pushGrad(x, () -> g.mul(mask)), List.of(mask), x);
     }
 
+    // ---- transformer operations ----
+
+    /**
+     * Layer norm over the last dimension: (x - mean)/sqrt(var + eps)·gamma + beta with the biased variance,
+     * as PyTorch's {@code layer_norm}; {@code gamma} and {@code beta} are [C] (or null: 1 and 0).
+     */
+    public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
+        checkOpen();
+        if (gamma != null) {
+            sameDevice("layerNorm", gamma);
+        }
+        if (beta != null) {
+            sameDevice("layerNorm", beta);
+        }
+        if (shape.rank() < 1 || shape.dim(-1) < 1) {
+            throw new IllegalArgumentException("layerNorm needs a non-empty last dimension, got shape " + shape);
+        }
+        int cols = shape.dim(-1), rows = Math.toIntExact(numel() / cols);
+        for (Tensor p : new Tensor[] {gamma, beta}) {
+            if (p != null && !p.shape.equals(Shape.of(cols))) {
+                throw new IllegalArgumentException("layerNorm: parameter of shape " + p.shape + " for normalised size "
+                        + cols + " (input " + shape + ")");
+            }
+        }
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException("layerNorm: eps must be > 0, got " + eps);
+        }
+        Tensor y = empty(shape), mean = empty(Shape.of(rows)), rstd = empty(Shape.of(rows));
+        backend.layerNorm(storage, gamma == null ? null : gamma.storage, beta == null ? null : beta.storage, y.storage,
+                mean.storage, rstd.storage, rows, cols, eps);
+        Tensor x = this;
+        Consumer<Tensor> back = g -> {
+            boolean wantX = x.needsGrad(), wantG = gamma != null && gamma.needsGrad(), wantB = beta != null
+                    && beta.needsGrad();
+            Tensor dx = x.empty(shape), dGamma = wantG ? x.empty(gamma.shape) : null, dBeta = wantB
+                    ? x.empty(beta.shape) : null;
+            backend.layerNormBackward(x.storage, gamma == null ? null : gamma.storage, mean.storage, rstd.storage,
+                    g.storage, dx.storage, dGamma == null ? null : dGamma.storage, dBeta == null ? null : dBeta.storage,
+                    rows, cols);
+            if (wantX) {
+                x.addGrad(dx);
+            } else {
+                dx.close();
+            }
+            if (wantG) {
+                gamma.addGrad(dGamma);
+            }
+            if (wantB) {
+                beta.addGrad(dBeta);
+            }
+        };
+        List<Tensor> saved = List.of(mean, rstd);
+        if (gamma != null && beta != null) {
+            return record(y, back, saved, x, gamma, beta);
+        }
+        return gamma != null ? record(y, back, saved, x, gamma) : beta != null ? record(y, back, saved, x, beta)
+                : record(y, back, saved, x);
+    }
+
+    /**
+     * Looks rows of this [vocab, dim] weight up: returns shape {@code idsShape} + [dim] with row i equal to
+     * {@code this[ids[i]]}. Backward scatter-adds into the weight (repeated ids accumulate).
+     *
+     * @throws IllegalArgumentException naming the id and the vocabulary size when an id lies outside [0, vocab)
+     */
+    public Tensor embedding(int[] ids, int... idsShape) {
+        checkOpen();
+        if (shape.rank() != 2) {
+            throw new IllegalArgumentException("embedding: the weight must be [vocab, dim], got shape " + shape);
+        }
+        int vocab = shape.dim(0), dim = shape.dim(1);
+        int[] outDims = Arrays.copyOf(idsShape.length == 0 ? new int[] {ids.length} : idsShape,
+                (idsShape.length == 0 ? 1 : idsShape.length) + 1);
+        outDims[outDims.length - 1] = dim;
+        Shape out = Shape.of(outDims);
+        if (out.numel() != (long) ids.length * dim) {
+            throw new IllegalArgumentException("embedding: " + ids.length + " ids do not fill shape "
+                    + Arrays.toString(idsShape));
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException("embedding: token id " + ids[i] + " at position " + i
+                        + " is outside the vocabulary [0, " + vocab + ") (vocabulary size " + vocab + ", weight "
+                        + shape + ")");
+            }
+        }
+        int[] idsCopy = ids.clone();
+        Tensor y = empty(out);
+        backend.embedding(storage, idsCopy, y.storage, dim);
+        Tensor w = this;
+        return record(y, g -> pushGrad(w, () -> {
+            Tensor dw = w.empty(w.shape);
+            backend.embeddingBackward(g.storage, idsCopy, dw.storage, vocab, dim);
+            return dw;
+        }), w);
+    }
+
+    /**
+     * softmax(Q·Kᵀ/√d + mask)·V for q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv]; returns [B, H, Tq, Dv].
+     * See {@link #attention} for the masks and dropout.
+     */
+    public Tensor scaledDotProductAttention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP,
+                                            long seed) {
+        return attention(k, v, causal, keyPaddingMask, dropoutP, seed, false).output();
+    }
+
+    /**
+     * Scaled dot-product attention with this tensor as the queries: {@code softmax(Q·Kᵀ/√D + mask)·V}.
+     * q is [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv]; the output is [B, H, Tq, Dv]. Q·Kᵀ, P·V and the
+     * four backward products are batched GEMMs (strided-batched cuBLAS on the GPU); the scale, the masks and
+     * the softmax (forward and backward) are one row kernel; nothing returns to the host.
+     *
+     * @param causal          query i sees keys j <= i only (top-left aligned, as PyTorch's {@code is_causal})
+     * @param keyPaddingMask  null, or [B, Tk] (or [B, 1, 1, Tk]): 0 hides key j of batch b, non-zero keeps it;
+     *                        a query with every key hidden gets a zero output (not NaN)
+     * @param dropoutP        attention dropout on the probabilities (0 for none), mask from ({@code seed}, index),
+     *                        identical on the CPU and the GPU
+     * @param returnWeights   whether to return a copy of the attention probabilities [B, H, Tq, Tk] (before
+     *                        dropout), outside any graph and owned by the caller
+     */
+    public Attention attention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
+                               boolean returnWeights) {
+        Tensor q = this;
+        sameDevice("attention", k);
+        sameDevice("attention", v);
+        if (q.shape.rank() != 4 || k.shape.rank() != 4 || v.shape.rank() != 4) {
+            throw new IllegalArgumentException("attention takes q, k, v of rank 4 [batch, heads, tokens, head_dim], got "
+                    + q.shape + ", " + k.shape + ", " + v.shape);
+        }
+        int b = q.shape.dim(0), h = q.shape.dim(1), tq = q.shape.dim(2), d = q.shape.dim(3);
+        int tk = k.shape.dim(2), dv = v.shape.dim(3);
+        if (k.shape.dim(0) != b || v.shape.dim(0) != b || k.shape.dim(1) != h || v.shape.dim(1) != h
+                || k.shape.dim(3) != d || v.shape.dim(2) != tk || tq < 1 || tk < 1 || d < 1) {
+            throw new IllegalArgumentException("attention: q " + q.shape + ", k " + k.shape + " and v " + v.shape
+                    + " do not fit (need q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv])");
+        }
+        if (keyPaddingMask != null) {
+            sameDevice("attention", keyPaddingMask);
+            Shape m = keyPaddingMask.shape;
+            boolean ok = m.equals(Shape.of(b, tk)) || m.equals(Shape.of(b, 1, 1, tk));
+            if (!ok) {
+                throw new IllegalArgumentException("attention: key padding mask of shape " + m
+                        + " does not broadcast to the scores [" + b + ", " + h + ", " + tq + ", " + tk
+                        + "] (expected [" + b + ", " + tk + "] or [" + b + ", 1, 1, " + tk + "]: batch " + b
+                        + ", keys " + tk + ")");
+            }
+        }
+        if (!(dropoutP >= 0 && dropoutP < 1)) {
+            throw new IllegalArgumentException("attention dropout probability must be in [0, 1), got " + dropoutP);
+        }
+        int bh = b * h;
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor p = empty(Shape.of(b, h, tq, tk));
+        backend.matmul(false, true, bh, tq, tk, d, q.storage, k.storage, p.storage);
+        backend.attentionSoftmax(p.storage, keyPaddingMask == null ? null : keyPaddingMask.storage, p.storage, b, h, tq,
+                tk, scale, causal);
+        Tensor weights = null;
+        if (returnWeights) {
+            weights = empty(p.shape);
+            backend.copy(p.storage, weights.storage, p.numel());
+        }
+        Tensor pd = p, dropMask = null;
+        if (dropoutP > 0) {
+            pd = empty(p.shape);
+            dropMask = empty(p.shape);
+            backend.dropout(p.storage, pd.storage, dropMask.storage, p.numel(), dropoutP, seed);
+        }
+        Tensor out = empty(Shape.of(b, h, tq, dv));
+        backend.matmul(false, false, bh, tq, dv, tk, pd.storage, v.storage, out.storage);
+        Tensor probs = p, probsDropped = pd, mask = dropMask;
+        List<Tensor> saved = dropMask == null ? List.of(p) : List.of(p, pd, dropMask);
+        Tensor recorded = record(out, g -> {
+            pushGrad(v, () -> {
+                Tensor dV = v.empty(v.shape);
+                backend.matmul(true, false, bh, tk, dv, tq, probsDropped.storage, g.storage, dV.storage);
+                return dV;
+            });
+            if (!q.needsGrad() && !k.needsGrad()) {
+                return;
+            }
+            try (Tensor ds = q.empty(probs.shape)) {
+                backend.matmul(false, true, bh, tq, tk, dv, g.storage, v.storage, ds.storage);
+                if (mask != null) {
+                    backend.mul(ds.storage, mask.storage, ds.storage, ds.numel());
+                }
+                backend.attentionSoftmaxBackward(probs.storage, ds.storage, ds.storage, bh * tq, tk, scale);
+                pushGrad(q, () -> {
+                    Tensor dQ = q.empty(q.shape);
+                    backend.matmul(false, false, bh, tq, d, tk, ds.storage, k.storage, dQ.storage);
+                    return dQ;
+                });
+                pushGrad(k, () -> {
+                    Tensor dK = k.empty(k.shape);
+                    backend.matmul(true, false, bh, tk, d, tq, ds.storage, q.storage, dK.storage);
+                    return dK;
+                });
+            }
+        }, saved, q, k, v);
+        return new Attention(recorded, weights);
+    }
+
+    /**
+     * Splits along {@code axis} into pieces of the given sizes (which must add up to that dimension);
+     * each piece is a copy, and gradients flow back into the matching slice.
+     */
+    public Tensor[] split(int axis, int... sizes) {
+        checkOpen();
+        int a = shape.axis(axis), total = 0;
+        for (int s : sizes) {
+            if (s < 0) {
+                throw new IllegalArgumentException("split: negative size in " + Arrays.toString(sizes));
+            }
+            total += s;
+        }
+        if (total != shape.dim(a)) {
+            throw new IllegalArgumentException("split: sizes " + Arrays.toString(sizes) + " add up to " + total
+                    + ", not dimension " + a + " of shape " + shape + " (" + shape.dim(a) + ")");
+        }
+        int outer = shape.product(0, a), inner = shape.product(a + 1, shape.rank()), whole = shape.dim(a);
+        Tensor[] parts = new Tensor[sizes.length];
+        Tensor x = this;
+        for (int i = 0, off = 0; i < sizes.length; off += sizes[i], i++) {
+            int[] dims = shape.dims();
+            dims[a] = sizes[i];
+            int size = sizes[i], offset = off;
+            Tensor part = empty(Shape.of(dims));
+            backend.copySlice(part.storage, storage, outer, size, inner, whole, offset, false);
+            parts[i] = record(part, g -> pushGrad(x, () -> {
+                Tensor dx = x.filled(x.shape, 0f);
+                backend.copySlice(g.storage, dx.storage, outer, size, inner, whole, offset, true);
+                return dx;
+            }), x);
+        }
+        return parts;
+    }
+
     // ---- checks ----
 
     private void sameDevice(String op, Tensor other) {

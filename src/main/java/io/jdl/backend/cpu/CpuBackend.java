@@ -684,4 +684,41 @@ public final class CpuBackend implements Backend {
             p[i] -= (float) (lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps));
         }
     }
+    // ---- transformer operations (CpuTransformerKernels) ----
+
+    @Override
+    public void embedding(Storage weight, int[] ids, Storage out, int dim) {
+        CpuTransformerKernels.embedding(data(weight), ids, data(out), dim);
+    }
+
+    @Override
+    public void embeddingBackward(Storage dOut, int[] ids, Storage dWeight, int vocab, int dim) {
+        CpuTransformerKernels.embeddingBackward(data(dOut), ids, data(dWeight), dim);
+    }
+
+    @Override
+    public void layerNorm(Storage x, Storage gamma, Storage beta, Storage y, Storage mean, Storage rstd, int rows,
+                          int cols, float eps) {
+        CpuTransformerKernels.layerNorm(data(x), gamma == null ? null : data(gamma), beta == null ? null : data(beta),
+                data(y), data(mean), data(rstd), rows, cols, eps);
+    }
+
+    @Override
+    public void layerNormBackward(Storage x, Storage gamma, Storage mean, Storage rstd, Storage dy, Storage dx,
+                                  Storage dGamma, Storage dBeta, int rows, int cols) {
+        CpuTransformerKernels.layerNormBackward(data(x), gamma == null ? null : data(gamma), data(mean), data(rstd),
+                data(dy), data(dx), dGamma == null ? null : data(dGamma), dBeta == null ? null : data(dBeta), rows, cols);
+    }
+
+    @Override
+    public void attentionSoftmax(Storage scores, Storage keyMask, Storage probs, int batch, int heads, int tq, int tk,
+                                 float scale, boolean causal) {
+        CpuTransformerKernels.attentionSoftmax(data(scores), keyMask == null ? null : data(keyMask), data(probs), batch,
+                heads, tq, tk, scale, causal);
+    }
+
+    @Override
+    public void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale) {
+        CpuTransformerKernels.attentionSoftmaxBackward(data(p), data(dp), data(dScores), rows, cols, scale);
+    }
 }

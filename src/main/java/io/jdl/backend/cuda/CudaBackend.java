@@ -480,4 +480,47 @@ public final class CudaBackend implements Backend {
     public String toString() {
         return "CudaBackend[" + properties + "]";
     }
+    // ---- transformer operations (native kernels; the matrix products go through matmul) ----
+
+    /** The ids as int32 on the device: one host-to-device copy (the tensor layer validated them). */
+    @Override
+    public void embedding(Storage weight, int[] ids, Storage out, int dim) {
+        try (DeviceMemory d = uploadInts(ids)) {
+            NativeKernels.get().embeddingForward(stream, mem(weight), d, mem(out), ids.length, dim);
+        }
+    }
+
+    @Override
+    public void embeddingBackward(Storage dOut, int[] ids, Storage dWeight, int vocab, int dim) {
+        fill(dWeight, 0f);
+        try (DeviceMemory d = uploadInts(ids)) {
+            NativeKernels.get().embeddingBackward(stream, mem(dOut), d, mem(dWeight), ids.length, dim);
+        }
+    }
+
+    @Override
+    public void layerNorm(Storage x, Storage gamma, Storage beta, Storage y, Storage mean, Storage rstd, int rows,
+                          int cols, float eps) {
+        NativeKernels.get().layerNorm(stream, mem(x), gamma == null ? null : mem(gamma), beta == null ? null : mem(beta),
+                mem(y), mem(mean), mem(rstd), rows, cols, eps);
+    }
+
+    @Override
+    public void layerNormBackward(Storage x, Storage gamma, Storage mean, Storage rstd, Storage dy, Storage dx,
+                                  Storage dGamma, Storage dBeta, int rows, int cols) {
+        NativeKernels.get().layerNormBackward(stream, mem(x), gamma == null ? null : mem(gamma), mem(mean), mem(rstd),
+                mem(dy), mem(dx), dGamma == null ? null : mem(dGamma), dBeta == null ? null : mem(dBeta), rows, cols);
+    }
+
+    @Override
+    public void attentionSoftmax(Storage scores, Storage keyMask, Storage probs, int batch, int heads, int tq, int tk,
+                                 float scale, boolean causal) {
+        NativeKernels.get().attentionSoftmax(stream, mem(scores), keyMask == null ? null : mem(keyMask), mem(probs),
+                batch, heads, tq, tk, scale, causal);
+    }
+
+    @Override
+    public void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale) {
+        NativeKernels.get().attentionSoftmaxBackward(stream, mem(p), mem(dp), mem(dScores), rows, cols, scale);
+    }
 }
