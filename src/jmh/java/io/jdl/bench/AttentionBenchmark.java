@@ -1,0 +1,92 @@
+package io.jdl.bench;
+
+import io.jdl.backend.Device;
+import io.jdl.backend.cuda.CudaBackend;
+import io.jdl.tensor.Shape;
+import io.jdl.tensor.Tensor;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Scaled dot-product attention forward + backward for (B=8, H=8, T=512, D=64), causal, through the
+ * tensor API: Q·Kᵀ, masked softmax, P·V and the four backward products. {@code device=cpu} runs the Java
+ * reference; {@code device=cuda} (needs a GPU) synchronises once per call, so the time is the device's,
+ * and TearDown prints the peak device memory of one call (the probabilities [B, H, T, T] dominate:
+ * 8·8·512·512·4 B = 64 MiB each).
+ *
+ * <p>Run: {@code scripts/bench AttentionBenchmark -p device=cpu} (or cuda).
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 3, time = 4)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+public class AttentionBenchmark {
+    @Param({"cpu", "cuda"})
+    public String device;
+
+    @Param({"true"})
+    public boolean causal;
+
+    private static final int B = 8, H = 8, T = 512, D = 64;
+    private Tensor q, k, v, r;
+    private CudaBackend cuda;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Device d = device.equals("cuda") ? Device.cuda(0) : Device.CPU;
+        Shape s = Shape.of(B, H, T, D);
+        Random rng = new Random(1);
+        q = Tensor.randn(rng, s, d).requiresGrad(true);
+        k = Tensor.randn(rng, s, d).requiresGrad(true);
+        v = Tensor.randn(rng, s, d).requiresGrad(true);
+        r = Tensor.randn(rng, s, d);
+        if (d.isCuda()) {
+            cuda = CudaBackend.get(0);
+            cuda.cublas().setTf32(false);
+            cuda.synchronize();
+            cuda.allocator().resetPeak();
+        }
+    }
+
+    @Benchmark
+    public void forwardBackward() {
+        try (Tensor o = q.scaledDotProductAttention(k, v, causal, null, 0f, 0L); Tensor p = o.mul(r);
+             Tensor loss = p.sum()) {
+            loss.backward();
+        }
+        q.zeroGrad();
+        k.zeroGrad();
+        v.zeroGrad();
+        if (cuda != null) {
+            cuda.synchronize();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (cuda != null) {
+            System.out.printf("%nattention B=%d H=%d T=%d D=%d on %s: peak device memory %.1f MiB (inputs %.1f MiB)%n",
+                    B, H, T, D, device, cuda.allocator().peakAllocatedBytes() / 1048576.0,
+                    4.0 * B * H * T * D * 4 / 1048576.0);
+        }
+        q.close();
+        k.close();
+        v.close();
+        r.close();
+    }
+}

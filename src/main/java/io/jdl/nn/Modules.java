@@ -1,0 +1,19 @@
+package io.jdl.nn;
+
+import io.jdl.tensor.Tensor;
+
+/** Helpers for modules that build graphs from several ops. */
+final class Modules {
+    private Modules() {
+    }
+
+    /**
+     * Closes an intermediate that no graph owns (outside autograd, or when nothing needed a gradient);
+     * a recorded intermediate is left to its graph, which backward() frees.
+     */
+    static void release(Tensor t) {
+        if (t != null && !t.needsGrad() && !t.isClosed()) {
+            t.close();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.jdl.nn;
+
+import io.jdl.tensor.Attention;
+import io.jdl.tensor.Shape;
+import io.jdl.tensor.Tensor;
+import java.util.Random;
+
+/**
+ * Multi-head self-attention over x [B, T, dim]: one fused projection {@code qkv} (Linear(dim, 3·dim)),
+ * split into H heads of dim/H, scaled dot-product attention per head ({@link Tensor#attention}), heads
+ * concatenated and projected by {@code proj} (Linear(dim, dim)). Attention dropout with probability
+ * {@code dropout} in training, seeded per call.
+ *
+ * <p>{@link #recordWeights(boolean)} keeps the last call's attention probabilities [B, H, T, T] for
+ * inspection ({@link #lastWeights()}), e.g. to draw attention maps.
+ */
+public final class MultiHeadAttention extends Module {
+    private final int dim, heads, headDim;
+    private final boolean causal;
+    private final float dropout;
+    private long nextSeed;
+    private boolean recordWeights;
+    private Tensor lastWeights;
+
+    public MultiHeadAttention(int dim, int heads, boolean causal, float dropout, Random rng) {
+        if (heads < 1 || dim < 1 || dim % heads != 0) {
+            throw new IllegalArgumentException("MultiHeadAttention: " + heads + " heads do not divide the model width "
+                    + dim + " (head_dim = width / heads must be a whole number)");
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("attention dropout probability must be in [0, 1), got " + dropout);
+        }
+        this.dim = dim;
+        this.heads = heads;
+        this.headDim = dim / heads;
+        this.causal = causal;
+        this.dropout = dropout;
+        this.nextSeed = rng.nextLong();
+        registerModule("qkv", new Linear(dim, 3 * dim, rng));
+        registerModule("proj", new Linear(dim, dim, rng));
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public boolean causal() {
+        return causal;
+    }
+
+    /** Whether forward keeps a copy of its attention weights; off by default. Returns this. */
+    public MultiHeadAttention recordWeights(boolean on) {
+        recordWeights = on;
+        if (!on) {
+            closeWeights();
+        }
+        return this;
+    }
+
+    /** The attention probabilities [B, H, T, T] of the last forward call while recording, or null; owned by this module. */
+    public Tensor lastWeights() {
+        return lastWeights;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        return forward(x, null);
+    }
+
+    /**
+     * @param keyPaddingMask null, or [B, T] with 0 for padding keys (see {@link Tensor#attention})
+     */
+    public Tensor forward(Tensor x, Tensor keyPaddingMask) {
+        Shape s = x.shape();
+        if (s.rank() != 3 || s.dim(2) != dim) {
+            throw new IllegalArgumentException("MultiHeadAttention takes [batch, tokens, " + dim + "], got " + s);
+        }
+        int b = s.dim(0), t = s.dim(1);
+        Tensor qkv = children().get("qkv").forward(x);                  // [B, T, 3·dim]
+        Tensor r = qkv.reshape(b, t, 3, heads, headDim);
+        Modules.release(qkv);
+        Tensor p = r.permute(2, 0, 3, 1, 4);                             // [3, B, H, T, hd]
+        Modules.release(r);
+        Tensor[] parts = p.split(0, 1, 1, 1);
+        Modules.release(p);
+        Tensor q = parts[0].reshape(b, heads, t, headDim);
+        Tensor k = parts[1].reshape(b, heads, t, headDim);
+        Tensor v = parts[2].reshape(b, heads, t, headDim);
+        for (Tensor part : parts) {
+            Modules.release(part);
+        }
+        boolean train = isTraining() && dropout > 0;
+        Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? nextSeed++ : 0L,
+                recordWeights);
+        Modules.release(q);
+        Modules.release(k);
+        Modules.release(v);
+        if (recordWeights) {
+            closeWeights();
+            lastWeights = a.weights();
+        }
+        Tensor o = a.output().permute(0, 2, 1, 3);                      // [B, T, H, hd]
+        Modules.release(a.output());
+        Tensor merged = o.reshape(b, t, dim);
+        Modules.release(o);
+        Tensor y = children().get("proj").forward(merged);
+        Modules.release(merged);
+        return y;
+    }
+
+    private void closeWeights() {
+        if (lastWeights != null && !lastWeights.isClosed()) {
+            lastWeights.close();
+        }
+        lastWeights = null;
+    }
+
+    @Override
+    public void close() {
+        closeWeights();
+        super.close();
+    }
+
+    @Override
+    public String toString() {
+        return "MultiHeadAttention(" + dim + ", heads=" + heads + (causal ? ", causal" : "") + ", dropout=" + dropout
+                + ")";
+    }
+}

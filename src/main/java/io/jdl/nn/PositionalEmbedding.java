@@ -1,0 +1,122 @@
+package io.jdl.nn;
+
+import io.jdl.backend.Device;
+import io.jdl.tensor.Shape;
+import io.jdl.tensor.Tensor;
+import java.util.Random;
+
+/**
+ * Adds a position vector to every token of x [B, T, dim]: either learned ({@code weight [maxLen, dim]},
+ * N(0, 0.02)) or the fixed sinusoids of "Attention is all you need" (a buffer {@code pe}, no gradient).
+ * A sequence longer than the table is an {@link IllegalArgumentException} naming both lengths.
+ */
+public final class PositionalEmbedding extends Module {
+    private final int maxLen, dim;
+    private final boolean learned;
+
+    private PositionalEmbedding(int maxLen, int dim, boolean learned, Random rng) {
+        if (maxLen < 1 || dim < 1) {
+            throw new IllegalArgumentException("PositionalEmbedding needs maxLen >= 1 and dim >= 1, got " + maxLen + " and "
+                    + dim);
+        }
+        this.maxLen = maxLen;
+        this.dim = dim;
+        this.learned = learned;
+        if (learned) {
+            registerParameter("weight", Init.normal(rng, Shape.of(maxLen, dim), 0.02));
+        } else {
+            registerBuffer("pe", Tensor.of(sinusoids(maxLen, dim), Shape.of(maxLen, dim), Device.CPU));
+        }
+    }
+
+    /** A learned table of {@code maxLen} positions. */
+    public static PositionalEmbedding learned(int maxLen, int dim, Random rng) {
+        return new PositionalEmbedding(maxLen, dim, true, rng);
+    }
+
+    /** Fixed sinusoidal positions: pe[t, 2i] = sin(t / 10000^(2i/dim)), pe[t, 2i+1] = cos(same). */
+    public static PositionalEmbedding sinusoidal(int maxLen, int dim) {
+        return new PositionalEmbedding(maxLen, dim, false, null);
+    }
+
+    /** The sinusoid table [maxLen, dim], row-major. */
+    public static float[] sinusoids(int maxLen, int dim) {
+        float[] pe = new float[maxLen * dim];
+        for (int t = 0; t < maxLen; t++) {
+            for (int i = 0; i < dim; i += 2) {
+                double angle = t / Math.pow(10000, (double) i / dim);
+                pe[t * dim + i] = (float) Math.sin(angle);
+                if (i + 1 < dim) {
+                    pe[t * dim + i + 1] = (float) Math.cos(angle);
+                }
+            }
+        }
+        return pe;
+    }
+
+    /** Sinusoidal positions expanded for the last (batch, tokens, device) asked; owned by this module. */
+    private Tensor cached;
+
+    public int maxLength() {
+        return maxLen;
+    }
+
+    /**
+     * The position vectors of a batch of {@code batch} sequences of {@code tokens}: [batch, tokens, dim].
+     * Learned: a recorded lookup that the caller owns like any op's result. Sinusoidal: a constant that
+     * this module owns (cached for the last shape; do not close it).
+     */
+    public Tensor positions(int batch, int tokens) {
+        if (tokens > maxLen) {
+            throw new IllegalArgumentException("sequence of " + tokens + " tokens is longer than the positional table ("
+                    + maxLen + " positions)");
+        }
+        int[] ids = new int[batch * tokens];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i % tokens;
+        }
+        if (learned) {
+            return param("weight").embedding(ids, batch, tokens);
+        }
+        Tensor pe = buffer("pe");
+        if (cached == null || cached.isClosed() || !cached.shape().equals(Shape.of(batch, tokens, dim))
+                || !cached.device().equals(pe.device())) {
+            if (cached != null && !cached.isClosed()) {
+                cached.close();
+            }
+            try (io.jdl.autograd.NoGrad ignored = io.jdl.autograd.Autograd.noGrad()) {
+                cached = pe.embedding(ids, batch, tokens);
+            }
+        }
+        return cached;
+    }
+
+    /** x [B, T, dim] plus the positions of its T tokens. */
+    @Override
+    public Tensor forward(Tensor x) {
+        Shape s = x.shape();
+        if (s.rank() != 3 || s.dim(2) != dim) {
+            throw new IllegalArgumentException("PositionalEmbedding takes [batch, tokens, " + dim + "], got " + s);
+        }
+        Tensor pos = positions(s.dim(0), s.dim(1));
+        Tensor y = x.add(pos);
+        if (learned) {
+            Modules.release(pos);
+        }
+        return y;
+    }
+
+    @Override
+    public void close() {
+        if (cached != null && !cached.isClosed()) {
+            cached.close();
+        }
+        cached = null;
+        super.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PositionalEmbedding(" + maxLen + ", " + dim + (learned ? ", learned)" : ", sinusoidal)");
+    }
+}
