@@ -12,7 +12,9 @@ import java.util.stream.IntStream;
 
 /**
  * The pure-Java reference backend: straightforward loops, float32 storage, float64 accumulation in
- * products and sums. It is the oracle the CUDA backend is tested against, and the default without a GPU.
+ * products and sums, except convolution, which runs as im2col and float32 matrix products per image with
+ * images summed in float64 ({@link CpuConv}). It is the oracle the CUDA backend is tested against, and the
+ * default without a GPU.
  */
 public final class CpuBackend implements Backend {
     public static final CpuBackend INSTANCE = new CpuBackend();
@@ -355,114 +357,21 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    // ---- convolution: direct loops, float64 accumulation ----
-
-    /** First output index j whose input index j·stride - pad + off lies in [0, size). */
-    private static int firstValid(int stride, int pad, int off) {
-        int t = pad - off;
-        return t <= 0 ? 0 : (t + stride - 1) / stride;
-    }
-
-    /** One past the last output index (below {@code out}) whose input index lies in [0, size). */
-    private static int endValid(int stride, int pad, int off, int size, int out) {
-        int t = size - 1 + pad - off;
-        return t < 0 ? 0 : Math.min(out, t / stride + 1);
-    }
+    // ---- convolution: im2col and float32 matrix products (CpuConv) ----
 
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
-        float[] x = data(xs), w = data(ws), y = data(ys);
-        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
-        // Loop order: kernel tap outermost, output pixels innermost, so the inner loop runs along rows.
-        forEach(s.n() * s.k(), (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), nk -> {
-            int n = nk / s.k(), k = nk % s.k(), c0 = k / kpg * cpg;
-            double[] acc = new double[oh * ow];
-            for (int c = 0; c < cpg; c++) {
-                int xBase = (n * s.c() + c0 + c) * s.h() * s.w(), wBase = (k * cpg + c) * s.r() * s.s();
-                for (int r = 0; r < s.r(); r++) {
-                    int offH = r * s.dilationH();
-                    int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
-                    for (int q = 0; q < s.s(); q++) {
-                        double wv = w[wBase + r * s.s() + q];
-                        int offW = q * s.dilationW();
-                        int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                        for (int i = i0; i < i1; i++) {
-                            int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
-                            int aRow = i * ow;
-                            for (int j = j0; j < j1; j++) {
-                                acc[aRow + j] += wv * x[xRow + j * s.strideW()];
-                            }
-                        }
-                    }
-                }
-            }
-            for (int p = 0; p < acc.length; p++) {
-                y[nk * oh * ow + p] = (float) acc[p];
-            }
-        });
+        CpuConv.forward(s, data(xs), data(ws), data(ys));
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
-        float[] w = data(ws), dy = data(dys), dx = data(dxs);
-        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups(), hw = s.h() * s.w();
-        // One task per (image, input channel): it gathers from every output position that read it.
-        forEach(s.n() * s.c(), (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), nc -> {
-            int n = nc / s.c(), ch = nc % s.c(), g = ch / cpg, c = ch % cpg;
-            double[] acc = new double[hw];
-            for (int k = g * kpg; k < (g + 1) * kpg; k++) {
-                int dyBase = (n * s.k() + k) * oh * ow, wBase = (k * cpg + c) * s.r() * s.s();
-                for (int r = 0; r < s.r(); r++) {
-                    int offH = r * s.dilationH();
-                    int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
-                    for (int q = 0; q < s.s(); q++) {
-                        double wv = w[wBase + r * s.s() + q];
-                        int offW = q * s.dilationW();
-                        int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                        for (int i = i0; i < i1; i++) {
-                            int xRow = (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
-                            int dyRow = dyBase + i * ow;
-                            for (int j = j0; j < j1; j++) {
-                                acc[xRow + j * s.strideW()] += wv * dy[dyRow + j];
-                            }
-                        }
-                    }
-                }
-            }
-            for (int p = 0; p < hw; p++) {
-                dx[nc * hw + p] = (float) acc[p];
-            }
-        });
+        CpuConv.backwardData(s, data(ws), data(dys), data(dxs));
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
-        float[] x = data(xs), dy = data(dys), dw = data(dws);
-        int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
-        forEach(s.k() * cpg, (long) s.n() * s.k() * oh * ow * cpg * s.r() * s.s(), kc -> {
-            int k = kc / cpg, c = kc % cpg, ch = k / kpg * cpg + c;
-            for (int r = 0; r < s.r(); r++) {
-                for (int q = 0; q < s.s(); q++) {
-                    double acc = 0;
-                    for (int n = 0; n < s.n(); n++) {
-                        int xBase = (n * s.c() + ch) * s.h() * s.w(), dyBase = (n * s.k() + k) * oh * ow;
-                        for (int i = 0; i < oh; i++) {
-                            int hi = i * s.strideH() - s.padH() + r * s.dilationH();
-                            if (hi < 0 || hi >= s.h()) {
-                                continue;
-                            }
-                            for (int j = 0; j < ow; j++) {
-                                int wi = j * s.strideW() - s.padW() + q * s.dilationW();
-                                if (wi >= 0 && wi < s.w()) {
-                                    acc += (double) dy[dyBase + i * ow + j] * x[xBase + hi * s.w() + wi];
-                                }
-                            }
-                        }
-                    }
-                    dw[(kc * s.r() + r) * s.s() + q] = (float) acc;
-                }
-            }
-        });
+        CpuConv.backwardFilter(s, data(xs), data(dys), data(dws));
     }
 
     @Override

@@ -1,0 +1,175 @@
+package io.jdl.backend.cpu;
+
+import io.jdl.backend.ConvShape;
+import java.util.stream.IntStream;
+
+/**
+ * Convolution on the CPU as matrix products (im2col): each image's input patches are unrolled into a
+ * column matrix {@code col[(c, r, s), (i, j)]}, so that per group
+ * <ul>
+ *   <li>forward: {@code y[k, (i, j)] = W[k, (c, r, s)] · col},</li>
+ *   <li>backward data: {@code dcol = Wᵀ · dy}, scattered back onto dx (col2im),</li>
+ *   <li>backward filter: {@code dW[k, (c, r, s)] += dy[k, (i, j)] · row[(i, j), (c, r, s)]}, with the
+ *       patches unrolled pixel-major ("im2row") so the product runs along contiguous rows.</li>
+ * </ul>
+ * Stride, padding, dilation and groups are handled in the unrolling; padded taps are zeros. Images are
+ * split into chunks that run on the common fork-join pool, each chunk with its own scratch buffers.
+ *
+ * <p>Precision: {@link CpuGemm} accumulates in float32, over at most (c/groups)·r·s terms forward and
+ * (k/groups)·r·s terms for the data gradient. The filter gradient sums over every image and output pixel;
+ * there the float32 product covers one image, and images are added in float64 (chunk sums are then
+ * added in a fixed order, so results do not depend on scheduling).
+ */
+final class CpuConv {
+    private CpuConv() {
+    }
+
+    /** Number of image chunks: a few per core for balance, never more than the images. */
+    private static int chunks(int n, long flops) {
+        if (flops < (1L << 18)) {
+            return 1;
+        }
+        return Math.max(1, Math.min(n, 4 * Runtime.getRuntime().availableProcessors()));
+    }
+
+    private static IntStream range(int chunks) {
+        IntStream r = IntStream.range(0, chunks);
+        return chunks > 1 ? r.parallel() : r;
+    }
+
+    private static long flops(ConvShape s) {
+        return 2L * s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
+    }
+
+    /** First output index whose input index j·stride - pad + off is ≥ 0. */
+    private static int firstValid(int stride, int pad, int off) {
+        int t = pad - off;
+        return t <= 0 ? 0 : (t + stride - 1) / stride;
+    }
+
+    /** One past the last output index (below {@code out}) whose input index is below {@code size}. */
+    private static int endValid(int stride, int pad, int off, int size, int out) {
+        int t = size - 1 + pad - off;
+        return t < 0 ? 0 : Math.min(out, t / stride + 1);
+    }
+
+    /**
+     * Unrolls channels [c0, c0 + cpg) of image n into col [cpg·r·s, oh·ow] (rows (c, r, s), columns (i, j)),
+     * or, when {@code pixelMajor}, into [oh·ow, cpg·r·s].
+     */
+    private static void im2col(ConvShape s, float[] x, int n, int c0, int cpg, float[] col, boolean pixelMajor) {
+        int oh = s.outH(), ow = s.outW(), ohw = oh * ow, rs = s.r() * s.s(), rows = cpg * rs;
+        java.util.Arrays.fill(col, 0, rows * ohw, 0f);
+        for (int c = 0; c < cpg; c++) {
+            int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
+            for (int r = 0; r < s.r(); r++) {
+                int offH = r * s.dilationH();
+                int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
+                for (int q = 0; q < s.s(); q++) {
+                    int offW = q * s.dilationW();
+                    int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
+                    int row = (c * s.r() + r) * s.s() + q;
+                    for (int i = i0; i < i1; i++) {
+                        int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
+                        if (pixelMajor) {
+                            for (int j = j0; j < j1; j++) {
+                                col[(i * ow + j) * rows + row] = x[xRow + j * s.strideW()];
+                            }
+                        } else if (s.strideW() == 1) {
+                            System.arraycopy(x, xRow + j0, col, row * ohw + i * ow + j0, j1 - j0);
+                        } else {
+                            int colRow = row * ohw + i * ow;
+                            for (int j = j0; j < j1; j++) {
+                                col[colRow + j] = x[xRow + j * s.strideW()];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static void forward(ConvShape s, float[] x, float[] w, float[] y) {
+        int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
+        int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s));
+        range(chunks).forEach(t -> {
+            float[] col = new float[rows * ohw];
+            for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
+                for (int gi = 0; gi < g; gi++) {
+                    im2col(s, x, img, gi * cpg, cpg, col, false);
+                    CpuGemm.gemm(false, kpg, ohw, rows, w, gi * kpg * rows, rows, col, 0, ohw,
+                            y, (img * s.k() + gi * kpg) * ohw, ohw, false);
+                }
+            }
+        });
+    }
+
+    static void backwardData(ConvShape s, float[] w, float[] dy, float[] dx) {
+        int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
+        int rows = cpg * s.r() * s.s(), n = s.n(), hw = s.h() * s.w(), chunks = chunks(n, flops(s));
+        range(chunks).forEach(t -> {
+            float[] dcol = new float[rows * ohw];
+            for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
+                java.util.Arrays.fill(dx, img * s.c() * hw, (img + 1) * s.c() * hw, 0f);
+                for (int gi = 0; gi < g; gi++) {
+                    CpuGemm.gemm(true, rows, ohw, kpg, w, gi * kpg * rows, rows, dy, (img * s.k() + gi * kpg) * ohw, ohw,
+                            dcol, 0, ohw, false);
+                    col2im(s, dcol, dx, img, gi * cpg, cpg);
+                }
+            }
+        });
+    }
+
+    /** Adds dcol [cpg·r·s, oh·ow] onto channels [c0, c0 + cpg) of image n of dx. */
+    private static void col2im(ConvShape s, float[] dcol, float[] dx, int n, int c0, int cpg) {
+        int oh = s.outH(), ow = s.outW(), ohw = oh * ow;
+        for (int c = 0; c < cpg; c++) {
+            int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
+            for (int r = 0; r < s.r(); r++) {
+                int offH = r * s.dilationH();
+                int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
+                for (int q = 0; q < s.s(); q++) {
+                    int offW = q * s.dilationW();
+                    int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
+                    int row = (c * s.r() + r) * s.s() + q;
+                    for (int i = i0; i < i1; i++) {
+                        int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
+                        int colRow = row * ohw + i * ow;
+                        for (int j = j0; j < j1; j++) {
+                            dx[xRow + j * s.strideW()] += dcol[colRow + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static void backwardFilter(ConvShape s, float[] x, float[] dy, float[] dw) {
+        int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
+        int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s)), wSize = s.k() * rows;
+        double[][] partial = new double[chunks][];
+        range(chunks).forEach(t -> {
+            float[] row = new float[ohw * rows], part = new float[kpg * rows];
+            double[] acc = new double[wSize];
+            for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
+                for (int gi = 0; gi < g; gi++) {
+                    im2col(s, x, img, gi * cpg, cpg, row, true);
+                    CpuGemm.gemm(false, kpg, rows, ohw, dy, (img * s.k() + gi * kpg) * ohw, ohw, row, 0, rows,
+                            part, 0, rows, false);
+                    int base = gi * kpg * rows;
+                    for (int e = 0; e < kpg * rows; e++) {
+                        acc[base + e] += part[e];
+                    }
+                }
+            }
+            partial[t] = acc;
+        });
+        for (int e = 0; e < wSize; e++) {
+            double sum = 0;
+            for (double[] p : partial) {
+                sum += p[e];
+            }
+            dw[e] = (float) sum;
+        }
+    }
+}
