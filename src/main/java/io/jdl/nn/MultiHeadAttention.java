@@ -1,5 +1,6 @@
 package io.jdl.nn;
 
+import io.jdl.backend.Device;
 import io.jdl.tensor.Attention;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
@@ -38,6 +39,38 @@ public final class MultiHeadAttention extends Module {
         this.nextSeed = rng.nextLong();
         registerModule("qkv", new Linear(dim, 3 * dim, rng));
         registerModule("proj", new Linear(dim, dim, rng));
+    }
+
+    /**
+     * A key padding mask [batch, tokens] for {@link #forward(Tensor, Tensor)} and {@link Tensor#attention}:
+     * sequence b's first {@code lengths[b]} keys are kept (1), the rest are padding (0).
+     */
+    public static Tensor paddingMask(int[] lengths, int tokens, Device device) {
+        float[] m = new float[lengths.length * tokens];
+        for (int b = 0; b < lengths.length; b++) {
+            if (lengths[b] < 0 || lengths[b] > tokens) {
+                throw new IllegalArgumentException("padding mask: length " + lengths[b] + " of sequence " + b
+                        + " is outside [0, " + tokens + "] tokens");
+            }
+            java.util.Arrays.fill(m, b * tokens, b * tokens + lengths[b], 1f);
+        }
+        return Tensor.of(m, Shape.of(lengths.length, tokens), device);
+    }
+
+    /** A key padding mask [batch, tokens] from {@code keep[b][t]} (true for a real token, false for padding). */
+    public static Tensor paddingMask(boolean[][] keep, Device device) {
+        int batch = keep.length, tokens = batch == 0 ? 0 : keep[0].length;
+        float[] m = new float[batch * tokens];
+        for (int b = 0; b < batch; b++) {
+            if (keep[b].length != tokens) {
+                throw new IllegalArgumentException("padding mask: row " + b + " has " + keep[b].length
+                        + " entries, row 0 has " + tokens);
+            }
+            for (int t = 0; t < tokens; t++) {
+                m[b * tokens + t] = keep[b][t] ? 1f : 0f;
+            }
+        }
+        return Tensor.of(m, Shape.of(batch, tokens), device);
     }
 
     public int heads() {

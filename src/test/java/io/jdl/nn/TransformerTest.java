@@ -181,6 +181,28 @@ class TransformerTest {
         }
     }
 
+    @Test
+    void paddingMasksFromLengthsOrFlagsHideTheirKeys() {
+        try (Tensor m = MultiHeadAttention.paddingMask(new int[] {2, 3}, 3, Device.CPU);
+             Tensor m2 = MultiHeadAttention.paddingMask(new boolean[][] {{true, true, false}, {true, true, true}},
+                     Device.CPU)) {
+            assertArrayEquals(new float[] {1, 1, 0, 1, 1, 1}, m.toArray());
+            assertArrayEquals(m.toArray(), m2.toArray());
+        }
+        assertMessage(() -> MultiHeadAttention.paddingMask(new int[] {4}, 3, Device.CPU), "length 4", "[0, 3]");
+        // An encoder's outputs at real tokens do not depend on what the padding holds.
+        try (Transformer enc = Transformer.encoder(new Transformer.Config(9, 5, 8, 2, 2, 0f, false), new Random(4));
+             NoGrad ignored = Autograd.noGrad();
+             Tensor mask = MultiHeadAttention.paddingMask(new int[] {3}, 5, Device.CPU);
+             Tensor a = enc.forward(new int[] {1, 2, 3, 4, 5}, 1, 5, mask);
+             Tensor b = enc.forward(new int[] {1, 2, 3, 8, 0}, 1, 5, mask)) {
+            float[] x = a.toArray(), y = b.toArray();
+            for (int i = 0; i < 3 * 9; i++) {
+                assertEquals(x[i], y[i], 1e-5, "logit " + i);
+            }
+        }
+    }
+
     // ---- bad input ----
 
     @Test
