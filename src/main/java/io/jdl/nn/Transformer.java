@@ -1,7 +1,6 @@
 package io.jdl.nn;
 
 import io.jdl.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
@@ -19,7 +18,7 @@ public final class Transformer extends Module {
     private final boolean causal, tied;
     private final Embedding tokEmb;
     private final PositionalEmbedding posEmb;
-    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final TransformerStack blocks;
 
     /** Sizes and switches of a {@link Transformer}. */
     public record Config(int vocab, int maxLen, int dim, int heads, int layers, float dropout, boolean tieWeights) {
@@ -36,10 +35,7 @@ public final class Transformer extends Module {
         this.tied = c.tieWeights();
         tokEmb = registerModule("tok_emb", new Embedding(vocab, dim, 0.02, rng));  // GPT-2 initialisation
         posEmb = registerModule("pos_emb", PositionalEmbedding.learned(maxLen, dim, rng));
-        Stack stack = registerModule("blocks", new Stack());
-        for (int i = 0; i < c.layers(); i++) {
-            blocks.add(stack.add(new TransformerBlock(dim, c.heads(), causal, c.dropout(), rng)));
-        }
+        blocks = registerModule("blocks", new TransformerStack(dim, c.heads(), c.layers(), causal, c.dropout(), rng));
         registerModule("ln_f", new LayerNorm(dim));
         registerModule("head", tied ? new TiedHead(vocab, dim, rng) : new Linear(dim, vocab, rng));
     }
@@ -55,7 +51,7 @@ public final class Transformer extends Module {
     }
 
     public List<TransformerBlock> blocks() {
-        return List.copyOf(blocks);
+        return blocks.blocks();
     }
 
     public boolean isCausal() {
@@ -68,7 +64,7 @@ public final class Transformer extends Module {
 
     /** Turns attention-weight recording on or off in every block (see {@link MultiHeadAttention#lastWeights()}). */
     public void recordAttentionWeights(boolean on) {
-        blocks.forEach(b -> b.attention().recordWeights(on));
+        blocks.recordAttentionWeights(on);
     }
 
     /** Ids as a float tensor [B, T] (copied to the host to be checked). */
@@ -107,11 +103,9 @@ public final class Transformer extends Module {
         Tensor e = tokEmb.forward(ids, batch, tokens);
         Tensor h = posEmb.forward(e);
         Modules.release(e);
-        for (TransformerBlock b : blocks) {
-            Tensor next = b.forward(h, keyPaddingMask);
-            Modules.release(h);
-            h = next;
-        }
+        Tensor trunk = blocks.forward(h, keyPaddingMask);
+        Modules.release(h);
+        h = trunk;
         Tensor y = children().get("ln_f").forward(h);
         Modules.release(h);
         return y;
@@ -122,20 +116,6 @@ public final class Transformer extends Module {
         Tensor logits = head instanceof TiedHead t ? t.forward(h, tokEmb.weight()) : head.forward(h);
         Modules.release(h);
         return logits;
-    }
-
-    /** Blocks named "0", "1", ... */
-    static final class Stack extends Module {
-        private int size;
-
-        TransformerBlock add(TransformerBlock b) {
-            return registerModule(Integer.toString(size++), b);
-        }
-
-        @Override
-        public Tensor forward(Tensor x) {
-            throw new UnsupportedOperationException("the blocks run from Transformer.forward");
-        }
     }
 
     /** The output head when tied to the token embedding: logits = h·Eᵀ + bias. */
@@ -157,6 +137,6 @@ public final class Transformer extends Module {
     @Override
     public String toString() {
         return "Transformer(" + (causal ? "causal" : "encoder") + ", vocab=" + vocab + ", dim=" + dim + ", layers="
-                + blocks.size() + (tied ? ", tied" : "") + ")";
+                + blocks.blocks().size() + (tied ? ", tied" : "") + ")";
     }
 }

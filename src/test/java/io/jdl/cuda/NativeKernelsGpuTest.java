@@ -498,6 +498,14 @@ class NativeKernelsGpuTest {
                     String what = " tk=" + tk + " causal=" + causal + " mask=" + withMask;
                     assertClose("probs" + what, eP, pGpu);
                     assertClose("dScores" + what, eDs, download(ds, rows * tk));
+                    // In place, as Tensor.attention uses both kernels.
+                    DeviceMemory inPlace = upload(sc);
+                    kernels.attentionSoftmax(stream, inPlace, withMask ? upload(mask) : null, inPlace, batch, heads, tq,
+                            tk, scale, causal);
+                    assertClose("probs in place" + what, eP, download(inPlace, rows * tk));
+                    DeviceMemory dpInPlace = upload(dp);
+                    kernels.attentionSoftmaxBackward(stream, p, dpInPlace, dpInPlace, rows, tk, scale);
+                    assertClose("dScores in place" + what, eDs, download(dpInPlace, rows * tk));
                 }
             }
         }

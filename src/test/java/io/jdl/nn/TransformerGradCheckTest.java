@@ -41,6 +41,13 @@ class TransformerGradCheckTest {
     }
 
     @Test
+    void stackOfTwoBlocks() {
+        try (TransformerStack m = new TransformerStack(4, 2, 2, true, 0f, new Random(10))) {
+            checkModule("TransformerStack", m, GradCheck.randn(new Random(11), 3 * 4), Shape.of(1, 3, 4));
+        }
+    }
+
+    @Test
     void learnedPositions() {
         try (PositionalEmbedding m = PositionalEmbedding.learned(5, 3, new Random(8))) {
             checkModule("PositionalEmbedding", m, GradCheck.randn(new Random(9), 2 * 4 * 3), Shape.of(2, 4, 3));
