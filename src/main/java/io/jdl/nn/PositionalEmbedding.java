@@ -54,8 +54,11 @@ public final class PositionalEmbedding extends Module {
         return pe;
     }
 
-    /** Sinusoidal positions expanded for the last (batch, tokens, device) asked; owned by this module. */
-    private Tensor cached;
+    /**
+     * Sinusoidal positions expanded per (batch, tokens, device) asked, owned by this module; kept (not
+     * replaced) so that a graph built with one shape stays valid while another shape is used.
+     */
+    private final java.util.Map<String, Tensor> cache = new java.util.HashMap<>();
 
     public int maxLength() {
         return maxLen;
@@ -79,14 +82,13 @@ public final class PositionalEmbedding extends Module {
             return param("weight").embedding(ids, batch, tokens);
         }
         Tensor pe = buffer("pe");
-        if (cached == null || cached.isClosed() || !cached.shape().equals(Shape.of(batch, tokens, dim))
-                || !cached.device().equals(pe.device())) {
-            if (cached != null && !cached.isClosed()) {
-                cached.close();
-            }
+        String key = batch + "x" + tokens + "@" + pe.device();
+        Tensor cached = cache.get(key);
+        if (cached == null) {
             try (io.jdl.autograd.NoGrad ignored = io.jdl.autograd.Autograd.noGrad()) {
                 cached = pe.embedding(ids, batch, tokens);
             }
+            cache.put(key, cached);
         }
         return cached;
     }
@@ -107,11 +109,19 @@ public final class PositionalEmbedding extends Module {
     }
 
     @Override
+    public Module to(Device device) {
+        clearCache();
+        return super.to(device);
+    }
+
+    private void clearCache() {
+        cache.values().forEach(Tensor::close);
+        cache.clear();
+    }
+
+    @Override
     public void close() {
-        if (cached != null && !cached.isClosed()) {
-            cached.close();
-        }
-        cached = null;
+        clearCache();
         super.close();
     }
 

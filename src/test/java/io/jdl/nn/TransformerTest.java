@@ -140,6 +140,28 @@ class TransformerTest {
     }
 
     @Test
+    void sinusoidalPositionsAddTheTableAndCarryGradientsToTheInput() {
+        try (PositionalEmbedding p = PositionalEmbedding.sinusoidal(6, 4);
+             Tensor x = Tensor.zeros(Shape.of(2, 3, 4), Device.CPU).requiresGrad(true)) {
+            assertEquals(0, p.namedParameters().size(), "no learned parameters");
+            float[] pe = PositionalEmbedding.sinusoids(6, 4);
+            try (Tensor y = p.forward(x); Tensor other = p.forward(Tensor.zeros(Shape.of(1, 5, 4), Device.CPU))) {
+                float[] v = y.toArray();
+                for (int i = 0; i < v.length; i++) {
+                    assertEquals(pe[i % 12], v[i], 0f);
+                }
+                try (Tensor s = y.sum()) {
+                    s.backward();  // still valid after another shape was used
+                }
+                float[] g = x.grad().toArray();
+                for (float gi : g) {
+                    assertEquals(1f, gi);
+                }
+            }
+        }
+    }
+
+    @Test
     void parameterNamesFollowPyTorch() {
         try (Transformer m = Transformer.causalLm(new Transformer.Config(11, 8, 8, 2, 2, 0f, false), new Random(1))) {
             List<String> names = List.copyOf(m.namedParameters().keySet());
