@@ -11,10 +11,10 @@ import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * The pure-Java reference backend: straightforward loops, float32 storage, float64 accumulation in
- * products and sums, except convolution, which runs as im2col and float32 matrix products per image with
- * images summed in float64 ({@link CpuConv}). It is the oracle the CUDA backend is tested against, and the
- * default without a GPU.
+ * The pure-Java reference backend: float32 storage, float64 accumulation in sums. Matrix products
+ * ({@link CpuMatmul}) and convolutions ({@link CpuConv}, im2col) run on a vectorised float32 kernel
+ * ({@link CpuGemm}) over short blocks (256 terms, or one image) whose sums are added in float64. It is the
+ * oracle the CUDA backend is tested against, and the default without a GPU.
  */
 public final class CpuBackend implements Backend {
     public static final CpuBackend INSTANCE = new CpuBackend();
@@ -63,48 +63,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
-        float[] a = data(as), b = data(bs), c = data(cs);
-        IntStream rows = IntStream.range(0, batch * m);
-        if ((long) batch * m * n * k >= PARALLEL_WORK) {
-            rows = rows.parallel();
-        }
-        rows.forEach(row -> {
-            int bi = row / m, i = row % m;
-            int aOff = bi * m * k, bOff = bi * k * n, cOff = bi * m * n;
-            if (transB && !transA) {
-                // A row · B row: both contiguous (the x·Wᵀ of a linear layer).
-                int aRow = aOff + i * k;
-                for (int j = 0; j < n; j++) {
-                    int bRow = bOff + j * k;
-                    double acc = 0;
-                    for (int p = 0; p < k; p++) {
-                        acc += (double) a[aRow + p] * b[bRow + p];
-                    }
-                    c[cOff + i * n + j] = (float) acc;
-                }
-                return;
-            }
-            double[] acc = new double[n];
-            for (int p = 0; p < k; p++) {
-                double aip = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
-                if (aip == 0) {
-                    continue;
-                }
-                if (transB) {
-                    for (int j = 0; j < n; j++) {
-                        acc[j] += aip * b[bOff + j * k + p];
-                    }
-                } else {
-                    int bRow = bOff + p * n;
-                    for (int j = 0; j < n; j++) {
-                        acc[j] += aip * b[bRow + j];
-                    }
-                }
-            }
-            for (int j = 0; j < n; j++) {
-                c[cOff + i * n + j] = (float) acc[j];
-            }
-        });
+        CpuMatmul.matmul(transA, transB, batch, m, n, k, data(as), data(bs), data(cs));
     }
 
     @Override

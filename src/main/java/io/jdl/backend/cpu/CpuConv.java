@@ -54,12 +54,14 @@ final class CpuConv {
     }
 
     /**
-     * Unrolls channels [c0, c0 + cpg) of image n into col [cpg·r·s, oh·ow] (rows (c, r, s), columns (i, j)),
-     * or, when {@code pixelMajor}, into [oh·ow, cpg·r·s].
+     * Unrolls channels [c0, c0 + cpg) of image n into col: rows (c, r, s), columns (i, j), or, when
+     * {@code pixelMajor}, rows (i, j), columns (c, r, s). Padded taps are zeros.
      */
-    private static void im2col(ConvShape s, float[] x, int n, int c0, int cpg, float[] col, boolean pixelMajor) {
-        int oh = s.outH(), ow = s.outW(), ohw = oh * ow, rs = s.r() * s.s(), rows = cpg * rs;
-        java.util.Arrays.fill(col, 0, rows * ohw, 0f);
+    private static void im2col(ConvShape s, float[] x, int n, int c0, int cpg, float[][] col, boolean pixelMajor) {
+        int oh = s.outH(), ow = s.outW();
+        for (float[] row : col) {
+            java.util.Arrays.fill(row, 0f);
+        }
         for (int c = 0; c < cpg; c++) {
             int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
             for (int r = 0; r < s.r(); r++) {
@@ -68,19 +70,19 @@ final class CpuConv {
                 for (int q = 0; q < s.s(); q++) {
                     int offW = q * s.dilationW();
                     int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                    int row = (c * s.r() + r) * s.s() + q;
+                    int tap = (c * s.r() + r) * s.s() + q;
                     for (int i = i0; i < i1; i++) {
                         int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
                         if (pixelMajor) {
                             for (int j = j0; j < j1; j++) {
-                                col[(i * ow + j) * rows + row] = x[xRow + j * s.strideW()];
+                                col[i * ow + j][tap] = x[xRow + j * s.strideW()];
                             }
                         } else if (s.strideW() == 1) {
-                            System.arraycopy(x, xRow + j0, col, row * ohw + i * ow + j0, j1 - j0);
+                            System.arraycopy(x, xRow + j0, col[tap], i * ow + j0, j1 - j0);
                         } else {
-                            int colRow = row * ohw + i * ow;
+                            float[] colRow = col[tap];
                             for (int j = j0; j < j1; j++) {
-                                col[colRow + j] = x[xRow + j * s.strideW()];
+                                colRow[i * ow + j] = x[xRow + j * s.strideW()];
                             }
                         }
                     }
@@ -93,12 +95,14 @@ final class CpuConv {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s));
         range(chunks).forEach(t -> {
-            float[] col = new float[rows * ohw];
+            float[][] col = new float[rows][ohw], out = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 for (int gi = 0; gi < g; gi++) {
                     im2col(s, x, img, gi * cpg, cpg, col, false);
-                    CpuGemm.gemm(false, kpg, ohw, rows, w, gi * kpg * rows, rows, col, 0, ohw,
-                            y, (img * s.k() + gi * kpg) * ohw, ohw, false);
+                    CpuGemm.gemmRows(kpg, ohw, rows, w, gi * kpg * rows, rows, 1, col, out);
+                    for (int kk = 0; kk < kpg; kk++) {
+                        System.arraycopy(out[kk], 0, y, (img * s.k() + gi * kpg + kk) * ohw, ohw);
+                    }
                 }
             }
         });
@@ -108,21 +112,24 @@ final class CpuConv {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), hw = s.h() * s.w(), chunks = chunks(n, flops(s));
         range(chunks).forEach(t -> {
-            float[] dcol = new float[rows * ohw];
+            float[][] dcol = new float[rows][ohw], dyRows = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 java.util.Arrays.fill(dx, img * s.c() * hw, (img + 1) * s.c() * hw, 0f);
                 for (int gi = 0; gi < g; gi++) {
-                    CpuGemm.gemm(true, rows, ohw, kpg, w, gi * kpg * rows, rows, dy, (img * s.k() + gi * kpg) * ohw, ohw,
-                            dcol, 0, ohw, false);
+                    for (int kk = 0; kk < kpg; kk++) {
+                        System.arraycopy(dy, (img * s.k() + gi * kpg + kk) * ohw, dyRows[kk], 0, ohw);
+                    }
+                    // dcol[(c, r, s)] = Σ_k W[k, (c, r, s)]·dy[k]: A(i, p) = W[p, i].
+                    CpuGemm.gemmRows(rows, ohw, kpg, w, gi * kpg * rows, 1, rows, dyRows, dcol);
                     col2im(s, dcol, dx, img, gi * cpg, cpg);
                 }
             }
         });
     }
 
-    /** Adds dcol [cpg·r·s, oh·ow] onto channels [c0, c0 + cpg) of image n of dx. */
-    private static void col2im(ConvShape s, float[] dcol, float[] dx, int n, int c0, int cpg) {
-        int oh = s.outH(), ow = s.outW(), ohw = oh * ow;
+    /** Adds dcol (rows (c, r, s), columns (i, j)) onto channels [c0, c0 + cpg) of image n of dx. */
+    private static void col2im(ConvShape s, float[][] dcol, float[] dx, int n, int c0, int cpg) {
+        int oh = s.outH(), ow = s.outW();
         for (int c = 0; c < cpg; c++) {
             int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
             for (int r = 0; r < s.r(); r++) {
@@ -131,12 +138,11 @@ final class CpuConv {
                 for (int q = 0; q < s.s(); q++) {
                     int offW = q * s.dilationW();
                     int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                    int row = (c * s.r() + r) * s.s() + q;
+                    float[] colRow = dcol[(c * s.r() + r) * s.s() + q];
                     for (int i = i0; i < i1; i++) {
                         int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
-                        int colRow = row * ohw + i * ow;
                         for (int j = j0; j < j1; j++) {
-                            dx[xRow + j * s.strideW()] += dcol[colRow + j];
+                            dx[xRow + j * s.strideW()] += colRow[i * ow + j];
                         }
                     }
                 }
@@ -149,16 +155,18 @@ final class CpuConv {
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s)), wSize = s.k() * rows;
         double[][] partial = new double[chunks][];
         range(chunks).forEach(t -> {
-            float[] row = new float[ohw * rows], part = new float[kpg * rows];
+            float[][] pixels = new float[ohw][rows], part = new float[kpg][rows];
             double[] acc = new double[wSize];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 for (int gi = 0; gi < g; gi++) {
-                    im2col(s, x, img, gi * cpg, cpg, row, true);
-                    CpuGemm.gemm(false, kpg, rows, ohw, dy, (img * s.k() + gi * kpg) * ohw, ohw, row, 0, rows,
-                            part, 0, rows, false);
-                    int base = gi * kpg * rows;
-                    for (int e = 0; e < kpg * rows; e++) {
-                        acc[base + e] += part[e];
+                    im2col(s, x, img, gi * cpg, cpg, pixels, true);
+                    CpuGemm.gemmRows(kpg, rows, ohw, dy, (img * s.k() + gi * kpg) * ohw, ohw, 1, pixels, part);
+                    for (int kk = 0; kk < kpg; kk++) {
+                        int base = (gi * kpg + kk) * rows;
+                        float[] pr = part[kk];
+                        for (int e = 0; e < rows; e++) {
+                            acc[base + e] += pr[e];
+                        }
                     }
                 }
             }

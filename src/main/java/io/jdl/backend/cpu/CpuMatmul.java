@@ -1,0 +1,76 @@
+package io.jdl.backend.cpu;
+
+import java.util.stream.IntStream;
+
+/**
+ * The CPU backend's (batched) matrix product {@code C = op(A)·op(B)} on {@link CpuGemm}'s vectorised row
+ * kernel. B is first copied into row arrays (transposed when {@code transB}), then rows of C are computed
+ * in parallel chunks.
+ *
+ * <p>Precision: k is cut into blocks of {@value #K_BLOCK}; each block's products are accumulated in
+ * float32 and the block sums added in float64. So the float32 rounding is that of at most
+ * {@value #K_BLOCK} terms (relative error typically ~1e-7·√256, bounded by 256·2⁻²⁴ of Σ|terms|), while
+ * long reductions such as a weight gradient over a large batch keep float64 accuracy between blocks.
+ */
+final class CpuMatmul {
+    static final int K_BLOCK = 256;
+
+    /** Rows of C per task. */
+    private static final int ROW_TILE = 16;
+
+    /** Multiply-adds below which the product runs on the calling thread. */
+    private static final long PARALLEL_WORK = 1 << 16;
+
+    private CpuMatmul() {
+    }
+
+    static void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, float[] a, float[] b, float[] c) {
+        long work = (long) batch * m * n * k;
+        boolean parallel = work >= PARALLEL_WORK;
+        float[][][] bRows = new float[batch][k][];
+        IntStream copies = IntStream.range(0, batch * k);
+        (parallel ? copies.parallel() : copies).forEach(bp -> {
+            int bi = bp / k, p = bp % k, bOff = bi * k * n;
+            float[] row = new float[n];
+            if (transB) {
+                for (int j = 0; j < n; j++) {
+                    row[j] = b[bOff + j * k + p];
+                }
+            } else {
+                System.arraycopy(b, bOff + p * n, row, 0, n);
+            }
+            bRows[bi][p] = row;
+        });
+        // Tasks: tiles of up to ROW_TILE rows of one product, so a k-block of B is reused from cache by every row.
+        int tiles = (m + ROW_TILE - 1) / ROW_TILE, ais = transA ? 1 : k, aps = transA ? m : 1;
+        IntStream tasks = IntStream.range(0, batch * tiles);
+        (parallel && batch * tiles > 1 ? tasks.parallel() : tasks).forEach(t -> {
+            int bi = t / tiles, i0 = t % tiles * ROW_TILE, mt = Math.min(ROW_TILE, m - i0);
+            int aOff = bi * m * k + i0 * ais, cOff = (bi * m + i0) * n;
+            float[][] block = new float[mt][n];
+            if (k <= K_BLOCK) {
+                CpuGemm.gemmRows(mt, n, k, a, aOff, ais, aps, bRows[bi], 0, block);
+                for (int i = 0; i < mt; i++) {
+                    System.arraycopy(block[i], 0, c, cOff + i * n, n);
+                }
+                return;
+            }
+            double[][] acc = new double[mt][n];
+            for (int p0 = 0; p0 < k; p0 += K_BLOCK) {
+                CpuGemm.gemmRows(mt, n, Math.min(K_BLOCK, k - p0), a, aOff + p0 * aps, ais, aps, bRows[bi], p0, block);
+                for (int i = 0; i < mt; i++) {
+                    double[] accRow = acc[i];
+                    float[] part = block[i];
+                    for (int j = 0; j < n; j++) {
+                        accRow[j] += part[j];
+                    }
+                }
+            }
+            for (int i = 0; i < mt; i++) {
+                for (int j = 0; j < n; j++) {
+                    c[cOff + i * n + j] = (float) acc[i][j];
+                }
+            }
+        });
+    }
+}
