@@ -2,8 +2,8 @@ package io.jdl.nn;
 
 import io.jdl.tensor.Tensor;
 
-/** Helpers for modules that build graphs from several ops. */
-final class Modules {
+/** Helpers for modules that build graphs from several ops (also for modules written outside this package). */
+public final class Modules {
     private Modules() {
     }
 
@@ -11,7 +11,7 @@ final class Modules {
      * Closes an intermediate that no graph owns (outside autograd, or when nothing needed a gradient);
      * a recorded intermediate is left to its graph, which backward() frees.
      */
-    static void release(Tensor t) {
+    public static void release(Tensor t) {
         if (t != null && !t.needsGrad() && !t.isClosed()) {
             t.close();
         }

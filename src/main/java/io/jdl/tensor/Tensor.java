@@ -37,6 +37,9 @@ import java.util.function.Consumer;
  *     Closing a recorded root without calling backward frees its graph the same way. Using a tensor
  *     the graph released throws {@link IllegalStateException}; closing it is a no-op.</li>
  * <li>Using a closed tensor, or closing a leaf twice, throws {@link IllegalStateException}.</li>
+ * <li>Closing a tensor that a recorded op still reads (say a reshaped input batch, which needs no
+ *     gradient but is kept for the weight gradient) is allowed: it is closed for you at once, and its
+ *     memory is freed when that graph is freed.</li>
  * </ul>
  * So a training step needs no bookkeeping: {@code try (Tensor loss = model.forward(x).crossEntropy(y))
  * { loss.backward(); }} leaves only the parameters and their gradients allocated.
@@ -62,6 +65,9 @@ public final class Tensor implements AutoCloseable {
     private boolean retained;
     private boolean releasedByGraph;
     private boolean graphFreed;
+    /** Recorded ops that read this tensor and have not been freed: a close() waits for them (see close()). */
+    private int graphRefs;
+    private boolean closeDeferred;
 
     private Tensor(Shape shape, Backend backend, Storage storage) {
         this.shape = shape;
@@ -152,11 +158,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return storage.isClosed();
+        return storage.isClosed() || closeDeferred;
     }
 
     private void checkOpen() {
-        if (storage.isClosed()) {
+        if (storage.isClosed() || closeDeferred) {
             throw new IllegalStateException("tensor " + shape + " on " + device() + (releasedByGraph
                     ? " was released by backward() (a graph's intermediates are freed with it; call retain() before"
                     + " backward() to keep one)" : " is closed"));
@@ -294,7 +300,9 @@ public final class Tensor implements AutoCloseable {
             if (i < inputs.length) {
                 next.push(i + 1);
                 Tensor in = inputs[i];
-                in.checkOpen();
+                if (in.storage.isClosed()) { // a closed input the graph still reads: its memory is gone
+                    in.checkOpen();
+                }
                 if (in.node != null && seen.add(in)) {
                     stack.push(in);
                     next.push(0);
@@ -310,6 +318,9 @@ public final class Tensor implements AutoCloseable {
     /** Closes the buffers and intermediates of a graph; the root (this) stays open. */
     private void freeGraph(List<Tensor> order) {
         for (Tensor t : order) {
+            for (Tensor in : t.node.inputs()) {
+                in.dropGraphRef();
+            }
             t.node.free();
             t.node = null;
             if (t.grad != null) {
@@ -352,6 +363,9 @@ public final class Tensor implements AutoCloseable {
         }
         if (needed && Autograd.isGradEnabled()) {
             out.node = new Node(inputs, backward, saved);
+            for (Tensor in : inputs) {
+                in.graphRefs++;
+            }
         } else {
             saved.forEach(Tensor::close);
         }
@@ -1280,6 +1294,15 @@ public final class Tensor implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (closeDeferred) {
+            throw new IllegalStateException("tensor " + shape + " on " + device() + " was already closed");
+        }
+        if (node == null && graphRefs > 0 && !storage.isClosed()) {
+            // A recorded op still needs these values for backward(): closed for the caller now, freed with the graph.
+            closeDeferred = true;
+            zeroGrad();
+            return;
+        }
         if (storage.isClosed()) {
             if (releasedByGraph) {
                 return;
@@ -1310,6 +1333,14 @@ public final class Tensor implements AutoCloseable {
             }
         }
         return order;
+    }
+
+    /** A graph that read this tensor was freed; frees the memory too if the caller already closed it. */
+    private void dropGraphRef() {
+        if (--graphRefs == 0 && closeDeferred && !storage.isClosed()) {
+            zeroGrad();
+            storage.close();
+        }
     }
 
     @Override
