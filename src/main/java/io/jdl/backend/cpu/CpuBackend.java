@@ -194,6 +194,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void activation(Activation act, float param, Storage xs, Storage ys, long n) {
         float[] x = data(xs), y = data(ys);
+        if (act == Activation.RELU) {
+            CpuElementwise.relu(x, y, (int) n);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float v = x[i];
             y[i] = switch (act) {
@@ -210,6 +214,10 @@ public final class CpuBackend implements Backend {
     public void activationBackward(Activation act, float param, Storage xs, Storage ys, Storage dys, Storage dxs,
                                    long n) {
         float[] x = data(xs), y = data(ys), dy = data(dys), dx = data(dxs);
+        if (act == Activation.RELU) {
+            CpuElementwise.reluBackward(x, dy, dx, (int) n);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float v = x[i], g = dy[i];
             dx[i] = switch (act) {
@@ -363,6 +371,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void pool2d(PoolShape s, Storage xs, Storage ys) {
         float[] x = data(xs), y = data(ys);
+        if (CpuPool.handles(s)) {
+            CpuPool.forward(s, x, y);
+            return;
+        }
         int oh = s.outH(), ow = s.outW();
         forEach(s.n() * s.c(), (long) s.n() * s.c() * oh * ow * s.kh() * s.kw(), nc -> {
             for (int i = 0; i < oh; i++) {
@@ -409,6 +421,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void pool2dBackward(PoolShape s, Storage xs, Storage ys, Storage dys, Storage dxs) {
         float[] x = data(xs), dy = data(dys), dx = data(dxs);
+        if (CpuPool.handles(s)) {
+            CpuPool.backward(s, x, dy, dx);
+            return;
+        }
         int oh = s.outH(), ow = s.outW();
         Arrays.fill(dx, 0, s.n() * s.c() * s.h() * s.w(), 0f);
         // Windows of one (image, channel) plane only touch that plane: planes run in parallel.
@@ -443,7 +459,8 @@ public final class CpuBackend implements Backend {
         float[] x = data(xs), gamma = data(gs), beta = data(bs), y = data(ys), runMean = data(rms), runVar = data(rvs);
         float[] saveMean = data(sms), saveInv = data(sis);
         long m = (long) n * hw;
-        for (int ch = 0; ch < c; ch++) {
+        // Channels are independent: they run in parallel.
+        forEach(c, m * c * 8, ch -> {
             double sum = 0, sq = 0;
             for (int i = 0; i < n; i++) {
                 for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
@@ -466,7 +483,7 @@ public final class CpuBackend implements Backend {
             saveInv[ch] = (float) inv;
             runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * mean);
             runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * (m > 1 ? sq / (m - 1) : var));
-        }
+        });
     }
 
     @Override
@@ -488,7 +505,7 @@ public final class CpuBackend implements Backend {
         float[] x = data(xs), dy = data(dys), gamma = data(gs), mean = data(sms), inv = data(sis);
         float[] dx = data(dxs), dGamma = data(dgs), dBeta = data(dbs);
         long m = (long) n * hw;
-        for (int ch = 0; ch < c; ch++) {
+        forEach(c, m * c * 8, ch -> {
             double sumDy = 0, sumDyXhat = 0;
             for (int i = 0; i < n; i++) {
                 for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
@@ -506,7 +523,7 @@ public final class CpuBackend implements Backend {
                     dx[p] = (float) (k * (m * dy[p] - sumDy - xhat * sumDyXhat));
                 }
             }
-        }
+        });
     }
 
     @Override
