@@ -43,7 +43,18 @@ final class ImageClassification {
     private ImageClassification() {
     }
 
+    /** Writes a sample's own pictures from the trained model (e.g. attention maps) into the output folder. */
+    @FunctionalInterface
+    interface Extra {
+        void write(Module model, Dataset test, DataLoader testLoader, Path out) throws IOException;
+    }
+
     static int run(Recipe recipe, TrainOptions o, DataOptions dataOptions, Function<Random, Module> build)
+            throws IOException {
+        return run(recipe, o, dataOptions, build, null);
+    }
+
+    static int run(Recipe recipe, TrainOptions o, DataOptions dataOptions, Function<Random, Module> build, Extra extra)
             throws IOException {
         Path dataDir = dataOptions.data;
         Integer trainLimit = dataOptions.trainLimit;
@@ -126,6 +137,9 @@ final class ImageClassification {
             }
             if (eval == null) {
                 eval = evaluate(model, testLoader, test.numClasses());
+            }
+            if (extra != null) {
+                extra.write(model, test, testLoader, out);
             }
             writeArtifacts(out, recipe, model, stepLoss, trainLoader.batchesPerEpoch(), testLoss, trainAcc, testAcc, eval,
                     test.classNames(), device, train.size(), batchSize, lr, o.seed);

@@ -128,6 +128,55 @@ class SamplesEndToEndTest {
     }
 
     @Test
+    void vitTrainsAndDrawsItsAttention() {
+        Path out = tmp.resolve("vit");
+        String text = run("vit", "--device", "cpu", "--data", data.toString(), "--epochs", "1", "--batch-size", "16",
+                "--patch", "7", "--dim", "16", "--layers", "1", "--heads", "2", "--out", out.toString());
+        assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
+        assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "attention.png", "metrics.json", "model.safetensors");
+    }
+
+    /** A small repetitive text, so that a tiny model learns it in a few dozen steps. */
+    private static Path text() throws IOException {
+        Path f = tmp.resolve("text.txt");
+        if (!Files.exists(f)) {
+            Files.writeString(f, "the cat sat on the mat. the dog sat on the log.\n".repeat(60));
+        }
+        return f;
+    }
+
+    private static String[] charlm(Path out, String... extra) throws IOException {
+        String[] common = {"charlm", "--device", "cpu", "--text", text().toString(), "--steps", "40", "--batch-size", "8",
+                "--context", "16", "--dim", "32", "--layers", "1", "--heads", "2", "--lr", "0.01", "--generate", "40",
+                "--out", out.toString()};
+        return concat(common, extra);
+    }
+
+    @Test
+    void charlmLearnsGeneratesAndIsReproducible() throws IOException {
+        Path out = tmp.resolve("charlm");
+        String first = run(charlm(out));
+        String last = lastLine(first);
+        assertTrue(last.matches("val_loss=\\d+\\.\\d{4}"), last);
+        double loss = Double.parseDouble(last.substring("val_loss=".length()));
+        assertTrue(loss < 1.5, "a repetitive text is easy to predict: " + loss + " nats/char (uniform is ln 16 = 2.8)");
+        assertTrue(first.contains("--- generated from"), first);
+        assertFiles(out, "loss.png", "attention.png", "metrics.json", "model.safetensors");
+        assertEquals(last, lastLine(run(charlm(tmp.resolve("charlm-2")))), "same seed, same result");
+        String evaluated = run(charlm(tmp.resolve("charlm-eval"), "--eval-only", "--resume", out.resolve("model.safetensors").toString()));
+        assertEquals(last, lastLine(evaluated), "the checkpoint reproduces the validation loss");
+    }
+
+    @Test
+    void charlmMaskedModelShowsItsPredictions() throws IOException {
+        Path out = tmp.resolve("mlm");
+        String text = run(charlm(out, "--mlm"));
+        assertTrue(lastLine(text).startsWith("val_loss="), lastLine(text));
+        assertTrue(text.contains("masked characters recovered"), text);
+        assertFiles(out, "loss.png", "attention.png", "metrics.json", "model.safetensors");
+    }
+
+    @Test
     void demoConverges() {
         assertTrue(run("demo", "--device", "cpu", "--steps", "60").contains("demo=ok"));
     }

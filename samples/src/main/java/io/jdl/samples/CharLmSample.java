@@ -1,0 +1,365 @@
+package io.jdl.samples;
+
+import io.jdl.autograd.Autograd;
+import io.jdl.autograd.NoGrad;
+import io.jdl.backend.Device;
+import io.jdl.data.CharDataset;
+import io.jdl.data.CharDataset.Split;
+import io.jdl.data.CharDataset.Windows;
+import io.jdl.data.MaskedLm;
+import io.jdl.nn.Transformer;
+import io.jdl.optim.Adam;
+import io.jdl.optim.LrSchedule;
+import io.jdl.samples.cli.MetricsJson;
+import io.jdl.samples.cli.ProgressBar;
+import io.jdl.samples.viz.Charts;
+import io.jdl.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * A character-level transformer on any UTF-8 text. By default a decoder-only causal model that learns
+ * to predict the next character and then writes text from a prompt; with {@code --mlm} a bidirectional
+ * model trained by masked language modelling that fills in hidden characters. Reports the validation
+ * loss in nats per character and ends with {@code val_loss=X.XXXX}.
+ */
+@Command(name = "charlm", mixinStandardHelpOptions = true,
+        description = "Character-level transformer on a text file: causal language model, or --mlm masked model")
+final class CharLmSample implements Callable<Integer> {
+    /** The text shipped with the project for tests and benchmarks, when run from the repository. */
+    static final Path SHARED_TEXT = Path.of("..", "shared", "data", "tinyshakespeare.txt");
+
+    @Mixin
+    TrainOptions options;
+
+    @Option(names = "--text", description = "UTF-8 text file to learn (default: ../shared/data/tinyshakespeare.txt)")
+    Path text;
+
+    @Option(names = "--mlm", description = "train a bidirectional masked language model instead of a causal one")
+    boolean mlm;
+
+    @Option(names = "--context", description = "characters per window (default: 256 on a GPU, 64 on the CPU)")
+    Integer context;
+
+    @Option(names = "--dim", description = "model width (default: 384 on a GPU, 96 on the CPU)")
+    Integer dim;
+
+    @Option(names = "--layers", description = "transformer blocks (default: 6 on a GPU, 2 on the CPU)")
+    Integer layers;
+
+    @Option(names = "--heads", description = "attention heads (default: 6 on a GPU, 4 on the CPU)")
+    Integer heads;
+
+    @Option(names = "--eval-every", description = "steps between validation losses (default: a tenth of the run)")
+    Integer evalEvery;
+
+    @Option(names = "--prompt", description = "text to continue after training (default: ROMEO: where the text has those"
+            + " characters, else its first line)")
+    String prompt;
+
+    @Option(names = "--generate", defaultValue = "300", description = "characters to generate (default: ${DEFAULT-VALUE})")
+    int generate;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature (default: ${DEFAULT-VALUE})")
+    double temperature;
+
+    private Device device;
+    private CharDataset data;
+    private Transformer model;
+    private int vocab, maskId, ctx, batch;
+
+    @Override
+    public Integer call() throws Exception {
+        device = options.device();
+        boolean gpu = device.isCuda();
+        Path file = text != null ? text : SHARED_TEXT;
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("text file " + file.toAbsolutePath() + " not found: pass --text FILE");
+        }
+        data = CharDataset.fromFile(file);
+        String start = prompt(data);
+        ctx = context != null ? context : gpu ? 256 : 64;
+        batch = options.batchSize(gpu ? 64 : 16);
+        int steps = options.evalOnly ? 0 : options.steps != null ? options.steps : gpu ? 5000 : 400;
+        float lr = options.lr(1e-3f);
+        // The masked model reads one extra token id: the mask.
+        vocab = data.vocabSize() + (mlm ? 1 : 0);
+        maskId = data.vocabSize();
+        var config = new Transformer.Config(vocab, ctx, dim != null ? dim : gpu ? 384 : 96,
+                heads != null ? heads : gpu ? 6 : 4, layers != null ? layers : gpu ? 6 : 2, gpu ? 0.2f : 0f, false);
+        String name = mlm ? "charlm-mlm" : "charlm";
+        Path out = options.out(name);
+        Files.createDirectories(out);
+        System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %d steps, lr %g%n",
+                name, file.getFileName(), data.length(), data.vocabSize(), ctx, batch, steps, lr);
+
+        Random init = new Random(options.seed);
+        try (Transformer m = mlm ? Transformer.encoder(config, init) : Transformer.causalLm(config, init)) {
+            model = m;
+            model.to(device);
+            if (options.resume != null) {
+                Checkpoints.load(model, options.resume);
+                System.out.println("Resumed from " + options.resume);
+            }
+            System.out.printf(Locale.ROOT, "Model: %s, %,d parameters%n", model,
+                    model.parameters().stream().mapToLong(Tensor::numel).sum());
+            Curves curves = train(steps, lr);
+            double valLoss = validationLoss();
+            System.out.printf(Locale.ROOT, "validation loss %.4f nats/char%n", valLoss);
+            if (mlm) {
+                showMaskedPredictions();
+            } else {
+                System.out.println("--- generated from \"" + start + "\" ---");
+                System.out.println(generate(start, generate, new SplittableRandom(options.seed)));
+                System.out.println("---");
+            }
+            attentionMap(out.resolve("attention.png"));
+            writeArtifacts(out, name, curves, valLoss, steps, lr);
+            System.out.println("Wrote " + out.toAbsolutePath() + ": loss.png, attention.png, metrics.json, model.safetensors");
+            System.out.printf(Locale.ROOT, "val_loss=%.4f%n", valLoss);
+            return 0;
+        }
+    }
+
+    /** The prompt to continue, checked against the vocabulary before any training. */
+    private String prompt(CharDataset text) {
+        if (prompt != null) {
+            for (int cp : prompt.codePoints().toArray()) {
+                if (java.util.Arrays.binarySearch(text.vocabulary(), cp) < 0) {
+                    throw new IllegalArgumentException("--prompt character '" + Character.toString(cp)
+                            + "' never occurs in the text, so the model cannot read it");
+                }
+            }
+            return prompt;
+        }
+        String fallback = "ROMEO:";
+        boolean known = fallback.codePoints().allMatch(cp -> java.util.Arrays.binarySearch(text.vocabulary(), cp) >= 0);
+        if (known) {
+            return fallback;
+        }
+        String first = text.decode(java.util.Arrays.copyOf(text.validationIds(), Math.min(20, text.validationLength())));
+        int newline = first.indexOf('\n');
+        return newline > 0 ? first.substring(0, newline) : first;
+    }
+
+    record Curves(List<double[]> train, List<double[]> validation) {
+    }
+
+    /** One window batch as (inputs, targets): shifted by one (causal) or masked (MLM). */
+    private int[][] example(Windows w, SplittableRandom rng) {
+        if (!mlm) {
+            return new int[][] {w.inputs(), w.targets()};
+        }
+        MaskedLm.Masked masked = MaskedLm.mask(w.inputs(), maskId, data.vocabSize(), rng);
+        return new int[][] {masked.inputs(), masked.targets()};
+    }
+
+    private Curves train(int steps, float lr) {
+        Curves curves = new Curves(new ArrayList<>(), new ArrayList<>());
+        if (steps == 0) {
+            return curves;
+        }
+        int every = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
+        int readEvery = device.isCuda() ? 10 : 1;
+        SplittableRandom rng = new SplittableRandom(options.seed);
+        LrSchedule schedule = LrSchedule.cosine(lr, steps, lr / 10);
+        try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f);
+             ProgressBar bar = new ProgressBar(mlm ? "mlm" : "causal", (long) steps * batch * ctx, "tok")) {
+            for (int step = 1; step <= steps; step++) {
+                opt.setLr(schedule.lr(step - 1));
+                model.train(true);
+                int[][] xy = example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
+                double lossValue = Double.NaN;
+                try (Tensor logits = model.forward(xy[0], batch, ctx, null);
+                     Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {
+                    loss.backward();
+                    opt.step();
+                    opt.zeroGrad();
+                    if (step % readEvery == 0 || step == 1) {
+                        lossValue = loss.item();
+                        curves.train().add(new double[] {step, lossValue});
+                    }
+                }
+                bar.advance((long) batch * ctx, lossValue);
+                if (step % every == 0 || step == steps) {
+                    curves.validation().add(new double[] {step, validationLoss()});
+                }
+            }
+        }
+        return curves;
+    }
+
+    /** Mean loss per predicted character over a fixed set of validation windows (masks seeded too). */
+    double validationLoss() {
+        Windows all = data.sequential(Split.VALIDATION, ctx, 8 * batch);
+        SplittableRandom rng = new SplittableRandom(12345);
+        model.eval();
+        double sum = 0;
+        long count = 0;
+        try (NoGrad ignored = Autograd.noGrad()) {
+            for (int b0 = 0; b0 < all.batch(); b0 += batch) {
+                int n = Math.min(batch, all.batch() - b0);
+                int[] in = java.util.Arrays.copyOfRange(all.inputs(), b0 * ctx, (b0 + n) * ctx);
+                int[] tg = java.util.Arrays.copyOfRange(all.targets(), b0 * ctx, (b0 + n) * ctx);
+                int[][] xy = example(new Windows(n, ctx, in, tg), rng);
+                int predicted = 0;
+                for (int t : xy[1]) {
+                    predicted += t == MaskedLm.IGNORE_INDEX ? 0 : 1;
+                }
+                if (predicted == 0) {
+                    continue;
+                }
+                try (Tensor logits = model.forward(xy[0], n, ctx, null);
+                     Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {
+                    sum += loss.item() * predicted;
+                    count += predicted;
+                }
+            }
+        }
+        return sum / count;
+    }
+
+    /** Continues {@code start} by sampling one character at a time from the causal model. */
+    String generate(String start, int n, SplittableRandom rng) {
+        List<Integer> ids = new ArrayList<>();
+        for (int id : data.encode(start.isEmpty() ? "\n" : start)) {
+            ids.add(id);
+        }
+        StringBuilder text = new StringBuilder(start);
+        model.eval();
+        try (NoGrad ignored = Autograd.noGrad()) {
+            for (int i = 0; i < n; i++) {
+                int from = Math.max(0, ids.size() - ctx);
+                int[] window = ids.subList(from, ids.size()).stream().mapToInt(Integer::intValue).toArray();
+                try (Tensor logits = model.forward(window, 1, window.length, null)) {
+                    float[] all = logits.toArray();
+                    int next = sample(all, (window.length - 1) * vocab, vocab, temperature, rng);
+                    ids.add(next);
+                    text.append(data.decode(new int[] {next}));
+                }
+            }
+        }
+        return text.toString();
+    }
+
+    static int sample(float[] logits, int from, int n, double temperature, SplittableRandom rng) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            max = Math.max(max, logits[from + j]);
+        }
+        double[] p = new double[n];
+        double total = 0;
+        for (int j = 0; j < n; j++) {
+            p[j] = Math.exp((logits[from + j] - max) / Math.max(1e-6, temperature));
+            total += p[j];
+        }
+        double u = rng.nextDouble() * total;
+        for (int j = 0; j < n; j++) {
+            u -= p[j];
+            if (u <= 0) {
+                return j;
+            }
+        }
+        return n - 1;
+    }
+
+    /** Masks a validation window and prints the model's guess for each hidden character. */
+    private void showMaskedPredictions() {
+        Windows w = data.sequential(Split.VALIDATION, ctx, 1);
+        int[][] xy = example(w, new SplittableRandom(7));
+        model.eval();
+        StringBuilder shown = new StringBuilder();
+        int right = 0, total = 0;
+        try (NoGrad ignored = Autograd.noGrad(); Tensor logits = model.forward(xy[0], 1, ctx, null)) {
+            float[] all = logits.toArray();
+            for (int t = 0; t < ctx; t++) {
+                String original = data.decode(new int[] {w.inputs()[t]});
+                if (xy[1][t] == MaskedLm.IGNORE_INDEX) {
+                    shown.append(original);
+                    continue;
+                }
+                int guess = ImageClassification.argmax(all, t * vocab, data.vocabSize());
+                total++;
+                right += guess == w.inputs()[t] ? 1 : 0;
+                shown.append('[').append(original).append("→").append(data.decode(new int[] {guess})).append(']');
+            }
+        }
+        System.out.println("--- masked characters [actual→predicted] in a validation window ---");
+        System.out.println(shown);
+        System.out.printf(Locale.ROOT, "--- %d of %d masked characters recovered ---%n", right, total);
+    }
+
+    /** The last block's attention (first head) over the first validation window, up to 64 characters. */
+    private void attentionMap(Path png) throws IOException {
+        int t = Math.min(ctx, 64);
+        Windows w = data.sequential(Split.VALIDATION, t, 1);
+        model.eval();
+        model.recordAttentionWeights(true);
+        try (NoGrad ignored = Autograd.noGrad(); Tensor logits = model.forward(w.inputs(), 1, t, null)) {
+            float[] weights = model.blocks().getLast().attention().lastWeights().toArray(); // [1, H, t, t]
+            float[] head0 = java.util.Arrays.copyOf(weights, t * t);
+            List<String> labels = new ArrayList<>();
+            for (int i = 0; i < t; i++) {
+                String c = data.decode(new int[] {w.inputs()[i]});
+                labels.add(c.equals("\n") ? "\\n" : c.equals(" ") ? "␣" : c);
+            }
+            Charts.heatmap(png, (mlm ? "Masked" : "Causal") + " model: last block, head 1 (rows attend to columns)", head0,
+                    t, t, labels, labels);
+        } finally {
+            model.recordAttentionWeights(false);
+        }
+    }
+
+    private void writeArtifacts(Path out, String name, Curves curves, double valLoss, int steps, float lr)
+            throws IOException {
+        List<Charts.Series> series = new ArrayList<>();
+        if (!curves.train().isEmpty()) {
+            series.add(new Charts.Series("train", column(curves.train(), 0), column(curves.train(), 1)));
+        }
+        if (!curves.validation().isEmpty()) {
+            series.add(new Charts.Series("validation", column(curves.validation(), 0), column(curves.validation(), 1)));
+        }
+        if (!series.isEmpty()) {
+            Charts.lines(out.resolve("loss.png"), "Loss (nats/char)", "step", "loss", series);
+        }
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("sample", name);
+        metrics.put("device", device.toString());
+        metrics.put("steps", steps);
+        metrics.put("batch_size", batch);
+        metrics.put("context", ctx);
+        metrics.put("lr", lr);
+        metrics.put("seed", options.seed);
+        metrics.put("val_loss", valLoss);
+        metrics.put("validation_curve", curves.validation().stream().map(p -> p[1]).mapToDouble(Double::doubleValue).toArray());
+        MetricsJson.write(out.resolve("metrics.json"), metrics);
+        // The vocabulary travels with the weights, so a checkpoint can be decoded without the text.
+        Checkpoints.save(model, out.resolve("model.safetensors"), Map.of("sample", name,
+                "vocabulary", data.decode(vocabularyIds()),
+                "val_loss", String.format(Locale.ROOT, "%.4f", valLoss)));
+    }
+
+    private int[] vocabularyIds() {
+        int[] ids = new int[data.vocabSize()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        return ids;
+    }
+
+    private static double[] column(List<double[]> rows, int c) {
+        return rows.stream().mapToDouble(r -> r[c]).toArray();
+    }
+}

@@ -1,0 +1,86 @@
+package io.jdl.samples;
+
+import io.jdl.autograd.Autograd;
+import io.jdl.autograd.NoGrad;
+import io.jdl.data.Augmentation;
+import io.jdl.data.DataLoader;
+import io.jdl.data.Dataset;
+import io.jdl.models.VisionTransformer;
+import io.jdl.nn.Module;
+import io.jdl.samples.viz.Charts;
+import io.jdl.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * A vision transformer on Fashion-MNIST: each image is cut into patches that attend to each other
+ * through stacked transformer blocks. Writes, besides the usual files, the last block's attention
+ * map for one test image ({@code attention.png}).
+ */
+@Command(name = "vit", mixinStandardHelpOptions = true, description = "Vision transformer on Fashion-MNIST (target >= 90% test accuracy)")
+final class VitSample implements Callable<Integer> {
+    @Mixin
+    TrainOptions options;
+
+    @Mixin
+    DataOptions dataOptions;
+
+    @Option(names = "--patch", description = "patch side in pixels, dividing 28 (default: 4 on a GPU, 7 on the CPU)")
+    Integer patch;
+
+    @Option(names = "--dim", description = "token width (default: 128 on a GPU, 64 on the CPU)")
+    Integer dim;
+
+    @Option(names = "--layers", description = "transformer blocks (default: 6 on a GPU, 3 on the CPU)")
+    Integer layers;
+
+    @Option(names = "--heads", defaultValue = "4", description = "attention heads (default: ${DEFAULT-VALUE})")
+    int heads;
+
+    @Override
+    public Integer call() throws Exception {
+        boolean gpu = options.device == null ? io.jdl.cuda.CudaDevice.isAvailable() : options.device.startsWith("cuda");
+        int p = patch != null ? patch : gpu ? 4 : 7;
+        int d = dim != null ? dim : gpu ? 128 : 64;
+        int l = layers != null ? layers : gpu ? 6 : 3;
+        var recipe = new ImageClassification.Recipe("vit", 3, 40, 128, 1e-3f, 0.05f, false, Augmentation.flipAndShift(2),
+                null);
+        return ImageClassification.run(recipe, options, dataOptions,
+                rng -> new VisionTransformer(1, 28, p, d, heads, l, gpu ? 0.1f : 0f, 10, rng), VitSample::attentionMap);
+    }
+
+    /** The last block's attention between patches for the first test image, averaged over heads. */
+    static void attentionMap(Module model, Dataset test, DataLoader loader, Path out) throws IOException {
+        VisionTransformer vit = (VisionTransformer) model;
+        vit.eval();
+        vit.recordAttentionWeights(true);
+        try (NoGrad ignored = Autograd.noGrad(); DataLoader.Epoch batches = loader.epoch(0)) {
+            DataLoader.Batch batch = batches.next();
+            try (batch; Tensor logits = vit.forward(batch.images())) {
+                Tensor weights = vit.blocks().getLast().attention().lastWeights(); // [B, H, T, T], owned by the module
+                int h = weights.shape().dim(1), t = weights.shape().dim(2);
+                float[] all = weights.toArray();
+                float[] mean = new float[t * t];
+                for (int head = 0; head < h; head++) {
+                    for (int i = 0; i < t * t; i++) {
+                        mean[i] += all[head * t * t + i] / h;
+                    }
+                }
+                List<String> labels = new ArrayList<>();
+                for (int i = 0; i < t; i++) {
+                    labels.add(i % vit.grid() + "," + i / vit.grid());
+                }
+                Charts.heatmap(out.resolve("attention.png"), "Last block's attention between patches (x,y), first test image: "
+                        + test.classNames().get(batch.labels()[0]), mean, t, t, labels, labels);
+            }
+        } finally {
+            vit.recordAttentionWeights(false);
+        }
+    }
+}
