@@ -66,39 +66,7 @@ class GpuParityTest {
 
     /** Runs f on CPU and GPU copies of the inputs; compares the output and every input's gradient. */
     private void same(String name, Function<Tensor[], Tensor> f, float[][] values, Shape... shapes) {
-        float[][] outs = new float[2][], grads[] = new float[2][][];
-        float[] r = null;
-        for (int side = 0; side < 2; side++) {
-            Device d = side == 0 ? Device.CPU : GPU;
-            Tensor[] in = new Tensor[values.length];
-            for (int i = 0; i < in.length; i++) {
-                in[i] = Tensor.of(values[i], shapes[i], d).requiresGrad(true);
-            }
-            try {
-                Tensor out = f.apply(in);
-                assertEquals(d, out.device());
-                outs[side] = out.toArray();
-                if (r == null) {
-                    r = GradCheck.randn(rng, outs[side].length);
-                }
-                try (Tensor rt = Tensor.of(r, out.shape(), d); Tensor prod = out.mul(rt); Tensor loss = prod.sum()) {
-                    loss.backward();
-                }
-                out.close();
-                grads[side] = new float[in.length][];
-                for (int i = 0; i < in.length; i++) {
-                    grads[side][i] = in[i].grad() == null ? new float[0] : in[i].grad().toArray();
-                }
-            } finally {
-                for (Tensor t : in) {
-                    t.close();
-                }
-            }
-        }
-        close(name + " forward", outs[1], outs[0]);
-        for (int i = 0; i < values.length; i++) {
-            close(name + " gradient of input " + i, grads[1][i], grads[0][i]);
-        }
+        Parity.same(name, GPU, rng, GpuParityTest::close, f, values, shapes);
     }
 
     private float[] randn(int n) {
