@@ -43,6 +43,7 @@ public final class Adam extends Optimizer {
 
     @Override
     public void step() {
+        checkParameters();
         step++;
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();

@@ -42,6 +42,20 @@ public abstract class Optimizer implements AutoCloseable {
         this.lr = lr;
     }
 
+    /**
+     * Throws when a parameter was closed: typically the module was moved with {@code to(device)}, which
+     * replaces its parameters, after this optimizer was made. Without this check the update would skip
+     * them (they never get a gradient) and training would silently stop.
+     */
+    protected final void checkParameters() {
+        for (Tensor p : params) {
+            if (p.isClosed()) {
+                throw new IllegalStateException("optimizer parameter " + p.shape() + " was closed: create the optimizer"
+                        + " after moving the model to its device (Module.to replaces the parameters)");
+            }
+        }
+    }
+
     /** A zero-filled state tensor shaped and placed like {@code p}. */
     protected static Tensor zerosLike(Tensor p) {
         return Tensor.zeros(p.shape(), p.device());

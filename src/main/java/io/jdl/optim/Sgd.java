@@ -31,6 +31,7 @@ public final class Sgd extends Optimizer {
 
     @Override
     public void step() {
+        checkParameters();
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {
