@@ -8,7 +8,6 @@ import io.jdl.backend.PoolShape;
 import io.jdl.backend.Storage;
 import io.jdl.cuda.NativeKernels;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 
 /**
  * The pure-Java reference backend: float32 storage, float64 accumulation in sums. Matrix products
@@ -18,9 +17,6 @@ import java.util.stream.IntStream;
  */
 public final class CpuBackend implements Backend {
     public static final CpuBackend INSTANCE = new CpuBackend();
-
-    /** Rows per task when a product is split across cores. */
-    private static final long PARALLEL_WORK = 1 << 16;
 
     private CpuBackend() {
     }
@@ -116,8 +112,7 @@ public final class CpuBackend implements Backend {
 
     /** Runs body(i) for i in [0, count), across cores when the total work is large enough. */
     private static void forEach(int count, long work, java.util.function.IntConsumer body) {
-        IntStream r = IntStream.range(0, count);
-        (work >= PARALLEL_WORK && count > 1 ? r.parallel() : r).forEach(body);
+        CpuParallel.range(count, work).forEach(body);
     }
 
     // ---- data movement ----

@@ -1,7 +1,6 @@
 package io.jdl.backend.cpu;
 
 import io.jdl.backend.ConvShape;
-import java.util.stream.IntStream;
 
 /**
  * Convolution on the CPU as matrix products (im2col): each image's input patches are unrolled into a
@@ -30,11 +29,6 @@ final class CpuConv {
             return 1;
         }
         return Math.max(1, Math.min(n, 4 * Runtime.getRuntime().availableProcessors()));
-    }
-
-    private static IntStream range(int chunks) {
-        IntStream r = IntStream.range(0, chunks);
-        return chunks > 1 ? r.parallel() : r;
     }
 
     private static long flops(ConvShape s) {
@@ -94,7 +88,7 @@ final class CpuConv {
     static void forward(ConvShape s, float[] x, float[] w, float[] y) {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s));
-        range(chunks).forEach(t -> {
+        CpuParallel.range(chunks, flops(s)).forEach(t -> {
             float[][] col = new float[rows][ohw], out = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 for (int gi = 0; gi < g; gi++) {
@@ -111,7 +105,7 @@ final class CpuConv {
     static void backwardData(ConvShape s, float[] w, float[] dy, float[] dx) {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), hw = s.h() * s.w(), chunks = chunks(n, flops(s));
-        range(chunks).forEach(t -> {
+        CpuParallel.range(chunks, flops(s)).forEach(t -> {
             float[][] dcol = new float[rows][ohw], dyRows = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 java.util.Arrays.fill(dx, img * s.c() * hw, (img + 1) * s.c() * hw, 0f);
@@ -154,7 +148,7 @@ final class CpuConv {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s)), wSize = s.k() * rows;
         double[][] partial = new double[chunks][];
-        range(chunks).forEach(t -> {
+        CpuParallel.range(chunks, flops(s)).forEach(t -> {
             float[][] pixels = new float[ohw][rows], part = new float[kpg][rows];
             double[] acc = new double[wSize];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {

@@ -1,6 +1,5 @@
 package io.jdl.backend.cpu;
 
-import java.util.stream.IntStream;
 
 /**
  * The CPU backend's (batched) matrix product {@code C = op(A)·op(B)} on {@link CpuGemm}'s vectorised row
@@ -18,18 +17,13 @@ final class CpuMatmul {
     /** Rows of C per task. */
     private static final int ROW_TILE = 16;
 
-    /** Multiply-adds below which the product runs on the calling thread. */
-    private static final long PARALLEL_WORK = 1 << 16;
-
     private CpuMatmul() {
     }
 
     static void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, float[] a, float[] b, float[] c) {
         long work = (long) batch * m * n * k;
-        boolean parallel = work >= PARALLEL_WORK;
         float[][][] bRows = new float[batch][k][];
-        IntStream copies = IntStream.range(0, batch * k);
-        (parallel ? copies.parallel() : copies).forEach(bp -> {
+        CpuParallel.range(batch * k, work).forEach(bp -> {
             int bi = bp / k, p = bp % k, bOff = bi * k * n;
             float[] row = new float[n];
             if (transB) {
@@ -43,8 +37,7 @@ final class CpuMatmul {
         });
         // Tasks: tiles of up to ROW_TILE rows of one product, so a k-block of B is reused from cache by every row.
         int tiles = (m + ROW_TILE - 1) / ROW_TILE, ais = transA ? 1 : k, aps = transA ? m : 1;
-        IntStream tasks = IntStream.range(0, batch * tiles);
-        (parallel && batch * tiles > 1 ? tasks.parallel() : tasks).forEach(t -> {
+        CpuParallel.range(batch * tiles, work).forEach(t -> {
             int bi = t / tiles, i0 = t % tiles * ROW_TILE, mt = Math.min(ROW_TILE, m - i0);
             int aOff = bi * m * k + i0 * ais, cOff = (bi * m + i0) * n;
             float[][] block = new float[mt][n];

@@ -17,8 +17,7 @@ final class CpuPool {
     }
 
     private static IntStream planes(PoolShape s) {
-        IntStream r = IntStream.range(0, s.n() * s.c());
-        return (long) s.n() * s.c() * s.h() * s.w() >= (1 << 16) ? r.parallel() : r;
+        return CpuParallel.range(s.n() * s.c(), (long) s.n() * s.c() * s.h() * s.w());
     }
 
     /** Index in x of the first maximum of window (i, j) of plane nc. */
