@@ -40,9 +40,6 @@ public interface Backend {
     /** out[r][c] = x[r][c] + bias[c] for a rows×cols matrix. */
     void addBias(Storage x, Storage bias, Storage out, int rows, int cols);
 
-    /** out = max(x, 0) elementwise (out may alias x). */
-    void relu(Storage x, Storage out, long n);
-
     /** For x viewed as [outer, dim, inner]: out[o][i] = Σ_d x[o][d][i]. */
     void sum(Storage x, Storage out, int outer, int dim, int inner);
 

@@ -89,14 +89,6 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void relu(Storage xs, Storage outs, long n) {
-        float[] x = data(xs), out = data(outs);
-        for (int i = 0; i < n; i++) {
-            out[i] = Math.max(x[i], 0f);
-        }
-    }
-
-    @Override
     public void sum(Storage xs, Storage outs, int outer, int dim, int inner) {
         float[] x = data(xs), out = data(outs);
         for (int o = 0; o < outer; o++) {

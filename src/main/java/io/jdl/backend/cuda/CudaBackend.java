@@ -174,18 +174,10 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void relu(Storage x, Storage out, long n) {
-        try (TensorDescriptor d = vector(n)) {
-            cudnn.activationForward(reluDescriptor, 1f, d, mem(x), 0f, d, mem(out));
-        }
-    }
-
-    @Override
     public void sum(Storage x, Storage out, int outer, int dim, int inner) {
         try (TensorDescriptor in = TensorDescriptor.of(outer, dim, inner);
              TensorDescriptor result = TensorDescriptor.of(outer, 1, inner)) {
-            long workspaceBytes = cudnn.reductionWorkspaceBytes(sumDescriptor, in, result);
-            try (DeviceMemory workspace = workspaceBytes > 0 ? allocator.allocate(workspaceBytes) : null) {
+            try (DeviceMemory workspace = workspace(cudnn.reductionWorkspaceBytes(sumDescriptor, in, result))) {
                 cudnn.reduce(sumDescriptor, workspace, 1f, in, mem(x), 0f, result, mem(out));
             }
         }
