@@ -1,7 +1,6 @@
 package io.jdl.cuda;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Asynchronous uploads from Java arrays: each copy goes through one of a few pinned buffers used in
@@ -26,20 +25,20 @@ public final class HostToDeviceStaging extends NativeResource {
 
     /** Queues a copy of {@code src} into the start of {@code dst} on the stream; returns at once. */
     public void upload(float[] src, DeviceMemory dst) {
-        long bytes = (long) src.length * Float.BYTES;
-        if (bytes > 0) {
-            MemorySegment host = slot(bytes);
-            MemorySegment.copy(src, 0, host, ValueLayout.JAVA_FLOAT, 0, src.length);
-            send(host, dst, bytes);
-        }
+        upload(MemorySegment.ofArray(src), dst);
     }
 
     /** Queues a copy of {@code src} (as int32) into the start of {@code dst} on the stream; returns at once. */
     public void upload(int[] src, DeviceMemory dst) {
-        long bytes = (long) src.length * Integer.BYTES;
+        upload(MemorySegment.ofArray(src), dst);
+    }
+
+    /** Copies the Java array behind {@code src} into the next pinned buffer and queues it to the device. */
+    private void upload(MemorySegment src, DeviceMemory dst) {
+        long bytes = src.byteSize();
         if (bytes > 0) {
             MemorySegment host = slot(bytes);
-            MemorySegment.copy(src, 0, host, ValueLayout.JAVA_INT, 0, src.length);
+            host.copyFrom(src);
             send(host, dst, bytes);
         }
     }

@@ -39,18 +39,21 @@ public final class NativeLibraries {
 
     /** The libraries jdl binds to, by versioned soname. */
     public enum Library {
-        CUDART("CUDA runtime", List.of("libcudart.so.13")),
-        CUBLAS("cuBLAS", List.of("libcublasLt.so.13", "libcublas.so.13")),
-        CUDNN("cuDNN", List.of("libcudnn_graph.so.9", "libcudnn_engines_runtime_compiled.so.9",
+        CUDART("CUDA runtime", "nvidia-cuda-runtime", List.of("libcudart.so.13")),
+        CUBLAS("cuBLAS", "nvidia-cublas", List.of("libcublasLt.so.13", "libcublas.so.13")),
+        CUDNN("cuDNN", "nvidia-cudnn-cu13", List.of("libcudnn_graph.so.9", "libcudnn_engines_runtime_compiled.so.9",
                 "libcudnn_engines_precompiled.so.9", "libcudnn_heuristic.so.9", "libcudnn_ops.so.9",
                 "libcudnn_cnn.so.9", "libcudnn_adv.so.9", "libcudnn.so.9"));
 
         final String displayName;
+        /** NVIDIA's pip package that ships it, for the not-found message. */
+        final String pipPackage;
         /** Dependencies first; the last one is the library itself and must exist, the others may not. */
         final List<String> sonames;
 
-        Library(String displayName, List<String> sonames) {
+        Library(String displayName, String pipPackage, List<String> sonames) {
             this.displayName = displayName;
+            this.pipPackage = pipPackage;
             this.sonames = sonames;
         }
 
@@ -75,7 +78,7 @@ public final class NativeLibraries {
         if (done != null) {
             return done;
         }
-        Path main = locate(library.displayName, library.mainSoname(), pipPackage(library));
+        Path main = locate(library.displayName, library.mainSoname(), library.pipPackage);
         Path dir = main.getParent();
         for (String soname : library.sonames) {
             // Sub-libraries are taken from the main library's directory so that versions never mix.
@@ -107,14 +110,6 @@ public final class NativeLibraries {
     /** Whether {@code library} can be found, without loading it. */
     public static boolean isAvailable(Library library) {
         return find(library.mainSoname(), searchDirectories()).isPresent();
-    }
-
-    private static String pipPackage(Library library) {
-        return switch (library) {
-            case CUDART -> "nvidia-cuda-runtime";
-            case CUBLAS -> "nvidia-cublas";
-            case CUDNN -> "nvidia-cudnn-cu13";
-        };
     }
 
     private static Optional<Path> find(String soname, List<Path> dirs) {
