@@ -32,7 +32,7 @@ final class CnnSample implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        boolean gpu = options.device == null ? io.jdl.cuda.CudaDevice.isAvailable() : options.device.startsWith("cuda");
+        boolean gpu = options.onGpu();
         int c = width != null ? width : gpu ? 32 : 16;
         Augmentation augmentation = Augmentation.flipAndShift(maxShift != null ? maxShift : gpu ? 2 : 0);
         var recipe = resnet

@@ -46,6 +46,11 @@ public final class TrainOptions {
         return d;
     }
 
+    /** Whether the run will compute on a GPU (the device asked for, or the best present), without printing. */
+    boolean onGpu() {
+        return device == null ? CudaDevice.isAvailable() : Device.parse(device).isCuda();
+    }
+
     Path out(String sample) {
         return out != null ? out : Path.of("out", sample);
     }

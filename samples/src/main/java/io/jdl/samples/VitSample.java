@@ -45,7 +45,7 @@ final class VitSample implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        boolean gpu = options.device == null ? io.jdl.cuda.CudaDevice.isAvailable() : options.device.startsWith("cuda");
+        boolean gpu = options.onGpu();
         int p = patch != null ? patch : gpu ? 4 : 7;
         int d = dim != null ? dim : gpu ? 128 : 64;
         int l = layers != null ? layers : gpu ? 6 : 3;
