@@ -36,10 +36,12 @@ find_jdk() {
 # Unpacked NVIDIA wheels (the same layout as Python's site-packages/nvidia), outside the repo.
 JDL_NVIDIA_HOME="${JDL_NVIDIA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/jdl/nvidia}"
 
-# Makes cuBLAS and cuDNN available in $JDL_NVIDIA_HOME from NVIDIA's pip packages, once.
+# Makes cuBLAS and cuDNN available in $JDL_NVIDIA_HOME from NVIDIA's pip packages, once, and puts
+# that folder first in the Java loader's search (JDL_LIBRARY_PATH, see NativeLibraries).
 # Prints a warning (not an error) when pip can't get them: the CPU backend needs none of it.
 ensure_nvidia_libs() {
   local wheels="$JDL_NVIDIA_HOME/../wheels" w
+  export JDL_LIBRARY_PATH="$JDL_NVIDIA_HOME/cu13/lib:$JDL_NVIDIA_HOME/cudnn/lib${JDL_LIBRARY_PATH:+:$JDL_LIBRARY_PATH}"
   if [[ -e "$JDL_NVIDIA_HOME/cu13/lib/libcublas.so.13" && -e "$JDL_NVIDIA_HOME/cudnn/lib/libcudnn.so.9" ]]; then
     return 0
   fi
@@ -60,11 +62,6 @@ ensure_nvidia_libs() {
     if command -v unzip >/dev/null; then unzip -q -o "$w" 'nvidia/*' -d "$tmp"; else python3 -m zipfile -e "$w" "$tmp"; fi
   done
   rm -rf "$JDL_NVIDIA_HOME" && mv "$tmp/nvidia" "$JDL_NVIDIA_HOME" && rm -rf "$tmp" "$wheels"
-}
-
-# The directories the Java loader should search first (see NativeLibraries).
-nvidia_library_path() {
-  echo "$JDL_NVIDIA_HOME/cu13/lib:$JDL_NVIDIA_HOME/cudnn/lib"
 }
 
 # Installs Debian's dataset-fashion-mnist package (the four IDX files) when it is missing and we can
