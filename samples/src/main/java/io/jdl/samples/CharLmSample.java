@@ -109,10 +109,7 @@ final class CharLmSample implements Callable<Integer> {
         try (Transformer m = mlm ? Transformer.encoder(config, init) : Transformer.causalLm(config, init)) {
             model = m;
             model.to(device);
-            if (options.resume != null) {
-                Checkpoints.load(model, options.resume);
-                System.out.println("Resumed from " + options.resume);
-            }
+            options.resumeInto(model);
             System.out.printf(Locale.ROOT, "Model: %s, %,d parameters%n", model,
                     model.parameters().stream().mapToLong(Tensor::numel).sum());
             Curves curves = train(steps, lr);

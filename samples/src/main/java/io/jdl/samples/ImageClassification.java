@@ -75,10 +75,7 @@ final class ImageClassification {
 
         try (Module model = build.apply(new Random(o.seed))) {
             model.to(device);
-            if (o.resume != null) {
-                Checkpoints.load(model, o.resume);
-                System.out.println("Resumed from " + o.resume);
-            }
+            o.resumeInto(model);
             System.out.printf(Locale.ROOT, "Model: %,d parameters%n", model.parameters().stream().mapToLong(Tensor::numel).sum());
             DataLoader trainLoader = DataLoader.builder(train).device(device).batchSize(batchSize).shuffle(true)
                     .seed(o.seed).flatten(recipe.flatten()).normalize(MEAN, STD).augmentation(recipe.augmentation()).build();

@@ -2,6 +2,8 @@ package io.jdl.samples;
 
 import io.jdl.backend.Device;
 import io.jdl.cuda.CudaDevice;
+import io.jdl.nn.Module;
+import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -49,6 +51,14 @@ public final class TrainOptions {
     /** Whether the run will compute on a GPU (the device asked for, or the best present), without printing. */
     boolean onGpu() {
         return device == null ? CudaDevice.isAvailable() : Device.parse(device).isCuda();
+    }
+
+    /** Loads the {@code --resume} checkpoint into {@code model}, if one was given. */
+    void resumeInto(Module model) throws IOException {
+        if (resume != null) {
+            Checkpoints.load(model, resume);
+            System.out.println("Resumed from " + resume);
+        }
     }
 
     Path out(String sample) {
