@@ -42,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Devices.</b> The images tensor is built on the loader's device with
  * {@link Tensor#of(float[], Shape, Device)}, on the thread that calls {@code next()}. On a CUDA device the
  * backend stages it through pinned memory and copies it asynchronously on its stream, so the host goes on
- * preparing the next batch while the GPU computes, and never waits for the copy.
+ * preparing the next batch while the GPU computes; it waits only when it runs several uploads ahead.
  *
  * <p><b>Prefetching.</b> With {@code prefetch(true)} (the default) a background daemon thread prepares the
  * next host batches (shuffle indexing, conversion, augmentation) into a bounded queue of two while the

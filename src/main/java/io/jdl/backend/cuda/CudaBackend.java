@@ -116,7 +116,7 @@ public final class CudaBackend implements Backend {
         return new CudaStorage(device, allocator.allocate(numel * Float.BYTES), numel);
     }
 
-    /** Asynchronous: staged through pinned memory; the host does not wait for the copy. */
+    /** Asynchronous: staged through pinned memory (see {@link HostToDeviceStaging} for when the host waits). */
     @Override
     public Storage upload(float[] data) {
         Storage s = allocate(data.length);
