@@ -83,7 +83,7 @@ final class ImageClassification {
                     .flatten(recipe.flatten()).normalize(MEAN, STD).build();
 
             List<Double> stepLoss = new ArrayList<>();
-            double[] trainAcc = new double[epochs], testAcc = new double[epochs], testLoss = new double[epochs];
+            List<EpochResult> results = new ArrayList<>();
             Evaluation eval = null;
             int step = 0;
             boolean stopped = false;
@@ -120,16 +120,10 @@ final class ImageClassification {
                         }
                     }
                     eval = evaluate(model, testLoader, test.numClasses());
-                    trainAcc[epoch] = seen == 0 ? Double.NaN : (double) correct / seen;
-                    testAcc[epoch] = eval.accuracy();
-                    testLoss[epoch] = eval.loss();
+                    double trainAccuracy = seen == 0 ? Double.NaN : (double) correct / seen;
+                    results.add(new EpochResult(trainAccuracy, eval.loss(), eval.accuracy()));
                     System.out.printf(Locale.ROOT, "epoch %d: train accuracy %.4f, test loss %.4f, test accuracy %.4f%n",
-                            epoch + 1, trainAcc[epoch], eval.loss(), eval.accuracy());
-                    if (stopped) {
-                        trainAcc = java.util.Arrays.copyOf(trainAcc, epoch + 1);
-                        testAcc = java.util.Arrays.copyOf(testAcc, epoch + 1);
-                        testLoss = java.util.Arrays.copyOf(testLoss, epoch + 1);
-                    }
+                            epoch + 1, trainAccuracy, eval.loss(), eval.accuracy());
                 }
             }
             if (eval == null) {
@@ -138,7 +132,7 @@ final class ImageClassification {
             if (extra != null) {
                 extra.write(model, test, testLoader, out);
             }
-            writeArtifacts(out, recipe, model, stepLoss, trainLoader.batchesPerEpoch(), testLoss, trainAcc, testAcc, eval,
+            writeArtifacts(out, recipe, model, stepLoss, trainLoader.batchesPerEpoch(), results, eval,
                     test.classNames(), device, train.size(), batchSize, lr, o.seed);
             System.out.println("Wrote " + out.toAbsolutePath() + ": loss.png, accuracy.png, confusion.png, metrics.json, model.safetensors");
             System.out.printf(Locale.ROOT, "test_accuracy=%.4f%n", eval.accuracy());
@@ -147,6 +141,14 @@ final class ImageClassification {
     }
 
     record Evaluation(double accuracy, double loss, int[][] confusion) {
+    }
+
+    /** What one epoch ended with: the curves and metrics are columns of these. */
+    record EpochResult(double trainAccuracy, double testLoss, double testAccuracy) {
+    }
+
+    private static double[] column(List<EpochResult> results, java.util.function.ToDoubleFunction<EpochResult> field) {
+        return results.stream().mapToDouble(field).toArray();
     }
 
     static Evaluation evaluate(Module model, DataLoader loader, int classes) {
@@ -192,10 +194,13 @@ final class ImageClassification {
     }
 
     private static void writeArtifacts(Path out, Recipe recipe, Module model, List<Double> stepLoss, int stepsPerEpoch,
-                                       double[] testLoss, double[] trainAcc, double[] testAcc, Evaluation eval,
+                                       List<EpochResult> results, Evaluation eval,
                                        List<String> classNames, Device device, int trainSize, int batchSize, float lr,
                                        long seed) throws IOException {
         double[] steps = stepLoss.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] trainAcc = column(results, EpochResult::trainAccuracy);
+        double[] testLoss = column(results, EpochResult::testLoss);
+        double[] testAcc = column(results, EpochResult::testAccuracy);
         // On a GPU the loss is read every 10th step: place the points at their steps.
         int every = device.isCuda() ? 10 : 1;
         Charts.lossAndAccuracy(out, steps.length == 0 ? new double[] {Double.NaN} : steps,
