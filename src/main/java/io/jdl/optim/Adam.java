@@ -1,30 +1,42 @@
 package io.jdl.optim;
 
 import io.jdl.tensor.Tensor;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * torch.optim.Adam (weight decay added to the gradient) and, with {@code decoupled}, torch.optim.AdamW
- * (weight decay applied to the parameter directly). Bias-corrected; the step counts from 1.
+ * (weight decay applied to the parameter directly). Bias-corrected with a step count per parameter that
+ * advances only in the steps where that parameter has a gradient, as PyTorch's {@code state['step']}.
+ *
+ * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize} or {@code foreach} options; one
+ * parameter group (set the learning rate with {@link #setLr}).
  */
 public final class Adam extends Optimizer {
+    private static final List<String> STATE = List.of("exp_avg", "exp_avg_sq");
     private final float beta1, beta2, eps, weightDecay;
     private final boolean decoupled;
-    private final Tensor[] m, v;
-    private int step;
+    private final int[] steps;
 
+    /**
+     * @throws IllegalArgumentException naming the argument when lr is negative or not finite, a beta is outside
+     *                                  [0, 1), eps is negative or weight decay is negative or not finite
+     */
     public Adam(List<Tensor> params, float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled) {
         super(params, lr);
-        if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) {
-            throw new IllegalArgumentException("Adam betas must be in [0, 1), got " + beta1 + ", " + beta2);
-        }
+        checkRange("beta1", beta1, 0, 1, true);
+        checkRange("beta2", beta2, 0, 1, true);
+        checkRange("eps", eps, 0, Float.MAX_VALUE, false);
+        checkRange("weightDecay", weightDecay, 0, Float.MAX_VALUE, false);
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
         this.decoupled = decoupled;
-        this.m = new Tensor[params.size()];
-        this.v = new Tensor[params.size()];
+        this.steps = new int[params.size()];
     }
 
     /** Adam with PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, no weight decay. */
@@ -42,33 +54,58 @@ public final class Adam extends Optimizer {
     }
 
     @Override
+    protected List<String> stateNames() {
+        return STATE;
+    }
+
+    @Override
     public void step() {
         checkParameters();
-        step++;
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {
                 continue;
             }
-            if (m[i] == null) {
-                m[i] = zerosLike(p);
-                v[i] = zerosLike(p);
-            }
-            checkSameDevice(p, m[i]);
-            p.backendOf().adamStep(p.storage(), g.storage(), m[i].storage(), v[i].storage(), p.numel(), lr, beta1, beta2,
-                    eps, weightDecay, decoupled, step);
+            Map<String, Tensor> s = stateFor(i);
+            steps[i]++;
+            p.backendOf().adamStep(p.storage(), g.storage(), s.get("exp_avg").storage(), s.get("exp_avg_sq").storage(),
+                    p.numel(), lr, beta1, beta2, eps, weightDecay, decoupled, steps[i]);
         }
     }
 
     @Override
-    public void close() {
-        for (int i = 0; i < m.length; i++) {
-            if (m[i] != null) {
-                m[i].close();
-                v[i].close();
-                m[i] = null;
-                v[i] = null;
+    public Map<String, Long> counters() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (int i = 0; i < steps.length; i++) {
+            if (steps[i] > 0) {
+                out.put(i + ".step", (long) steps[i]);
             }
         }
+        return out;
+    }
+
+    @Override
+    protected void loadCounters(Map<String, Long> counters, Set<Integer> withState) {
+        int[] loaded = new int[steps.length];
+        Set<Integer> seen = new HashSet<>();
+        for (Map.Entry<String, Long> e : counters.entrySet()) {
+            String key = e.getKey();
+            int idx = key.endsWith(".step") ? parseIndex(key.substring(0, key.length() - ".step".length())) : -1;
+            if (idx < 0 || idx >= steps.length) {
+                throw new IllegalArgumentException("optimizer counter '" + key + "' is not <index in [0, " + steps.length
+                        + ")>.step");
+            }
+            long v = e.getValue();
+            if (v < 1 || v > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("optimizer counter '" + key + "' = " + v + " is outside [1, 2^31)");
+            }
+            loaded[idx] = (int) v;
+            seen.add(idx);
+        }
+        if (!seen.equals(withState)) {
+            throw new IllegalArgumentException("Adam state has moments for parameters " + withState
+                    + " but step counts for " + seen);
+        }
+        System.arraycopy(loaded, 0, steps, 0, steps.length);
     }
 }

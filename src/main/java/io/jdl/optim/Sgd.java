@@ -3,14 +3,23 @@ package io.jdl.optim;
 import io.jdl.tensor.Tensor;
 import java.util.List;
 
-/** torch.optim.SGD: momentum (with dampening), Nesterov momentum, L2 weight decay added to the gradient. */
+/**
+ * torch.optim.SGD: momentum (with dampening), Nesterov momentum, L2 weight decay added to the gradient.
+ * As in PyTorch, the first update of a parameter sets its momentum buffer to the gradient.
+ */
 public final class Sgd extends Optimizer {
     private final float momentum, dampening, weightDecay;
     private final boolean nesterov;
-    private final Tensor[] buffers;
 
+    /**
+     * @throws IllegalArgumentException naming the argument when lr, momentum, dampening or weightDecay is negative
+     *                                  or not finite, or Nesterov lacks momentum or has dampening
+     */
     public Sgd(List<Tensor> params, float lr, float momentum, float dampening, float weightDecay, boolean nesterov) {
         super(params, lr);
+        checkRange("momentum", momentum, 0, Float.MAX_VALUE, false);
+        checkRange("dampening", dampening, 0, Float.MAX_VALUE, false);
+        checkRange("weightDecay", weightDecay, 0, Float.MAX_VALUE, false);
         if (nesterov && (momentum <= 0 || dampening != 0)) {
             throw new IllegalArgumentException("Nesterov momentum needs momentum > 0 and no dampening");
         }
@@ -18,7 +27,6 @@ public final class Sgd extends Optimizer {
         this.dampening = dampening;
         this.weightDecay = weightDecay;
         this.nesterov = nesterov;
-        this.buffers = new Tensor[params.size()];
     }
 
     public Sgd(List<Tensor> params, float lr) {
@@ -30,6 +38,11 @@ public final class Sgd extends Optimizer {
     }
 
     @Override
+    protected List<String> stateNames() {
+        return momentum == 0 ? List.of() : List.of("momentum_buffer");
+    }
+
+    @Override
     public void step() {
         checkParameters();
         for (int i = 0; i < params.size(); i++) {
@@ -37,25 +50,10 @@ public final class Sgd extends Optimizer {
             if (g == null) {
                 continue;
             }
-            boolean first = momentum != 0 && buffers[i] == null;
-            if (first) {
-                buffers[i] = zerosLike(p);
-            }
-            if (buffers[i] != null) {
-                checkSameDevice(p, buffers[i]);
-            }
-            p.backendOf().sgdStep(p.storage(), g.storage(), buffers[i] == null ? null : buffers[i].storage(), p.numel(),
-                    lr, momentum, dampening, weightDecay, nesterov, first);
-        }
-    }
-
-    @Override
-    public void close() {
-        for (int i = 0; i < buffers.length; i++) {
-            if (buffers[i] != null) {
-                buffers[i].close();
-                buffers[i] = null;
-            }
+            boolean first = !hasState(i);
+            Tensor buf = stateFor(i).get("momentum_buffer");
+            p.backendOf().sgdStep(p.storage(), g.storage(), buf == null ? null : buf.storage(), p.numel(),
+                    lr, momentum, dampening, weightDecay, nesterov, first && buf != null);
         }
     }
 }

@@ -67,6 +67,116 @@ class OptimizerTest {
         }
     }
 
+    /**
+     * PyTorch keeps Adam's step per parameter: b, without a gradient in step 1, gets the bias correction of a
+     * first step in step 2 and moves by exactly lr (torch gives b = 0.9; one shared counter gave 0.9256).
+     */
+    @Test
+    void adamStepCountsPerParameter() {
+        try (Tensor a = Tensor.of(new float[] {1}, 1).requiresGrad(true);
+             Tensor b = Tensor.of(new float[] {1}, 1).requiresGrad(true);
+             Adam adam = new Adam(List.of(a, b), 0.1f)) {
+            setGrad(a, 1f);
+            b.zeroGrad();
+            adam.step();
+            assertEquals(0.9f, a.item(), 1e-6f);
+            assertEquals(1f, b.item());
+            setGrad(a, 1f);
+            setGrad(b, 1f);
+            adam.step();
+            assertEquals(0.9f, b.item(), 1e-6f);
+            assertEquals(0.8f, a.item(), 1e-6f);
+            assertEquals(java.util.Map.of("0.step", 2L, "1.step", 1L), adam.counters());
+        }
+    }
+
+    @Test
+    void hyperParametersAreChecked() {
+        try (Tensor p = Tensor.of(new float[] {1}, 1).requiresGrad(true)) {
+            List<Tensor> ps = List.of(p);
+            assertThrowsNaming("lr", () -> new Adam(ps, Float.NaN));
+            assertThrowsNaming("lr", () -> new Sgd(ps, Float.POSITIVE_INFINITY));
+            assertThrowsNaming("eps", () -> new Adam(ps, 0.1f, 0.9f, 0.999f, -1e-8f, 0f, false));
+            assertThrowsNaming("beta2", () -> new Adam(ps, 0.1f, 0.9f, 1f, 1e-8f, 0f, false));
+            assertThrowsNaming("weightDecay", () -> new Adam(ps, 0.1f, 0.9f, 0.999f, 1e-8f, Float.NaN, true));
+            assertThrowsNaming("momentum", () -> new Sgd(ps, 0.1f, -0.5f));
+            assertThrowsNaming("weightDecay", () -> new Sgd(ps, 0.1f, 0.9f, 0f, -1f, false));
+            assertThrowsNaming("dampening", () -> new Sgd(ps, 0.1f, 0.9f, Float.NaN, 0f, false));
+            try (Sgd sgd = new Sgd(ps, 0.1f)) {
+                assertThrowsNaming("lr", () -> sgd.setLr(Float.NaN));
+            }
+        }
+    }
+
+    private static void assertThrowsNaming(String name, org.junit.jupiter.api.function.Executable call) {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().startsWith(name + " "), e.getMessage());
+    }
+
+    /** State saved mid-run and loaded into a fresh optimizer continues bit-identically. */
+    @Test
+    void stateRoundTripContinuesExactly() {
+        List<Function<List<Tensor>, Optimizer>> makers = List.of(p -> new Sgd(p, 0.1f, 0.9f, 0f, 0.01f, true),
+                p -> Adam.adamW(p, 0.05f, 0.1f));
+        for (Function<List<Tensor>, Optimizer> make : makers) {
+            try (Tensor a = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true);
+                 Tensor b = Tensor.of(new float[] {-1}, 1).requiresGrad(true);
+                 Tensor a2 = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true);
+                 Tensor b2 = Tensor.of(new float[] {-1}, 1).requiresGrad(true);
+                 Optimizer one = make.apply(List.of(a, b));
+                 Optimizer first = make.apply(List.of(a2, b2))) {
+                for (int s = 0; s < 3; s++) {
+                    setGrad(a, 0.3f * s + 0.1f, -0.2f);
+                    setGrad(a2, 0.3f * s + 0.1f, -0.2f);
+                    if (s != 1) {
+                        setGrad(b, 0.7f);
+                        setGrad(b2, 0.7f);
+                    } else {
+                        b.zeroGrad();
+                        b2.zeroGrad();
+                    }
+                    one.step();
+                    first.step();
+                }
+                try (Optimizer second = make.apply(List.of(a2, b2))) {
+                    second.loadState(first.state(), first.counters());
+                    first.close();
+                    for (int s = 0; s < 2; s++) {
+                        setGrad(a, 0.5f, 0.25f * s);
+                        setGrad(a2, 0.5f, 0.25f * s);
+                        setGrad(b, -0.4f);
+                        setGrad(b2, -0.4f);
+                        one.step();
+                        second.step();
+                    }
+                    assertArrayEquals(a.toArray(), a2.toArray(), 0f);
+                    assertArrayEquals(b.toArray(), b2.toArray(), 0f);
+                    assertEquals(one.counters(), second.counters());
+                }
+            }
+        }
+    }
+
+    @Test
+    void loadStateRejectsWrongEntries() {
+        try (Tensor p = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true);
+             Tensor wrong = Tensor.zeros(Shape.of(3), Device.CPU);
+             Tensor right = Tensor.zeros(Shape.of(2), Device.CPU);
+             Adam adam = new Adam(List.of(p), 0.1f)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> adam.loadState(java.util.Map.of("0.exp_avg", wrong, "0.exp_avg_sq", right),
+                            java.util.Map.of("0.step", 1L)));
+            assertTrue(e.getMessage().contains("0.exp_avg") && e.getMessage().contains("shape"), e.getMessage());
+            e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> adam.loadState(java.util.Map.of("1.exp_avg", right), java.util.Map.of()));
+            assertTrue(e.getMessage().contains("'1.exp_avg'"), e.getMessage());
+            e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> adam.loadState(java.util.Map.of("0.exp_avg", right, "0.exp_avg_sq", right), java.util.Map.of()));
+            assertTrue(e.getMessage().contains("step counts"), e.getMessage());
+            assertTrue(adam.state().isEmpty());
+        }
+    }
+
     @Test
     void schedules() {
         LrSchedule step = LrSchedule.step(1f, 10, 0.1f);
