@@ -188,15 +188,24 @@ final class Json {
                 case 'r' -> sb.append('\r');
                 case 't' -> sb.append('\t');
                 case 'u' -> {
-                    if (pos + 4 > s.length()) {
-                        throw error("truncated \\u escape");
+                    char u = hex4();
+                    if (Character.isLowSurrogate(u)) {
+                        throw error("lone low surrogate \\u" + Integer.toHexString(u));
                     }
-                    try {
-                        sb.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
-                    } catch (NumberFormatException ex) {
-                        throw error("bad \\u escape");
+                    if (Character.isHighSurrogate(u)) {
+                        // JSON spells a character above U+FFFF as a surrogate pair of two escapes.
+                        if (!s.startsWith("\\u", pos)) {
+                            throw error("high surrogate \\u" + Integer.toHexString(u) + " not followed by a low one");
+                        }
+                        pos += 2;
+                        char low = hex4();
+                        if (!Character.isLowSurrogate(low)) {
+                            throw error("high surrogate \\u" + Integer.toHexString(u) + " not followed by a low one");
+                        }
+                        sb.append(u);
+                        u = low;
                     }
-                    pos += 4;
+                    sb.append(u);
                 }
                 default -> {
                     pos--;
@@ -204,6 +213,23 @@ final class Json {
                 }
             }
         }
+    }
+
+    /** Four hex digits (exactly: no sign, no '+', as JSON requires) as a UTF-16 unit. */
+    private char hex4() {
+        if (pos + 4 > s.length()) {
+            throw error("truncated \\u escape");
+        }
+        int v = 0;
+        for (int i = 0; i < 4; i++) {
+            int d = Character.digit(s.charAt(pos + i), 16);
+            if (d < 0 || s.charAt(pos + i) > 'f') {
+                throw error("bad \\u escape: '" + s.substring(pos, pos + 4) + "' is not four hex digits");
+            }
+            v = v * 16 + d;
+        }
+        pos += 4;
+        return (char) v;
     }
 
     private Object number() {

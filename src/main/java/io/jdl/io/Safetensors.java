@@ -3,8 +3,6 @@ package io.jdl.io;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -34,17 +32,20 @@ import java.util.Set;
  * {@code "__metadata__"} object of string to string; then the byte buffer. Offsets are relative to the start
  * of the byte buffer; the tensors cover it exactly, without holes or overlaps; values are little-endian and
  * row-major. This writer puts tensors in the order given, contiguously, and pads the header with trailing
- * spaces so that the byte buffer starts at a multiple of 8 bytes.
+ * spaces so that the byte buffer starts at a multiple of 8 bytes. Each array keeps its dtype, bit for bit.
  *
- * <p><b>Atomic writes.</b> {@link #write} writes a temporary file in the target's directory, forces it to
- * disk, renames it over the target with {@link StandardCopyOption#ATOMIC_MOVE} and forces the directory: a
- * crash at any point leaves either the previous file or the new one, never a partial file.
+ * <p><b>Atomic writes.</b> {@link #write} writes the temporary file {@code .<name>.partial} in the target's
+ * directory (locked, so two concurrent saves to one target fail clearly), forces it to disk, renames it over the
+ * target with {@link StandardCopyOption#ATOMIC_MOVE} and forces the directory: a crash at any point leaves
+ * either the previous file or the new one, never a partial file under the target's name; the next save reuses
+ * the leftover temporary file. The file gets the process's default permissions (umask), like any new file.
  *
  * <p><b>Reading</b> checks everything the specification requires and fails with a
  * {@link SafetensorsException} naming the file and the entry: a header length past the end of the file,
  * a header that is not a JSON object, a tensor entry without dtype/shape/data_offsets, offsets out of range,
  * overlapping or leaving holes, a byte size that does not match the shape, a metadata value that is not a
- * string, a dtype other than {@code F32} (the only one this library uses). Looking up a name that is not in
+ * string, a dtype other than F32, F16, BF16, I64, I32, U8 and BOOL (see {@link NamedArray.Dtype}), a file that
+ * changes size while being read. Looking up a name that is not in
  * the file is a {@link SafetensorsException} listing the names present.
  *
  * <p><b>Ownership.</b> Arrays passed in are only read; arrays returned are new and belong to the caller.
@@ -102,15 +103,31 @@ public final class Safetensors {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        // One fixed temporary name per target: a save killed half-way leaves at most this one file, which the next
+        // save overwrites (random names piled up). Created with the process's default permissions, like the target.
+        Path tmp = dir.resolve("." + abs.getFileName() + ".partial");
         boolean done = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            boolean locked;
+            try {
+                locked = ch.tryLock() != null;
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                locked = false;
+            }
+            if (!locked) {
+                throw new IOException("another save to " + abs + " is in progress (" + tmp + " is locked)");
+            }
+            try {
+                ch.truncate(0);
                 ByteBuffer prefix = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
                 prefix.putLong(header.length).put(header).flip();
                 writeFully(ch, prefix);
                 ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
                 for (NamedArray t : tensors) {
+                    if (t.dtype() != NamedArray.Dtype.F32) {
+                        writeFully(ch, ByteBuffer.wrap(t.bytes()));
+                        continue;
+                    }
                     float[] data = t.data();
                     int i = 0;
                     while (i < data.length) {
@@ -123,19 +140,19 @@ public final class Safetensors {
                     }
                 }
                 ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot replace " + abs + " atomically on this file system: " + e.getMessage(), e);
-            }
-            done = true;
-            forceDirectory(dir);
-        } finally {
-            if (!done) {
-                Files.deleteIfExists(tmp);
+                try {
+                    Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    throw new IOException("cannot replace " + abs + " atomically on this file system: " + e.getMessage(), e);
+                }
+                done = true;
+            } finally {
+                if (!done) {
+                    Files.deleteIfExists(tmp);
+                }
             }
         }
+        forceDirectory(dir);
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
@@ -176,8 +193,9 @@ public final class Safetensors {
             if (!names.add(t.name())) {
                 throw new IllegalArgumentException("duplicate tensor name '" + t.name() + "'");
             }
-            long end = offset + (long) t.data().length * Float.BYTES;
-            sb.append(first ? "" : ",").append(Json.quote(t.name())).append(":{\"dtype\":\"F32\",\"shape\":[");
+            long end = offset + t.byteSize();
+            sb.append(first ? "" : ",").append(Json.quote(t.name())).append(":{\"dtype\":\"").append(t.dtype())
+                    .append("\",\"shape\":[");
             for (int i = 0; i < t.shape().length; i++) {
                 sb.append(i == 0 ? "" : ",").append(t.shape()[i]);
             }
@@ -201,7 +219,7 @@ public final class Safetensors {
                 throw new SafetensorsException(file + ": " + size + " bytes, too short for the 8-byte header length");
             }
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
+            readFully(file, ch, lenBuf, 0);
             long n = lenBuf.flip().getLong();
             if (n < 0 || n > MAX_HEADER) {
                 throw new SafetensorsException(file + ": header length " + Long.toUnsignedString(n)
@@ -212,7 +230,7 @@ public final class Safetensors {
                         + size + " bytes, " + (size - 8) + " after the length)");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) n);
-            readFully(ch, hb, 8);
+            readFully(file, ch, hb, 8);
             String json;
             try {
                 json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -271,26 +289,27 @@ public final class Safetensors {
                 throw new SafetensorsException(file + ": corrupt header: the tensors cover " + at + " bytes but the data "
                         + "buffer after the header holds " + bufferLen + " bytes");
             }
-            if (bufferLen > Integer.MAX_VALUE) {
-                throw new SafetensorsException(file + ": data buffer of " + bufferLen + " bytes; files over 2 GiB of "
-                        + "tensors are not supported (float[] arrays are limited to 2^31 elements)");
-            }
+            // Positional reads rather than a memory map: a file that shrinks while being read then ends in a
+            // SafetensorsException (a mapped page past the new end is a fatal InternalError).
             Map<String, NamedArray> tensors = new LinkedHashMap<>();
-            MappedByteBuffer mapped = bufferLen == 0 ? null : ch.map(FileChannel.MapMode.READ_ONLY, bufferStart, bufferLen);
             for (Entry en : entries) {
-                float[] data = new float[(int) ((en.end - en.begin) / Float.BYTES)];
-                if (data.length > 0) {
-                    FloatBuffer fb = mapped.slice((int) en.begin, (int) (en.end - en.begin)).order(ByteOrder.LITTLE_ENDIAN)
-                            .asFloatBuffer();
-                    fb.get(data);
+                ByteBuffer bytes = ByteBuffer.allocate((int) (en.end - en.begin));
+                readFully(file, ch, bytes, bufferStart + en.begin);
+                try {
+                    tensors.put(en.name, NamedArray.ofBytes(en.name, en.dtype, en.shape, bytes.array()));
+                } catch (IllegalArgumentException e) {
+                    throw new SafetensorsException(file + ": corrupt data: " + e.getMessage(), e);
                 }
-                tensors.put(en.name, new NamedArray(en.name, en.shape, data));
+            }
+            if (ch.size() != size) {
+                throw new SafetensorsException(file + ": the file changed size while being read (" + size + " -> "
+                        + ch.size() + " bytes)");
             }
             return new Contents(file, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
         }
     }
 
-    private record Entry(String name, int[] shape, long begin, long end) {
+    private record Entry(String name, NamedArray.Dtype dtype, int[] shape, long begin, long end) {
     }
 
     private static Entry entry(Path file, String name, Object value, long bufferLen) throws SafetensorsException {
@@ -306,9 +325,13 @@ public final class Safetensors {
         if (!(m.get("dtype") instanceof String dtype)) {
             throw new SafetensorsException(where + " has no string 'dtype'");
         }
-        if (!dtype.equals("F32")) {
-            throw new SafetensorsException(file + ": tensor '" + name + "' has dtype " + dtype
-                    + ", which is not supported; jdl reads F32 only (convert with tensor.float() before saving)");
+        NamedArray.Dtype type;
+        try {
+            type = NamedArray.Dtype.valueOf(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new SafetensorsException(file + ": tensor '" + name + "' has dtype " + dtype + ", which is not supported;"
+                    + " jdl reads " + Arrays.toString(NamedArray.Dtype.values()) + " (convert with tensor.float() before"
+                    + " saving)");
         }
         if (!(m.get("shape") instanceof List<?> shapeList)) {
             throw new SafetensorsException(where + " has no 'shape' array");
@@ -331,20 +354,25 @@ public final class Safetensors {
             throw new SafetensorsException(where + " has data_offsets [" + begin + ", " + end + "] out of range: the data "
                     + "buffer holds " + bufferLen + " bytes");
         }
-        if (numel > Integer.MAX_VALUE || end - begin != numel * Float.BYTES) {
-            throw new SafetensorsException(where + " has shape " + Arrays.toString(shape) + " (" + numel
-                    + " F32 values, " + (numel * Float.BYTES) + " bytes) but data_offsets [" + begin + ", " + end
+        if (numel > Integer.MAX_VALUE || end - begin != numel * type.bytes()) {
+            throw new SafetensorsException(where + " has shape " + Arrays.toString(shape) + " (" + numel + " " + type
+                    + " values, " + (numel * type.bytes()) + " bytes) but data_offsets [" + begin + ", " + end
                     + "] span " + (end - begin) + " bytes");
         }
-        return new Entry(name, shape, begin, end);
+        if (end - begin > Integer.MAX_VALUE - 8) {
+            throw new SafetensorsException(where + " has " + (end - begin) + " bytes; tensors over 2 GiB are not"
+                    + " supported (Java arrays are limited to 2^31 elements)");
+        }
+        return new Entry(name, type, shape, begin, end);
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+    private static void readFully(Path file, FileChannel ch, ByteBuffer b, long position) throws IOException {
         long p = position;
         while (b.hasRemaining()) {
             int r = ch.read(b, p);
             if (r < 0) {
-                throw new SafetensorsException("unexpected end of file at byte " + p);
+                throw new SafetensorsException(file + ": unexpected end of file at byte " + p + " (the file shrank while"
+                        + " being read?)");
             }
             p += r;
         }

@@ -168,7 +168,8 @@ class SafetensorsTest {
         assertCorrupt(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8), "hole");
         assertCorrupt(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), "data_offsets");
         assertCorrupt(raw("{\"__metadata__\":{\"k\":1}}", 0), "not a string");
-        assertCorrupt(raw("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4), "dtype BF16");
+        assertCorrupt(raw("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8), "dtype F64");
+        assertCorrupt(raw("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "span 8 bytes");
 
         Path shortFile = dir.resolve("short");
         Files.write(shortFile, new byte[] {1, 2, 3});
@@ -188,9 +189,101 @@ class SafetensorsTest {
         assertEquals(Map.of("a", List.of(1L, -2L, 1.5), "b", "x\"\n\u00e9"),
                 Json.parse("{\"a\":[1,-2,1.5],\"b\":\"x\\\"\\n\\u00e9\"}"));
         for (String bad : List.of("{", "{\"a\":01}", "{\"a\":1,}", "{'a':1}", "{\"a\":1} x", "[1 2]", "{\"a\":tru}",
-                "\"\\x\"")) {
+                "\"\\x\"", "\"\\u+041\"", "\"\\u-041\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
+                "\"\\u00g1\"")) {
             assertThrows(IllegalArgumentException.class, () -> Json.parse(bad), bad);
         }
         assertEquals("\"a\\\\b\\u0001\"", Json.quote("a\\b\u0001"));
+        assertEquals("\ud83d\ude00", Json.parse("\"\\ud83d\\ude00\""));
+    }
+
+    /** Every dtype survives a write and a read bit for bit; conversion to float32 follows torch's .float(). */
+    @Test
+    void everyDtypeRoundTripsExactly() throws IOException {
+        ByteBuffer f16 = ByteBuffer.allocate(6).order(ByteOrder.LITTLE_ENDIAN);
+        f16.putShort(Float.floatToFloat16(1.5f)).putShort((short) 0x7e01).putShort(Float.floatToFloat16(-65504f));
+        ByteBuffer bf16 = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putShort((short) 0x3fc0).putShort((short) 0xff81);
+        ByteBuffer i32 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(-7).putInt(Integer.MAX_VALUE);
+        List<NamedArray> arrays = List.of(
+                new NamedArray("f32", new int[] {2}, new float[] {Float.intBitsToFloat(0x7fc00123), -0f}),
+                NamedArray.ofBytes("f16", NamedArray.Dtype.F16, new int[] {3}, f16.array()),
+                NamedArray.ofBytes("bf16", NamedArray.Dtype.BF16, new int[] {2}, bf16.array()),
+                NamedArray.ofLongs("i64", new int[] {}, Long.MIN_VALUE + 1),
+                NamedArray.ofBytes("i32", NamedArray.Dtype.I32, new int[] {2, 1}, i32.array()),
+                NamedArray.ofBytes("u8", NamedArray.Dtype.U8, new int[] {3}, new byte[] {0, (byte) 200, (byte) 255}),
+                NamedArray.ofBytes("bool", NamedArray.Dtype.BOOL, new int[] {2}, new byte[] {1, 0}));
+        Path f = dir.resolve("dtypes.safetensors");
+        Safetensors.write(f, arrays);
+        Safetensors.Contents c = Safetensors.read(f);
+        for (NamedArray a : arrays) {
+            assertEquals(a, c.get(a.name()), a.name());
+        }
+        assertArrayEquals(new float[] {1.5f, Float.NaN, -65504f}, c.get("f16").data());
+        assertArrayEquals(new float[] {1.5f, Float.NaN}, c.get("bf16").data());
+        assertArrayEquals(new long[] {Long.MIN_VALUE + 1}, c.get("i64").longs());
+        assertArrayEquals(new float[] {-7f, 2147483648f}, c.get("i32").data());
+        assertArrayEquals(new float[] {0, 200, 255}, c.get("u8").data());
+        assertArrayEquals(new long[] {1, 0}, c.get("bool").longs());
+        assertThrows(IllegalArgumentException.class,
+                () -> NamedArray.ofBytes("b", NamedArray.Dtype.BOOL, new int[] {1}, new byte[] {2}));
+        assertThrows(IllegalStateException.class, () -> c.get("f16").longs());
+    }
+
+    /** Element counts that overflow are refused when the array is made, not by the reader of the written file. */
+    @Test
+    void shapeProductsThatOverflowAreRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new NamedArray("w", new int[] {65536, 65536, 65536, 65536}, new float[0]));
+        assertTrue(e.getMessage().contains("more than 2^31 - 1 elements"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new NamedArray("w", new int[] {65536, 65536, 0}, new float[1]));
+    }
+
+    /** A save killed half-way leaves one .partial file at most, which the next save replaces; mode follows umask. */
+    @Test
+    void interruptedSavesLeaveNoPileOfTemporaryFiles() throws IOException {
+        Path f = dir.resolve("ckpt.safetensors");
+        Path partial = dir.resolve(".ckpt.safetensors.partial");
+        for (int i = 0; i < 3; i++) {
+            Files.write(partial, new byte[1000]); // what a killed save leaves
+            Safetensors.write(f, model());
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of(f), files.toList());
+        }
+        Path plain = Files.createFile(dir.resolve("plain"));
+        assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(f));
+    }
+
+    /** A file rewritten shorter while it is being read fails with a SafetensorsException, never an Error. */
+    @Test
+    void fileShrinkingUnderTheReaderFailsCleanly() throws Exception {
+        Path f = dir.resolve("moving.safetensors");
+        List<NamedArray> big = List.of(new NamedArray("w", new int[] {1 << 18}, random(1 << 18, 3)));
+        Safetensors.write(f, big);
+        byte[] whole = Files.readAllBytes(f);
+        Thread shrinker = Thread.ofPlatform().start(() -> {
+            try {
+                for (int i = 0; i < 200 && !Thread.currentThread().isInterrupted(); i++) {
+                    try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+                        ch.truncate(whole.length / 2);
+                    }
+                    Files.write(f, whole);
+                }
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        // Any Error (the memory-mapped reader threw InternalError) escapes and fails the test.
+        while (shrinker.isAlive()) {
+            try {
+                Safetensors.read(f);
+            } catch (SafetensorsException expected) {
+                // the size changed under the reader
+            } catch (java.nio.file.NoSuchFileException ignored) {
+                // between truncation and rewrite on some file systems
+            }
+        }
+        shrinker.join();
+        assertEquals(big.get(0), Safetensors.read(f).get("w"));
     }
 }
