@@ -36,14 +36,30 @@ public record Augmentation(double flipProbability, int maxShift) {
         return flipProbability == 0 && maxShift == 0;
     }
 
+    private record Draw(boolean flip, int dx, int dy) {
+    }
+
+    /** The random choices for one image; {@link #apply} and {@link #skip} draw through here alone. */
+    private Draw draw(SplittableRandom random) {
+        boolean flip = random.nextDouble() < flipProbability;
+        int dx = maxShift == 0 ? 0 : random.nextInt(-maxShift, maxShift + 1);
+        int dy = maxShift == 0 ? 0 : random.nextInt(-maxShift, maxShift + 1);
+        return new Draw(flip, dx, dy);
+    }
+
+    /** Advances {@code random} past one image's draws, as {@link #apply} would (resuming mid-epoch). */
+    void skip(SplittableRandom random) {
+        draw(random);
+    }
+
     /**
      * Writes the augmented {@code src} (channels x height x width, values already in [0, 1]) into
      * {@code dst} at {@code dstOffset}. Always draws the same number of random values, whatever the outcome.
      */
     void apply(float[] src, int channels, int height, int width, float[] dst, int dstOffset, SplittableRandom random) {
-        boolean flip = random.nextDouble() < flipProbability;
-        int dx = maxShift == 0 ? 0 : random.nextInt(-maxShift, maxShift + 1);
-        int dy = maxShift == 0 ? 0 : random.nextInt(-maxShift, maxShift + 1);
+        Draw d = draw(random);
+        boolean flip = d.flip;
+        int dx = d.dx, dy = d.dy;
         int plane = height * width;
         for (int c = 0; c < channels; c++) {
             for (int r = 0; r < height; r++) {

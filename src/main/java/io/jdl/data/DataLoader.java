@@ -153,10 +153,25 @@ public final class DataLoader {
      * epoch of this loader that is still open is closed first.
      */
     public Epoch epoch(int epoch) {
+        return epoch(epoch, 0);
+    }
+
+    /**
+     * Starts epoch {@code epoch} at batch {@code firstBatch}: the batches it returns are exactly batches
+     * {@code firstBatch, firstBatch + 1, ...} of {@link #epoch(int)}, augmentation included, so a run resumed
+     * from a checkpoint taken mid-epoch sees the data an uninterrupted run would.
+     *
+     * @throws IllegalArgumentException when {@code firstBatch} is outside {@code [0, batchesPerEpoch()]}
+     */
+    public Epoch epoch(int epoch, int firstBatch) {
+        if (firstBatch < 0 || firstBatch > batchesPerEpoch()) {
+            throw new IllegalArgumentException("firstBatch " + firstBatch + " is outside [0, " + batchesPerEpoch()
+                    + "] (batches per epoch)");
+        }
         if (current != null) {
             current.close();
         }
-        current = new Epoch(epoch);
+        current = new Epoch(epoch, firstBatch);
         return current;
     }
 
@@ -220,12 +235,19 @@ public final class DataLoader {
         // synchronous
         private float[] buffer;
 
-        Epoch(int epoch) {
+        Epoch(int epoch, int firstBatch) {
             this.order = order(epoch);
             SplittableRandom r = epochRandom(epoch);
             r.nextLong();
             this.augRandom = r.split();
             this.batches = batchesPerEpoch();
+            this.produced = firstBatch;
+            this.consumed = firstBatch;
+            if (!augmentation.isNone()) {
+                for (long i = 0, n = (long) firstBatch * batchSize; i < n; i++) {
+                    augmentation.skip(augRandom);
+                }
+            }
             int floats = batchSize * dataset.imageSize();
             if (prefetch && batches > 0) {
                 // The consumer hands a buffer back as soon as Tensor.of has copied it, so QUEUE buffers give a

@@ -12,7 +12,6 @@ import io.jdl.tensor.Tensor;
  */
 public final class BatchNorm2d extends Module {
     private final float momentum, eps;
-    private long batches;
 
     public BatchNorm2d(int channels, float momentum, float eps) {
         this.momentum = momentum;
@@ -33,9 +32,11 @@ public final class BatchNorm2d extends Module {
         Tensor y = x.batchNorm2d(param("weight"), param("bias"), buffer("running_mean"), buffer("running_var"),
                 isTraining(), momentum, eps);
         if (isTraining()) {
-            // Counted on the host and written with a device fill: no host sync.
+            // Counted from the buffer itself (on its device, no host sync), so a loaded state dict continues its count.
             Tensor count = buffer("num_batches_tracked");
-            count.backendOf().fill(count.storage(), ++batches);
+            try (Tensor one = Tensor.full(Shape.of(), 1f, count.device()); Tensor next = count.add(one)) {
+                count.copyFrom(next);
+            }
         }
         return y;
     }

@@ -6,7 +6,7 @@ import io.jdl.tensor.Tensor;
  * Inverted dropout with probability p in training, identity in evaluation. Each forward call uses the
  * next seed of a sequence starting at {@code seed}, so a run is reproducible and masks differ per step.
  */
-public final class Dropout extends Module {
+public final class Dropout extends Module implements Stochastic {
     private final float p;
     private long nextSeed;
 
@@ -26,5 +26,15 @@ public final class Dropout extends Module {
     @Override
     public String toString() {
         return "Dropout(" + p + ")";
+    }
+
+    @Override
+    public long nextSeed() {
+        return nextSeed;
+    }
+
+    @Override
+    public void setNextSeed(long seed) {
+        this.nextSeed = seed;
     }
 }

@@ -15,7 +15,7 @@ import java.util.Random;
  * <p>{@link #recordWeights(boolean)} keeps the last call's attention probabilities [B, H, T, T] for
  * inspection ({@link #lastWeights()}), e.g. to draw attention maps.
  */
-public final class MultiHeadAttention extends Module {
+public final class MultiHeadAttention extends Module implements Stochastic {
     private final int dim, heads, headDim;
     private final boolean causal;
     private final float dropout;
@@ -158,5 +158,15 @@ public final class MultiHeadAttention extends Module {
     public String toString() {
         return "MultiHeadAttention(" + dim + ", heads=" + heads + (causal ? ", causal" : "") + ", dropout=" + dropout
                 + ")";
+    }
+
+    @Override
+    public long nextSeed() {
+        return nextSeed;
+    }
+
+    @Override
+    public void setNextSeed(long seed) {
+        this.nextSeed = seed;
     }
 }
