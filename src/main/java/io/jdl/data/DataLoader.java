@@ -3,6 +3,7 @@ package io.jdl.data;
 import io.jdl.backend.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
+import java.lang.ref.Cleaner;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -13,9 +14,11 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Turns a {@link Dataset} into batches of tensors: seeded shuffling with a new order each epoch, optional
- * dropping of the last incomplete batch, pixel scaling to [0, 1], per-channel normalisation
- * {@code (x - mean) / std}, and seeded {@link Augmentation}.
+ * Turns any {@link DataSource} into batches of tensors: seeded shuffling with a new order each epoch, optional
+ * dropping of the last incomplete batch, per-channel normalisation {@code (x - mean) / std} (channels are the
+ * first axis of {@code [C, H, W]} inputs; other inputs are one channel), and seeded {@link Augmentation} of
+ * images. Image {@link Dataset}s give pixels scaled to [0, 1] and class labels; a {@link FeatureDataset} gives
+ * its float inputs and class labels or float targets.
  *
  * <pre>{@code
  * DataLoader loader = DataLoader.builder(mnist.train()).batchSize(128).shuffle(true).seed(42)
@@ -23,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * for (int epoch = 0; epoch < epochs; epoch++) {
  *     try (DataLoader.Epoch batches = loader.epoch(epoch)) {
  *         for (DataLoader.Batch batch : batches) {
- *             try (batch) { ... batch.images() ... batch.labels() ... }
+ *             try (batch) { ... batch.inputs() ... batch.labels() (or batch.targets()) ... }
  *         }
  *     }
  * }
@@ -34,12 +37,13 @@ import java.util.concurrent.TimeUnit;
  * The order and the augmentation of epoch {@code e} depend only on the seed and {@code e}: the same seed
  * gives the same batches, with or without prefetching, on any device.
  *
- * <p><b>Ownership.</b> Each {@link Batch} owns its images tensor and must be closed by the caller (closing
- * the batch closes the tensor). The labels array is the batch's own. The loader reuses its host float
- * buffers between batches; the tensor holds a copy ({@link Tensor#of(float[], Shape, Device)}), so a batch
- * stays valid after the next one is produced.
+ * <p><b>Ownership.</b> Each {@link Batch} owns its inputs tensor (and targets tensor) and must be closed by the
+ * caller (closing the batch closes them). The labels array is the batch's own. The loader reuses its host float
+ * buffers between batches; the tensors hold copies ({@link Tensor#of(float[], Shape, Device)}), so a batch
+ * stays valid after the next one is produced. Host buffers hold {@code min(batchSize, size)} samples: a batch
+ * size larger than the data costs nothing.
  *
- * <p><b>Devices.</b> The images tensor is built on the loader's device with
+ * <p><b>Devices.</b> The inputs tensor is built on the loader's device with
  * {@link Tensor#of(float[], Shape, Device)}, on the thread that calls {@code next()}. On a CUDA device the
  * backend stages it through pinned memory and copies it asynchronously on its stream, so the host goes on
  * preparing the next batch while the GPU computes; it waits only when it runs several uploads ahead.
@@ -47,16 +51,19 @@ import java.util.concurrent.TimeUnit;
  * <p><b>Prefetching.</b> With {@code prefetch(true)} (the default) a background daemon thread prepares the
  * next host batches (shuffle indexing, conversion, augmentation) into a bounded queue of two while the
  * caller trains. Close the {@link Epoch} (try-with-resources) when leaving the loop early, so that thread
- * stops; an epoch iterated to its end stops it by itself. An exception in that thread is rethrown by
+ * stops; an epoch iterated to its end stops it by itself, and so does an exception out of {@code next()}. An
+ * epoch abandoned without closing has its thread stopped once it becomes unreachable (a {@link Cleaner}), so
+ * leaked epochs do not pile up threads; closing stops it at once. An exception in that thread is rethrown by
  * {@code next()}.
  *
  * <p>A loader is not thread-safe: iterate one epoch at a time, from one thread.
  */
 public final class DataLoader {
     private static final int QUEUE = 2;
+    private static final Cleaner CLEANER = Cleaner.create();
 
-    private final Dataset dataset;
-    private final int batchSize;
+    private final DataSource dataset;
+    private final int batchSize, rows, channels;
     private final boolean shuffle, dropLast, flatten, prefetch;
     private final long seed;
     private final float[] mean, std;
@@ -74,16 +81,28 @@ public final class DataLoader {
         this.seed = b.seed;
         this.augmentation = b.augmentation;
         this.device = b.device;
-        int c = dataset.channels();
-        this.mean = expand(b.mean, c, "mean");
-        this.std = expand(b.std, c, "std");
+        if (batchSize <= 0) {
+            throw new IllegalArgumentException("batchSize must be > 0, got " + batchSize);
+        }
+        int[] shape = dataset.inputShape();
+        if (!augmentation.isNone() && shape.length != 3) {
+            throw new IllegalArgumentException("augmentation needs [C, H, W] image inputs, the data's inputs are "
+                    + Arrays.toString(shape));
+        }
+        this.channels = shape.length == 3 ? shape[0] : 1;
+        this.mean = expand(b.mean, channels, "mean");
+        this.std = expand(b.std, channels, "std");
         for (float s : std) {
             if (!(s > 0)) {
                 throw new IllegalArgumentException("std must be > 0, got " + Arrays.toString(b.std));
             }
         }
-        if (batchSize <= 0) {
-            throw new IllegalArgumentException("batchSize must be > 0, got " + batchSize);
+        // Buffers for the samples a batch can actually hold, checked against the largest Java array.
+        this.rows = Math.max(1, Math.min(batchSize, dataset.size()));
+        long floats = (long) rows * dataset.inputSize();
+        if (floats > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("batchSize " + batchSize + " gives batches of " + rows + " x "
+                    + dataset.inputSize() + " = " + floats + " floats, more than a Java array holds");
         }
     }
 
@@ -99,11 +118,11 @@ public final class DataLoader {
         return v.clone();
     }
 
-    public static Builder builder(Dataset dataset) {
+    public static Builder builder(DataSource dataset) {
         return new Builder(dataset);
     }
 
-    public Dataset dataset() {
+    public DataSource dataset() {
         return dataset;
     }
 
@@ -117,8 +136,8 @@ public final class DataLoader {
 
     /** Batches per epoch: {@code ceil(size / batchSize)}, or {@code floor} with {@code dropLast}. */
     public int batchesPerEpoch() {
-        int n = dataset.size();
-        return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
+        long n = dataset.size();
+        return (int) (dropLast ? n / batchSize : (n + batchSize - 1) / batchSize);
     }
 
     /** Samples per epoch (all of them, or fewer with {@code dropLast}). */
@@ -175,145 +194,141 @@ public final class DataLoader {
         return current;
     }
 
-    /** One batch: the images tensor (owned by the batch), their labels and their sample indices. */
+    /**
+     * One batch: the inputs tensor and, for float targets, the targets tensor (both owned by the batch), or the
+     * class labels; and the sample indices.
+     */
     public static final class Batch implements AutoCloseable {
-        private final Tensor images;
+        private final Tensor inputs, targets;
         private final int[] labels, indices;
 
-        Batch(Tensor images, int[] labels, int[] indices) {
-            this.images = images;
+        Batch(Tensor inputs, Tensor targets, int[] labels, int[] indices) {
+            this.inputs = inputs;
+            this.targets = targets;
             this.labels = labels;
             this.indices = indices;
         }
 
-        /** {@code [B, C, H, W]}, or {@code [B, C*H*W]} when the loader flattens; owned by this batch. */
-        public Tensor images() {
-            return images;
+        /** {@code [B, ...inputShape]} ({@code [B, C, H, W]} for images), or {@code [B, inputSize]} when the loader flattens. */
+        public Tensor inputs() {
+            return inputs;
         }
 
-        /** The class of each image (length B). */
+        /**
+         * The inputs of an image batch.
+         *
+         * @deprecated the same tensor as {@link #inputs()}, which works for every data source; kept while callers move
+         */
+        @Deprecated(forRemoval = true)
+        public Tensor images() {
+            return inputs;
+        }
+
+        /**
+         * The class of each sample (length B).
+         *
+         * @throws IllegalStateException when the data has float targets (use {@link #targets()})
+         */
         public int[] labels() {
+            if (labels == null) {
+                throw new IllegalStateException("this data has float targets, not class labels: use targets()");
+            }
             return labels;
         }
 
-        /** The data set index of each image (length B). */
+        /**
+         * The float targets {@code [B, ...targetShape]}, owned by this batch.
+         *
+         * @throws IllegalStateException when the data has class labels (use {@link #labels()})
+         */
+        public Tensor targets() {
+            if (targets == null) {
+                throw new IllegalStateException("this data has class labels, not float targets: use labels()");
+            }
+            return targets;
+        }
+
+        /** The data set index of each sample (length B). */
         public int[] indices() {
             return indices;
         }
 
         public int size() {
-            return labels.length;
+            return indices.length;
         }
 
-        /** Closes the images tensor. */
+        /** Closes the inputs and targets tensors. Idempotent. */
         @Override
         public void close() {
-            if (!images.isClosed()) {
-                images.close();
+            for (Tensor t : new Tensor[] {inputs, targets}) {
+                if (t != null && !t.isClosed()) {
+                    t.close();
+                }
             }
         }
-    }
-
-    /** A host batch produced by the filler: {@code data} is a pooled buffer of {@code batchSize} images. */
-    private record HostBatch(float[] data, int[] labels, int[] indices, Throwable error) {
-        static final HostBatch END = new HostBatch(null, null, null, null);
     }
 
     /** The batches of one epoch, in order. Iterable once. Close it to stop prefetching early. */
     public final class Epoch implements Iterable<Batch>, Iterator<Batch>, AutoCloseable {
-        private final int[] order;
-        private final SplittableRandom augRandom;
+        private final BatchFiller filler;
         private final int batches;
-        private final float[] scratch = new float[dataset.imageSize()];
-        private int produced; // batches filled (filler side)
         private int consumed; // batches returned by next()
         private boolean closed;
         // prefetching
-        private final BlockingQueue<float[]> free;
-        private final BlockingQueue<HostBatch> ready;
+        private final BlockingQueue<BatchFiller.Buffers> free;
+        private final BlockingQueue<BatchFiller.HostBatch> ready;
         private final Thread worker;
+        private final Cleaner.Cleanable stopper;
         // synchronous
-        private float[] buffer;
+        private final BatchFiller.Buffers buffers;
 
         Epoch(int epoch, int firstBatch) {
-            this.order = order(epoch);
             SplittableRandom r = epochRandom(epoch);
             r.nextLong();
-            this.augRandom = r.split();
             this.batches = batchesPerEpoch();
-            this.produced = firstBatch;
             this.consumed = firstBatch;
-            if (!augmentation.isNone()) {
-                for (long i = 0, n = (long) firstBatch * batchSize; i < n; i++) {
-                    augmentation.skip(augRandom);
-                }
-            }
-            int floats = batchSize * dataset.imageSize();
-            if (prefetch && batches > 0) {
+            this.filler = new BatchFiller(dataset, order(epoch), batchSize, rows, channels, mean, std, augmentation,
+                    r.split(), firstBatch);
+            if (prefetch && batches > firstBatch) {
                 // The consumer hands a buffer back as soon as Tensor.of has copied it, so QUEUE buffers give a
                 // queue of QUEUE ready batches; one more slot in `ready` for the end marker or an error.
                 free = new ArrayBlockingQueue<>(QUEUE);
                 for (int i = 0; i < QUEUE; i++) {
-                    free.add(new float[floats]);
+                    free.add(filler.newBuffers());
                 }
                 ready = new ArrayBlockingQueue<>(QUEUE + 1);
-                worker = Thread.ofPlatform().daemon().name("jdl-dataloader").unstarted(this::run);
+                worker = Thread.ofPlatform().daemon().name("jdl-dataloader")
+                        .unstarted(fillLoop(filler, free, ready, batches - firstBatch));
+                // The cleaning action holds the thread, never this epoch: an epoch dropped unclosed becomes
+                // unreachable and its thread is interrupted.
+                Thread w = worker;
+                stopper = CLEANER.register(this, w::interrupt);
                 worker.start();
+                buffers = null;
             } else {
                 free = null;
                 ready = null;
                 worker = null;
-                buffer = new float[floats];
+                stopper = null;
+                buffers = batches > firstBatch ? filler.newBuffers() : null;
             }
         }
 
-        private void run() {
-            try {
-                while (produced < batches) {
-                    float[] buf = free.take();
-                    ready.put(fill(buf));
-                }
-                ready.put(HostBatch.END);
-            } catch (InterruptedException e) {
-                // closed early
-            } catch (Throwable t) {
-                ready.offer(new HostBatch(null, null, null, t));
-            }
-        }
-
-        private HostBatch fill(float[] buf) {
-            int start = produced * batchSize;
-            int n = Math.min(batchSize, order.length - start);
-            int[] labels = new int[n], indices = new int[n];
-            int size = dataset.imageSize(), plane = dataset.height() * dataset.width();
-            byte[] pixels = dataset.pixels();
-            for (int b = 0; b < n; b++) {
-                int idx = order[start + b];
-                indices[b] = idx;
-                labels[b] = dataset.label(idx);
-                int off = b * size;
-                if (augmentation.isNone()) {
-                    for (int k = 0; k < size; k++) {
-                        buf[off + k] = (pixels[idx * size + k] & 0xff) / 255f;
+        /** The prefetching thread's loop; static so that it references neither the epoch nor the loader. */
+        private static Runnable fillLoop(BatchFiller filler, BlockingQueue<BatchFiller.Buffers> free,
+                                         BlockingQueue<BatchFiller.HostBatch> ready, int count) {
+            return () -> {
+                try {
+                    for (int i = 0; i < count; i++) {
+                        ready.put(filler.fill(free.take()));
                     }
-                } else {
-                    for (int k = 0; k < size; k++) {
-                        scratch[k] = (pixels[idx * size + k] & 0xff) / 255f;
-                    }
-                    augmentation.apply(scratch, dataset.channels(), dataset.height(), dataset.width(), buf, off, augRandom);
+                    ready.put(BatchFiller.HostBatch.END);
+                } catch (InterruptedException e) {
+                    // closed early, or abandoned
+                } catch (Throwable t) {
+                    ready.offer(new BatchFiller.HostBatch(null, null, null, t));
                 }
-                for (int c = 0; c < dataset.channels(); c++) {
-                    float m = mean[c], inv = 1f / std[c];
-                    int base = off + c * plane;
-                    if (m != 0f || inv != 1f) {
-                        for (int k = 0; k < plane; k++) {
-                            buf[base + k] = (buf[base + k] - m) * inv;
-                        }
-                    }
-                }
-            }
-            produced++;
-            return new HostBatch(buf, labels, indices, null);
+            };
         }
 
         @Override
@@ -326,43 +341,80 @@ public final class DataLoader {
             return !closed && consumed < batches;
         }
 
+        /**
+         * The next batch; any exception closes the epoch first (stopping its thread).
+         *
+         * @throws NoSuchElementException after the last batch or once closed
+         */
         @Override
         public Batch next() {
             if (!hasNext()) {
                 throw new NoSuchElementException(closed ? "epoch closed" : "epoch has " + batches + " batches");
             }
-            HostBatch hb;
-            if (worker == null) {
-                hb = fill(buffer);
-            } else {
-                try {
-                    hb = ready.take();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while waiting for a batch", e);
-                }
-                if (hb.error != null) {
-                    close();
-                    throw new IllegalStateException("data loader thread failed: " + hb.error, hb.error);
-                }
-            }
-            int n = hb.labels.length;
-            int size = dataset.imageSize();
-            float[] data = n == batchSize ? hb.data : Arrays.copyOf(hb.data, n * size);
-            Shape shape = flatten ? Shape.of(n, size) : Shape.of(n, dataset.channels(), dataset.height(), dataset.width());
-            Tensor images;
             try {
-                images = Tensor.of(data, shape, device);
+                Batch b = upload(take());
+                consumed++;
+                if (consumed == batches) {
+                    close();
+                }
+                return b;
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        private BatchFiller.HostBatch take() {
+            if (worker == null) {
+                return filler.fill(buffers);
+            }
+            BatchFiller.HostBatch hb;
+            try {
+                hb = ready.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for a batch", e);
+            }
+            if (hb.error() != null) {
+                throw new IllegalStateException("data loader thread failed: " + hb.error(), hb.error());
+            }
+            return hb;
+        }
+
+        /** The host batch as tensors on the loader's device; its buffers go back to the filler whatever happens. */
+        private Batch upload(BatchFiller.HostBatch hb) {
+            int n = hb.indices().length;
+            int[] in = dataset.inputShape();
+            Tensor inputs = null, targets = null;
+            try {
+                int[] dims = new int[in.length + 1];
+                dims[0] = n;
+                System.arraycopy(in, 0, dims, 1, in.length);
+                Shape shape = flatten ? Shape.of(n, dataset.inputSize()) : Shape.of(dims);
+                inputs = Tensor.of(rowsOf(hb.buffers().inputs(), n), shape, device);
+                if (hb.labels() == null) {
+                    int[] t = dataset.targetShape();
+                    int[] tdims = new int[t.length + 1];
+                    tdims[0] = n;
+                    System.arraycopy(t, 0, tdims, 1, t.length);
+                    targets = Tensor.of(rowsOf(hb.buffers().targets(), n), Shape.of(tdims), device);
+                }
+                return new Batch(inputs, targets, hb.labels(), hb.indices());
+            } catch (RuntimeException | Error e) {
+                if (inputs != null) {
+                    inputs.close();
+                }
+                throw e;
             } finally {
                 if (worker != null) {
-                    free.offer(hb.data);
+                    free.offer(hb.buffers());
                 }
             }
-            consumed++;
-            if (consumed == batches) {
-                close();
-            }
-            return new Batch(images, hb.labels, hb.indices);
+        }
+
+        /** The first {@code n} samples of a buffer of {@code rows} (the buffer itself when full). */
+        private float[] rowsOf(float[] buffer, int n) {
+            return n == rows ? buffer : Arrays.copyOf(buffer, buffer.length / rows * n);
         }
 
         /** Stops the prefetching thread (if any) and ends the iteration. Idempotent. */
@@ -373,7 +425,7 @@ public final class DataLoader {
             }
             closed = true;
             if (worker != null) {
-                worker.interrupt();
+                stopper.clean();
                 try {
                     worker.join(TimeUnit.SECONDS.toMillis(5));
                 } catch (InterruptedException e) {
@@ -387,9 +439,9 @@ public final class DataLoader {
     }
 
     /** Options for a {@link DataLoader}; defaults: batch 64, no shuffle, seed 0, keep last, no normalisation,
-     * no augmentation, images [B,C,H,W], CPU, prefetch on. */
+     * no augmentation, inputs not flattened, CPU, prefetch on. */
     public static final class Builder {
-        private final Dataset dataset;
+        private final DataSource dataset;
         private int batchSize = 64;
         private boolean shuffle, dropLast, flatten, prefetch = true;
         private long seed;
@@ -397,7 +449,7 @@ public final class DataLoader {
         private Augmentation augmentation = Augmentation.NONE;
         private Device device = Device.CPU;
 
-        private Builder(Dataset dataset) {
+        private Builder(DataSource dataset) {
             this.dataset = Objects.requireNonNull(dataset, "dataset");
         }
 
@@ -423,18 +475,18 @@ public final class DataLoader {
             return this;
         }
 
-        /** Images as {@code [B, C*H*W]} instead of {@code [B, C, H, W]}. */
+        /** Inputs as {@code [B, inputSize]} (images {@code [B, C*H*W]}) instead of {@code [B, ...inputShape]}. */
         public Builder flatten(boolean flatten) {
             this.flatten = flatten;
             return this;
         }
 
-        /** {@code (x - mean) / std} on pixels scaled to [0, 1], the same for all channels. */
+        /** {@code (x - mean) / std} on every input value (pixels already scaled to [0, 1]), the same for all channels. */
         public Builder normalize(float mean, float std) {
             return normalize(new float[] {mean}, new float[] {std});
         }
 
-        /** Per-channel {@code (x - mean[c]) / std[c]} on pixels scaled to [0, 1]. */
+        /** Per-channel {@code (x - mean[c]) / std[c]} ({@code [C, H, W]} inputs; others are one channel). */
         public Builder normalize(float[] mean, float[] std) {
             this.mean = mean.clone();
             this.std = std.clone();
@@ -457,7 +509,11 @@ public final class DataLoader {
             return this;
         }
 
-        /** @throws IllegalArgumentException for a non-positive batch size, std {@code <= 0}, or mean/std of the wrong length */
+        /**
+         * @throws IllegalArgumentException for a non-positive batch size, a batch too large for a Java array, std
+         *                                  {@code <= 0}, mean/std of the wrong length, or augmentation of inputs that
+         *                                  are not {@code [C, H, W]} images
+         */
         public DataLoader build() {
             return new DataLoader(this);
         }

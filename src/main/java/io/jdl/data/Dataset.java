@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * An in-memory labelled image data set: {@code size()} images of {@code channels x height x width}
+ * An in-memory labelled image data set (a {@link DataSource} of {@code [C, H, W]} inputs in [0, 1]): {@code size()} images of {@code channels x height x width}
  * unsigned-byte pixels (0..255) and one class label per image.
  *
  * <p>Pixels stay as bytes (a quarter of the memory of floats); the {@link DataLoader} converts a batch at a
@@ -13,7 +13,7 @@ import java.util.Objects;
  * are, not copied: the caller must not change them afterwards. {@link #pixels()} and {@link #labels()}
  * return those arrays (no copy, for speed): treat them as read-only.
  */
-public final class Dataset {
+public final class Dataset implements DataSource {
     private final byte[] pixels;
     private final int[] labels;
     private final int channels, height, width;
@@ -49,7 +49,7 @@ public final class Dataset {
         }
     }
 
-    /** Number of samples. */
+    @Override
     public int size() {
         return labels.length;
     }
@@ -80,6 +80,7 @@ public final class Dataset {
     }
 
     /** The class of sample {@code i}. */
+    @Override
     public int label(int i) {
         return labels[i];
     }
@@ -94,13 +95,47 @@ public final class Dataset {
         return pixels;
     }
 
+    @Override
+    public int[] inputShape() {
+        return new int[] {channels, height, width};
+    }
+
+    @Override
+    public int inputSize() {
+        return imageSize();
+    }
+
+    /** Image {@code i} with pixels scaled to [0, 1]. */
+    @Override
+    public void input(int i, float[] dst, int offset) {
+        int n = imageSize();
+        int base = Math.multiplyExact(Objects.checkIndex(i, size()), n);
+        for (int k = 0; k < n; k++) {
+            dst[offset + k] = (pixels[base + k] & 0xff) / 255f;
+        }
+    }
+
+    @Override
+    public boolean hasLabels() {
+        return true;
+    }
+
+    /** Images have class labels, not float targets. */
+    @Override
+    public int[] targetShape() {
+        throw new IllegalStateException("an image Dataset has class labels, not float targets");
+    }
+
+    /** Images have class labels, not float targets. */
+    @Override
+    public void target(int i, float[] dst, int offset) {
+        throw new IllegalStateException("an image Dataset has class labels, not float targets");
+    }
+
     /** Image {@code i} as floats in [0, 1] (a new array). */
     public float[] image(int i) {
-        int n = imageSize();
-        float[] out = new float[n];
-        for (int k = 0; k < n; k++) {
-            out[k] = (pixels[i * n + k] & 0xff) / 255f;
-        }
+        float[] out = new float[imageSize()];
+        input(i, out, 0);
         return out;
     }
 

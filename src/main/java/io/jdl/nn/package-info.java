@@ -6,7 +6,7 @@
  *      Adam opt = new Adam(model.to(device).parameters(), 1e-3f)) {
  *     for (Batch b : batches) {
  *         opt.zeroGrad();
- *         try (Tensor loss = model.forward(b.images()).crossEntropy(b.labels())) {
+ *         try (Tensor loss = model.forward(b.inputs()).crossEntropy(b.labels())) {
  *             loss.backward();   // frees the graph: only parameters, gradients and optimizer state stay
  *             opt.step();        // on a GPU: fused kernels, nothing copied to the host
  *         }

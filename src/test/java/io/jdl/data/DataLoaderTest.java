@@ -42,8 +42,8 @@ class DataLoaderTest {
                 try (b) {
                     s.indices.add(b.indices());
                     s.labels.add(b.labels());
-                    s.values.add(b.images().toArray());
-                    s.shapes.add(b.images().shape().dims());
+                    s.values.add(b.inputs().toArray());
+                    s.shapes.add(b.inputs().shape().dims());
                 }
             }
         }
@@ -164,7 +164,7 @@ class DataLoaderTest {
             DataLoader.Batch second = e.next();
             second.close();
         }
-        float[] v = first.images().toArray();
+        float[] v = first.inputs().toArray();
         assertEquals(4 * 20, v.length);
         first.close();
         first.close(); // idempotent
@@ -183,5 +183,119 @@ class DataLoaderTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new Dataset(new byte[20], new int[] {5}, 1, 4, 5, CLASSES));
         assertNotEquals(null, DataLoader.builder(d).device(Device.CPU).build());
+    }
+
+    /** Regression data: float inputs of any shape with float targets, batched in the shuffled order. */
+    @Test
+    void featureDatasetWithFloatTargets() {
+        int n = 10;
+        float[] x = new float[n * 6], y = new float[n * 2];
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 6; k++) {
+                x[i * 6 + k] = i + k / 10f;
+            }
+            y[2 * i] = -i;
+            y[2 * i + 1] = i * 0.5f;
+        }
+        FeatureDataset d = FeatureDataset.regression(x, new int[] {2, 3}, y, 2);
+        for (boolean prefetch : new boolean[] {true, false}) {
+            DataLoader loader = DataLoader.builder(d).batchSize(4).shuffle(true).seed(2).prefetch(prefetch).build();
+            int[] order = loader.order(0);
+            int seen = 0;
+            try (DataLoader.Epoch e = loader.epoch(0)) {
+                for (DataLoader.Batch b : e) {
+                    try (b) {
+                        assertArrayEquals(new int[] {b.size(), 2, 3}, b.inputs().shape().dims());
+                        assertArrayEquals(new int[] {b.size(), 2}, b.targets().shape().dims());
+                        float[] in = b.inputs().toArray(), t = b.targets().toArray();
+                        for (int r = 0; r < b.size(); r++) {
+                            int idx = order[seen + r];
+                            assertEquals(idx, b.indices()[r]);
+                            assertEquals(idx + 0.5f, in[r * 6 + 5], 1e-6f);
+                            assertEquals(-idx, t[2 * r]);
+                            assertEquals(idx * 0.5f, t[2 * r + 1]);
+                        }
+                        assertThrows(IllegalStateException.class, b::labels);
+                        seen += b.size();
+                    }
+                }
+            }
+            assertEquals(n, seen);
+        }
+    }
+
+    @Test
+    void featureDatasetWithLabelsAndScalarTargets() {
+        FeatureDataset c = FeatureDataset.classification(new float[] {1, 2, 3, 4, 5, 6}, new int[] {2}, new int[] {2, 0, 1}, 3);
+        DataLoader loader = DataLoader.builder(c).batchSize(2).normalize(1f, 2f).build();
+        try (DataLoader.Epoch e = loader.epoch(0); DataLoader.Batch b = e.next()) {
+            assertArrayEquals(new int[] {2, 0}, b.labels());
+            assertArrayEquals(new float[] {0, 0.5f, 1, 1.5f}, b.inputs().toArray());
+            assertThrows(IllegalStateException.class, b::targets);
+        }
+        FeatureDataset r = FeatureDataset.regression(new float[] {1, 2, 3}, new int[] {1}, new float[] {7, 8, 9});
+        try (DataLoader.Epoch e = DataLoader.builder(r).batchSize(3).build().epoch(0); DataLoader.Batch b = e.next()) {
+            assertArrayEquals(new int[] {3}, b.targets().shape().dims());
+            assertArrayEquals(new float[] {7, 8, 9}, b.targets().toArray());
+        }
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> FeatureDataset.regression(new float[] {1, 2, 3}, new int[] {1}, new float[] {7, 8}));
+        assertTrue(bad.getMessage().contains("need 3 target floats"), bad.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> FeatureDataset.classification(new float[] {1, 2}, new int[] {2}, new int[] {3}, 3));
+        assertThrows(IllegalArgumentException.class,
+                () -> DataLoader.builder(c).augmentation(Augmentation.flipAndShift(1)).build());
+    }
+
+    /** A batch size far beyond the data sizes buffers by the data (it used to allocate batchSize images). */
+    @Test
+    void hugeBatchSizesCostOnlyTheData() {
+        Dataset d = dataset(8);
+        for (int batchSize : new int[] {536870912, 100000000, Integer.MAX_VALUE}) {
+            DataLoader loader = DataLoader.builder(d).batchSize(batchSize).shuffle(true).build();
+            assertEquals(1, loader.batchesPerEpoch());
+            Seen s = run(loader, 0);
+            assertEquals(1, s.indices.size());
+            assertEquals(8, s.indices.get(0).length);
+        }
+    }
+
+    /** Resuming mid-epoch gives exactly the remaining batches of the full epoch, augmentation included. */
+    @Test
+    void epochFromABatchContinuesTheFullEpoch() {
+        DataLoader loader = DataLoader.builder(dataset(30)).batchSize(4).shuffle(true).seed(5)
+                .augmentation(Augmentation.flipAndShift(1)).build();
+        Seen full = run(loader, 2);
+        List<float[]> tail = new ArrayList<>();
+        try (DataLoader.Epoch e = loader.epoch(2, 5)) {
+            for (DataLoader.Batch b : e) {
+                try (b) {
+                    tail.add(b.inputs().toArray());
+                }
+            }
+        }
+        assertEquals(full.values.size() - 5, tail.size());
+        for (int i = 0; i < tail.size(); i++) {
+            assertArrayEquals(full.values.get(5 + i), tail.get(i));
+        }
+        assertThrows(IllegalArgumentException.class, () -> loader.epoch(0, 9));
+    }
+
+    /** Epochs dropped without close (an exception in the training loop) do not keep their threads. */
+    @Test
+    void abandonedEpochsDoNotPileUpThreads() throws InterruptedException {
+        Dataset d = dataset(100);
+        for (int i = 0; i < 50; i++) {
+            DataLoader loader = DataLoader.builder(d).batchSize(4).build();
+            DataLoader.Epoch e = loader.epoch(0);
+            e.next().close();
+        }
+        long alive = Long.MAX_VALUE;
+        for (int tries = 0; tries < 100 && alive > 2; tries++) {
+            System.gc();
+            Thread.sleep(50);
+            alive = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jdl-dataloader")).count();
+        }
+        assertTrue(alive <= 2, alive + " loader threads still alive");
     }
 }

@@ -80,7 +80,7 @@ class CheckpointTest {
                             return new Checkpoint.Progress(epoch, b, step);
                         }
                         opt.zeroGrad();
-                        try (Tensor loss = model.forward(batch.images()).crossEntropy(batch.labels())) {
+                        try (Tensor loss = model.forward(batch.inputs()).crossEntropy(batch.labels())) {
                             loss.backward();
                         }
                         opt.step();

@@ -97,7 +97,7 @@ final class ImageClassification {
                     try (ProgressBar bar = new ProgressBar(label, trainLoader.samplesPerEpoch(), "img");
                          DataLoader.Epoch batches = trainLoader.epoch(epoch)) {
                         for (DataLoader.Batch batch : batches) {
-                            try (batch; Tensor logits = model.forward(batch.images()).retain();
+                            try (batch; Tensor logits = model.forward(batch.inputs()).retain();
                                  Tensor loss = logits.crossEntropy(batch.labels())) {
                                 loss.backward();
                                 opt.step();
@@ -158,7 +158,7 @@ final class ImageClassification {
         double lossSum = 0;
         try (NoGrad ignored = Autograd.noGrad(); DataLoader.Epoch batches = loader.epoch(0)) {
             for (DataLoader.Batch batch : batches) {
-                try (batch; Tensor logits = model.forward(batch.images()); Tensor loss = logits.crossEntropy(batch.labels())) {
+                try (batch; Tensor logits = model.forward(batch.inputs()); Tensor loss = logits.crossEntropy(batch.labels())) {
                     float[] values = logits.toArray();
                     int[] labels = batch.labels();
                     for (int i = 0; i < labels.length; i++) {

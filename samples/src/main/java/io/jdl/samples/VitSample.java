@@ -62,7 +62,7 @@ final class VitSample implements Callable<Integer> {
         vit.recordAttentionWeights(true);
         try (NoGrad ignored = Autograd.noGrad(); DataLoader.Epoch batches = loader.epoch(0)) {
             DataLoader.Batch batch = batches.next();
-            try (batch; Tensor logits = vit.forward(batch.images())) {
+            try (batch; Tensor logits = vit.forward(batch.inputs())) {
                 Tensor weights = vit.blocks().getLast().attention().lastWeights(); // [B, H, T, T], owned by the module
                 int h = weights.shape().dim(1), t = weights.shape().dim(2);
                 float[] all = weights.toArray();
