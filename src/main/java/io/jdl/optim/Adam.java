@@ -12,8 +12,13 @@ import java.util.Set;
  * (weight decay applied to the parameter directly). Bias-corrected with a step count per parameter that
  * advances only in the steps where that parameter has a gradient, as PyTorch's {@code state['step']}.
  *
- * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize} or {@code foreach} options; one
- * parameter group (set the learning rate with {@link #setLr}).
+ * <pre>{@code
+ * Adam adamW = Adam.builder().lr(3e-4f).betas(0.9f, 0.95f).weightDecay(0.1f).decoupled(true).build(model.parameters());
+ * }</pre>
+ *
+ * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize}, {@code capturable} or {@code foreach}
+ * options; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
+ * parameter rather than a float tensor. AdamW's default weight decay is 0.01 as in PyTorch; Adam's is 0.
  */
 public final class Adam extends Optimizer {
     private static final List<String> STATE = List.of("exp_avg", "exp_avg_sq");
@@ -51,6 +56,52 @@ public final class Adam extends Optimizer {
 
     public static Adam adamW(List<Tensor> params, float lr, float weightDecay) {
         return new Adam(params, lr, 0.9f, 0.999f, 1e-8f, weightDecay, true);
+    }
+
+    /** Options with PyTorch's Adam defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0, not decoupled. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Adam's options by name; {@link #build} checks them. */
+    public static final class Builder {
+        private float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weightDecay;
+        private boolean decoupled;
+
+        private Builder() {
+        }
+
+        public Builder lr(float lr) {
+            this.lr = lr;
+            return this;
+        }
+
+        public Builder betas(float beta1, float beta2) {
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            return this;
+        }
+
+        public Builder eps(float eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        public Builder weightDecay(float weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        /** AdamW: apply weight decay to the parameter directly instead of adding it to the gradient. */
+        public Builder decoupled(boolean decoupled) {
+            this.decoupled = decoupled;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the first option out of range */
+        public Adam build(List<Tensor> params) {
+            return new Adam(params, lr, beta1, beta2, eps, weightDecay, decoupled);
+        }
     }
 
     @Override

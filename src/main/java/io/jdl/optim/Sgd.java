@@ -6,6 +6,13 @@ import java.util.List;
 /**
  * torch.optim.SGD: momentum (with dampening), Nesterov momentum, L2 weight decay added to the gradient.
  * As in PyTorch, the first update of a parameter sets its momentum buffer to the gradient.
+ *
+ * <pre>{@code
+ * Sgd sgd = Sgd.builder().lr(0.1f).momentum(0.9f).nesterov(true).weightDecay(5e-4f).build(model.parameters());
+ * }</pre>
+ *
+ * <p>Differences from PyTorch: the learning rate has no default (recent PyTorch versions default to 1e-3); no
+ * {@code maximize} or {@code foreach} options; one parameter group.
  */
 public final class Sgd extends Optimizer {
     private final float momentum, dampening, weightDecay;
@@ -35,6 +42,50 @@ public final class Sgd extends Optimizer {
 
     public Sgd(List<Tensor> params, float lr, float momentum) {
         this(params, lr, momentum, 0f, 0f, false);
+    }
+
+    /** Options with PyTorch's SGD defaults (no momentum, dampening or weight decay); the learning rate must be set. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** SGD's options by name; {@link #build} checks them. */
+    public static final class Builder {
+        private float lr = Float.NaN, momentum, dampening, weightDecay;
+        private boolean nesterov;
+
+        private Builder() {
+        }
+
+        public Builder lr(float lr) {
+            this.lr = lr;
+            return this;
+        }
+
+        public Builder momentum(float momentum) {
+            this.momentum = momentum;
+            return this;
+        }
+
+        public Builder dampening(float dampening) {
+            this.dampening = dampening;
+            return this;
+        }
+
+        public Builder weightDecay(float weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        public Builder nesterov(boolean nesterov) {
+            this.nesterov = nesterov;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the first option out of range (lr when it was never set) */
+        public Sgd build(List<Tensor> params) {
+            return new Sgd(params, lr, momentum, dampening, weightDecay, nesterov);
+        }
     }
 
     @Override

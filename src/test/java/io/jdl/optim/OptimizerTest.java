@@ -105,6 +105,8 @@ class OptimizerTest {
             try (Sgd sgd = new Sgd(ps, 0.1f)) {
                 assertThrowsNaming("lr", () -> sgd.setLr(Float.NaN));
             }
+            assertThrowsNaming("lr", () -> Sgd.builder().momentum(0.9f).build(ps));
+            assertThrowsNaming("beta1", () -> Adam.builder().betas(1.5f, 0.9f).build(ps));
         }
     }
 
@@ -207,7 +209,9 @@ class OptimizerTest {
                 p -> new Sgd(p, 0.02f, 0.9f),
                 p -> new Sgd(p, 0.02f, 0.9f, 0f, 0f, true),
                 p -> new Adam(p, 0.05f),
-                p -> Adam.adamW(p, 0.05f, 1e-4f));
+                p -> Adam.adamW(p, 0.05f, 1e-4f),
+                p -> Adam.builder().lr(0.05f).betas(0.8f, 0.99f).weightDecay(1e-4f).decoupled(true).build(p),
+                p -> Sgd.builder().lr(0.02f).momentum(0.9f).dampening(0.1f).build(p));
         try (Tensor x = Tensor.of(xs, Shape.of(n, d), Device.CPU); Tensor y = Tensor.of(ys, Shape.of(n, 1), Device.CPU)) {
             for (Function<List<Tensor>, Optimizer> make : makers) {
                 try (Tensor weight = Tensor.zeros(Shape.of(1, d), Device.CPU).requiresGrad(true);
