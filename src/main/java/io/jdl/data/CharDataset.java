@@ -44,9 +44,21 @@ public final class CharDataset {
      * Reads a UTF-8 file.
      *
      * @param trainFraction fraction of the text (from its start) used for training, in (0, 1]
-     * @throws DataFormatException when the file is not valid UTF-8 (the message names the file)
+     * @throws DataFormatException when the file is not valid UTF-8, or too large for a Java array or for this JVM's
+     *                             heap (checked from its size before reading; the message names the file)
      */
     public static CharDataset fromFile(Path file, double trainFraction) throws IOException {
+        long size = Files.size(file);
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new DataFormatException(file + ": " + size + " bytes; text files over 2 GiB are not supported (Java"
+                    + " arrays hold at most 2^31 - 1 elements)");
+        }
+        // The bytes, their UTF-16 text and two int arrays of code points and ids: up to 13 bytes per file byte.
+        long need = 13 * size, heap = Runtime.getRuntime().maxMemory();
+        if (need > heap) {
+            throw new DataFormatException(file + ": " + size + " bytes of text need about " + need / (1 << 20)
+                    + " MiB of heap to index, more than this JVM's " + heap / (1 << 20) + " MiB (-Xmx)");
+        }
         byte[] bytes = Files.readAllBytes(file);
         String text;
         try {
@@ -166,7 +178,8 @@ public final class CharDataset {
         if (batch <= 0 || T <= 0) {
             throw new IllegalArgumentException("batch and T must be > 0, got " + batch + ", " + T);
         }
-        if (len < T + 1) {
+        checkWindowSize(batch, T);
+        if (len < (long) T + 1) {
             throw new IllegalArgumentException(split + " part has " + len + " characters; windows of length " + T
                     + " need at least " + (T + 1));
         }
@@ -197,12 +210,21 @@ public final class CharDataset {
                     + " need at least " + (T + 1));
         }
         int batch = Math.min(available, maxWindows);
+        checkWindowSize(batch, T);
         int[] in = new int[batch * T], tg = new int[batch * T];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(ids, from + b * T, in, b * T, T);
             System.arraycopy(ids, from + b * T + 1, tg, b * T, T);
         }
         return new Windows(batch, T, in, tg);
+    }
+
+    /** Throws unless {@code batch * T} ids fit in a Java array. */
+    private static void checkWindowSize(int batch, int T) {
+        if ((long) batch * T > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("batch x T = " + batch + " x " + T + " = " + (long) batch * T
+                    + " ids, more than a Java array holds; use a smaller batch or window length");
+        }
     }
 
     /**

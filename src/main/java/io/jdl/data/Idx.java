@@ -1,5 +1,6 @@
 package io.jdl.data;
 
+import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -24,7 +25,9 @@ import java.util.zip.ZipException;
  * {@value #LABELS_MAGIC} ({@code 0x00000801}, one dimension: count).
  *
  * <p>Files may be plain or gzipped; gzip is recognised by its magic bytes {@code 1f 8b}, not by the
- * file name.
+ * file name. Reading streams: nothing large is allocated before the header is checked, and a gzipped file
+ * inflates no further than its header announces (a header announcing more than gzip can compress into the
+ * file's size is refused), so neither a huge wrong file nor a decompression bomb exhausts memory.
  *
  * <p><b>Errors.</b> Every content problem is a {@link DataFormatException} (an {@link IOException}) whose
  * message names the file: a wrong magic number (found and expected, in hex), a truncated file (expected and
@@ -80,23 +83,89 @@ public final class Idx {
     }
 
     /**
-     * Reads an unsigned-byte IDX file whose magic number must be {@code expectedMagic}.
+     * Reads an unsigned-byte IDX file whose magic number must be {@code expectedMagic}. The file is streamed:
+     * its header is checked before anything large is allocated, a plain file's size must match the header, and a
+     * gzipped file is inflated only as far as the header says (plus one byte, to detect trailing data).
      *
      * @throws DataFormatException on any content problem (see the class description)
      */
     public static Array read(Path file, int expectedMagic) throws IOException {
-        return parse(file.toString(), Files.readAllBytes(file), expectedMagic);
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            return parse(file.toString(), in, Files.size(file), expectedMagic);
+        }
     }
 
     /** Parses IDX content (plain or gzipped) held in memory; {@code name} appears in error messages. */
     public static Array parse(String name, byte[] content, int expectedMagic) throws DataFormatException {
-        byte[] bytes = isGzip(content) ? gunzip(name, content) : content;
-        ByteBuffer buf = ByteBuffer.wrap(bytes); // big-endian by default, as IDX
-        if (bytes.length < 4) {
-            throw new DataFormatException(name + ": truncated IDX file: expected at least 4 bytes (the magic number), "
-                    + "found " + bytes.length);
+        try {
+            return parse(name, new ByteArrayInputStream(content), content.length, expectedMagic);
+        } catch (DataFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new DataFormatException(name + ": " + e.getMessage(), e);
         }
-        int magic = buf.getInt();
+    }
+
+    /** Deflate's best ratio is about 1032:1; a header promising more than this from a gzip file is a lie (a bomb). */
+    private static final long MAX_INFLATION = 1100;
+
+    private static Array parse(String name, InputStream raw, long rawSize, int expectedMagic) throws IOException {
+        raw.mark(2);
+        boolean gzip = raw.read() == 0x1f & raw.read() == 0x8b;
+        raw.reset();
+        InputStream in = raw;
+        try {
+            if (gzip) {
+                in = new GZIPInputStream(raw, 1 << 16);
+            }
+            byte[] magicBytes = in.readNBytes(4);
+            if (magicBytes.length < 4) {
+                throw new DataFormatException(name + ": truncated IDX file: expected at least 4 bytes (the magic number), "
+                        + "found " + magicBytes.length);
+            }
+            int magic = ByteBuffer.wrap(magicBytes).getInt(); // big-endian, as IDX
+            checkMagic(name, magic, expectedMagic);
+            int ndims = magic & 0xff;
+            long headerBytes = 4L + 4L * ndims;
+            byte[] dimBytes = in.readNBytes(4 * ndims);
+            if (dimBytes.length < 4 * ndims) {
+                throw new DataFormatException(name + ": truncated IDX file: expected " + headerBytes + " header bytes for "
+                        + ndims + " dimensions, available " + (4 + dimBytes.length));
+            }
+            int[] dims = new int[ndims];
+            long elements = elements(name, ByteBuffer.wrap(dimBytes), dims);
+            long expected = headerBytes + elements;
+            if (!gzip && rawSize < expected) {
+                throw new DataFormatException(name + ": truncated IDX file: dimensions " + Arrays.toString(dims) + " need "
+                        + expected + " bytes, available " + rawSize);
+            }
+            if (!gzip && rawSize > expected) {
+                throw new DataFormatException(name + ": IDX file has " + (rawSize - expected) + " trailing bytes after the "
+                        + expected + " bytes that dimensions " + Arrays.toString(dims) + " need");
+            }
+            if (gzip && expected > rawSize * MAX_INFLATION + 1024) {
+                throw new DataFormatException(name + ": IDX header promises " + expected + " bytes, more than a gzip file of "
+                        + rawSize + " bytes can hold (a corrupt header or a decompression bomb)");
+            }
+            byte[] data = in.readNBytes((int) elements);
+            if (data.length < elements) {
+                throw new DataFormatException(name + ": truncated IDX file: dimensions " + Arrays.toString(dims) + " need "
+                        + expected + " bytes, available " + (headerBytes + data.length));
+            }
+            if (in.read() >= 0) {
+                long trailing = 1 + in.skip(Long.MAX_VALUE);
+                throw new DataFormatException(name + ": IDX file has " + trailing + (gzip ? " or more" : "")
+                        + " trailing bytes after the " + expected + " bytes that dimensions " + Arrays.toString(dims) + " need");
+            }
+            return new Array(magic, dims, data);
+        } catch (EOFException e) {
+            throw new DataFormatException(name + ": corrupt gzip stream: it ends early (truncated download?)", e);
+        } catch (ZipException e) {
+            throw new DataFormatException(name + ": corrupt gzip stream: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkMagic(String name, int magic, int expectedMagic) throws DataFormatException {
         if (magic != expectedMagic) {
             throw new DataFormatException(String.format("%s: wrong IDX magic number: found 0x%08x, expected 0x%08x (%s)%s",
                     name, magic, expectedMagic, describe(expectedMagic),
@@ -107,15 +176,12 @@ public final class Idx {
         if (type != UBYTE) {
             throw new DataFormatException(String.format("%s: unsupported IDX element type 0x%02x; only unsigned bytes (0x08)", name, type));
         }
-        int ndims = magic & 0xff;
-        long headerBytes = 4L + 4L * ndims;
-        if (bytes.length < headerBytes) {
-            throw new DataFormatException(name + ": truncated IDX file: expected " + headerBytes + " header bytes for "
-                    + ndims + " dimensions, available " + bytes.length);
-        }
-        int[] dims = new int[ndims];
+    }
+
+    /** Reads the dimension sizes into {@code dims}; returns their product, checked to fit a Java array. */
+    private static long elements(String name, ByteBuffer buf, int[] dims) throws DataFormatException {
         long elements = 1;
-        for (int i = 0; i < ndims; i++) {
+        for (int i = 0; i < dims.length; i++) {
             dims[i] = buf.getInt();
             if (dims[i] < 0) {
                 throw new DataFormatException(name + ": IDX dimension " + i + " is negative as a signed 32-bit size ("
@@ -127,17 +193,7 @@ public final class Idx {
                         + " overflow: more than " + (Integer.MAX_VALUE - 16) + " elements do not fit in one Java array");
             }
         }
-        long expected = headerBytes + elements;
-        if (bytes.length < expected) {
-            throw new DataFormatException(name + ": truncated IDX file: dimensions " + Arrays.toString(dims) + " need "
-                    + expected + " bytes, available " + bytes.length);
-        }
-        if (bytes.length > expected) {
-            throw new DataFormatException(name + ": IDX file has " + (bytes.length - expected) + " trailing bytes after the "
-                    + expected + " bytes that dimensions " + Arrays.toString(dims) + " need");
-        }
-        byte[] data = Arrays.copyOfRange(bytes, (int) headerBytes, (int) expected);
-        return new Array(magic, dims, data);
+        return elements;
     }
 
     /**
@@ -175,20 +231,6 @@ public final class Idx {
 
     static boolean isGzip(byte[] content) {
         return content.length >= 2 && (content[0] & 0xff) == 0x1f && (content[1] & 0xff) == 0x8b;
-    }
-
-    private static byte[] gunzip(String name, byte[] content) throws DataFormatException {
-        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(content), 1 << 16)) {
-            return in.readAllBytes();
-        } catch (EOFException e) {
-            throw new DataFormatException(name + ": corrupt gzip stream: it ends early (truncated download?)", e);
-        } catch (ZipException e) {
-            throw new DataFormatException(name + ": corrupt gzip stream: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new DataFormatException(name + ": corrupt gzip stream: " + e, e);
-        } catch (OutOfMemoryError e) {
-            throw new DataFormatException(name + ": gzip stream decompresses to more than fits in memory", e);
-        }
     }
 
     private static String describe(int magic) {

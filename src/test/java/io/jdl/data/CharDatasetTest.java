@@ -112,4 +112,21 @@ class CharDatasetTest {
         Files.write(f, "ça".getBytes(StandardCharsets.UTF_8));
         assertEquals(2, CharDataset.fromFile(f).length());
     }
+
+    @Test
+    void oversizedRequestsAndFilesFailClearly() throws IOException {
+        CharDataset ds = CharDataset.fromText("abcdefghij".repeat(10), 1.0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ds.sample(CharDataset.Split.TRAIN, 40000, 60000, new java.util.SplittableRandom(1)));
+        assertTrue(e.getMessage().contains("40000 x 60000 = 2400000000 ids"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> ds.sample(CharDataset.Split.TRAIN, 1, Integer.MAX_VALUE - 8, new java.util.SplittableRandom(1)));
+        assertTrue(e.getMessage().contains("need at least 2147483640"), e.getMessage());
+        Path huge = dir.resolve("huge.txt");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            raf.setLength(3L << 30); // sparse: no disk used
+        }
+        DataFormatException d = assertThrows(DataFormatException.class, () -> CharDataset.fromFile(huge));
+        assertTrue(d.getMessage().contains("over 2 GiB"), d.getMessage());
+    }
 }

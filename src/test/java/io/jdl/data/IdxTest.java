@@ -143,4 +143,55 @@ class IdxTest {
         }
         return out.toByteArray();
     }
+
+    /** A 3 GiB file (sparse: no disk used) with a wrong magic fails from its first bytes, not with OutOfMemoryError. */
+    @Test
+    void hugeFilesAreCheckedFromTheirHeader() throws IOException {
+        Path f = dir.resolve("huge");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(3L << 30);
+        }
+        DataFormatException e = assertThrows(DataFormatException.class, () -> Idx.readImages(f));
+        assertTrue(e.getMessage().contains("wrong IDX magic number: found 0x00000000"), e.getMessage());
+        // A right header whose size disagrees with the file is refused before the data is allocated.
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.writeInt(Idx.IMAGES_MAGIC);
+            raf.writeInt(10000);
+            raf.writeInt(280);
+            raf.writeInt(280);
+        }
+        e = assertThrows(DataFormatException.class, () -> Idx.readImages(f));
+        assertTrue(e.getMessage().contains("trailing bytes"), e.getMessage());
+    }
+
+    /** Gzip inflates only as far as the header announces; headers announcing more than gzip can hold are refused. */
+    @Test
+    void gzipBombsAreNotInflated() throws IOException {
+        // 1 label, then 64 MiB of zeros: a small file that inflates to far more than its header announces.
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(bytes)) {
+            gz.write(ByteBuffer.allocate(9).putInt(Idx.LABELS_MAGIC).putInt(1).put((byte) 4).array());
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 64; i++) {
+                gz.write(zeros);
+            }
+        }
+        Path bomb = dir.resolve("bomb.gz");
+        Files.write(bomb, bytes.toByteArray());
+        assertTrue(Files.size(bomb) < 200_000);
+        DataFormatException e = assertThrows(DataFormatException.class, () -> Idx.readLabels(bomb));
+        assertTrue(e.getMessage().contains("trailing bytes"), e.getMessage());
+
+        // A header announcing 2 GB of images in a file of a few bytes.
+        Path liar = dir.resolve("liar.gz");
+        Files.write(liar, Idx.encode(new int[] {0, 0, 0}, new byte[0], true));
+        byte[] header = ByteBuffer.allocate(16).putInt(Idx.IMAGES_MAGIC).putInt(20000).putInt(300).putInt(300).array();
+        java.io.ByteArrayOutputStream small = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(small)) {
+            gz.write(header);
+        }
+        Files.write(liar, small.toByteArray());
+        e = assertThrows(DataFormatException.class, () -> Idx.readImages(liar));
+        assertTrue(e.getMessage().contains("decompression bomb"), e.getMessage());
+    }
 }
