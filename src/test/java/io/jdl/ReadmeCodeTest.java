@@ -84,7 +84,9 @@ class ReadmeCodeTest {
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.filter(p -> p.toString().endsWith(".java")).sorted().toList()) {
                     String name = f.getFileName().toString().replace(".java", "");
-                    if (!name.equals("package-info") && Files.readString(f).contains("public ")) {
+                    Pattern publicType = Pattern.compile("(?m)^public\\s+(?:(?:final|abstract|sealed|non-sealed)\\s+)*"
+                            + "(?:class|interface|record|enum|@interface)\\s+" + name + "\\b");
+                    if (publicType.matcher(Files.readString(f)).find()) {
                         bySimpleName.putIfAbsent(name, "io.jdl." + pkg + "." + name);
                     }
                 }

@@ -89,7 +89,7 @@ public final class Checkpoint {
         List<NamedArray> arrays = new ArrayList<>(stateDictArrays(model, MODEL));
         optimizer.state().forEach((k, t) -> arrays.add(new NamedArray(OPTIMIZER + k, t.shape().dims(), t.toArray())));
         optimizer.counters().forEach((k, v) -> arrays.add(NamedArray.ofLongs(OPTIMIZER + k, new int[0], v)));
-        stochastic(model, "").forEach((path, m) -> arrays.add(NamedArray.ofLongs(RNG + path, new int[0], m.nextSeed())));
+        stochastic(model, "").forEach((path, m) -> arrays.add(NamedArray.ofLongs(RNG + path, new int[0], m.seeds().peek())));
         Safetensors.write(file, arrays, meta);
     }
 
@@ -151,7 +151,7 @@ public final class Checkpoint {
             optimizerState.values().forEach(Tensor::close);
         }
         optimizer.setLr(lr);
-        stochastic.forEach((path, m) -> m.setNextSeed(seeds.get(path)));
+        stochastic.forEach((path, m) -> m.seeds().set(seeds.get(path)));
         Map<String, String> callers = new LinkedHashMap<>(meta);
         callers.keySet().removeIf(k -> k.startsWith(META));
         return new Resumed(progress, lr, Map.copyOf(callers));

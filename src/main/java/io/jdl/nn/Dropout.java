@@ -8,19 +8,19 @@ import io.jdl.tensor.Tensor;
  */
 public final class Dropout extends Module implements Stochastic {
     private final float p;
-    private long nextSeed;
+    private final Seeds seeds;
 
     public Dropout(float p, long seed) {
         if (!(p >= 0 && p < 1)) {
             throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         }
         this.p = p;
-        this.nextSeed = seed;
+        this.seeds = new Seeds(seed);
     }
 
     @Override
     public Tensor forward(Tensor x) {
-        return x.dropout(p, isTraining() ? nextSeed++ : 0, isTraining());
+        return x.dropout(p, isTraining() ? seeds.take() : 0, isTraining());
     }
 
     @Override
@@ -29,12 +29,7 @@ public final class Dropout extends Module implements Stochastic {
     }
 
     @Override
-    public long nextSeed() {
-        return nextSeed;
-    }
-
-    @Override
-    public void setNextSeed(long seed) {
-        this.nextSeed = seed;
+    public Seeds seeds() {
+        return seeds;
     }
 }

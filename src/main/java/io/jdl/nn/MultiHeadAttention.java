@@ -19,7 +19,7 @@ public final class MultiHeadAttention extends Module implements Stochastic {
     private final int dim, heads, headDim;
     private final boolean causal;
     private final float dropout;
-    private long nextSeed;
+    private final Seeds seeds;
     private boolean recordWeights;
     private Tensor lastWeights;
 
@@ -36,7 +36,7 @@ public final class MultiHeadAttention extends Module implements Stochastic {
         this.headDim = dim / heads;
         this.causal = causal;
         this.dropout = dropout;
-        this.nextSeed = rng.nextLong();
+        this.seeds = new Seeds(rng.nextLong());
         registerModule("qkv", new Linear(dim, 3 * dim, rng));
         registerModule("proj", new Linear(dim, dim, rng));
     }
@@ -123,7 +123,7 @@ public final class MultiHeadAttention extends Module implements Stochastic {
             Modules.release(part);
         }
         boolean train = isTraining() && dropout > 0;
-        Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? nextSeed++ : 0L,
+        Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L,
                 recordWeights);
         Modules.release(q);
         Modules.release(k);
@@ -161,12 +161,7 @@ public final class MultiHeadAttention extends Module implements Stochastic {
     }
 
     @Override
-    public long nextSeed() {
-        return nextSeed;
-    }
-
-    @Override
-    public void setNextSeed(long seed) {
-        this.nextSeed = seed;
+    public Seeds seeds() {
+        return seeds;
     }
 }

@@ -197,7 +197,7 @@ public abstract class Optimizer implements AutoCloseable {
             }
         });
         loadCounters(counters, byParam.keySet());
-        close();
+        freeState();
         byParam.forEach((idx, m) -> {
             Map<String, Tensor> s = new LinkedHashMap<>();
             for (String name : stateNames()) {
@@ -225,9 +225,13 @@ public abstract class Optimizer implements AutoCloseable {
         }
     }
 
-    /** Frees the optimizer's state (momentum, moments); the parameters stay with their owner. */
+    /** Frees the optimizer's state (momentum, moments); the parameters stay with their owner. Idempotent. */
     @Override
     public void close() {
+        freeState();
+    }
+
+    private void freeState() {
         for (int i = 0; i < state.size(); i++) {
             if (state.get(i) != null) {
                 state.get(i).values().forEach(Tensor::close);
