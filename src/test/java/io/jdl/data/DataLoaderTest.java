@@ -294,8 +294,43 @@ class DataLoaderTest {
         for (int tries = 0; tries < 100 && alive > 2; tries++) {
             System.gc();
             Thread.sleep(50);
-            alive = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jdl-dataloader")).count();
+            alive = loaderThreads();
         }
         assertTrue(alive <= 2, alive + " loader threads still alive");
+    }
+
+    /** A source failing in the prefetch thread: next() rethrows, the epoch ends and its thread stops. */
+    @Test
+    void aFailingSourceEndsTheEpochAndItsThread() throws InterruptedException {
+        FeatureDataset good = FeatureDataset.regression(new float[40], new int[] {2}, new float[20]);
+        DataSource failing = new DataSource() {
+            public int size() { return good.size(); }
+            public int[] inputShape() { return good.inputShape(); }
+            public int inputSize() { return good.inputSize(); }
+            public void input(int i, float[] dst, int offset) {
+                if (i == 13) {
+                    throw new IllegalStateException("sample 13 is unreadable");
+                }
+                good.input(i, dst, offset);
+            }
+            public boolean hasLabels() { return false; }
+            public int label(int i) { return good.label(i); }
+            public int[] targetShape() { return good.targetShape(); }
+            public void target(int i, float[] dst, int offset) { good.target(i, dst, offset); }
+        };
+        long before = loaderThreads();
+        DataLoader loader = DataLoader.builder(failing).batchSize(4).build();
+        DataLoader.Epoch e = loader.epoch(0);
+        for (int b = 0; b < 3; b++) {
+            e.next().close();
+        }
+        IllegalStateException x = assertThrows(IllegalStateException.class, e::next);
+        assertTrue(x.getCause().getMessage().contains("sample 13"), x.getMessage());
+        assertFalse(e.hasNext());
+        assertTrue(loaderThreads() <= before, "the failed epoch's thread is still alive");
+    }
+
+    static long loaderThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jdl-dataloader")).count();
     }
 }
