@@ -10,18 +10,16 @@ import io.jdl.data.MaskedLm;
 import io.jdl.nn.Transformer;
 import io.jdl.optim.Adam;
 import io.jdl.optim.LrSchedule;
-import io.jdl.samples.cli.MetricsJson;
 import io.jdl.samples.cli.ProgressBar;
+import io.jdl.samples.cli.UserError;
 import io.jdl.samples.viz.Charts;
 import io.jdl.tensor.Tensor;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.Locale;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -37,18 +35,15 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "charlm", mixinStandardHelpOptions = true,
         description = "Character-level transformer on a text file: causal language model, or --mlm masked model")
-final class CharLmSample implements Callable<Integer> {
-    /** The text shipped with the project for tests and benchmarks, when run from the repository. */
-    static final Path SHARED_TEXT = Path.of("..", "shared", "data", "tinyshakespeare.txt");
-
+final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     @Mixin
     TrainOptions options;
 
-    @Option(names = "--text", description = "UTF-8 text file to learn (default: ../shared/data/tinyshakespeare.txt)")
+    @Option(names = "--text", description = "UTF-8 text file to learn (default: Shakespeare, 1.1 MB, bundled with the samples)")
     Path text;
 
     @Option(names = "--mlm", description = "train a bidirectional masked language model instead of a causal one")
-    boolean mlm;
+    Boolean mlm;
 
     @Option(names = "--context", description = "characters per window (default: 256 on a GPU, 64 on the CPU)")
     Integer context;
@@ -75,59 +70,121 @@ final class CharLmSample implements Callable<Integer> {
     @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature (default: ${DEFAULT-VALUE})")
     double temperature;
 
+    static final int CPU_STEPS = 400, GPU_STEPS = 5000, CPU_BATCH = 16, GPU_BATCH = 64;
+    static final float LR = 1e-3f;
+
     private Device device;
     private CharDataset data;
     private Transformer model;
+    private boolean masked;
     private int vocab, maskId, ctx, batch;
 
     @Override
+    public Map<String, String> defaultsHelp() {
+        return Map.of("--steps", SampleHelp.perDevice(CPU_STEPS, GPU_STEPS), "--batch-size", SampleHelp.perDevice(CPU_BATCH, GPU_BATCH),
+                "--lr", String.valueOf(LR));
+    }
+
+    @Override
     public Integer call() throws Exception {
-        device = options.device();
-        boolean gpu = device.isCuda();
-        Path file = text != null ? text : SHARED_TEXT;
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("text file " + file.toAbsolutePath() + " not found: pass --text FILE");
+        long started = System.nanoTime();
+        options.validate();
+        if (generate < 0) {
+            throw UserError.usage("--generate", generate, "must be at least 0");
         }
-        data = CharDataset.fromFile(file);
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw UserError.usage("--temperature", temperature, "must be a number above 0");
+        }
+        Architecture arch = new Architecture(options.resumeMetadata("charlm"));
+        boolean gpu = options.onGpu();
+        masked = arch.flag("--mlm", mlm);
+        ctx = arch.integer("--context", context, gpu ? 256 : 64, 2);
+        int h = arch.integer("--heads", heads, gpu ? 6 : 4, 1);
+        int d = arch.integer("--dim", dim, gpu ? 384 : 96, 1);
+        if (d % h != 0) {
+            throw UserError.usage("--dim", d, "must be a multiple of --heads " + h + " (each head gets dim/heads channels)");
+        }
+        int l = arch.integer("--layers", layers, gpu ? 6 : 2, 1);
+        if (evalEvery != null) {
+            UserError.atLeast("--eval-every", evalEvery, 1);
+        }
+        device = options.device();
+        RunFolder out = options.outputFolder("charlm");
+        TextCorpus.Loaded corpus = TextCorpus.load(text);
+        data = corpus.data();
+        checkFits(arch, options.resume);
         String start = prompt(data);
-        ctx = context != null ? context : gpu ? 256 : 64;
-        batch = options.batchSize(gpu ? 64 : 16);
-        int steps = options.evalOnly ? 0 : options.steps != null ? options.steps : gpu ? 5000 : 400;
-        float lr = options.lr(1e-3f);
+        batch = options.batchSize(gpu ? GPU_BATCH : CPU_BATCH);
+        int steps = options.evalOnly ? 0 : options.steps != null ? options.steps : gpu ? GPU_STEPS : CPU_STEPS;
+        float lr = options.lr(LR);
         // The masked model reads one extra token id: the mask.
-        vocab = data.vocabSize() + (mlm ? 1 : 0);
+        vocab = data.vocabSize() + (masked ? 1 : 0);
         maskId = data.vocabSize();
-        var config = new Transformer.Config(vocab, ctx, dim != null ? dim : gpu ? 384 : 96,
-                heads != null ? heads : gpu ? 6 : 4, layers != null ? layers : gpu ? 6 : 2, gpu ? 0.2f : 0f, false);
-        String name = mlm ? "charlm-mlm" : "charlm";
-        Path out = options.out(name);
-        Files.createDirectories(out);
-        System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %d steps, lr %g%n",
-                name, file.getFileName(), data.length(), data.vocabSize(), ctx, batch, steps, lr);
+        var config = new Transformer.Config(vocab, ctx, d, h, l, gpu ? 0.2f : 0f, false);
+        String name = masked ? "charlm --mlm" : "charlm";
+        if (options.evalOnly) {
+            System.out.printf(Locale.ROOT, "%s: evaluating %s on %s (%,d characters, vocabulary %d), context %d%n",
+                    name, options.resume, corpus.name(), data.length(), data.vocabSize(), ctx);
+        } else {
+            System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %,d step%s, lr %s%n",
+                    name, corpus.name(), data.length(), data.vocabSize(), ctx, batch, steps, steps == 1 ? "" : "s", lr);
+            System.out.println("Output: " + out.dir());
+        }
 
         Random init = new Random(options.seed);
-        try (Transformer m = mlm ? Transformer.encoder(config, init) : Transformer.causalLm(config, init)) {
+        try (Transformer m = masked ? Transformer.encoder(config, init) : Transformer.causalLm(config, init)) {
             model = m;
             model.to(device);
-            options.resumeInto(model);
+            if (options.resume != null) {
+                Checkpoints.resumeInto(model, options.resume);
+            }
             System.out.printf(Locale.ROOT, "Model: %s, %,d parameters%n", model,
                     model.parameters().stream().mapToLong(Tensor::numel).sum());
             Curves curves = train(steps, lr);
             double valLoss = validationLoss();
             System.out.printf(Locale.ROOT, "validation loss %.4f nats/char%n", valLoss);
-            if (mlm) {
+            if (masked) {
                 showMaskedPredictions();
             } else {
                 System.out.println("--- generated from \"" + start + "\" ---");
                 System.out.println(generate(start, generate, new SplittableRandom(options.seed)));
                 System.out.println("---");
             }
-            attentionMap(out.resolve("attention.png"));
-            writeArtifacts(out, name, curves, valLoss, steps, lr);
-            System.out.println("Wrote " + out.toAbsolutePath() + ": loss.png, attention.png, metrics.json, model.safetensors");
+            var run = new CharLmArtifacts.Run(name, device, arch, corpus.name(), batch, steps, lr, options.seed,
+                    (System.nanoTime() - started) / 1e9);
+            if (options.evalOnly) {
+                CharLmArtifacts.evaluation(out, run, options.resume, valLoss);
+            } else {
+                CharLmArtifacts.training(out, run, model, vocabulary(), curves, valLoss);
+            }
+            attentionMap(out);
+            System.out.println(out.summary());
             System.out.printf(Locale.ROOT, "val_loss=%.4f%n", valLoss);
             return 0;
         }
+    }
+
+    /** A resumed model reads characters by their ids: the text must have the checkpoint's vocabulary. */
+    private void checkFits(Architecture arch, Path checkpoint) {
+        String saved = arch.savedText(CharLmArtifacts.VOCABULARY);
+        if (saved != null && !saved.equals(vocabulary())) {
+            throw UserError.runtime("--text", text == null ? TextCorpus.DEFAULT_NAME : text, "has another character set ("
+                    + data.vocabSize() + " characters) than the text the --resume checkpoint " + checkpoint + " was trained on ("
+                    + saved.codePointCount(0, saved.length()) + " characters)", null);
+        }
+        if (data.validationLength() <= ctx || data.trainLength() <= ctx) {
+            throw UserError.usage("--context", ctx, "needs more text: the validation part (the last 10%) of "
+                    + (text == null ? TextCorpus.DEFAULT_NAME : text) + " has only " + data.validationLength() + " characters");
+        }
+    }
+
+    /** The characters the model knows, in id order, as one string. */
+    private String vocabulary() {
+        int[] ids = new int[data.vocabSize()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        return data.decode(ids);
     }
 
     /** The prompt to continue, checked against the vocabulary before any training. */
@@ -135,7 +192,7 @@ final class CharLmSample implements Callable<Integer> {
         if (prompt != null) {
             for (int cp : prompt.codePoints().toArray()) {
                 if (java.util.Arrays.binarySearch(text.vocabulary(), cp) < 0) {
-                    throw new IllegalArgumentException("--prompt character '" + Character.toString(cp)
+                    throw UserError.usage("--prompt", "'" + prompt + "'", "the character '" + Character.toString(cp)
                             + "' never occurs in the text, so the model cannot read it");
                 }
             }
@@ -156,7 +213,7 @@ final class CharLmSample implements Callable<Integer> {
 
     /** One window batch as (inputs, targets): shifted by one (causal) or masked (MLM). */
     private int[][] example(Windows w, SplittableRandom rng) {
-        if (!mlm) {
+        if (!masked) {
             return new int[][] {w.inputs(), w.targets()};
         }
         MaskedLm.Masked masked = MaskedLm.mask(w.inputs(), maskId, data.vocabSize(), rng);
@@ -173,7 +230,7 @@ final class CharLmSample implements Callable<Integer> {
         SplittableRandom rng = new SplittableRandom(options.seed);
         LrSchedule schedule = LrSchedule.cosine(lr, steps, lr / 10);
         try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f);
-             ProgressBar bar = new ProgressBar(mlm ? "mlm" : "causal", (long) steps * batch * ctx, "tok")) {
+             ProgressBar bar = new ProgressBar(masked ? "mlm" : "causal", (long) steps * batch * ctx, "tok")) {
             for (int step = 1; step <= steps; step++) {
                 opt.setLr(schedule.lr(step - 1));
                 model.train(true);
@@ -290,16 +347,17 @@ final class CharLmSample implements Callable<Integer> {
                 int guess = ImageClassification.argmax(all, t * vocab, data.vocabSize());
                 total++;
                 right += guess == w.inputs()[t] ? 1 : 0;
-                shown.append('[').append(original).append("→").append(data.decode(new int[] {guess})).append(']');
+                shown.append('[').append(Charts.visible(original)).append("→")
+                        .append(Charts.visible(data.decode(new int[] {guess}))).append(']');
             }
         }
-        System.out.println("--- masked characters [actual→predicted] in a validation window ---");
+        System.out.println("--- masked characters [actual→predicted] in a validation window (↵ newline, ␣ space) ---");
         System.out.println(shown);
         System.out.printf(Locale.ROOT, "--- %d of %d masked characters recovered ---%n", right, total);
     }
 
     /** The last block's attention (first head) over the first validation window, up to 64 characters. */
-    private void attentionMap(Path png) throws IOException {
+    private void attentionMap(RunFolder out) throws IOException {
         int t = Math.min(ctx, 64);
         Windows w = data.sequential(Split.VALIDATION, t, 1);
         model.eval();
@@ -309,54 +367,14 @@ final class CharLmSample implements Callable<Integer> {
             float[] head0 = java.util.Arrays.copyOf(weights, t * t);
             List<String> labels = new ArrayList<>();
             for (int i = 0; i < t; i++) {
-                String c = data.decode(new int[] {w.inputs()[i]});
-                labels.add(c.equals("\n") ? "\\n" : c.equals(" ") ? "␣" : c);
+                labels.add(data.decode(new int[] {w.inputs()[i]}));
             }
-            Charts.heatmap(png, (mlm ? "Masked" : "Causal") + " model: last block, head 1 (rows attend to columns)", head0,
-                    t, t, labels, labels);
+            Charts.heatmap(out.file("attention.png"), new Charts.Heatmap((masked ? "Masked" : "Causal")
+                    + " model: last block, head 1, first validation window", head0, t, t, labels, labels,
+                    "query: the character that looks", "key: the character looked at"), null);
+            out.wrote("attention.png");
         } finally {
             model.recordAttentionWeights(false);
         }
-    }
-
-    private void writeArtifacts(Path out, String name, Curves curves, double valLoss, int steps, float lr)
-            throws IOException {
-        List<Charts.Series> series = new ArrayList<>();
-        if (!curves.train().isEmpty()) {
-            series.add(new Charts.Series("train", column(curves.train(), 0), column(curves.train(), 1)));
-        }
-        if (!curves.validation().isEmpty()) {
-            series.add(new Charts.Series("validation", column(curves.validation(), 0), column(curves.validation(), 1)));
-        }
-        if (!series.isEmpty()) {
-            Charts.lines(out.resolve("loss.png"), "Loss (nats/char)", "step", "loss", series);
-        }
-        Map<String, Object> metrics = new LinkedHashMap<>();
-        metrics.put("sample", name);
-        metrics.put("device", device.toString());
-        metrics.put("steps", steps);
-        metrics.put("batch_size", batch);
-        metrics.put("context", ctx);
-        metrics.put("lr", lr);
-        metrics.put("seed", options.seed);
-        metrics.put("val_loss", valLoss);
-        metrics.put("validation_curve", curves.validation().stream().map(p -> p[1]).mapToDouble(Double::doubleValue).toArray());
-        MetricsJson.write(out.resolve("metrics.json"), metrics);
-        // The vocabulary travels with the weights, so a checkpoint can be decoded without the text.
-        Checkpoints.save(model, out.resolve("model.safetensors"), Map.of("sample", name,
-                "vocabulary", data.decode(vocabularyIds()),
-                "val_loss", String.format(Locale.ROOT, "%.4f", valLoss)));
-    }
-
-    private int[] vocabularyIds() {
-        int[] ids = new int[data.vocabSize()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = i;
-        }
-        return ids;
-    }
-
-    private static double[] column(List<double[]> rows, int c) {
-        return rows.stream().mapToDouble(r -> r[c]).toArray();
     }
 }

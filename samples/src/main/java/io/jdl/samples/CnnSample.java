@@ -2,6 +2,7 @@ package io.jdl.samples;
 
 import io.jdl.data.Augmentation;
 import io.jdl.models.FashionMnistModels;
+import io.jdl.samples.cli.UserError;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -12,8 +13,8 @@ import picocli.CommandLine.Option;
  * flip/shift augmentation. {@code --resnet} swaps in residual (skip-connection) blocks.
  */
 @Command(name = "cnn", mixinStandardHelpOptions = true,
-        description = "CNN on Fashion-MNIST (target >= 93% test accuracy; --resnet aims at >= 95% on a GPU)")
-final class CnnSample implements Callable<Integer> {
+        description = "CNN on Fashion-MNIST (target >= 93%% test accuracy; --resnet aims at >= 95%% on a GPU)")
+final class CnnSample implements Callable<Integer>, SampleHelp.Defaults {
     @Mixin
     TrainOptions options;
 
@@ -28,16 +29,28 @@ final class CnnSample implements Callable<Integer> {
     Integer maxShift;
 
     @Option(names = "--resnet", description = "residual network (3 stages of 2 blocks) instead of the 2-convolution network")
-    boolean resnet;
+    Boolean resnet;
+
+    /** The recipes (augmentation aside); the flags may override epochs, batch size and learning rate. */
+    static final ImageClassification.Recipe CNN = new ImageClassification.Recipe("cnn", 8, 30, 128, 2e-3f, 1e-4f, false,
+            Augmentation.NONE, null);
+    static final ImageClassification.Recipe RESNET = new ImageClassification.Recipe("cnn --resnet", 3, 30, 128, 2e-3f, 5e-4f,
+            false, Augmentation.NONE, null);
+
+    @Override
+    public java.util.Map<String, String> defaultsHelp() {
+        return SampleHelp.of(CNN, "--resnet", RESNET);
+    }
 
     @Override
     public Integer call() throws Exception {
+        Architecture arch = ImageClassification.architecture("cnn", options, dataOptions);
         boolean gpu = options.onGpu();
-        int c = width != null ? width : gpu ? 32 : 16;
-        Augmentation augmentation = Augmentation.flipAndShift(maxShift != null ? maxShift : gpu ? 2 : 0);
-        var recipe = resnet
-                ? new ImageClassification.Recipe("cnn-resnet", 3, 30, 128, 2e-3f, 5e-4f, false, augmentation, null)
-                : new ImageClassification.Recipe("cnn", 8, 30, 128, 2e-3f, 1e-4f, false, augmentation, null);
-        return ImageClassification.run(recipe, options, dataOptions, rng -> resnet ? FashionMnistModels.resnet(rng, c) : FashionMnistModels.cnn(rng, c));
+        boolean residual = arch.flag("--resnet", resnet);
+        int c = arch.integer("--width", width, gpu ? 32 : 16, 1);
+        int shift = maxShift != null ? UserError.atLeast("--max-shift", maxShift, 0) : gpu ? 2 : 0;
+        var recipe = (residual ? RESNET : CNN).withAugmentation(Augmentation.flipAndShift(shift));
+        return ImageClassification.run("cnn", recipe, options, dataOptions, arch,
+                rng -> residual ? FashionMnistModels.resnet(rng, c) : FashionMnistModels.cnn(rng, c));
     }
 }

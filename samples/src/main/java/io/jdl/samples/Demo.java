@@ -1,10 +1,7 @@
 package io.jdl.samples;
 
 import io.jdl.backend.Device;
-import io.jdl.cublas.Cublas;
-import io.jdl.cuda.Cuda;
-import io.jdl.cuda.CudaDevice;
-import io.jdl.cudnn.Cudnn;
+import io.jdl.samples.cli.UserError;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
@@ -17,7 +14,7 @@ import picocli.CommandLine.Option;
  * gradients written out by hand (tensor ops only, no autograd) and prints the device and library versions.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Check the stack: fit a linear model with hand-written gradients, print device and library versions")
+        description = "Check the stack: print which GPU parts were found, then fit a linear model with hand-written gradients")
 final class Demo implements Callable<Integer> {
     private static final int SAMPLES = 4096, FEATURES = 32;
 
@@ -29,9 +26,11 @@ final class Demo implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device device = deviceName == null ? Device.best() : Device.parse(deviceName);
+        UserError.atLeast("--steps", steps, 1);
+        System.out.println("jdl demo: linear regression, " + SAMPLES + " samples x " + FEATURES + " features");
+        System.out.print("GPU stack found on this machine:\n" + GpuReport.environment());
+        Device device = GpuReport.choose("--device", deviceName);
         float lr = 0.1f;
-        printEnvironment(device);
 
         Random random = new Random(0);
         float[] trueW = new float[FEATURES];
@@ -82,24 +81,5 @@ final class Demo implements Callable<Integer> {
             System.out.println(maxErr < 1e-2 ? "demo=ok" : "demo=not-converged");
             return maxErr < 1e-2 ? 0 : 1;
         }
-    }
-
-    private static void printEnvironment(Device device) {
-        System.out.println("jdl demo: linear regression, " + SAMPLES + " samples x " + FEATURES + " features");
-        if (device.isCuda()) {
-            System.out.println("Device: " + CudaDevice.get(device.index()));
-        } else {
-            System.out.println("Device: cpu" + (CudaDevice.isAvailable() ? "" : " (no CUDA device: " + CudaDevice.unavailableReason() + ")"));
-        }
-        try {
-            System.out.println("CUDA runtime " + Cuda.formatVersion(Cuda.runtimeVersion()) + ", cuBLAS " + version(Cublas.version())
-                    + ", cuDNN " + version(Cudnn.version()));
-        } catch (RuntimeException e) {
-            System.out.println("NVIDIA libraries: " + e.getMessage());
-        }
-    }
-
-    private static String version(long v) {
-        return v / 10000 + "." + v % 10000 / 100 + "." + v % 100;
     }
 }

@@ -10,18 +10,11 @@ import io.jdl.data.FashionMnist;
 import io.jdl.nn.Module;
 import io.jdl.optim.Adam;
 import io.jdl.optim.LrSchedule;
-import io.jdl.samples.cli.MetricsJson;
 import io.jdl.samples.cli.ProgressBar;
-import io.jdl.samples.viz.Charts;
+import io.jdl.samples.cli.UserError;
 import io.jdl.tensor.Tensor;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 
@@ -35,9 +28,12 @@ final class ImageClassification {
     /** Fashion-MNIST's pixel mean and standard deviation (over the training set, scaled to [0, 1]). */
     static final float MEAN = 0.2860f, STD = 0.3530f;
 
-    /** What a sample chooses; {@link TrainOptions} may override epochs, batch size and learning rate. */
+    /** What a sample chooses; the flags may override epochs, batch size and learning rate. */
     record Recipe(String name, int cpuEpochs, int gpuEpochs, int batchSize, float lr, float weightDecay,
                   boolean flatten, Augmentation augmentation, Integer cpuTrainLimit) {
+        Recipe withAugmentation(Augmentation a) {
+            return new Recipe(name, cpuEpochs, gpuEpochs, batchSize, lr, weightDecay, flatten, a, cpuTrainLimit);
+        }
     }
 
     private ImageClassification() {
@@ -46,50 +42,74 @@ final class ImageClassification {
     /** Writes a sample's own pictures from the trained model (e.g. attention maps) into the output folder. */
     @FunctionalInterface
     interface Extra {
-        void write(Module model, Dataset test, DataLoader testLoader, Path out) throws IOException;
+        void write(Module model, Dataset test, DataLoader testLoader, RunFolder out) throws IOException;
     }
 
-    static int run(Recipe recipe, TrainOptions o, DataOptions dataOptions, Function<Random, Module> build)
-            throws IOException {
-        return run(recipe, o, dataOptions, build, null);
+    /**
+     * Checks the flags and decides the architecture's source: the {@code --resume} checkpoint of {@code sample}
+     * if given. Call first; the sample then reads its architecture settings through the result.
+     */
+    static Architecture architecture(String sample, TrainOptions o, DataOptions dataOptions) {
+        o.validate();
+        dataOptions.validate(o);
+        return new Architecture(o.resumeMetadata(sample));
     }
 
-    static int run(Recipe recipe, TrainOptions o, DataOptions dataOptions, Function<Random, Module> build, Extra extra)
-            throws IOException {
-        Path dataDir = dataOptions.data;
-        Integer trainLimit = dataOptions.trainLimit;
+    static int run(String sample, Recipe recipe, TrainOptions o, DataOptions dataOptions, Architecture arch,
+                   Function<Random, Module> build) throws IOException {
+        return run(sample, recipe, o, dataOptions, arch, build, null);
+    }
+
+    static int run(String sample, Recipe recipe, TrainOptions o, DataOptions dataOptions, Architecture arch,
+                   Function<Random, Module> build, Extra extra) throws IOException {
+        long started = System.nanoTime();
         Device device = o.device();
-        Path out = o.out(recipe.name());
-        Files.createDirectories(out);
-        FashionMnist data = dataDir != null ? FashionMnist.load(dataDir) : FashionMnist.load();
+        RunFolder out = o.outputFolder(sample);
+        FashionMnist data = dataOptions.load();
         Dataset train = data.train(), test = data.test();
-        Integer limit = trainLimit != null ? trainLimit : device.isCuda() ? null : recipe.cpuTrainLimit();
+        Integer limit = dataOptions.trainLimit != null ? dataOptions.trainLimit : device.isCuda() ? null : recipe.cpuTrainLimit();
         if (limit != null && limit < train.size()) {
             train = train.subset(0, limit);
         }
-        int epochs = o.evalOnly ? 0 : o.epochs(recipe.cpuEpochs(), recipe.gpuEpochs(), device);
+        int epochs = o.evalOnly ? 0 : dataOptions.epochs != null ? dataOptions.epochs
+                : device.isCuda() ? recipe.gpuEpochs() : recipe.cpuEpochs();
         int batchSize = o.batchSize(recipe.batchSize());
         float lr = o.lr(recipe.lr());
-        System.out.printf(Locale.ROOT, "%s on Fashion-MNIST: %d training / %d test images, %d epochs, batch %d, lr %g%n",
-                recipe.name(), train.size(), test.size(), epochs, batchSize, lr);
 
         try (Module model = build.apply(new Random(o.seed))) {
             model.to(device);
-            o.resumeInto(model);
+            if (o.resume != null) {
+                Checkpoints.resumeInto(model, o.resume);
+            }
             System.out.printf(Locale.ROOT, "Model: %,d parameters%n", model.parameters().stream().mapToLong(Tensor::numel).sum());
             DataLoader trainLoader = DataLoader.builder(train).device(device).batchSize(batchSize).shuffle(true)
                     .seed(o.seed).flatten(recipe.flatten()).normalize(MEAN, STD).augmentation(recipe.augmentation()).build();
             DataLoader testLoader = DataLoader.builder(test).device(device).batchSize(1000).shuffle(false)
                     .flatten(recipe.flatten()).normalize(MEAN, STD).build();
+            int perEpoch = trainLoader.batchesPerEpoch();
+            int planned = o.steps != null ? (int) Math.min(o.steps, (long) epochs * perEpoch) : epochs * perEpoch;
+            if (perEpoch == 0) {
+                throw UserError.usage("--batch-size", batchSize, "leaves no full batch in the " + train.size() + " training images");
+            }
+            if (o.evalOnly) {
+                System.out.printf(Locale.ROOT, "%s: evaluating %s on %,d test images%n", recipe.name(), o.resume, test.size());
+                Evaluation eval = evaluate(model, testLoader, test.numClasses());
+                ImageArtifacts.evaluation(out, sample, o, device, arch, eval, test.classNames());
+                if (extra != null) {
+                    extra.write(model, test, testLoader, out);
+                }
+                return finish(out, eval);
+            }
+            System.out.printf(Locale.ROOT, "%s on Fashion-MNIST: %,d training / %,d test images; %s, batch %d, lr %s%n",
+                    recipe.name(), train.size(), test.size(), ImageArtifacts.plan(planned, perEpoch), batchSize, lr);
+            System.out.println("Output: " + out.dir());
 
-            List<Double> stepLoss = new ArrayList<>();
-            List<EpochResult> results = new ArrayList<>();
+            ImageArtifacts.Curves curves = new ImageArtifacts.Curves(perEpoch);
             Evaluation eval = null;
             int step = 0;
-            boolean stopped = false;
             LrSchedule schedule = LrSchedule.cosine(lr, Math.max(1, epochs), lr / 100);
             try (Adam opt = Adam.adamW(model.parameters(), lr, recipe.weightDecay())) {
-                for (int epoch = 0; epoch < epochs && !stopped; epoch++) {
+                for (int epoch = 0; epoch < epochs && step < planned; epoch++) {
                     opt.setLr(schedule.lr(epoch));
                     model.train(true);
                     long correct = 0, seen = 0;
@@ -107,48 +127,41 @@ final class ImageClassification {
                                 double lossValue = Double.NaN;
                                 if (step % 10 == 1 || !device.isCuda()) {
                                     lossValue = loss.item();
-                                    stepLoss.add(lossValue);
+                                    curves.trainLoss(step, lossValue);
                                     correct += countCorrect(logits.toArray(), batch.labels());
                                     seen += batch.size();
                                 }
                                 bar.advance(batch.size(), lossValue);
                             }
-                            if (o.steps != null && step >= o.steps) {
-                                stopped = true;
+                            if (step >= planned) {
                                 break;
                             }
                         }
                     }
                     eval = evaluate(model, testLoader, test.numClasses());
                     double trainAccuracy = seen == 0 ? Double.NaN : (double) correct / seen;
-                    results.add(new EpochResult(trainAccuracy, eval.loss(), eval.accuracy()));
+                    curves.evaluation(step, trainAccuracy, eval);
                     System.out.printf(Locale.ROOT, "epoch %d: train accuracy %.4f, test loss %.4f, test accuracy %.4f%n",
                             epoch + 1, trainAccuracy, eval.loss(), eval.accuracy());
                 }
             }
-            if (eval == null) {
-                eval = evaluate(model, testLoader, test.numClasses());
-            }
+            var run = new ImageArtifacts.Run(sample, device, arch, train.size(), batchSize, lr, recipe.weightDecay(), o.seed,
+                    step, (System.nanoTime() - started) / 1e9);
+            ImageArtifacts.training(out, run, model, curves, eval, test.classNames());
             if (extra != null) {
                 extra.write(model, test, testLoader, out);
             }
-            writeArtifacts(out, recipe, model, stepLoss, trainLoader.batchesPerEpoch(), results, eval,
-                    test.classNames(), device, train.size(), batchSize, lr, o.seed);
-            System.out.println("Wrote " + out.toAbsolutePath() + ": loss.png, accuracy.png, confusion.png, metrics.json, model.safetensors");
-            System.out.printf(Locale.ROOT, "test_accuracy=%.4f%n", eval.accuracy());
-            return 0;
+            return finish(out, eval);
         }
     }
 
+    private static int finish(RunFolder out, Evaluation eval) {
+        System.out.println(out.summary());
+        System.out.printf(Locale.ROOT, "test_accuracy=%.4f%n", eval.accuracy());
+        return 0;
+    }
+
     record Evaluation(double accuracy, double loss, int[][] confusion) {
-    }
-
-    /** What one epoch ended with: the curves and metrics are columns of these. */
-    record EpochResult(double trainAccuracy, double testLoss, double testAccuracy) {
-    }
-
-    private static double[] column(List<EpochResult> results, java.util.function.ToDoubleFunction<EpochResult> field) {
-        return results.stream().mapToDouble(field).toArray();
     }
 
     static Evaluation evaluate(Module model, DataLoader loader, int classes) {
@@ -191,48 +204,5 @@ final class ImageClassification {
             }
         }
         return best;
-    }
-
-    private static void writeArtifacts(Path out, Recipe recipe, Module model, List<Double> stepLoss, int stepsPerEpoch,
-                                       List<EpochResult> results, Evaluation eval,
-                                       List<String> classNames, Device device, int trainSize, int batchSize, float lr,
-                                       long seed) throws IOException {
-        double[] steps = stepLoss.stream().mapToDouble(Double::doubleValue).toArray();
-        double[] trainAcc = column(results, EpochResult::trainAccuracy);
-        double[] testLoss = column(results, EpochResult::testLoss);
-        double[] testAcc = column(results, EpochResult::testAccuracy);
-        // On a GPU the loss is read every 10th step: place the points at their steps.
-        int every = device.isCuda() ? 10 : 1;
-        Charts.lossAndAccuracy(out, steps.length == 0 ? new double[] {Double.NaN} : steps,
-                Math.max(1, stepsPerEpoch / every), testLoss, trainAcc, testAcc);
-        Charts.confusionMatrix(out.resolve("confusion.png"), eval.confusion(), classNames);
-        firstConvKernels(model).ifPresent(w -> {
-            int[] d = w.shape().dims();
-            try {
-                Charts.imageGrid(out.resolve("conv1_kernels.png"), w.toArray(), d[0], d[1], d[2], d[3], 12);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
-        Map<String, Object> metrics = new LinkedHashMap<>();
-        metrics.put("sample", recipe.name());
-        metrics.put("device", device.toString());
-        metrics.put("train_images", trainSize);
-        metrics.put("batch_size", batchSize);
-        metrics.put("lr", lr);
-        metrics.put("seed", seed);
-        metrics.put("test_accuracy", eval.accuracy());
-        metrics.put("test_loss", eval.loss());
-        metrics.put("train_accuracy_per_epoch", trainAcc);
-        metrics.put("test_accuracy_per_epoch", testAcc);
-        metrics.put("test_loss_per_epoch", testLoss);
-        MetricsJson.write(out.resolve("metrics.json"), metrics);
-        Checkpoints.save(model, out.resolve("model.safetensors"), Map.of("sample", recipe.name(),
-                "test_accuracy", String.format(Locale.ROOT, "%.4f", eval.accuracy())));
-    }
-
-    /** The weights [K, C, R, S] of the first 4-d parameter (the first convolution), if the model has one. */
-    private static java.util.Optional<Tensor> firstConvKernels(Module model) {
-        return model.namedParameters().values().stream().filter(t -> t.shape().rank() == 4).findFirst();
     }
 }

@@ -8,20 +8,30 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** A multi-layer perceptron on flattened Fashion-MNIST images: 784-1024-1024-10 with ReLU and dropout. */
-@Command(name = "mlp", mixinStandardHelpOptions = true, description = "MLP on Fashion-MNIST (target >= 89% test accuracy)")
-final class MlpSample implements Callable<Integer> {
+@Command(name = "mlp", mixinStandardHelpOptions = true, description = "MLP on Fashion-MNIST (target >= 89%% test accuracy)")
+final class MlpSample implements Callable<Integer>, SampleHelp.Defaults {
     @Mixin
     TrainOptions options;
 
     @Mixin
     DataOptions dataOptions;
 
-    @Option(names = "--hidden", defaultValue = "1024", description = "width of the two hidden layers (default: ${DEFAULT-VALUE})")
-    int hidden;
+    @Option(names = "--hidden", description = "width of the two hidden layers (default: 1024)")
+    Integer hidden;
+
+    /** The recipe; the flags may override epochs, batch size and learning rate. */
+    static final ImageClassification.Recipe RECIPE = new ImageClassification.Recipe("mlp", 15, 30, 128, 1e-3f, 1e-4f, true,
+            Augmentation.NONE, null);
+
+    @Override
+    public java.util.Map<String, String> defaultsHelp() {
+        return SampleHelp.of(RECIPE);
+    }
 
     @Override
     public Integer call() throws Exception {
-        var recipe = new ImageClassification.Recipe("mlp", 15, 30, 128, 1e-3f, 1e-4f, true, Augmentation.NONE, null);
-        return ImageClassification.run(recipe, options, dataOptions, rng -> FashionMnistModels.mlp(rng, hidden, 0.2f));
+        Architecture arch = ImageClassification.architecture("mlp", options, dataOptions);
+        int h = arch.integer("--hidden", hidden, 1024, 1);
+        return ImageClassification.run("mlp", RECIPE, options, dataOptions, arch, rng -> FashionMnistModels.mlp(rng, h, 0.2f));
     }
 }

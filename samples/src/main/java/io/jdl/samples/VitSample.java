@@ -7,10 +7,10 @@ import io.jdl.data.DataLoader;
 import io.jdl.data.Dataset;
 import io.jdl.models.VisionTransformer;
 import io.jdl.nn.Module;
+import io.jdl.samples.cli.UserError;
 import io.jdl.samples.viz.Charts;
 import io.jdl.tensor.Tensor;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -23,8 +23,8 @@ import picocli.CommandLine.Option;
  * through stacked transformer blocks. Writes, besides the usual files, the last block's attention
  * map for one test image ({@code attention.png}).
  */
-@Command(name = "vit", mixinStandardHelpOptions = true, description = "Vision transformer on Fashion-MNIST (target >= 90% test accuracy)")
-final class VitSample implements Callable<Integer> {
+@Command(name = "vit", mixinStandardHelpOptions = true, description = "Vision transformer on Fashion-MNIST (target >= 90%% test accuracy)")
+final class VitSample implements Callable<Integer>, SampleHelp.Defaults {
     @Mixin
     TrainOptions options;
 
@@ -40,23 +40,38 @@ final class VitSample implements Callable<Integer> {
     @Option(names = "--layers", description = "transformer blocks (default: 6 on a GPU, 3 on the CPU)")
     Integer layers;
 
-    @Option(names = "--heads", defaultValue = "4", description = "attention heads (default: ${DEFAULT-VALUE})")
-    int heads;
+    @Option(names = "--heads", description = "attention heads, dividing --dim (default: 4)")
+    Integer heads;
+
+    /** The recipe; the flags may override epochs, batch size and learning rate. */
+    static final ImageClassification.Recipe RECIPE = new ImageClassification.Recipe("vit", 3, 40, 128, 1e-3f, 0.05f, false,
+            Augmentation.flipAndShift(2), null);
+
+    @Override
+    public java.util.Map<String, String> defaultsHelp() {
+        return SampleHelp.of(RECIPE);
+    }
 
     @Override
     public Integer call() throws Exception {
+        Architecture arch = ImageClassification.architecture("vit", options, dataOptions);
         boolean gpu = options.onGpu();
-        int p = patch != null ? patch : gpu ? 4 : 7;
-        int d = dim != null ? dim : gpu ? 128 : 64;
-        int l = layers != null ? layers : gpu ? 6 : 3;
-        var recipe = new ImageClassification.Recipe("vit", 3, 40, 128, 1e-3f, 0.05f, false, Augmentation.flipAndShift(2),
-                null);
-        return ImageClassification.run(recipe, options, dataOptions,
-                rng -> new VisionTransformer(1, 28, p, d, heads, l, gpu ? 0.1f : 0f, 10, rng), VitSample::attentionMap);
+        int p = arch.integer("--patch", patch, gpu ? 4 : 7, 1);
+        if (28 % p != 0) {
+            throw UserError.usage("--patch", p, "must divide the image side 28 (1, 2, 4, 7, 14 or 28)");
+        }
+        int h = arch.integer("--heads", heads, 4, 1);
+        int d = arch.integer("--dim", dim, gpu ? 128 : 64, 1);
+        if (d % h != 0) {
+            throw UserError.usage("--dim", d, "must be a multiple of --heads " + h + " (each head gets dim/heads channels)");
+        }
+        int l = arch.integer("--layers", layers, gpu ? 6 : 3, 1);
+        return ImageClassification.run("vit", RECIPE, options, dataOptions, arch,
+                rng -> new VisionTransformer(1, 28, p, d, h, l, gpu ? 0.1f : 0f, 10, rng), VitSample::attentionMap);
     }
 
     /** The last block's attention between patches for the first test image, averaged over heads. */
-    static void attentionMap(Module model, Dataset test, DataLoader loader, Path out) throws IOException {
+    static void attentionMap(Module model, Dataset test, DataLoader loader, RunFolder out) throws IOException {
         VisionTransformer vit = (VisionTransformer) model;
         vit.eval();
         vit.recordAttentionWeights(true);
@@ -76,8 +91,13 @@ final class VitSample implements Callable<Integer> {
                 for (int i = 0; i < t; i++) {
                     labels.add(i % vit.grid() + "," + i / vit.grid());
                 }
-                Charts.heatmap(out.resolve("attention.png"), "Last block's attention between patches (x,y), first test image: "
-                        + test.classNames().get(batch.labels()[0]), mean, t, t, labels, labels);
+                float[] image = java.util.Arrays.copyOf(batch.images().toArray(), 28 * 28); // [28, 28] of [B, 1, 28, 28]
+                String label = test.classNames().get(batch.labels()[0]);
+                Charts.heatmap(out.file("attention.png"), new Charts.Heatmap(
+                        "Last block's attention between patches, mean of " + h + " heads", mean, t, t, labels, labels,
+                        "query patch (x,y): the patch that looks", "key patch (x,y): the patch looked at"),
+                        new Charts.Inset("first test image: " + label, image, 28, 28));
+                out.wrote("attention.png");
             }
         } finally {
             vit.recordAttentionWeights(false);

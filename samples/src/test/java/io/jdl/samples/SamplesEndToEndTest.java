@@ -10,6 +10,8 @@ import io.jdl.io.Safetensors;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +20,6 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** Each sample end to end on a tiny generated Fashion-MNIST look-alike, on the CPU: its files and its last line. */
 class SamplesEndToEndTest {
@@ -52,21 +53,34 @@ class SamplesEndToEndTest {
         Idx.write(data.resolve(labels + ".gz"), new int[] {n}, y, true);
     }
 
-    /** Runs the launcher; returns its standard output (asserting exit code 0). */
-    private static String run(String... args) {
+    /** What one launcher call printed and returned. */
+    record Result(int code, String out, String err) {
+    }
+
+    /** Runs the launcher as {@code main} does, capturing stdout and stderr. */
+    static Result launch(String... args) {
         PrintStream old = System.out;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
         int code;
         try (PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
             System.setOut(capture);
-            code = new CommandLine(new Main()).execute(args);
+            code = Main.execute(args, new PrintWriter(err, true));
         } finally {
             System.setOut(old);
         }
         String out = buffer.toString(StandardCharsets.UTF_8);
         System.out.print(out);
-        assertEquals(0, code, out);
-        return out;
+        System.out.print(err);
+        return new Result(code, out, err.toString());
+    }
+
+    /** Runs the launcher; returns its standard output (asserting exit code 0 and a silent stderr). */
+    private static String run(String... args) {
+        Result r = launch(args);
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertEquals("", r.err(), "nothing on stderr after a successful run");
+        return r.out();
     }
 
     private static String lastLine(String out) {
@@ -105,9 +119,34 @@ class SamplesEndToEndTest {
         assertTrue(ta.containsKey("0.weight") && ta.containsKey("6.bias"), "PyTorch-style names: " + ta.keySet());
         ta.forEach((name, t) -> assertArrayEquals(t.data(), tb.get(name).data(), name));
 
-        String resumed = run("mlp", "--device", "cpu", "--data", data.toString(), "--hidden", "32", "--eval-only",
-                "--resume", a.resolve("model.safetensors").toString(), "--out", tmp.resolve("mlp-eval").toString());
+        assertArrayEquals(Files.readAllBytes(a.resolve("model.safetensors")), Files.readAllBytes(b.resolve("model.safetensors")),
+                "identical runs write identical checkpoints, metadata included");
+        assertEquals(Files.getPosixFilePermissions(a.resolve("loss.png")),
+                Files.getPosixFilePermissions(a.resolve("model.safetensors")), "checkpoint readable like the pictures");
+        assertEquals(Files.getPosixFilePermissions(a.resolve("loss.png")),
+                Files.getPosixFilePermissions(a.resolve("metrics.json")), "metrics readable like the pictures");
+        String metrics = Files.readString(a.resolve("metrics.json"));
+        for (String key : List.of("\"architecture\": {\"hidden\": 32}", "\"steps_run\": 36", "\"epochs_run\": 6",
+                "\"wall_seconds\"", "\"eval_steps\": [6, 12, 18, 24, 30, 36]")) {
+            assertTrue(metrics.contains(key), key + " in " + metrics);
+        }
+        assertTrue(outA.contains("6 epochs of 6 steps (36 steps), batch 16, lr 0.003"), outA);
+
+        // No architecture flag: the checkpoint says --hidden 32. Only the evaluation's files are written.
+        Path eval = tmp.resolve("mlp-eval");
+        byte[] checkpoint = Files.readAllBytes(a.resolve("model.safetensors"));
+        String resumed = run("mlp", "--device", "cpu", "--data", data.toString(), "--eval-only",
+                "--resume", a.resolve("model.safetensors").toString(), "--out", eval.toString());
         assertEquals(lastLine(outA), lastLine(resumed), "the checkpoint reproduces the accuracy");
+        assertEquals(List.of("confusion.png", "evaluation.json"), names(eval));
+        assertArrayEquals(checkpoint, Files.readAllBytes(a.resolve("model.safetensors")), "the checkpoint is left alone");
+        assertTrue(Files.readString(eval.resolve("evaluation.json")).contains("\"test_accuracy\""));
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
     }
 
     @Test
@@ -117,6 +156,8 @@ class SamplesEndToEndTest {
                 "--width", "4", "--out", out.toString());
         assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
         assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "conv1_kernels.png", "metrics.json", "model.safetensors");
+        assertTrue(text.contains("Wrote " + out.toAbsolutePath() + ": model.safetensors, metrics.json, loss.png, accuracy.png,"
+                + " confusion.png, conv1_kernels.png"), text);
     }
 
     @Test
@@ -152,6 +193,12 @@ class SamplesEndToEndTest {
         return concat(common, extra);
     }
 
+    /** Evaluates a charlm checkpoint: no architecture or training flags, only what evaluation needs. */
+    private static String[] charlmEval(Path checkpoint, Path out) throws IOException {
+        return new String[] {"charlm", "--device", "cpu", "--text", text().toString(), "--batch-size", "8", "--generate", "40",
+                "--eval-only", "--resume", checkpoint.toString(), "--out", out.toString()};
+    }
+
     @Test
     void charlmLearnsGeneratesAndIsReproducible() throws IOException {
         Path out = tmp.resolve("charlm");
@@ -163,8 +210,14 @@ class SamplesEndToEndTest {
         assertTrue(first.contains("--- generated from"), first);
         assertFiles(out, "loss.png", "attention.png", "metrics.json", "model.safetensors");
         assertEquals(last, lastLine(run(charlm(tmp.resolve("charlm-2")))), "same seed, same result");
-        String evaluated = run(charlm(tmp.resolve("charlm-eval"), "--eval-only", "--resume", out.resolve("model.safetensors").toString()));
+        Path evalDir = tmp.resolve("charlm-eval");
+        String evaluated = run(charlmEval(out.resolve("model.safetensors"), evalDir));
         assertEquals(last, lastLine(evaluated), "the checkpoint reproduces the validation loss");
+        assertEquals(List.of("attention.png", "evaluation.json"), names(evalDir));
+        String metrics = Files.readString(out.resolve("metrics.json"));
+        assertTrue(metrics.contains("\"validation_steps\": [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]"), metrics);
+        assertTrue(metrics.contains("\"architecture\": {\"mlm\": false, \"context\": 16, \"heads\": 2, \"dim\": 32, \"layers\": 1}"),
+                metrics);
     }
 
     @Test
@@ -177,8 +230,12 @@ class SamplesEndToEndTest {
     }
 
     @Test
-    void demoConverges() {
-        assertTrue(run("demo", "--device", "cpu", "--steps", "60").contains("demo=ok"));
+    void demoConvergesAndSaysWhatItFound() {
+        String out = run("demo", "--steps", "60");
+        assertTrue(out.contains("demo=ok"), out);
+        for (String part : List.of("NVIDIA driver:", "CUDA runtime:", "CUDA devices:", "cuBLAS:", "cuDNN:", "Device: ")) {
+            assertTrue(out.contains(part), part + " in " + out);
+        }
     }
 
     private static String[] concat(String[] a, String... b) {

@@ -60,14 +60,20 @@ public final class Charts {
     }
 
     /**
-     * A line chart of one or more series (for example training loss per step and validation loss per epoch on
-     * a common step axis). Empty series are skipped; a chart with no points still gets an empty plot.
+     * A line chart of one or more series (for example training loss per step and test loss per epoch on a
+     * common step axis). Empty series are skipped; a chart with no points still gets an empty plot. The legend
+     * sits below the plot, where it hides no point.
      *
      * @throws IOException when the file cannot be written
      */
     public static void lines(Path png, String title, String xLabel, String yLabel, List<Series> series) throws IOException {
+        write(png, BitmapEncoder.getBufferedImage(chart(title, xLabel, yLabel, series)));
+    }
+
+    private static XYChart chart(String title, String xLabel, String yLabel, List<Series> series) {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel).build();
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setPlotGridLinesVisible(true);
         chart.getStyler().setAntiAlias(true);
@@ -83,29 +89,32 @@ public final class Charts {
         if (!any) {
             chart.addSeries("(no data)", new double[] {0}, new double[] {0}).setMarker(SeriesMarkers.NONE);
         }
-        write(png, BitmapEncoder.getBufferedImage(chart));
+        return chart;
     }
 
     /**
-     * The usual pair of pictures for a classifier: {@code loss.png} (training loss per step, evaluation loss
-     * per epoch placed at the step where the epoch ended) and {@code accuracy.png} (accuracy per epoch).
-     *
-     * @param stepLoss      training loss at each logged step (x = 1, 2, ...)
-     * @param stepsPerEpoch steps between the entries of {@code epochLoss}, to place them on the step axis
-     * @param epochLoss     evaluation loss per epoch (may be empty)
-     * @param trainAccuracy training accuracy per epoch (may be empty)
-     * @param testAccuracy  evaluation accuracy per epoch (may be empty)
+     * The usual pair of pictures for a classifier: {@code loss.png} (training loss and test loss against the
+     * optimizer step where each was measured) and {@code accuracy.png} (train and test accuracy against the
+     * epoch, fractional where a run stopped inside one, on a 0..1-style axis that starts at epoch 0 so that a
+     * single evaluation still reads as a point on a scale).
      */
-    public static void lossAndAccuracy(Path dir, double[] stepLoss, int stepsPerEpoch, double[] epochLoss,
-            double[] trainAccuracy, double[] testAccuracy) throws IOException {
-        double[] ex = new double[epochLoss.length];
-        for (int i = 0; i < ex.length; i++) {
-            ex[i] = (double) (i + 1) * stepsPerEpoch;
+    public static void lossAndAccuracy(Path dir, Series trainLoss, Series testLoss, Series trainAccuracy,
+                                       Series testAccuracy) throws IOException {
+        lines(dir.resolve("loss.png"), "Loss", "optimizer step", "cross-entropy loss", List.of(trainLoss, testLoss));
+        XYChart accuracy = chart("Accuracy", "epoch", "accuracy", List.of(trainAccuracy, testAccuracy));
+        double lowest = 1, last = 1;
+        for (Series s : List.of(trainAccuracy, testAccuracy)) {
+            for (int i = 0; i < s.y().length; i++) {
+                lowest = Double.isFinite(s.y()[i]) ? Math.min(lowest, s.y()[i]) : lowest;
+                last = Math.max(last, s.x()[i]);
+            }
         }
-        lines(dir.resolve("loss.png"), "Loss", "step", "loss",
-                List.of(Series.of("train (per step)", stepLoss), new Series("eval (per epoch)", ex, epochLoss)));
-        lines(dir.resolve("accuracy.png"), "Accuracy", "epoch", "accuracy",
-                List.of(Series.of("train", trainAccuracy), Series.of("test", testAccuracy)));
+        accuracy.getStyler().setYAxisMin(Math.max(0, Math.floor(lowest * 10 - 0.5) / 10));
+        accuracy.getStyler().setYAxisMax(1.0);
+        accuracy.getStyler().setYAxisDecimalPattern("0.00");
+        accuracy.getStyler().setXAxisMin(0.0);
+        accuracy.getStyler().setXAxisMax(Math.ceil(last));
+        write(dir.resolve("accuracy.png"), BitmapEncoder.getBufferedImage(accuracy));
     }
 
     /**
@@ -175,24 +184,28 @@ public final class Charts {
     /**
      * A grid of small images, for example convolution kernels {@code [count, channels, height, width]}:
      * 3-channel images are drawn in colour, others as the mean over channels in grey. Each tile is scaled to
-     * its own minimum..maximum (kernels differ in scale), enlarged {@code scale} times, with a 2-pixel gap.
+     * its own minimum..maximum (kernels differ in scale), enlarged to at least 48 pixels a side with a 4-pixel
+     * gap, under {@code title}.
      */
-    public static void imageGrid(Path png, float[] data, int count, int channels, int height, int width, int scale)
+    public static void imageGrid(Path png, String title, float[] data, int count, int channels, int height, int width)
             throws IOException {
         if ((long) count * channels * height * width != data.length) {
             throw new IllegalArgumentException(count + "x" + channels + "x" + height + "x" + width + " images need "
                     + ((long) count * channels * height * width) + " values, got " + data.length);
         }
-        if (count <= 0 || scale <= 0) {
-            throw new IllegalArgumentException("count and scale must be > 0");
+        if (count <= 0 || height <= 0 || width <= 0) {
+            throw new IllegalArgumentException("count, height and width must be > 0");
         }
-        int cols = (int) Math.ceil(Math.sqrt(count)), rows = (count + cols - 1) / cols, gap = 2;
+        int cols = (int) Math.ceil(Math.sqrt(count)), rows = (count + cols - 1) / cols, gap = 4, top = 36;
+        int scale = Math.max(1, (48 + Math.max(height, width) - 1) / Math.max(height, width));
         int tw = width * scale, th = height * scale;
-        BufferedImage img = new BufferedImage(cols * (tw + gap) + gap, rows * (th + gap) + gap, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, img.getWidth(), img.getHeight());
+        int w = Math.max(360, cols * (tw + gap) + gap);
+        BufferedImage img = new BufferedImage(w, top + rows * (th + gap) + gap, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = canvas(img);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        center(g, title, w / 2, 22);
         g.dispose();
+        int left = (w - (cols * (tw + gap) + gap)) / 2;
         int plane = height * width, size = channels * plane;
         for (int n = 0; n < count; n++) {
             float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
@@ -204,7 +217,7 @@ public final class Charts {
                 }
             }
             float range = max > min ? max - min : 1f;
-            int x0 = gap + (n % cols) * (tw + gap), y0 = gap + (n / cols) * (th + gap);
+            int x0 = left + gap + (n % cols) * (tw + gap), y0 = top + gap + (n / cols) * (th + gap);
             for (int y = 0; y < height; y++) {
                 for (int x = 0; x < width; x++) {
                     int rgb;
@@ -234,21 +247,46 @@ public final class Charts {
     }
 
     /**
-     * A heatmap of {@code values} ({@code rows x cols}, row-major), for example attention weights of one head:
-     * rows are queries and columns keys. Colours run from dark blue (minimum) to yellow (maximum) with a colour
-     * bar; labels (may be null) are drawn when they fit, a space as {@code ␣} so that it shows.
+     * What a heatmap shows: {@code values} ({@code rows x cols}, row-major), for example one attention head's
+     * weights with queries as rows and keys as columns; axis titles say which is which. Labels (may be null)
+     * are drawn when the cells are large enough, a space as {@code ␣} and a newline as {@code ↵}.
      */
-    public static void heatmap(Path png, String title, float[] values, int rows, int cols, List<String> rowLabels,
-            List<String> colLabels) throws IOException {
-        if ((long) rows * cols != values.length || rows <= 0 || cols <= 0) {
-            throw new IllegalArgumentException(rows + "x" + cols + " heatmap needs " + ((long) rows * cols) + " values, got "
-                    + values.length);
+    public record Heatmap(String title, float[] values, int rows, int cols, List<String> rowLabels,
+                          List<String> colLabels, String rowAxis, String colAxis) {
+        public Heatmap {
+            if ((long) rows * cols != values.length || rows <= 0 || cols <= 0) {
+                throw new IllegalArgumentException(rows + "x" + cols + " heatmap needs " + ((long) rows * cols)
+                        + " values, got " + values.length);
+            }
         }
-        int cell = Math.max(2, Math.min(32, 640 / Math.max(rows, cols)));
-        int left = 70, top = 45, bar = 70, bottom = 60;
-        int w = left + cols * cell + bar, h = top + rows * cell + bottom;
+    }
+
+    /** A grey image drawn beside a heatmap (the input the map belongs to), {@code [height, width]} row-major. */
+    public record Inset(String caption, float[] pixels, int height, int width) {
+        public Inset {
+            if ((long) height * width != pixels.length) {
+                throw new IllegalArgumentException(height + "x" + width + " image needs " + ((long) height * width)
+                        + " values, got " + pixels.length);
+            }
+        }
+    }
+
+    /**
+     * Draws {@code map} with a colour bar (dark blue at the minimum to yellow at the maximum) and, when
+     * {@code inset} is not null, that image to the right of it.
+     */
+    public static void heatmap(Path png, Heatmap map, Inset inset) throws IOException {
+        int rows = map.rows(), cols = map.cols();
+        boolean labelled = map.rowLabels() != null || map.colLabels() != null;
+        int cell = labelled && Math.max(rows, cols) <= 64 ? Math.max(14, Math.min(32, 896 / Math.max(rows, cols)))
+                : Math.max(2, Math.min(32, 640 / Math.max(rows, cols)));
+        int insetScale = inset == null ? 0 : Math.max(1, 168 / Math.max(inset.height(), inset.width()));
+        int insetWidth = inset == null ? 0 : Math.max(inset.width() * insetScale, 170) + 30;
+        int left = 90, top = 50, bar = 80, bottom = 70;
+        int w = left + cols * cell + bar + insetWidth, h = top + Math.max(rows * cell, inset == null ? 0 : 230) + bottom;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = canvas(img);
+        float[] values = map.values();
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
         for (float v : values) {
             if (Float.isFinite(v)) {
@@ -266,31 +304,61 @@ public final class Charts {
             }
         }
         g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-        center(g, title, w / 2, 22);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, Math.max(8, Math.min(11, cell - 1))));
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
+        center(g, map.title(), w / 2, 24);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, Math.max(9, Math.min(13, cell - 2))));
         FontMetrics fm = g.getFontMetrics();
-        if (rowLabels != null && cell >= 9) {
-            for (int r = 0; r < Math.min(rows, rowLabels.size()); r++) {
-                String s = visible(rowLabels.get(r));
+        if (map.rowLabels() != null && cell >= 9) {
+            for (int r = 0; r < Math.min(rows, map.rowLabels().size()); r++) {
+                String s = visible(map.rowLabels().get(r));
                 g.drawString(s, left - 4 - fm.stringWidth(s), top + r * cell + cell / 2 + fm.getAscent() / 2 - 1);
             }
         }
-        if (colLabels != null && cell >= 9) {
-            for (int c = 0; c < Math.min(cols, colLabels.size()); c++) {
-                center(g, visible(colLabels.get(c)), left + c * cell + cell / 2, top + rows * cell + fm.getAscent() + 2);
+        if (map.colLabels() != null && cell >= 9) {
+            for (int c = 0; c < Math.min(cols, map.colLabels().size()); c++) {
+                center(g, visible(map.colLabels().get(c)), left + c * cell + cell / 2, top + rows * cell + fm.getAscent() + 2);
             }
         }
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+        center(g, map.colAxis(), left + cols * cell / 2, top + rows * cell + 45);
+        Graphics2D r = (Graphics2D) g.create();
+        r.translate(20, top + rows * cell / 2);
+        r.rotate(-Math.PI / 2);
+        center(r, map.rowAxis(), 0, 0);
+        r.dispose();
         int bx = left + cols * cell + 15, bh = rows * cell;
         for (int y = 0; y < bh; y++) {
             g.setColor(viridis(1 - y / (double) Math.max(1, bh - 1)));
             g.drawLine(bx, top + y, bx + 12, top + y);
         }
         g.setColor(Color.BLACK);
-        g.drawString(String.format("%.3g", max), bx + 15, top + fm.getAscent());
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        g.drawString(String.format("%.3g", max), bx + 15, top + g.getFontMetrics().getAscent());
         g.drawString(String.format("%.3g", min), bx + 15, top + bh);
+        if (inset != null) {
+            drawInset(g, inset, insetScale, left + cols * cell + bar + 15, top);
+        }
         g.dispose();
         write(png, img);
+    }
+
+    private static void drawInset(Graphics2D g, Inset inset, int scale, int x0, int y0) {
+        float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+        for (float v : inset.pixels()) {
+            min = Math.min(min, v);
+            max = Math.max(max, v);
+        }
+        float range = max > min ? max - min : 1f;
+        for (int y = 0; y < inset.height(); y++) {
+            for (int x = 0; x < inset.width(); x++) {
+                int v = byteOf((inset.pixels()[y * inset.width() + x] - min) / range);
+                g.setColor(new Color(v, v, v));
+                g.fillRect(x0 + x * scale, y0 + y * scale, scale, scale);
+            }
+        }
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        center(g, inset.caption(), x0 + inset.width() * scale / 2, y0 + inset.height() * scale + 18);
     }
 
     // ---- helpers ----
@@ -310,7 +378,8 @@ public final class Charts {
         g.drawString(s, x - g.getFontMetrics().stringWidth(s) / 2, y);
     }
 
-    private static String visible(String label) {
+    /** {@code label} with a space shown as ␣ and a newline as ↵, so that both can be seen. */
+    public static String visible(String label) {
         return label.equals(" ") ? "\u2423" : label.equals("\n") ? "\u21b5" : label;
     }
 

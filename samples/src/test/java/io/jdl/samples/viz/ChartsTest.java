@@ -48,8 +48,11 @@ class ChartsTest {
         for (int i = 0; i < loss.length; i++) {
             loss[i] = 2.3 * Math.exp(-i / 50.0) + 0.05 * Math.sin(i);
         }
-        Charts.lossAndAccuracy(dir.resolve("out"), loss, 40, new double[] {1.0, 0.6, 0.5, 0.45, 0.4},
-                new double[] {0.7, 0.8, 0.85, 0.87, 0.88}, new double[] {0.72, 0.81, 0.84, 0.86, 0.87});
+        double[] evalSteps = {40, 80, 120, 160, 200}, epochs = {1, 2, 3, 4, 5};
+        Charts.lossAndAccuracy(dir.resolve("out"), Charts.Series.of("train", loss),
+                new Charts.Series("test", evalSteps, new double[] {1.0, 0.6, 0.5, 0.45, 0.4}),
+                new Charts.Series("train", epochs, new double[] {0.7, 0.8, 0.85, 0.87, 0.88}),
+                new Charts.Series("test", epochs, new double[] {0.72, 0.81, 0.84, 0.86, 0.87}));
         BufferedImage l = readPng(dir.resolve("out/loss.png"));
         assertEquals(800, l.getWidth());
         assertDrawn(l);
@@ -85,13 +88,15 @@ class ChartsTest {
             w[i] = (float) Math.sin(i * 0.37);
         }
         Path p = dir.resolve("kernels.png");
-        Charts.imageGrid(p, w, count, 1, k, k, 8);
+        Charts.imageGrid(p, "16 kernels", w, count, 1, k, k);
         BufferedImage img = readPng(p);
-        assertEquals(4 * (k * 8 + 2) + 2, img.getWidth());
+        // 4 x 4 tiles of 5 px enlarged 10 times (at least 48 px), 4 px gaps, in a picture 360 px wide for the title
+        assertEquals(360, img.getWidth());
+        assertEquals(36 + 4 * (k * 10 + 4) + 4, img.getHeight());
         assertDrawn(img);
-        Charts.imageGrid(dir.resolve("rgb.png"), new float[2 * 3 * 4], 2, 3, 2, 2, 4);
-        readPng(dir.resolve("rgb.png"));
-        assertThrows(IllegalArgumentException.class, () -> Charts.imageGrid(p, w, 3, 1, k, k, 8));
+        Charts.imageGrid(dir.resolve("rgb.png"), "rgb", new float[2 * 3 * 4], 2, 3, 2, 2);
+        assertEquals(360, readPng(dir.resolve("rgb.png")).getWidth(), "small grids still leave room for the title");
+        assertThrows(IllegalArgumentException.class, () -> Charts.imageGrid(p, "bad", w, 3, 1, k, k));
     }
 
     @Test
@@ -105,11 +110,14 @@ class ChartsTest {
         }
         List<String> chars = "hello world!".chars().mapToObj(c -> Character.toString(c)).toList();
         Path p = dir.resolve("attention.png");
-        Charts.heatmap(p, "layer 0 head 0", att, t, t, chars, chars);
+        Charts.heatmap(p, new Charts.Heatmap("layer 0 head 0", att, t, t, chars, chars, "query", "key"), null);
         BufferedImage img = readPng(p);
         assertDrawn(img);
+        assertTrue(img.getWidth() >= 12 * 32, "labelled cells are large enough to read: " + img.getWidth());
         assertNotEquals(Charts.viridis(0), Charts.viridis(1));
-        Charts.heatmap(dir.resolve("big.png"), "big", new float[300 * 300], 300, 300, null, null);
+        Charts.heatmap(dir.resolve("big.png"), new Charts.Heatmap("big", new float[300 * 300], 300, 300, null, null, "q", "k"),
+                new Charts.Inset("the input", new float[28 * 28], 28, 28));
         readPng(dir.resolve("big.png"));
+        assertThrows(IllegalArgumentException.class, () -> new Charts.Heatmap("bad", new float[3], 2, 2, null, null, "q", "k"));
     }
 }

@@ -1,0 +1,81 @@
+package io.jdl.samples;
+
+import io.jdl.samples.cli.UserError;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A sample's architecture settings (widths, layers, patch size, ...) as they were decided: from the
+ * {@code --resume} checkpoint when there is one (its network must be rebuilt exactly), else from the flag,
+ * else the sample's default. A flag that contradicts the checkpoint is a usage error. The settings are then
+ * written into the checkpoint's metadata and {@code metrics.json} under the flag's name without dashes.
+ */
+final class Architecture {
+    private final Map<String, String> checkpoint;
+    private final Map<String, Object> settings = new LinkedHashMap<>();
+
+    /** {@code checkpoint}: the resumed checkpoint's metadata, empty without {@code --resume}. */
+    Architecture(Map<String, String> checkpoint) {
+        this.checkpoint = checkpoint;
+    }
+
+    /** A whole-number setting of at least {@code min}. */
+    int integer(String flag, Integer given, int fallback, int min) {
+        String key = key(flag);
+        int value;
+        if (checkpoint.containsKey(key)) {
+            value = Integer.parseInt(checkpoint.get(key));
+            if (given != null && given != value) {
+                throw conflict(flag, given, value);
+            }
+        } else {
+            value = UserError.atLeast(flag, given != null ? given : fallback, min);
+        }
+        settings.put(key, value);
+        return value;
+    }
+
+    /** An on/off setting ({@code given} is null when the flag was not passed). */
+    boolean flag(String flag, Boolean given) {
+        String key = key(flag);
+        boolean value;
+        if (checkpoint.containsKey(key)) {
+            value = Boolean.parseBoolean(checkpoint.get(key));
+            if (given != null && given != value) {
+                throw conflict(flag, given, value);
+            }
+        } else {
+            value = given != null && given;
+        }
+        settings.put(key, value);
+        return value;
+    }
+
+    /** A text setting saved in the checkpoint (e.g. charlm's vocabulary), or null without one. */
+    String savedText(String key) {
+        return checkpoint.get(key);
+    }
+
+    private static UserError conflict(String flag, Object given, Object saved) {
+        return UserError.usage(flag, given, "contradicts the --resume checkpoint, which was trained with " + flag + " "
+                + saved + "; leave the flag out (the checkpoint decides the architecture)");
+    }
+
+    private static String key(String flag) {
+        return flag.replaceFirst("^--", "").replace('-', '_');
+    }
+
+    /** The settings in the order they were decided, for {@code metrics.json}. */
+    Map<String, Object> settings() {
+        return Collections.unmodifiableMap(settings);
+    }
+
+    /** The checkpoint metadata: the sample's name and each setting as text. */
+    Map<String, String> metadata(String sample) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(Checkpoints.SAMPLE, sample);
+        settings.forEach((k, v) -> m.put(k, String.valueOf(v)));
+        return m;
+    }
+}
