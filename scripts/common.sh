@@ -45,6 +45,12 @@ ensure_nvidia_libs() {
   if [[ -e "$JDL_NVIDIA_HOME/cu13/lib/libcublas.so.13" && -e "$JDL_NVIDIA_HOME/cudnn/lib/libcudnn.so.9" ]]; then
     return 0
   fi
+  # A failed fetch is remembered for a day, so that every call does not wait for an index that is not there.
+  local failed="$JDL_NVIDIA_HOME.unavailable"
+  if [[ -n "$(find "$failed" -mmin -1440 2>/dev/null)" ]]; then
+    echo "note: cuBLAS/cuDNN are not installed (pip could not fetch them: see $failed; delete it to retry); the CPU backend needs neither." >&2
+    return 0
+  fi
   local pip=""
   for c in pip3 pip "python3 -m pip"; do if $c --version >/dev/null 2>&1; then pip="$c"; break; fi; done
   if [[ -z "$pip" ]]; then
@@ -53,10 +59,14 @@ ensure_nvidia_libs() {
   fi
   echo "Fetching cuBLAS and cuDNN (NVIDIA pip packages nvidia-cublas, nvidia-cudnn-cu13) into $JDL_NVIDIA_HOME ..."
   mkdir -p "$wheels"
-  if ! $pip download --quiet --no-deps --dest "$wheels" nvidia-cublas nvidia-cudnn-cu13 >&2; then
-    echo "warning: pip could not download nvidia-cublas / nvidia-cudnn-cu13; native-library tests will say they are skipped." >&2
+  # Whatever index pip is configured with, asked once with a short timeout: an unreachable one fails in seconds.
+  if ! $pip download --quiet --no-deps --retries 0 --timeout 15 --dest "$wheels" nvidia-cublas nvidia-cudnn-cu13 \
+      >"$failed" 2>&1; then
+    echo "warning: pip could not download nvidia-cublas / nvidia-cudnn-cu13 (details in $failed); native-library tests will say they are skipped." >&2
+    rm -rf "$wheels"
     return 0
   fi
+  rm -f "$failed"
   local tmp; tmp="$(mktemp -d "$JDL_NVIDIA_HOME.tmp.XXXX")"
   for w in "$wheels"/nvidia_cublas-*.whl "$wheels"/nvidia_cudnn_cu13-*.whl; do
     if command -v unzip >/dev/null; then unzip -q -o "$w" 'nvidia/*' -d "$tmp"; else python3 -m zipfile -e "$w" "$tmp"; fi

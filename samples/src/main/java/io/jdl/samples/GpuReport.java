@@ -8,6 +8,7 @@ import io.jdl.cudnn.Cudnn;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -116,8 +117,11 @@ final class GpuReport {
         while ((t instanceof LinkageError || t.getMessage() == null) && t.getCause() != null) {
             t = t.getCause();
         }
-        String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-        return m.strip().replaceAll("\\s*\\n\\s*", "; ");
+        String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage().strip();
+        // The loader's message lists every folder it searched, one a line: keep what failed and what to do.
+        List<String> lines = m.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        return lines.size() <= 2 ? String.join(" ", lines) : lines.getFirst().replaceFirst("\\s*Searched.*$", "") + " "
+                + lines.getLast();
     }
 
     private static <T> T probe(Supplier<T> what, T fallback) {
