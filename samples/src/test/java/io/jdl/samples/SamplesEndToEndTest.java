@@ -101,12 +101,13 @@ class SamplesEndToEndTest {
     }
 
     @Test
-    void mlpTrainsWritesItsFilesAndIsReproducible() throws IOException {
+    void mlpTrainsWritesItsFilesAndIsReproducible() throws Exception {
         Path a = tmp.resolve("mlp-a"), b = tmp.resolve("mlp-b");
         String[] common = {"mlp", "--device", "cpu", "--data", data.toString(), "--epochs", "6", "--batch-size", "16",
                 "--lr", "0.003", "--hidden", "32", "--seed", "3"};
         String outA = run(concat(common, "--out", a.toString()));
         assertTrue(lastLine(outA).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(outA));
+        assertTrue(TorchEvalScriptTest.describe(a.resolve("model.safetensors")).startsWith("architecture: mlp hidden=32 ("));
         double accuracy = Double.parseDouble(lastLine(outA).substring("test_accuracy=".length()));
         assertTrue(accuracy >= 0.5, "the bands are easy to learn: accuracy " + accuracy);
         assertFiles(a, "loss.png", "accuracy.png", "confusion.png", "metrics.json", "model.safetensors");
@@ -161,20 +162,30 @@ class SamplesEndToEndTest {
     }
 
     @Test
-    void resnetVariantRuns() {
+    void resnetVariantRuns() throws Exception {
         Path out = tmp.resolve("resnet");
         String text = run("cnn", "--resnet", "--device", "cpu", "--data", data.toString(), "--steps", "2",
                 "--batch-size", "8", "--width", "4", "--out", out.toString());
         assertTrue(lastLine(text).startsWith("test_accuracy="), lastLine(text));
+        assertTrue(text.contains("2 steps (0.17 epochs of 12 steps)"), text);
+        assertTrue(Files.readString(out.resolve("metrics.json")).contains("\"eval_steps\": [2]"), "evaluated at the last step");
+        Path checkpoint = out.resolve("model.safetensors");
+        assertTrue(TorchEvalScriptTest.describe(checkpoint).startsWith("architecture: resnet width=4 ("));
+        // Resuming needs no architecture flag: --resnet and --width 4 come from the checkpoint.
+        String resumed = run("cnn", "--device", "cpu", "--data", data.toString(), "--eval-only", "--resume", checkpoint.toString(),
+                "--out", tmp.resolve("resnet-eval").toString());
+        assertEquals(lastLine(text), lastLine(resumed));
     }
 
     @Test
-    void vitTrainsAndDrawsItsAttention() {
+    void vitTrainsAndDrawsItsAttention() throws Exception {
         Path out = tmp.resolve("vit");
         String text = run("vit", "--device", "cpu", "--data", data.toString(), "--epochs", "1", "--batch-size", "16",
                 "--patch", "7", "--dim", "16", "--layers", "1", "--heads", "2", "--out", out.toString());
         assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
         assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "attention.png", "metrics.json", "model.safetensors");
+        assertEquals("architecture: vit patch=7 dim=16 heads=2 layers=1 (19 tensors)",
+                TorchEvalScriptTest.describe(out.resolve("model.safetensors")));
     }
 
     /** A small repetitive text, so that a tiny model learns it in a few dozen steps. */
