@@ -184,7 +184,7 @@ public final class Charts {
     /**
      * A grid of small images, for example convolution kernels {@code [count, channels, height, width]}:
      * 3-channel images are drawn in colour, others as the mean over channels in grey. Each tile is scaled to
-     * its own minimum..maximum (kernels differ in scale), enlarged to at least 48 pixels a side with a 4-pixel
+     * its own minimum..maximum (kernels differ in scale), enlarged to at least 64 pixels a side with a 4-pixel
      * gap, under {@code title}.
      */
     public static void imageGrid(Path png, String title, float[] data, int count, int channels, int height, int width)
@@ -197,7 +197,7 @@ public final class Charts {
             throw new IllegalArgumentException("count, height and width must be > 0");
         }
         int cols = (int) Math.ceil(Math.sqrt(count)), rows = (count + cols - 1) / cols, gap = 4, top = 36;
-        int scale = Math.max(1, (48 + Math.max(height, width) - 1) / Math.max(height, width));
+        int scale = Math.max(1, (64 + Math.max(height, width) - 1) / Math.max(height, width));
         int tw = width * scale, th = height * scale;
         int w = Math.max(360, cols * (tw + gap) + gap);
         BufferedImage img = new BufferedImage(w, top + rows * (th + gap) + gap, BufferedImage.TYPE_INT_RGB);

@@ -90,9 +90,9 @@ class ChartsTest {
         Path p = dir.resolve("kernels.png");
         Charts.imageGrid(p, "16 kernels", w, count, 1, k, k);
         BufferedImage img = readPng(p);
-        // 4 x 4 tiles of 5 px enlarged 10 times (at least 48 px), 4 px gaps, in a picture 360 px wide for the title
+        // 4 x 4 tiles of 5 px enlarged 13 times (at least 64 px), 4 px gaps, in a picture 360 px wide for the title
         assertEquals(360, img.getWidth());
-        assertEquals(36 + 4 * (k * 10 + 4) + 4, img.getHeight());
+        assertEquals(36 + 4 * (k * 13 + 4) + 4, img.getHeight());
         assertDrawn(img);
         Charts.imageGrid(dir.resolve("rgb.png"), "rgb", new float[2 * 3 * 4], 2, 3, 2, 2);
         assertEquals(360, readPng(dir.resolve("rgb.png")).getWidth(), "small grids still leave room for the title");
