@@ -3,6 +3,7 @@ package io.jdl.samples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.jdl.io.NamedArray;
 import io.jdl.io.Safetensors;
@@ -64,6 +65,9 @@ class SampleErrorsTest {
                 Arguments.of(1, "--text " + empty, List.of("charlm", "--device", "cpu", "--text", empty.toString())),
                 Arguments.of(1, "--text " + tmp, List.of("charlm", "--device", "cpu", "--text", tmp.toString())),
                 Arguments.of(1, "--out " + plainFile, List.of("cnn", "--device", "cpu", "--out", plainFile.toString())),
+                Arguments.of(1, "--out /proc/jdl-samples-test: cannot be created",
+                        List.of("cnn", "--device", "cpu", "--out", "/proc/jdl-samples-test")),
+                Arguments.of(1, "--device cuda:7: no", List.of("mlp", "--device", "cuda:7")),
                 Arguments.of(1, "--out " + full + ": already holds files (loss.png)",
                         List.of("mlp", "--device", "cpu", "--out", full.toString())),
                 Arguments.of(1, "--resume /nonexistent.safetensors",
@@ -85,6 +89,24 @@ class SampleErrorsTest {
         assertTrue(lines.getFirst().contains(expected), "'" + expected + "' in " + r.err());
         assertFalse(r.out().contains("\tat ") || r.err().contains("\tat "), "no stack trace");
         assertEquals("an earlier run's picture", Files.readString(full.resolve("loss.png")), "nothing overwritten");
+    }
+
+    @Test
+    void cudaWithoutAGpuIsOneLineNamingTheReason() {
+        assumeFalse(GpuReport.usable(), "this machine has a usable GPU");
+        var r = SamplesEndToEndTest.launch("cnn", "--device", "cuda");
+        assertEquals(1, r.code(), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().startsWith("error: --device cuda: no usable CUDA device: "), r.err());
+        assertFalse(r.err().contains("insufficient") && !Files.exists(GpuReport.DRIVER_FILE),
+                "no driver upgrade advice where no driver is installed: " + r.err());
+    }
+
+    @Test
+    void defaultTextShipsWithTheSamples() {
+        TextCorpus.Loaded shakespeare = TextCorpus.load(null);
+        assertEquals(1_115_394, shakespeare.data().length(), "tinyshakespeare.txt is ASCII: one character a byte");
+        assertEquals(65, shakespeare.data().vocabSize());
     }
 
     @Test
