@@ -88,9 +88,6 @@ final class ImageClassification {
                     .flatten(recipe.flatten()).normalize(MEAN, STD).build();
             int perEpoch = trainLoader.batchesPerEpoch();
             int planned = o.steps != null ? (int) Math.min(o.steps, (long) epochs * perEpoch) : epochs * perEpoch;
-            if (perEpoch == 0) {
-                throw UserError.usage("--batch-size", batchSize, "leaves no full batch in the " + train.size() + " training images");
-            }
             if (o.evalOnly) {
                 System.out.printf(Locale.ROOT, "%s: evaluating %s on %,d test images%n", recipe.name(), o.resume, test.size());
                 Evaluation eval = evaluate(model, testLoader, test.numClasses());
@@ -99,6 +96,9 @@ final class ImageClassification {
                     extra.write(model, test, testLoader, out);
                 }
                 return finish(out, eval);
+            }
+            if (perEpoch == 0) {
+                throw UserError.usage("--batch-size", batchSize, "leaves no full batch in the " + train.size() + " training images");
             }
             System.out.printf(Locale.ROOT, "%s on Fashion-MNIST: %,d training / %,d test images; %s, batch %d, lr %s%n",
                     recipe.name(), train.size(), test.size(), ImageArtifacts.plan(planned, perEpoch), batchSize, lr);

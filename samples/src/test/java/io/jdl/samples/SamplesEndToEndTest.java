@@ -249,6 +249,23 @@ class SamplesEndToEndTest {
         }
     }
 
+    /** Paths on the command line mean what they mean where the launcher was started, as in any command-line tool. */
+    @Test
+    void relativePathsResolveAgainstTheWorkingDirectory() throws Exception {
+        Path home = Files.createDirectories(tmp.resolve("caller"));
+        Files.writeString(home.resolve("notes.txt"), "a rose by any other name would smell as sweet.\n".repeat(40));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Djava.awt.headless=true",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "charlm", "--device", "cpu", "--text", "notes.txt", "--steps", "2", "--batch-size", "4", "--context", "8",
+                "--dim", "8", "--heads", "2", "--layers", "1", "--generate", "5", "--out", "run")
+                .directory(home.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        assertTrue(Files.isRegularFile(home.resolve("run").resolve("model.safetensors")), out);
+        assertTrue(out.contains("charlm on notes.txt:"), out);
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
