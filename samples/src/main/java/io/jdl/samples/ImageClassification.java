@@ -113,7 +113,8 @@ final class ImageClassification {
                     opt.setLr(schedule.lr(epoch));
                     model.train(true);
                     long correct = 0, seen = 0;
-                    String label = String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, epochs);
+                    // --steps may end the run inside an earlier epoch than the schedule's last: count the epochs that run.
+                    String label = String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, Math.ceilDiv(planned, perEpoch));
                     try (ProgressBar bar = new ProgressBar(label, trainLoader.samplesPerEpoch(), "img");
                          DataLoader.Epoch batches = trainLoader.epoch(epoch)) {
                         for (DataLoader.Batch batch : batches) {
