@@ -91,7 +91,7 @@ final class VitSample implements Callable<Integer>, SampleHelp.Defaults {
                 for (int i = 0; i < t; i++) {
                     labels.add(i % vit.grid() + "," + i / vit.grid());
                 }
-                float[] image = java.util.Arrays.copyOf(batch.images().toArray(), 28 * 28); // [28, 28] of [B, 1, 28, 28]
+                float[] image = java.util.Arrays.copyOf(batch.inputs().toArray(), 28 * 28); // [28, 28] of [B, 1, 28, 28]
                 String label = test.classNames().get(batch.labels()[0]);
                 Charts.heatmap(out.file("attention.png"), new Charts.Heatmap(
                         "Last block's attention between patches, mean of " + h + " heads", mean, t, t, labels, labels,
