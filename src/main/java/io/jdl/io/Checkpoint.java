@@ -168,19 +168,37 @@ public final class Checkpoint {
     /**
      * Loads a state dict (from {@link #saveModel} or PyTorch's {@code safetensors.torch.save_file(model.state_dict())},
      * whose {@code num_batches_tracked} is I64) into {@code model}: names and shapes must match exactly; every
-     * dtype is converted to float32.
+     * dtype is converted to float32. A training checkpoint from {@link #save} works too: its {@code model.}
+     * entries are loaded and the optimizer's state is ignored (evaluating needs only the weights).
      *
      * @return the file's metadata
      * @throws SafetensorsException on a missing, extra or misshapen entry or a non-finite value; nothing changes then
      */
     public static Map<String, String> loadModel(Path file, Module model) throws IOException {
         Safetensors.Contents c = Safetensors.read(file);
+        Map<String, NamedArray> arrays = c.tensors();
+        if (isTraining(c.metadata())) {
+            arrays = new LinkedHashMap<>();
+            for (NamedArray a : c.tensors().values()) {
+                if (a.name().startsWith(MODEL)) {
+                    arrays.put(a.name().substring(MODEL.length()), a);
+                }
+            }
+        }
         try {
-            loadStateDict(file, model, c.tensors());
+            loadStateDict(file, model, arrays);
         } catch (IllegalArgumentException e) {
             throw new SafetensorsException(file + ": " + e.getMessage(), e);
         }
         return c.metadata();
+    }
+
+    /**
+     * Whether {@code metadata} (of a safetensors file) is that of a training checkpoint written by {@link #save},
+     * as opposed to a plain state dict: {@link #load} needs the former.
+     */
+    public static boolean isTraining(Map<String, String> metadata) {
+        return metadata.containsKey(META + "optimizer");
     }
 
     private static List<NamedArray> stateDictArrays(Module model, String prefix) {

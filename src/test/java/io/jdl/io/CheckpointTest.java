@@ -145,6 +145,29 @@ class CheckpointTest {
         }
     }
 
+    /** Evaluation needs only the weights: loadModel reads them out of a training checkpoint, which load() alone restores. */
+    @Test
+    void loadModelReadsTheWeightsOfATrainingCheckpoint() throws IOException {
+        Path training = dir.resolve("training.safetensors"), plain = dir.resolve("plain.safetensors");
+        Map<String, float[]> saved = new LinkedHashMap<>();
+        try (Sequential model = model(1); Adam opt = Adam.adamW(model.parameters(), 0.02f, 0.05f)) {
+            train(model, opt, loader(), new Checkpoint.Progress(0, 0, 0), new Checkpoint.Progress(0, 3, 0));
+            Checkpoint.save(training, model, opt, new Checkpoint.Progress(0, 3, 3), Map.of("sample", "test"));
+            Checkpoint.saveModel(plain, model, Map.of("sample", "test"));
+            model.stateDict().forEach((k, t) -> saved.put(k, t.toArray()));
+        }
+        assertTrue(Checkpoint.isTraining(Safetensors.read(training).metadata()));
+        assertTrue(!Checkpoint.isTraining(Safetensors.read(plain).metadata()));
+        try (Sequential model = model(7)) {
+            assertEquals("test", Checkpoint.loadModel(training, model).get("sample"));
+            model.stateDict().forEach((k, t) -> assertArrayEquals(saved.get(k), t.toArray(), 0f, k));
+        }
+        try (Sequential model = model(7); Adam opt = Adam.adamW(model.parameters(), 0.02f, 0.05f)) {
+            SafetensorsException e = assertThrows(SafetensorsException.class, () -> Checkpoint.load(plain, model, opt));
+            assertTrue(e.getMessage().contains("not a training checkpoint"), e.getMessage());
+        }
+    }
+
     /** A checkpoint of a run that diverged is refused with a message naming the entry. */
     @Test
     void nonFiniteWeightsAreRefused() throws IOException {
