@@ -14,7 +14,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * What a {@code charlm} run leaves in its {@link RunFolder}: after training the checkpoint first, then
+ * What a {@code charlm} run leaves in its {@link RunFolder}: during training the training state (see
+ * {@link Checkpoints}), after it the model's checkpoint first, then
  * {@code metrics.json} and {@code loss.png}; after {@code --eval-only} only {@code evaluation.json}. Both
  * also get the attention map, drawn by the sample.
  */
@@ -36,8 +37,7 @@ final class CharLmArtifacts {
         meta.put("val_loss", String.format(Locale.ROOT, "%.4f", valLoss));
         meta.put("steps", Integer.toString(run.steps()));
         meta.put("seed", Long.toString(run.seed()));
-        Checkpoints.save(model, out.file("model.safetensors"), meta);
-        out.wrote("model.safetensors");
+        Checkpoints.saveModel(out, model, meta);
 
         Map<String, Object> metrics = common(run, valLoss);
         metrics.put("batch_size", run.batch());

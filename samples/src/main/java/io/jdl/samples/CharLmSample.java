@@ -7,6 +7,7 @@ import io.jdl.data.CharDataset;
 import io.jdl.data.CharDataset.Split;
 import io.jdl.data.CharDataset.Windows;
 import io.jdl.data.MaskedLm;
+import io.jdl.io.Checkpoint;
 import io.jdl.nn.Transformer;
 import io.jdl.optim.Adam;
 import io.jdl.optim.LrSchedule;
@@ -57,8 +58,13 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     @Option(names = "--heads", description = "attention heads (default: 6 on a GPU, 4 on the CPU)")
     Integer heads;
 
-    @Option(names = "--eval-every", description = "steps between validation losses (default: a tenth of the run)")
+    @Option(names = "--eval-every", description = "steps between validation losses, each followed by saving the training"
+            + " state (default: a tenth of the run)")
     Integer evalEvery;
+
+    @Option(names = "--stop-after", description = "end this run after this many of the --steps in all, saving the training"
+            + " state; the learning-rate schedule still spans --steps, so --resume continues the run as if never stopped")
+    Integer stopAfter;
 
     @Option(names = "--prompt", description = "text to continue after training (default: ROMEO: where the text has those"
             + " characters, else its first line)")
@@ -78,6 +84,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     private Transformer model;
     private boolean masked;
     private int vocab, maskId, ctx, batch;
+    private long seed;
 
     @Override
     public Map<String, String> defaultsHelp() {
@@ -108,49 +115,66 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
         if (evalEvery != null) {
             UserError.atLeast("--eval-every", evalEvery, 1);
         }
+        if (stopAfter != null) {
+            UserError.atLeast("--stop-after", stopAfter, 1);
+            if (options.evalOnly) {
+                throw UserError.usage("--eval-only trains nothing, so --stop-after does not apply");
+            }
+        }
         device = options.device();
         RunFolder out = options.outputFolder("charlm");
         TextCorpus.Loaded corpus = TextCorpus.load(text);
         data = corpus.data();
         checkFits(arch, options.resume);
         String start = prompt(data);
-        batch = options.batchSize(gpu ? GPU_BATCH : CPU_BATCH);
-        int steps = options.evalOnly ? 0 : options.steps != null ? options.steps : gpu ? GPU_STEPS : CPU_STEPS;
-        float lr = options.lr(LR);
+        batch = options.batchSize(arch, gpu ? GPU_BATCH : CPU_BATCH);
+        int steps = options.evalOnly ? 0 : arch.plan("--steps", options.steps, gpu ? GPU_STEPS : CPU_STEPS);
+        if (stopAfter != null && stopAfter > steps) {
+            throw UserError.usage("--stop-after", stopAfter, "is beyond the run's end at --steps " + steps);
+        }
+        int end = stopAfter != null ? stopAfter : steps;
+        float lr = options.lr(arch, LR);
+        seed = options.seed(arch);
+        // Not a flag, but it depends on the device: a run resumed on another device keeps its start's.
+        float dropout = arch.training("dropout", null, gpu ? 0.2f : 0f, Float::valueOf);
         // The masked model reads one extra token id: the mask.
         vocab = data.vocabSize() + (masked ? 1 : 0);
         maskId = data.vocabSize();
-        var config = new Transformer.Config(vocab, ctx, d, h, l, gpu ? 0.2f : 0f, false);
+        var config = new Transformer.Config(vocab, ctx, d, h, l, dropout, false);
         String name = masked ? "charlm --mlm" : "charlm";
         if (options.evalOnly) {
             System.out.printf(Locale.ROOT, "%s: evaluating %s on %s (%,d characters, vocabulary %d), context %d%n",
                     name, options.resume, corpus.name(), data.length(), data.vocabSize(), ctx);
         } else {
-            System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %,d step%s, lr %s%n",
-                    name, corpus.name(), data.length(), data.vocabSize(), ctx, batch, steps, steps == 1 ? "" : "s", lr);
+            System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %,d step%s%s, lr %s%n",
+                    name, corpus.name(), data.length(), data.vocabSize(), ctx, batch, steps, steps == 1 ? "" : "s",
+                    end < steps ? " (stopping after " + end + ")" : "", lr);
             System.out.println("Output: " + out.dir());
         }
 
-        Random init = new Random(options.seed);
+        Random init = new Random(seed);
         try (Transformer m = masked ? Transformer.encoder(config, init) : Transformer.causalLm(config, init)) {
             model = m;
             model.to(device);
-            if (options.resume != null) {
-                Checkpoints.resumeInto(model, options.resume);
+            if (options.evalOnly) {
+                Checkpoints.loadWeights(model, options.resume);
             }
             System.out.printf(Locale.ROOT, "Model: %s, %,d parameters%n", model,
                     model.parameters().stream().mapToLong(Tensor::numel).sum());
-            Curves curves = train(steps, lr);
+            Curves curves = new Curves(new ArrayList<>(), new ArrayList<>());
+            if (!options.evalOnly) {
+                train(steps, end, lr, curves, out, arch.trainingMetadata("charlm"));
+            }
             double valLoss = validationLoss();
             System.out.printf(Locale.ROOT, "validation loss %.4f nats/char%n", valLoss);
             if (masked) {
                 showMaskedPredictions();
             } else {
                 System.out.println("--- generated from \"" + start + "\" ---");
-                System.out.println(generate(start, generate, new SplittableRandom(options.seed)));
+                System.out.println(generate(start, generate, new SplittableRandom(seed)));
                 System.out.println("---");
             }
-            var run = new CharLmArtifacts.Run(name, device, arch, corpus.name(), batch, steps, lr, options.seed,
+            var run = new CharLmArtifacts.Run(name, device, arch, corpus.name(), batch, end, lr, seed,
                     (System.nanoTime() - started) / 1e9);
             if (options.evalOnly) {
                 CharLmArtifacts.evaluation(out, run, options.resume, valLoss);
@@ -220,39 +244,57 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
         return new int[][] {masked.inputs(), masked.targets()};
     }
 
-    private Curves train(int steps, float lr) {
-        Curves curves = new Curves(new ArrayList<>(), new ArrayList<>());
-        if (steps == 0) {
-            return curves;
-        }
+    /**
+     * Trains from the {@code --resume} checkpoint's step (or the first) up to step {@code end} of a run of
+     * {@code steps}, saving the training state at every validation and at {@code end}.
+     */
+    private void train(int steps, int end, float lr, Curves curves, RunFolder out, Map<String, String> metadata)
+            throws IOException {
         int every = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
         int readEvery = device.isCuda() ? 10 : 1;
-        SplittableRandom rng = new SplittableRandom(options.seed);
+        SplittableRandom rng = new SplittableRandom(seed);
         LrSchedule schedule = LrSchedule.cosine(lr, steps, lr / 10);
-        try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f);
-             ProgressBar bar = new ProgressBar(masked ? "mlm" : "causal", (long) steps * batch * ctx, "tok")) {
-            for (int step = 1; step <= steps; step++) {
-                opt.setLr(schedule.lr(step - 1));
-                model.train(true);
-                int[][] xy = example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
-                double lossValue = Double.NaN;
-                try (Tensor logits = model.forward(xy[0], batch, ctx, null);
-                     Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {
-                    loss.backward();
-                    opt.step();
-                    opt.zeroGrad();
-                    if (step % readEvery == 0 || step == 1) {
-                        lossValue = loss.item();
-                        curves.train().add(new double[] {step, lossValue});
-                    }
+        try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f)) {
+            int from = 0;
+            if (options.resume != null) {
+                from = (int) Checkpoints.resume(model, opt, options.resume).step();
+                if (from >= end) {
+                    throw UserError.usage(stopAfter != null ? "--stop-after" : "--steps", end, "is already reached: the"
+                            + " --resume checkpoint has trained " + from + " steps; pass a larger value to train further");
                 }
-                bar.advance((long) batch * ctx, lossValue);
-                if (step % every == 0 || step == steps) {
-                    curves.validation().add(new double[] {step, validationLoss()});
+                // The windows and masks come from one random stream that cannot be saved: draw the ones already
+                // trained on again (cheap: indices only), so that the next draws are those of an uninterrupted run.
+                for (int step = 1; step <= from; step++) {
+                    example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
+                }
+            }
+            try (ProgressBar bar = new ProgressBar(masked ? "mlm" : "causal", (long) (end - from) * batch * ctx, "tok")) {
+                for (int step = from + 1; step <= end; step++) {
+                    opt.setLr(schedule.lr(step - 1));
+                    model.train(true);
+                    int[][] xy = example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
+                    double lossValue = Double.NaN;
+                    try (Tensor logits = model.forward(xy[0], batch, ctx, null);
+                         Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {
+                        loss.backward();
+                        opt.step();
+                        opt.zeroGrad();
+                        if (step % readEvery == 0 || step == 1) {
+                            lossValue = loss.item();
+                            curves.train().add(new double[] {step, lossValue});
+                        }
+                    }
+                    bar.advance((long) batch * ctx, lossValue);
+                    if (step % every == 0 || step == steps) {
+                        curves.validation().add(new double[] {step, validationLoss()});
+                    }
+                    if (step % every == 0 || step == end) {
+                        // charlm has no epochs: the step alone says where the run stands.
+                        Checkpoints.saveTraining(out, model, opt, new Checkpoint.Progress(0, 0, step), metadata);
+                    }
                 }
             }
         }
-        return curves;
     }
 
     /** Mean loss per predicted character over a fixed set of validation windows (masks seeded too). */

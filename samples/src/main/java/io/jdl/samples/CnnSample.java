@@ -48,7 +48,11 @@ final class CnnSample implements Callable<Integer>, SampleHelp.Defaults {
         boolean gpu = options.onGpu();
         boolean residual = arch.flag("--resnet", resnet);
         int c = arch.integer("--width", width, gpu ? 32 : 16, 1);
-        int shift = maxShift != null ? UserError.atLeast("--max-shift", maxShift, 0) : gpu ? 2 : 0;
+        if (maxShift != null) {
+            UserError.atLeast("--max-shift", maxShift, 0);
+        }
+        // Augmentation draws from the data order's random stream: a resumed run must shift as its start did.
+        int shift = arch.training("--max-shift", maxShift, gpu ? 2 : 0, Integer::valueOf);
         var recipe = (residual ? RESNET : CNN).withAugmentation(Augmentation.flipAndShift(shift));
         return ImageClassification.run("cnn", recipe, options, dataOptions, arch,
                 rng -> residual ? FashionMnistModels.resnet(rng, c) : FashionMnistModels.cnn(rng, c));

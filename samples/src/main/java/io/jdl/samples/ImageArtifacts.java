@@ -16,9 +16,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What an image classifier's run leaves in its {@link RunFolder}: after training the checkpoint first (the
- * model must survive a failing plot), then {@code metrics.json}, then the pictures; after {@code --eval-only}
- * only {@code evaluation.json} and {@code confusion.png}.
+ * What an image classifier's run leaves in its {@link RunFolder}: during training the training state (see
+ * {@link Checkpoints}), after it the model's checkpoint first (the model must survive a failing plot), then
+ * {@code metrics.json}, then the pictures; after {@code --eval-only} only {@code evaluation.json} and
+ * {@code confusion.png}.
  */
 final class ImageArtifacts {
     private ImageArtifacts() {
@@ -73,8 +74,7 @@ final class ImageArtifacts {
         meta.put("test_accuracy", String.format(Locale.ROOT, "%.4f", eval.accuracy()));
         meta.put("steps", Integer.toString(run.steps()));
         meta.put("seed", Long.toString(run.seed()));
-        Checkpoints.save(model, out.file("model.safetensors"), meta);
-        out.wrote("model.safetensors");
+        Checkpoints.saveModel(out, model, meta);
 
         double[] steps = curves.column(curves.evaluations, 0);
         Map<String, Object> metrics = new LinkedHashMap<>();

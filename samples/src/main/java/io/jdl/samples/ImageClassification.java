@@ -7,6 +7,7 @@ import io.jdl.data.Augmentation;
 import io.jdl.data.DataLoader;
 import io.jdl.data.Dataset;
 import io.jdl.data.FashionMnist;
+import io.jdl.io.Checkpoint;
 import io.jdl.nn.Module;
 import io.jdl.optim.Adam;
 import io.jdl.optim.LrSchedule;
@@ -67,28 +68,27 @@ final class ImageClassification {
         RunFolder out = o.outputFolder(sample);
         FashionMnist data = dataOptions.load();
         Dataset train = data.train(), test = data.test();
-        Integer limit = dataOptions.trainLimit != null ? dataOptions.trainLimit : device.isCuda() ? null : recipe.cpuTrainLimit();
+        Integer limit = arch.training("--train-limit", dataOptions.trainLimit, device.isCuda() ? null : recipe.cpuTrainLimit(),
+                Integer::valueOf);
         if (limit != null && limit < train.size()) {
             train = train.subset(0, limit);
         }
-        int epochs = o.evalOnly ? 0 : dataOptions.epochs != null ? dataOptions.epochs
-                : device.isCuda() ? recipe.gpuEpochs() : recipe.cpuEpochs();
-        int batchSize = o.batchSize(recipe.batchSize());
-        float lr = o.lr(recipe.lr());
+        int epochs = o.evalOnly ? 0 : arch.plan("--epochs", dataOptions.epochs, device.isCuda() ? recipe.gpuEpochs() : recipe.cpuEpochs());
+        int batchSize = o.batchSize(arch, recipe.batchSize());
+        float lr = o.lr(arch, recipe.lr());
+        long seed = o.seed(arch);
 
-        try (Module model = build.apply(new Random(o.seed))) {
+        try (Module model = build.apply(new Random(seed))) {
             model.to(device);
-            if (o.resume != null) {
-                Checkpoints.resumeInto(model, o.resume);
-            }
             System.out.printf(Locale.ROOT, "Model: %,d parameters%n", model.parameters().stream().mapToLong(Tensor::numel).sum());
             DataLoader trainLoader = DataLoader.builder(train).device(device).batchSize(batchSize).shuffle(true)
-                    .seed(o.seed).flatten(recipe.flatten()).normalize(MEAN, STD).augmentation(recipe.augmentation()).build();
+                    .seed(seed).flatten(recipe.flatten()).normalize(MEAN, STD).augmentation(recipe.augmentation()).build();
             DataLoader testLoader = DataLoader.builder(test).device(device).batchSize(1000).shuffle(false)
                     .flatten(recipe.flatten()).normalize(MEAN, STD).build();
             int perEpoch = trainLoader.batchesPerEpoch();
             int planned = o.steps != null ? (int) Math.min(o.steps, (long) epochs * perEpoch) : epochs * perEpoch;
             if (o.evalOnly) {
+                Checkpoints.loadWeights(model, o.resume);
                 System.out.printf(Locale.ROOT, "%s: evaluating %s on %,d test images%n", recipe.name(), o.resume, test.size());
                 Evaluation eval = evaluate(model, testLoader, test.numClasses());
                 ImageArtifacts.evaluation(out, sample, o, device, arch, eval, test.classNames());
@@ -106,17 +106,27 @@ final class ImageClassification {
 
             ImageArtifacts.Curves curves = new ImageArtifacts.Curves(perEpoch);
             Evaluation eval = null;
-            int step = 0;
+            int step;
             LrSchedule schedule = LrSchedule.cosine(lr, Math.max(1, epochs), lr / 100);
             try (Adam opt = Adam.adamW(model.parameters(), lr, recipe.weightDecay())) {
-                for (int epoch = 0; epoch < epochs && step < planned; epoch++) {
+                Checkpoint.Progress from = o.resume == null ? new Checkpoint.Progress(0, 0, 0)
+                        : Checkpoints.resume(model, opt, o.resume);
+                if (from.step() >= planned) {
+                    throw UserError.usage(o.steps != null ? "--steps" : "--epochs", o.steps != null ? o.steps : epochs,
+                            "is already reached: the --resume checkpoint has trained " + from.step() + " steps (" + perEpoch
+                            + " per epoch); pass a larger value to train further");
+                }
+                step = (int) from.step();
+                for (int epoch = from.epoch(); epoch < epochs && step < planned; epoch++) {
                     opt.setLr(schedule.lr(epoch));
                     model.train(true);
                     long correct = 0, seen = 0;
+                    int batchInEpoch = epoch == from.epoch() ? from.batchInEpoch() : 0;
                     // --steps may end the run inside an earlier epoch than the schedule's last: count the epochs that run.
                     String label = String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, Math.ceilDiv(planned, perEpoch));
-                    try (ProgressBar bar = new ProgressBar(label, trainLoader.samplesPerEpoch(), "img");
-                         DataLoader.Epoch batches = trainLoader.epoch(epoch)) {
+                    long images = trainLoader.samplesPerEpoch() - (long) batchInEpoch * batchSize;
+                    try (ProgressBar bar = new ProgressBar(label, images, "img");
+                         DataLoader.Epoch batches = trainLoader.epoch(epoch, batchInEpoch)) {
                         for (DataLoader.Batch batch : batches) {
                             try (batch; Tensor logits = model.forward(batch.inputs()).retain();
                                  Tensor loss = logits.crossEntropy(batch.labels())) {
@@ -124,6 +134,7 @@ final class ImageClassification {
                                 opt.step();
                                 opt.zeroGrad();
                                 step++;
+                                batchInEpoch++;
                                 // Reading values syncs the GPU: only every few steps (and for the epoch's accuracy).
                                 double lossValue = Double.NaN;
                                 if (step % 10 == 1 || !device.isCuda()) {
@@ -144,9 +155,12 @@ final class ImageClassification {
                     curves.evaluation(step, trainAccuracy, eval);
                     System.out.printf(Locale.ROOT, "epoch %d: train accuracy %.4f, test loss %.4f, test accuracy %.4f%n",
                             epoch + 1, trainAccuracy, eval.loss(), eval.accuracy());
+                    Checkpoint.Progress at = batchInEpoch == perEpoch ? new Checkpoint.Progress(epoch + 1, 0, step)
+                            : new Checkpoint.Progress(epoch, batchInEpoch, step);
+                    Checkpoints.saveTraining(out, model, opt, at, arch.trainingMetadata(sample));
                 }
             }
-            var run = new ImageArtifacts.Run(sample, device, arch, train.size(), batchSize, lr, recipe.weightDecay(), o.seed,
+            var run = new ImageArtifacts.Run(sample, device, arch, train.size(), batchSize, lr, recipe.weightDecay(), seed,
                     step, (System.nanoTime() - started) / 1e9);
             ImageArtifacts.training(out, run, model, curves, eval, test.classNames());
             if (extra != null) {

@@ -119,13 +119,15 @@ final class RunFolder {
         return dir.resolve(name);
     }
 
-    /** Records {@code name} as written and gives it the folder's usual file permissions. */
+    /** Records {@code name} as written (once, however often it is rewritten) and gives it the folder's usual file permissions. */
     void wrote(String name) throws IOException {
         Path f = dir.resolve(name);
         if (filePermissions != null && Files.exists(f)) {
             Files.setPosixFilePermissions(f, filePermissions);
         }
-        written.add(name);
+        if (!written.contains(name)) {
+            written.add(name);
+        }
     }
 
     /** "Wrote DIR: a, b, c" for the end of a run. */

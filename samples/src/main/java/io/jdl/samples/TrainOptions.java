@@ -3,6 +3,7 @@ package io.jdl.samples;
 import io.jdl.backend.Device;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
@@ -24,8 +25,8 @@ public final class TrainOptions {
     @Option(names = "--lr", description = "peak learning rate")
     Float lr;
 
-    @Option(names = "--seed", defaultValue = "0", description = "seed for initialisation, shuffling, augmentation, dropout (default: ${DEFAULT-VALUE})")
-    long seed;
+    @Option(names = "--seed", description = "seed for initialisation, shuffling, augmentation, dropout (default: 0)")
+    Long seed;
 
     @Option(names = "--out", description = "folder for plots, metrics and the checkpoint; must be new or empty unless"
             + " --overwrite (default: a new folder out/<sample>/<date-time> under the current directory)")
@@ -34,8 +35,10 @@ public final class TrainOptions {
     @Option(names = "--overwrite", description = "allow --out to be a folder that already holds files, replacing them")
     boolean overwrite;
 
-    @Option(names = "--resume", description = "start from this checkpoint (model.safetensors of an earlier run of the"
-            + " same sample); its architecture is used, so no architecture flags are needed")
+    @Option(names = "--resume", description = "continue the run that wrote this training-state.safetensors (or run"
+            + " folder) exactly where it stopped: weights, optimizer state, schedule, dropout seeds and data position;"
+            + " its architecture and training settings are used, so no flags are needed. --epochs/--steps count from the"
+            + " start of that run (pass a larger value to train further). With --eval-only, model.safetensors works too")
     Path resume;
 
     @Option(names = "--eval-only", description = "only evaluate the --resume checkpoint; writes just the evaluation files")
@@ -78,9 +81,26 @@ public final class TrainOptions {
         return device == null ? GpuReport.usable() : GpuReport.parse("--device", device).isCuda();
     }
 
-    /** The {@code --resume} checkpoint's metadata (empty without {@code --resume}), checked to belong to {@code sample}. */
+    /**
+     * The {@code --resume} checkpoint's metadata (empty without {@code --resume}), checked to belong to {@code sample}
+     * and, to train on, to be a training state. A run folder given to {@code --resume} is replaced by the file in it.
+     * {@code --eval-only} gets the architecture alone: evaluating may batch or seed its sampling differently.
+     */
     Map<String, String> resumeMetadata(String sample) {
-        return resume == null ? Map.of() : Checkpoints.metadataOf(resume, sample);
+        if (resume == null) {
+            return Map.of();
+        }
+        resume = Checkpoints.resolve(resume, evalOnly);
+        Map<String, String> metadata = new HashMap<>(Checkpoints.metadataOf(resume, sample, evalOnly));
+        if (evalOnly) {
+            metadata.keySet().removeIf(k -> k.startsWith(Architecture.TRAINING));
+        }
+        return metadata;
+    }
+
+    /** The seed decided with the checkpoint's (see {@link Architecture#training}). */
+    long seed(Architecture arch) {
+        return arch.training("--seed", seed, 0L, Long::valueOf);
     }
 
     /** Creates and checks the output folder; call before loading data so that nothing trains into the void. */
@@ -88,11 +108,13 @@ public final class TrainOptions {
         return RunFolder.open(out, overwrite, sample, evalOnly);
     }
 
-    int batchSize(int fallback) {
-        return batchSize != null ? batchSize : fallback;
+    /** The batch size decided with the checkpoint's; {@code fallback} is the sample's default. */
+    int batchSize(Architecture arch, int fallback) {
+        return arch.training("--batch-size", batchSize, fallback, Integer::valueOf);
     }
 
-    float lr(float fallback) {
-        return lr != null ? lr : fallback;
+    /** The peak learning rate decided with the checkpoint's; {@code fallback} is the sample's default. */
+    float lr(Architecture arch, float fallback) {
+        return arch.training("--lr", lr, fallback, Float::valueOf);
     }
 }

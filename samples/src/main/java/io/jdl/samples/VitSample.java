@@ -66,8 +66,10 @@ final class VitSample implements Callable<Integer>, SampleHelp.Defaults {
             throw UserError.usage("--dim", d, "must be a multiple of --heads " + h + " (each head gets dim/heads channels)");
         }
         int l = arch.integer("--layers", layers, gpu ? 6 : 3, 1);
+        // Not a flag, but it depends on the device: a run resumed on another device keeps its start's.
+        float dropout = arch.training("dropout", null, gpu ? 0.1f : 0f, Float::valueOf);
         return ImageClassification.run("vit", RECIPE, options, dataOptions, arch,
-                rng -> new VisionTransformer(1, 28, p, d, h, l, gpu ? 0.1f : 0f, 10, rng), VitSample::attentionMap);
+                rng -> new VisionTransformer(1, 28, p, d, h, l, dropout, 10, rng), VitSample::attentionMap);
     }
 
     /** The last block's attention between patches for the first test image, averaged over heads. */

@@ -58,7 +58,7 @@ class SampleErrorsTest {
                 Arguments.of(2, "'--frobnicate'", List.of("cnn", "--frobnicate")),
                 Arguments.of(2, "--batch-size", List.of("cnn", "--batch-size", "many")),
                 Arguments.of(2, "--width 8: contradicts the --resume checkpoint",
-                        List.of("cnn", "--device", "cpu", "--resume", cnnCheckpoint.toString(), "--width", "8")),
+                        List.of("cnn", "--device", "cpu", "--resume", cnnCheckpoint.toString(), "--eval-only", "--width", "8")),
                 // runtime: this machine or file system refuses (exit 1)
                 Arguments.of(1, "--data /nonexistent", List.of("cnn", "--device", "cpu", "--data", "/nonexistent")),
                 Arguments.of(1, "--text " + binary, List.of("charlm", "--device", "cpu", "--text", binary.toString())),
@@ -74,6 +74,10 @@ class SampleErrorsTest {
                         List.of("mlp", "--resume", "/nonexistent.safetensors", "--eval-only")),
                 Arguments.of(1, "is a checkpoint of the 'cnn' sample",
                         List.of("mlp", "--resume", cnnCheckpoint.toString(), "--eval-only")),
+                Arguments.of(1, "--resume " + cnnCheckpoint + ": holds only the weights, not the optimizer's state",
+                        List.of("cnn", "--device", "cpu", "--resume", cnnCheckpoint.toString())),
+                Arguments.of(1, "--resume " + full + ": is a folder without training-state.safetensors",
+                        List.of("cnn", "--device", "cpu", "--resume", full.toString())),
                 Arguments.of(1, "--resume " + binary + ": not a readable safetensors checkpoint",
                         List.of("charlm", "--resume", binary.toString())));
     }

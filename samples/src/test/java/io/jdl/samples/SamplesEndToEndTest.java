@@ -144,6 +144,51 @@ class SamplesEndToEndTest {
         assertTrue(Files.readString(eval.resolve("evaluation.json")).contains("\"test_accuracy\""));
     }
 
+    /**
+     * A run stopped by {@code --steps} in the middle of an epoch and continued with {@code --resume} (no other flag)
+     * ends with the same weights, bit for bit, and the same accuracy as the uninterrupted run: the optimizer's
+     * moments, the schedule, the dropout seeds and the data order all carry over.
+     */
+    @Test
+    void mlpResumedHalfWayEndsBitIdentical() throws Exception {
+        String[] common = {"mlp", "--device", "cpu", "--data", data.toString(), "--epochs", "3", "--batch-size", "16",
+                "--lr", "0.003", "--hidden", "16", "--seed", "5"};
+        Path whole = tmp.resolve("mlp-whole"), half = tmp.resolve("mlp-half"), rest = tmp.resolve("mlp-rest");
+        String expected = lastLine(run(concat(common, "--out", whole.toString())));
+        run(concat(common, "--steps", "8", "--out", half.toString()));
+        var state = Safetensors.read(half.resolve("training-state.safetensors")).metadata();
+        assertEquals(List.of("1", "2", "8"), List.of(state.get("jdl.epoch"), state.get("jdl.batch_in_epoch"), state.get("jdl.step")),
+                "stopped at batch 2 of epoch 1 (6 batches per epoch)");
+        String resumed = run("mlp", "--device", "cpu", "--data", data.toString(), "--resume", half.toString(), "--out", rest.toString());
+        assertTrue(resumed.contains("Resumed from " + half.resolve("training-state.safetensors") + " after 8 steps"), resumed);
+        assertEquals(expected, lastLine(resumed));
+        assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")), Files.readAllBytes(rest.resolve("model.safetensors")),
+                "the same weights and metadata, bit for bit");
+        assertArrayEquals(Files.readAllBytes(whole.resolve("training-state.safetensors")),
+                Files.readAllBytes(rest.resolve("training-state.safetensors")), "the same optimizer state");
+        assertTrue(Files.readString(rest.resolve("metrics.json")).contains("\"steps_run\": 18"), "steps count from the start");
+
+        // Finished: the same plan has nothing left to train; a longer one continues.
+        Result done = launch("mlp", "--device", "cpu", "--data", data.toString(), "--resume", whole.toString(),
+                "--out", tmp.resolve("mlp-done").toString());
+        assertEquals(2, done.code(), done.err());
+        assertTrue(done.err().startsWith("error: --epochs 3: is already reached: the --resume checkpoint has trained 18 steps"),
+                done.err());
+        String longer = run("mlp", "--device", "cpu", "--data", data.toString(), "--resume", whole.toString(), "--epochs", "4",
+                "--out", tmp.resolve("mlp-longer").toString());
+        assertTrue(longer.contains("4 epochs of 6 steps (24 steps)"), longer);
+        assertTrue(longer.contains("epoch 4: train accuracy"), longer);
+
+        // Settings the run started with cannot change under it; evaluation takes either checkpoint.
+        Result seed = launch("mlp", "--device", "cpu", "--data", data.toString(), "--resume", half.toString(), "--seed", "6",
+                "--out", tmp.resolve("mlp-seed").toString());
+        assertEquals(2, seed.code(), seed.err());
+        assertTrue(seed.err().startsWith("error: --seed 6: contradicts the --resume checkpoint, whose run used --seed 5"), seed.err());
+        String evaluated = run("mlp", "--device", "cpu", "--data", data.toString(), "--eval-only", "--resume",
+                whole.resolve("training-state.safetensors").toString(), "--out", tmp.resolve("mlp-eval-state").toString());
+        assertEquals(expected, lastLine(evaluated));
+    }
+
     private static List<String> names(Path dir) throws IOException {
         try (var files = Files.list(dir)) {
             return files.map(f -> f.getFileName().toString()).sorted().toList();
@@ -157,8 +202,8 @@ class SamplesEndToEndTest {
                 "--width", "4", "--out", out.toString());
         assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
         assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "conv1_kernels.png", "metrics.json", "model.safetensors");
-        assertTrue(text.contains("Wrote " + out.toAbsolutePath() + ": model.safetensors, metrics.json, loss.png, accuracy.png,"
-                + " confusion.png, conv1_kernels.png"), text);
+        assertTrue(text.contains("Wrote " + out.toAbsolutePath() + ": training-state.safetensors, model.safetensors, metrics.json,"
+                + " loss.png, accuracy.png, confusion.png, conv1_kernels.png"), text);
     }
 
     @Test
@@ -229,6 +274,31 @@ class SamplesEndToEndTest {
         assertTrue(metrics.contains("\"validation_steps\": [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]"), metrics);
         assertTrue(metrics.contains("\"architecture\": {\"mlm\": false, \"context\": 16, \"heads\": 2, \"dim\": 32, \"layers\": 1}"),
                 metrics);
+    }
+
+    /**
+     * charlm (causal and masked) stopped half-way with {@code --stop-after} and resumed from its folder with only
+     * the text named ends bit-identical to the uninterrupted run: the windows and masks continue where they were.
+     */
+    @Test
+    void charlmResumedHalfWayEndsBitIdentical() throws IOException {
+        for (String mode : List.of("causal", "mlm")) {
+            String[] extra = mode.equals("mlm") ? new String[] {"--mlm"} : new String[0];
+            Path whole = tmp.resolve("charlm-whole-" + mode), half = tmp.resolve("charlm-half-" + mode),
+                    rest = tmp.resolve("charlm-rest-" + mode);
+            String expected = lastLine(run(charlm(whole, extra)));
+            String stopped = run(charlm(half, concat(extra, "--stop-after", "20")));
+            assertTrue(stopped.contains("40 steps (stopping after 20)"), stopped);
+            String resumed = run("charlm", "--device", "cpu", "--text", text().toString(), "--generate", "40",
+                    "--resume", half.toString(), "--out", rest.toString());
+            assertTrue(resumed.contains("after 20 steps"), resumed);
+            assertEquals(expected, lastLine(resumed), mode);
+            assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
+                    Files.readAllBytes(rest.resolve("model.safetensors")), mode + ": the same weights, bit for bit");
+        }
+        Result beyond = launch(charlm(tmp.resolve("charlm-beyond"), "--stop-after", "41"));
+        assertEquals(2, beyond.code(), beyond.err());
+        assertTrue(beyond.err().startsWith("error: --stop-after 41: is beyond the run's end at --steps 40"), beyond.err());
     }
 
     @Test
