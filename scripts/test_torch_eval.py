@@ -46,6 +46,14 @@ class HeaderTest(unittest.TestCase):
             self.assertEqual({"sample": "mlp", "hidden": "4"}, metadata)
             self.assertEqual(["0.weight"], list(entries))
 
+    def test_training_state_gives_its_model_entries(self):
+        entries = {"model.0.weight": {"dtype": "F32"}, "optimizer.0.exp_avg": {"dtype": "F32"},
+                   "optimizer.0.step": {"dtype": "I64"}, "rng.1": {"dtype": "I64"}}
+        self.assertEqual({"0.weight": {"dtype": "F32"}},
+                         torch_eval.model_entries(entries, {"sample": "mlp", "jdl.optimizer": "io.jdl.optim.Adam"}))
+        plain = {"0.weight": {"dtype": "F32"}}
+        self.assertIs(plain, torch_eval.model_entries(plain, {"sample": "mlp"}))
+
     def test_not_safetensors(self):
         with tempfile.TemporaryDirectory() as d:
             path = Path(d, "x")

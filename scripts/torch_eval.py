@@ -9,6 +9,9 @@ should equal the `test_accuracy=` line of the Java run that wrote the checkpoint
   python3 scripts/torch_eval.py out/cnn/20261201-120000/model.safetensors [--data DIR]
   python3 scripts/torch_eval.py CHECKPOINT --describe     # the architecture only; needs no PyTorch
 
+CHECKPOINT may also be a run folder (its model.safetensors) or the run's training-state.safetensors, whose
+`model.` entries are the same state dict (the optimizer's entries are left out).
+
 Supported: the image samples mlp, cnn, cnn --resnet and vit. Not supported: charlm (a text model; its
 twin is not written here). Reads safetensors with the standard library and numpy only.
 """
@@ -41,6 +44,13 @@ def read_header(path):
         raise CheckpointError(f"{path}: not a safetensors file ({e})") from e
     metadata = header.pop("__metadata__", {})
     return header, metadata
+
+
+def model_entries(entries, metadata):
+    """The state dict's entries: all of a plain checkpoint, the `model.` ones (prefix removed) of a training state."""
+    if "jdl.optimizer" not in metadata:
+        return entries
+    return {k[len("model."):]: v for k, v in entries.items() if k.startswith("model.")}
 
 
 def architecture(metadata):
@@ -188,9 +198,13 @@ def main(argv=None):
     p.add_argument("--describe", action="store_true", help="print the architecture the checkpoint records and stop")
     a = p.parse_args(argv)
     try:
+        if Path(a.checkpoint).is_dir():
+            a.checkpoint = next((str(Path(a.checkpoint) / f) for f in ("model.safetensors", "training-state.safetensors")
+                                 if (Path(a.checkpoint) / f).is_file()), a.checkpoint)
         if not Path(a.checkpoint).is_file():
             raise CheckpointError(f"{a.checkpoint}: no such file")
         entries, metadata = read_header(a.checkpoint)
+        entries = model_entries(entries, metadata)
         name, settings = architecture(metadata)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)

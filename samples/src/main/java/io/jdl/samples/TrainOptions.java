@@ -37,8 +37,9 @@ public final class TrainOptions {
 
     @Option(names = "--resume", description = "continue the run that wrote this training-state.safetensors (or run"
             + " folder) exactly where it stopped: weights, optimizer state, schedule, dropout seeds and data position;"
-            + " its architecture and training settings are used, so no flags are needed. --epochs/--steps count from the"
-            + " start of that run (pass a larger value to train further). With --eval-only, model.safetensors works too")
+            + " its architecture and training settings are used, so no flags are needed. The run's length (in epochs, or"
+            + " charlm's steps) counts from the start of that run: pass a larger one to train further. With --eval-only,"
+            + " model.safetensors works too")
     Path resume;
 
     @Option(names = "--eval-only", description = "only evaluate the --resume checkpoint; writes just the evaluation files")

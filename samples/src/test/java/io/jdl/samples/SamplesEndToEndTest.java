@@ -220,6 +220,15 @@ class SamplesEndToEndTest {
         String resumed = run("cnn", "--device", "cpu", "--data", data.toString(), "--eval-only", "--resume", checkpoint.toString(),
                 "--out", tmp.resolve("resnet-eval").toString());
         assertEquals(lastLine(text), lastLine(resumed));
+
+        // Batch norm's running statistics and counters carry over too: 1 step, then resumed to 2, is the 2-step run.
+        Path first = tmp.resolve("resnet-1"), second = tmp.resolve("resnet-2");
+        run("cnn", "--resnet", "--device", "cpu", "--data", data.toString(), "--steps", "1", "--batch-size", "8",
+                "--width", "4", "--out", first.toString());
+        String continued = run("cnn", "--device", "cpu", "--data", data.toString(), "--steps", "2", "--resume",
+                first.resolve("training-state.safetensors").toString(), "--out", second.toString());
+        assertEquals(lastLine(text), lastLine(continued));
+        assertArrayEquals(Files.readAllBytes(checkpoint), Files.readAllBytes(second.resolve("model.safetensors")));
     }
 
     @Test
@@ -229,8 +238,11 @@ class SamplesEndToEndTest {
                 "--patch", "7", "--dim", "16", "--layers", "1", "--heads", "2", "--out", out.toString());
         assertTrue(lastLine(text).matches("test_accuracy=\\d\\.\\d{4}"), lastLine(text));
         assertFiles(out, "loss.png", "accuracy.png", "confusion.png", "attention.png", "metrics.json", "model.safetensors");
-        assertEquals("architecture: vit patch=7 dim=16 heads=2 layers=1 (19 tensors)",
-                TorchEvalScriptTest.describe(out.resolve("model.safetensors")));
+        String described = "architecture: vit patch=7 dim=16 heads=2 layers=1 (19 tensors)";
+        assertEquals(described, TorchEvalScriptTest.describe(out.resolve("model.safetensors")));
+        assertEquals(described, TorchEvalScriptTest.describe(out.resolve("training-state.safetensors")),
+                "the training state's model entries are the same state dict");
+        assertEquals(described, TorchEvalScriptTest.describe(out), "a run folder is read through its model.safetensors");
     }
 
     /** A small repetitive text, so that a tiny model learns it in a few dozen steps. */
