@@ -73,8 +73,9 @@ final class Architecture {
             String saved = checkpoint.get(key);
             value = saved.equals("null") ? null : parse.apply(saved);
             if (given != null && !given.equals(value)) {
-                throw UserError.usage(name, given, "contradicts the --resume checkpoint, whose run used " + name + " "
-                        + value + "; leave the flag out to continue that run as it started");
+                throw UserError.usage(name, given, "contradicts the --resume checkpoint, whose run had "
+                        + (value == null ? "no " + name : name + " " + value) + "; leave the flag out to continue that run"
+                        + " as it started");
             }
         } else {
             value = given != null ? given : fallback;

@@ -126,6 +126,13 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
         TextCorpus.Loaded corpus = TextCorpus.load(text);
         data = corpus.data();
         checkFits(arch, options.resume);
+        // Not a flag: the text itself. Its windows would differ from those of the run a resumed one continues.
+        int characters = arch.training("characters", null, data.length(), Integer::valueOf);
+        if (characters != data.length()) {
+            throw UserError.runtime("--text", text == null ? TextCorpus.DEFAULT_NAME : text, "has " + data.length()
+                    + " characters, the text of the --resume checkpoint's run had " + characters
+                    + "; resume with the text that run started with", null);
+        }
         String start = prompt(data);
         batch = options.batchSize(arch, gpu ? GPU_BATCH : CPU_BATCH);
         int steps = options.evalOnly ? 0 : arch.plan("--steps", options.steps, gpu ? GPU_STEPS : CPU_STEPS);

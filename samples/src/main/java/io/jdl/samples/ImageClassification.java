@@ -73,6 +73,13 @@ final class ImageClassification {
         if (limit != null && limit < train.size()) {
             train = train.subset(0, limit);
         }
+        // Not a flag: the data itself. The position a resumed run continues from means nothing in other data.
+        int trainImages = arch.training("train_images", null, train.size(), Integer::valueOf);
+        if (trainImages != train.size()) {
+            throw UserError.runtime("--data", dataOptions.data != null ? dataOptions.data : "Fashion-MNIST", "has "
+                    + train.size() + " training images to use, the --resume checkpoint's run had " + trainImages
+                    + "; resume with the data that run started with", null);
+        }
         int epochs = o.evalOnly ? 0 : arch.plan("--epochs", dataOptions.epochs, device.isCuda() ? recipe.gpuEpochs() : recipe.cpuEpochs());
         int batchSize = o.batchSize(arch, recipe.batchSize());
         float lr = o.lr(arch, recipe.lr());

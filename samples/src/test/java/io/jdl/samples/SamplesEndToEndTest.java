@@ -183,7 +183,12 @@ class SamplesEndToEndTest {
         Result seed = launch("mlp", "--device", "cpu", "--data", data.toString(), "--resume", half.toString(), "--seed", "6",
                 "--out", tmp.resolve("mlp-seed").toString());
         assertEquals(2, seed.code(), seed.err());
-        assertTrue(seed.err().startsWith("error: --seed 6: contradicts the --resume checkpoint, whose run used --seed 5"), seed.err());
+        assertTrue(seed.err().startsWith("error: --seed 6: contradicts the --resume checkpoint, whose run had --seed 5"), seed.err());
+        Result limit = launch("mlp", "--device", "cpu", "--data", data.toString(), "--resume", half.toString(),
+                "--train-limit", "50", "--out", tmp.resolve("mlp-limit").toString());
+        assertEquals(2, limit.code(), limit.err());
+        assertTrue(limit.err().startsWith("error: --train-limit 50: contradicts the --resume checkpoint, whose run had"
+                + " no --train-limit"), limit.err());
         String evaluated = run("mlp", "--device", "cpu", "--data", data.toString(), "--eval-only", "--resume",
                 whole.resolve("training-state.safetensors").toString(), "--out", tmp.resolve("mlp-eval-state").toString());
         assertEquals(expected, lastLine(evaluated));
@@ -308,6 +313,12 @@ class SamplesEndToEndTest {
             assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
                     Files.readAllBytes(rest.resolve("model.safetensors")), mode + ": the same weights, bit for bit");
         }
+        Path longer = Files.writeString(tmp.resolve("longer.txt"), Files.readString(text()).repeat(2));
+        Result otherText = launch("charlm", "--device", "cpu", "--text", longer.toString(), "--resume",
+                tmp.resolve("charlm-half-causal").toString(), "--out", tmp.resolve("charlm-other").toString());
+        assertEquals(1, otherText.code(), otherText.err());
+        assertTrue(otherText.err().startsWith("error: --text " + longer + ": has 5760 characters, the text of the --resume"
+                + " checkpoint's run had 2880"), otherText.err());
         Result beyond = launch(charlm(tmp.resolve("charlm-beyond"), "--stop-after", "41"));
         assertEquals(2, beyond.code(), beyond.err());
         assertTrue(beyond.err().startsWith("error: --stop-after 41: is beyond the run's end at --steps 40"), beyond.err());
