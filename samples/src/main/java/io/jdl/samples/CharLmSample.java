@@ -18,6 +18,7 @@ import io.jdl.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
@@ -170,6 +171,9 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                     model.parameters().stream().mapToLong(Tensor::numel).sum());
             Curves curves = new Curves(new ArrayList<>(), new ArrayList<>());
             if (!options.evalOnly) {
+                if (options.resume != null) {
+                    SavedCurves.restore(arch, curves.byName());
+                }
                 train(steps, end, lr, curves, out, arch.trainingMetadata("charlm"));
             }
             double valLoss = validationLoss();
@@ -240,6 +244,10 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     }
 
     record Curves(List<double[]> train, List<double[]> validation) {
+        /** The curves by name, for {@link SavedCurves}. */
+        Map<String, List<double[]>> byName() {
+            return Map.of("train_loss", train, "validation_loss", validation);
+        }
     }
 
     /** One window batch as (inputs, targets): shifted by one (causal) or masked (MLM). */
@@ -297,7 +305,9 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                     }
                     if (step % every == 0 || step == end) {
                         // charlm has no epochs: the step alone says where the run stands.
-                        Checkpoints.saveTraining(out, model, opt, new Checkpoint.Progress(0, 0, step), metadata);
+                        Map<String, String> withCurves = new HashMap<>(metadata);
+                        SavedCurves.save(withCurves, curves.byName());
+                        Checkpoints.saveTraining(out, model, opt, new Checkpoint.Progress(0, 0, step), withCurves);
                     }
                 }
             }

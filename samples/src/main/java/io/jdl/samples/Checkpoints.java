@@ -18,7 +18,7 @@ import java.util.TreeMap;
  * so that {@code model.load_state_dict(safetensors.torch.load_file(path))} and {@code scripts/torch_eval.py}
  * read it; written at the end of the run.
  * <li>{@value #TRAINING_STATE}: the library's {@link Checkpoint} (weights, optimizer moments and steps, dropout
- * seeds, the position in the data) that {@code --resume} continues exactly from; rewritten after every epoch
+ * seeds, the position in the data, the curves so far) that {@code --resume} continues exactly from; rewritten after every epoch
  * (charlm: at every validation) and where the run stops.
  * </ul>
  * Both record in their metadata {@value #SAMPLE} (the sample that wrote it) and the architecture settings

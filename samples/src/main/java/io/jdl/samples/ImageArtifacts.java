@@ -48,6 +48,11 @@ final class ImageArtifacts {
             evaluations.add(new double[] {step, trainAccuracy, eval.loss(), eval.accuracy()});
         }
 
+        /** The curves by name, for {@link SavedCurves}. */
+        Map<String, List<double[]>> byName() {
+            return Map.of("train_loss", trainLoss, "evaluations", evaluations);
+        }
+
         private double[] column(List<double[]> rows, int c) {
             return rows.stream().mapToDouble(r -> r[c]).toArray();
         }

@@ -16,6 +16,7 @@ import io.jdl.samples.cli.UserError;
 import io.jdl.tensor.Tensor;
 import java.io.IOException;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 
@@ -112,6 +113,9 @@ final class ImageClassification {
             System.out.println("Output: " + out.dir());
 
             ImageArtifacts.Curves curves = new ImageArtifacts.Curves(perEpoch);
+            if (o.resume != null) {
+                SavedCurves.restore(arch, curves.byName());
+            }
             Evaluation eval = null;
             int step;
             LrSchedule schedule = LrSchedule.cosine(lr, Math.max(1, epochs), lr / 100);
@@ -164,7 +168,9 @@ final class ImageClassification {
                             epoch + 1, trainAccuracy, eval.loss(), eval.accuracy());
                     Checkpoint.Progress at = batchInEpoch == perEpoch ? new Checkpoint.Progress(epoch + 1, 0, step)
                             : new Checkpoint.Progress(epoch, batchInEpoch, step);
-                    Checkpoints.saveTraining(out, model, opt, at, arch.trainingMetadata(sample));
+                    Map<String, String> metadata = arch.trainingMetadata(sample);
+                    SavedCurves.save(metadata, curves.byName());
+                    Checkpoints.saveTraining(out, model, opt, at, metadata);
                 }
             }
             var run = new ImageArtifacts.Run(sample, device, arch, train.size(), batchSize, lr, recipe.weightDecay(), seed,

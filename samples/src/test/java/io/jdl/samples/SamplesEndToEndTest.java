@@ -164,9 +164,16 @@ class SamplesEndToEndTest {
         assertEquals(expected, lastLine(resumed));
         assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")), Files.readAllBytes(rest.resolve("model.safetensors")),
                 "the same weights and metadata, bit for bit");
-        assertArrayEquals(Files.readAllBytes(whole.resolve("training-state.safetensors")),
-                Files.readAllBytes(rest.resolve("training-state.safetensors")), "the same optimizer state");
-        assertTrue(Files.readString(rest.resolve("metrics.json")).contains("\"steps_run\": 18"), "steps count from the start");
+        // The same optimizer state and dropout seeds (the metadata differs: the stopped run's evaluation is in its curves).
+        var stateWhole = Safetensors.read(whole.resolve("training-state.safetensors")).tensors();
+        var stateRest = Safetensors.read(rest.resolve("training-state.safetensors")).tensors();
+        assertEquals(stateWhole.keySet(), stateRest.keySet());
+        assertTrue(stateWhole.containsKey("optimizer.0.exp_avg") && stateWhole.containsKey("rng.2"), stateWhole.keySet().toString());
+        stateWhole.forEach((name, t) -> assertArrayEquals(t.data(), stateRest.get(name).data(), name));
+        String metrics = Files.readString(rest.resolve("metrics.json"));
+        assertTrue(metrics.contains("\"steps_run\": 18"), "steps count from the start: " + metrics);
+        assertTrue(metrics.contains("\"eval_steps\": [6, 8, 12, 18]"), "the curves cover the whole run, with the stop's"
+                + " evaluation: " + metrics);
 
         // Finished: the same plan has nothing left to train; a longer one continues.
         Result done = launch("mlp", "--device", "cpu", "--data", data.toString(), "--resume", whole.toString(),
@@ -312,6 +319,7 @@ class SamplesEndToEndTest {
             assertEquals(expected, lastLine(resumed), mode);
             assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
                     Files.readAllBytes(rest.resolve("model.safetensors")), mode + ": the same weights, bit for bit");
+            assertEquals(validationCurve(whole), validationCurve(rest), mode + ": the curves cover the whole run");
         }
         Path longer = Files.writeString(tmp.resolve("longer.txt"), Files.readString(text()).repeat(2));
         Result otherText = launch("charlm", "--device", "cpu", "--text", longer.toString(), "--resume",
@@ -322,6 +330,14 @@ class SamplesEndToEndTest {
         Result beyond = launch(charlm(tmp.resolve("charlm-beyond"), "--stop-after", "41"));
         assertEquals(2, beyond.code(), beyond.err());
         assertTrue(beyond.err().startsWith("error: --stop-after 41: is beyond the run's end at --steps 40"), beyond.err());
+    }
+
+    /** The validation steps and losses of a charlm run's metrics.json. */
+    private static String validationCurve(Path run) throws IOException {
+        var m = java.util.regex.Pattern.compile("\"validation_steps\": \\[[^]]*], \"validation_loss\": \\[[^]]*]")
+                .matcher(Files.readString(run.resolve("metrics.json")).replaceAll("\\s+", " "));
+        assertTrue(m.find(), "validation curve in " + run);
+        return m.group();
     }
 
     @Test
