@@ -11,6 +11,9 @@ public record Device(Kind kind, int index) {
     public static final Device CPU = new Device(Kind.CPU, 0);
 
     public Device {
+        if (kind == null) {
+            throw new IllegalArgumentException("device kind is null: use Device.CPU or Device.cuda(index)");
+        }
         if (index < 0 || (kind == Kind.CPU && index != 0)) {
             throw new IllegalArgumentException("bad device index " + index + " for " + kind);
         }
@@ -27,6 +30,9 @@ public record Device(Kind kind, int index) {
 
     /** Parses "cpu", "cuda" or "cuda:N". */
     public static Device parse(String text) {
+        if (text == null) {
+            throw new IllegalArgumentException("device is null: expected cpu, cuda or cuda:N");
+        }
         String t = text.trim().toLowerCase(Locale.ROOT);
         if (t.equals("cpu")) {
             return CPU;

@@ -5,13 +5,16 @@ import static io.jdl.bindings.cublas.cublas_v2_h.*;
 import io.jdl.bindings.cudart.cuda_runtime_api_h;
 import io.jdl.cuda.Cuda;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.LibraryLoad;
 import io.jdl.cuda.NativeLibraries;
+import io.jdl.cuda.NativeLibraryException;
 import io.jdl.cuda.NativeResource;
 import io.jdl.cuda.Stream;
 import io.jdl.cuda.VersionCheck;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Optional;
 
 /**
  * A cuBLAS handle bound to one {@link Stream}, with float32 matrix products in <b>row-major</b> terms.
@@ -50,37 +53,45 @@ public final class Cublas extends NativeResource {
         }
     }
 
-    private static final class Library {
-        static final int VERSION = loadAndCheck();
+    /** cuBLAS(Lt), loaded on first use after the CUDA runtime, as major * 10000 + minor * 100 + patch. */
+    private static final LibraryLoad LIBRARY = new LibraryLoad("cuBLAS", Cublas::loadAndCheck);
 
-        private static int loadAndCheck() {
-            Cuda.ensureLoaded();
-            NativeLibraries.load(NativeLibraries.Library.CUBLAS);
-            // libraryPropertyType comes from CUDA's library_types.h, bound with the runtime.
-            int major = property(cuda_runtime_api_h.MAJOR_VERSION());
-            int minor = property(cuda_runtime_api_h.MINOR_VERSION());
-            int patch = property(cuda_runtime_api_h.PATCH_LEVEL());
-            VersionCheck.verify("cuBLAS", major, minor, patch, CUBLAS_VER_MAJOR(), CUBLAS_VER_MINOR(), CUBLAS_VER_PATCH());
-            return major * 10000 + minor * 100 + patch;
-        }
+    private static long loadAndCheck() {
+        Cuda.ensureLoaded();
+        NativeLibraries.load(NativeLibraries.Library.CUBLAS);
+        // libraryPropertyType comes from CUDA's library_types.h, bound with the runtime.
+        int major = property(cuda_runtime_api_h.MAJOR_VERSION());
+        int minor = property(cuda_runtime_api_h.MINOR_VERSION());
+        int patch = property(cuda_runtime_api_h.PATCH_LEVEL());
+        VersionCheck.verify("cuBLAS", major, minor, patch, CUBLAS_VER_MAJOR(), CUBLAS_VER_MINOR(), CUBLAS_VER_PATCH());
+        return major * 10000 + minor * 100 + patch;
+    }
 
-        private static int property(int which) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-                check(cublasGetProperty(which, out), "cublasGetProperty");
-                return out.get(ValueLayout.JAVA_INT, 0);
-            }
+    private static int property(int which) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check(cublasGetProperty(which, out), "cublasGetProperty");
+            return out.get(ValueLayout.JAVA_INT, 0);
         }
     }
 
-    /** Loads cuBLAS (after the CUDA runtime) and checks its version; cheap after the first call. */
+    /**
+     * Loads cuBLAS (after the CUDA runtime) and checks its version; cheap after the first call.
+     *
+     * @throws NativeLibraryException with the places searched, when cuBLAS or the runtime is missing or unusable
+     */
     public static void ensureLoaded() {
-        int unused = Library.VERSION;
+        LIBRARY.version();
     }
 
-    /** The loaded cuBLAS version as major * 10000 + minor * 100 + patch (130101 is 13.1.1). */
+    /** The loaded cuBLAS version as major * 10000 + minor * 100 + patch (130101 is 13.1.1); loads it if needed. */
     public static int version() {
-        return Library.VERSION;
+        return (int) LIBRARY.version();
+    }
+
+    /** Why cuBLAS cannot be used, or empty when it is loaded; never throws. */
+    public static Optional<String> loadFailure() {
+        return LIBRARY.failure();
     }
 
     static void check(int status, String call) {

@@ -5,6 +5,7 @@ import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Optional;
 
 /**
  * Entry point to the CUDA runtime: loads it, turns its status codes into {@link CudaException}s, and
@@ -15,26 +16,33 @@ public final class Cuda {
     private Cuda() {
     }
 
-    /** Loads libcudart once and checks its version against the one the bindings came from. */
-    private static final class Runtime {
-        static final int VERSION = loadAndCheck();
+    /** libcudart, loaded on first use and checked against the version the bindings came from. */
+    private static final LibraryLoad RUNTIME = new LibraryLoad("CUDA runtime", Cuda::loadAndCheck);
 
-        private static int loadAndCheck() {
-            NativeLibraries.load(NativeLibraries.Library.CUDART);
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-                check(cudaRuntimeGetVersion(out), "cudaRuntimeGetVersion");
-                int found = out.get(ValueLayout.JAVA_INT, 0);
-                VersionCheck.verify("CUDA runtime", found / 1000, (found % 1000) / 10, 0,
-                        CUDART_VERSION() / 1000, (CUDART_VERSION() % 1000) / 10, 0);
-                return found;
-            }
+    private static long loadAndCheck() {
+        NativeLibraries.load(NativeLibraries.Library.CUDART);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check(cudaRuntimeGetVersion(out), "cudaRuntimeGetVersion");
+            int found = out.get(ValueLayout.JAVA_INT, 0);
+            VersionCheck.verify("CUDA runtime", found / 1000, (found % 1000) / 10, 0,
+                    CUDART_VERSION() / 1000, (CUDART_VERSION() % 1000) / 10, 0);
+            return found;
         }
     }
 
-    /** Loads libcudart and checks its version; cheap after the first call. */
+    /**
+     * Loads libcudart and checks its version; cheap after the first call.
+     *
+     * @throws NativeLibraryException with the places searched, when the runtime is missing or unusable
+     */
     public static void ensureLoaded() {
-        int unused = Runtime.VERSION;
+        RUNTIME.version();
+    }
+
+    /** Why the CUDA runtime cannot be used, or empty when it is loaded; never throws. */
+    public static Optional<String> loadFailure() {
+        return RUNTIME.failure();
     }
 
     /** Throws a {@link CudaException} naming {@code call} unless {@code status} is {@code cudaSuccess}. */
@@ -54,7 +62,7 @@ public final class Cuda {
 
     /** The runtime's version as CUDA encodes it: 1000 * major + 10 * minor (13000 is 13.0). */
     public static int runtimeVersion() {
-        return Runtime.VERSION;
+        return (int) RUNTIME.version();
     }
 
     /** The driver's CUDA version, or 0 where no driver is installed. */

@@ -6,6 +6,8 @@ import io.jdl.bindings.cudart.cudaDeviceProp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * A CUDA GPU and what it is: name, compute capability, multiprocessors, memory.
@@ -19,31 +21,65 @@ public record CudaDevice(int index, String name, int major, int minor, int multi
     private record Probe(int count, String reason) {
     }
 
-    private static final class Availability {
-        static final Probe PROBE = probe();
+    /** Decided on the first question, then kept: the driver's answer does not change while the process runs. */
+    private static Probe probe;
 
-        private static Probe probe() {
+    private static synchronized Probe probe() {
+        if (probe == null) {
             try {
-                Cuda.ensureLoaded();
-            } catch (NativeLibraryException e) {
-                return new Probe(0, e.getMessage());
-            }
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-                int status = cudaGetDeviceCount(out);
-                if (status != cudaSuccess()) {
-                    return new Probe(0, "cudaGetDeviceCount returned " + Cuda.errorName(status) + " (" + status + "): "
-                            + Cuda.errorString(status));
-                }
-                int n = out.get(ValueLayout.JAVA_INT, 0);
-                return new Probe(n, n == 0 ? "the CUDA driver reports no device" : null);
+                probe = Cuda.loadFailure().map(reason -> new Probe(0, reason)).orElseGet(CudaDevice::countDevices);
+            } catch (RuntimeException e) {
+                // A probe answers; it never fails the caller that only asked whether a GPU exists.
+                probe = new Probe(0, "probing for CUDA devices failed: " + e);
             }
         }
+        return probe;
+    }
+
+    private static Probe countDevices() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            int status = cudaGetDeviceCount(out);
+            if (status != cudaSuccess()) {
+                String call = "cudaGetDeviceCount returned " + Cuda.errorName(status) + " (" + status + "): "
+                        + Cuda.errorString(status);
+                return new Probe(0, whyNoDevice(call, driverVersion(arena), Cuda.runtimeVersion(), hasDeviceNodes()));
+            }
+            int n = out.get(ValueLayout.JAVA_INT, 0);
+            return new Probe(n, n == 0 ? "the CUDA driver reports no device" : null);
+        }
+    }
+
+    /** The driver's CUDA version; 0 where no driver is installed (or it cannot say). */
+    private static int driverVersion(Arena arena) {
+        MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+        return cudaDriverGetVersion(out) == cudaSuccess() ? out.get(ValueLayout.JAVA_INT, 0) : 0;
+    }
+
+    private static boolean hasDeviceNodes() {
+        return Files.exists(Path.of("/dev/nvidiactl")) || Files.exists(Path.of("/dev/nvidia0"));
+    }
+
+    /**
+     * Why device counting failed, in the user's terms: a machine without an NVIDIA driver (or GPU) must not
+     * be told to upgrade its driver, which is what the runtime's own "insufficient driver" status suggests.
+     */
+    static String whyNoDevice(String call, int driverVersion, int runtimeVersion, boolean deviceNodes) {
+        if (driverVersion == 0) {
+            return "no NVIDIA driver found (cudaDriverGetVersion reports none" + (deviceNodes ? "" : ", and there is no /dev/nvidia*")
+                    + "): no NVIDIA GPU is usable on this machine; " + call;
+        }
+        if (driverVersion < runtimeVersion) {
+            return "the NVIDIA driver supports CUDA up to " + Cuda.formatVersion(driverVersion) + " but jdl uses the CUDA "
+                    + Cuda.formatVersion(runtimeVersion) + " runtime: install a driver for CUDA "
+                    + runtimeVersion / 1000 + " or newer; " + call;
+        }
+        return call;
     }
 
     /** The number of usable CUDA devices; 0 where there is no runtime library, driver or GPU. */
     public static int count() {
-        return Availability.PROBE.count();
+        return probe().count();
     }
 
     public static boolean isAvailable() {
@@ -52,7 +88,7 @@ public record CudaDevice(int index, String name, int major, int minor, int multi
 
     /** Why {@link #count()} is 0, or {@code null} when devices exist. */
     public static String unavailableReason() {
-        return Availability.PROBE.reason();
+        return probe().reason();
     }
 
     /** Throws {@link CudaUnavailableException} naming the reason when no device is usable. */

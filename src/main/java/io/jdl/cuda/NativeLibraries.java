@@ -34,6 +34,11 @@ import java.util.stream.Stream;
  *   <li>the dynamic linker's cache ({@code /etc/ld.so.cache}, read through {@code ldconfig -p}).</li>
  * </ol>
  * When a library is missing, the {@link NativeLibraryException} lists every place searched.
+ *
+ * <p>With system property {@code jdl.library.search} or environment variable {@code JDL_LIBRARY_SEARCH}
+ * set to {@code explicit-only}, only the directories of step 1 are searched: a test can then simulate a
+ * machine without any NVIDIA library by pointing step 1 at an empty directory, and a deployment can pin
+ * exactly which files it loads.
  */
 public final class NativeLibraries {
 
@@ -102,7 +107,9 @@ public final class NativeLibraries {
         return find(soname, dirs).orElseThrow(() -> new NativeLibraryException(
                 displayName + " (" + soname + ") was not found. Searched, in order:\n  "
                         + String.join("\n  ", dirs.stream().map(Path::toString).toList())
-                        + "\n  the ldconfig cache (ldconfig -p)"
+                        + (explicitOnly() ? "\n  (nothing else: JDL_LIBRARY_SEARCH / jdl.library.search is explicit-only,"
+                                + " so LD_LIBRARY_PATH, CUDA_HOME, pip packages and the ldconfig cache were skipped)"
+                                : "\n  the ldconfig cache (ldconfig -p)")
                         + "\nSet JDL_LIBRARY_PATH (or -Djdl.library.path) to the directory holding it, or install "
                         + "NVIDIA's pip package " + pipPackage + "."));
     }
@@ -119,7 +126,20 @@ public final class NativeLibraries {
                 return Optional.of(candidate.toAbsolutePath());
             }
         }
-        return LdconfigCache.lookup(soname);
+        return explicitOnly() ? Optional.empty() : LdconfigCache.lookup(soname);
+    }
+
+    /** Whether the search is restricted to {@code jdl.library.path} / {@code JDL_LIBRARY_PATH}. */
+    static boolean explicitOnly() {
+        String mode = System.getProperty("jdl.library.search", System.getenv("JDL_LIBRARY_SEARCH"));
+        if (mode == null || mode.isBlank() || mode.equals("default")) {
+            return false;
+        }
+        if (mode.equals("explicit-only")) {
+            return true;
+        }
+        throw new NativeLibraryException("jdl.library.search / JDL_LIBRARY_SEARCH is '" + mode
+                + "': expected explicit-only or default");
     }
 
     /** Every directory searched, in order, without duplicates. */
@@ -127,6 +147,9 @@ public final class NativeLibraries {
         Set<Path> dirs = new LinkedHashSet<>();
         pathList(System.getProperty("jdl.library.path")).forEach(dirs::add);
         pathList(System.getenv("JDL_LIBRARY_PATH")).forEach(dirs::add);
+        if (explicitOnly()) {
+            return new ArrayList<>(dirs);
+        }
         pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
         for (String home : new String[] {System.getenv("CUDA_HOME"), System.getenv("CUDA_PATH"), "/usr/local/cuda"}) {
             if (home != null && !home.isBlank()) {

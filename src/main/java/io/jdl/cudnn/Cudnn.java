@@ -4,13 +4,16 @@ import static io.jdl.bindings.cudnn.cudnn_h.*;
 
 import io.jdl.cuda.Cuda;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.LibraryLoad;
 import io.jdl.cuda.NativeLibraries;
+import io.jdl.cuda.NativeLibraryException;
 import io.jdl.cuda.NativeResource;
 import io.jdl.cuda.Stream;
 import io.jdl.cuda.VersionCheck;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Optional;
 
 /**
  * A cuDNN handle bound to one {@link Stream}, and the float32 tensor operations the backends use.
@@ -42,28 +45,36 @@ public final class Cudnn extends NativeResource {
         }
     }
 
-    private static final class Library {
-        static final long VERSION = loadAndCheck();
+    /** cuDNN and its sub-libraries, loaded on first use after the CUDA runtime, as cuDNN encodes its version. */
+    private static final LibraryLoad LIBRARY = new LibraryLoad("cuDNN", Cudnn::loadAndCheck);
 
-        private static long loadAndCheck() {
-            Cuda.ensureLoaded();
-            NativeLibraries.load(NativeLibraries.Library.CUDNN);
-            long v = cudnnGetVersion();
-            // cuDNN 9 encodes major * 10000 + minor * 100 + patch.
-            VersionCheck.verify("cuDNN", (int) (v / 10000), (int) (v % 10000 / 100), (int) (v % 100),
-                    CUDNN_MAJOR(), CUDNN_MINOR(), CUDNN_PATCHLEVEL());
-            return v;
-        }
+    private static long loadAndCheck() {
+        Cuda.ensureLoaded();
+        NativeLibraries.load(NativeLibraries.Library.CUDNN);
+        long v = cudnnGetVersion();
+        // cuDNN 9 encodes major * 10000 + minor * 100 + patch.
+        VersionCheck.verify("cuDNN", (int) (v / 10000), (int) (v % 10000 / 100), (int) (v % 100),
+                CUDNN_MAJOR(), CUDNN_MINOR(), CUDNN_PATCHLEVEL());
+        return v;
     }
 
-    /** Loads cuDNN and its sub-libraries (after the CUDA runtime) and checks the version. */
+    /**
+     * Loads cuDNN and its sub-libraries (after the CUDA runtime) and checks the version.
+     *
+     * @throws NativeLibraryException with the places searched, when cuDNN or the runtime is missing or unusable
+     */
     public static void ensureLoaded() {
-        long unused = Library.VERSION;
+        LIBRARY.version();
     }
 
-    /** The loaded cuDNN version as it encodes it (92400 is 9.24.0). */
+    /** The loaded cuDNN version as it encodes it (92400 is 9.24.0); loads it if needed. */
     public static long version() {
-        return Library.VERSION;
+        return LIBRARY.version();
+    }
+
+    /** Why cuDNN cannot be used, or empty when it is loaded; never throws. */
+    public static Optional<String> loadFailure() {
+        return LIBRARY.failure();
     }
 
     /** The CUDA runtime version cuDNN was built against. */
