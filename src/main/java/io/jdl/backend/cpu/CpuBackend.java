@@ -357,85 +357,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void pool2d(PoolShape s, Storage xs, Storage ys) {
-        float[] x = data(xs), y = data(ys);
-        if (CpuPool.handles(s)) {
-            CpuPool.forward(s, x, y);
-            return;
-        }
-        int oh = s.outH(), ow = s.outW();
-        forEach(s.n() * s.c(), (long) s.n() * s.c() * oh * ow * s.kh() * s.kw(), nc -> {
-            for (int i = 0; i < oh; i++) {
-                for (int j = 0; j < ow; j++) {
-                    int arg = s.max() ? argMax(s, x, nc, i, j) : -1;
-                    y[(nc * oh + i) * ow + j] = s.max() ? x[arg] : (float) windowSum(s, x, nc, i, j) / (s.kh() * s.kw());
-                }
-            }
-        });
-    }
-
-    /** Index in x of the window's first maximum (padding never wins). */
-    private static int argMax(PoolShape s, float[] x, int nc, int i, int j) {
-        int best = -1;
-        for (int r = 0; r < s.kh(); r++) {
-            int hi = i * s.strideH() - s.padH() + r;
-            for (int q = 0; q < s.kw(); q++) {
-                int wi = j * s.strideW() - s.padW() + q;
-                if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
-                    int at = (nc * s.h() + hi) * s.w() + wi;
-                    if (best < 0 || x[at] > x[best]) {
-                        best = at;
-                    }
-                }
-            }
-        }
-        return best;
-    }
-
-    private static double windowSum(PoolShape s, float[] x, int nc, int i, int j) {
-        double acc = 0;
-        for (int r = 0; r < s.kh(); r++) {
-            int hi = i * s.strideH() - s.padH() + r;
-            for (int q = 0; q < s.kw(); q++) {
-                int wi = j * s.strideW() - s.padW() + q;
-                if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
-                    acc += x[(nc * s.h() + hi) * s.w() + wi];
-                }
-            }
-        }
-        return acc;
+        CpuPool.forward(s, data(xs), data(ys));
     }
 
     @Override
     public void pool2dBackward(PoolShape s, Storage xs, Storage ys, Storage dys, Storage dxs) {
-        float[] x = data(xs), dy = data(dys), dx = data(dxs);
-        if (CpuPool.handles(s)) {
-            CpuPool.backward(s, x, dy, dx);
-            return;
-        }
-        int oh = s.outH(), ow = s.outW();
-        Arrays.fill(dx, 0, s.n() * s.c() * s.h() * s.w(), 0f);
-        // Windows of one (image, channel) plane only touch that plane: planes run in parallel.
-        forEach(s.n() * s.c(), (long) s.n() * s.c() * oh * ow * s.kh() * s.kw(), nc -> {
-            for (int i = 0; i < oh; i++) {
-                for (int j = 0; j < ow; j++) {
-                    float g = dy[(nc * oh + i) * ow + j];
-                    if (s.max()) {
-                        dx[argMax(s, x, nc, i, j)] += g;
-                        continue;
-                    }
-                    float share = g / (s.kh() * s.kw());
-                    for (int r = 0; r < s.kh(); r++) {
-                        int hi = i * s.strideH() - s.padH() + r;
-                        for (int q = 0; q < s.kw(); q++) {
-                            int wi = j * s.strideW() - s.padW() + q;
-                            if (hi >= 0 && hi < s.h() && wi >= 0 && wi < s.w()) {
-                                dx[(nc * s.h() + hi) * s.w() + wi] += share;
-                            }
-                        }
-                    }
-                }
-            }
-        });
+        CpuPool.backward(s, data(xs), data(dys), data(dxs));
     }
 
     // ---- batch norm ----

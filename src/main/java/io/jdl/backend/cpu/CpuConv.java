@@ -31,20 +31,33 @@ final class CpuConv {
         return Math.max(1, Math.min(n, 4 * Runtime.getRuntime().availableProcessors()));
     }
 
+    /** Multiply-adds times 2; saturates (it only chooses how to split the work). */
     private static long flops(ConvShape s) {
-        return 2L * s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
+        double f = 2.0 * s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
+        return f >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) f;
     }
 
-    /** First output index whose input index j·stride - pad + off is ≥ 0. */
-    private static int firstValid(int stride, int pad, int off) {
-        int t = pad - off;
-        return t <= 0 ? 0 : (t + stride - 1) / stride;
+    /**
+     * First output index whose input index {@code o·stride − pad + off} is ≥ 0. In 64 bits: pad and off may
+     * each be near {@code Integer.MAX_VALUE}.
+     */
+    private static int firstValid(int stride, int pad, long off) {
+        long t = pad - off;
+        return t <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (t + stride - 1) / stride);
     }
 
-    /** One past the last output index (below {@code out}) whose input index is below {@code size}. */
-    private static int endValid(int stride, int pad, int off, int size, int out) {
-        int t = size - 1 + pad - off;
-        return t < 0 ? 0 : Math.min(out, t / stride + 1);
+    /**
+     * One past the last output index (below {@code out}) whose input index is below {@code size}. It may
+     * not exceed {@link #firstValid}: then the kernel tap lies wholly in the padding, and the range is empty.
+     */
+    private static int endValid(int stride, int pad, long off, int size, int out) {
+        long t = size - 1L + pad - off;
+        return t < 0 ? 0 : (int) Math.min(out, t / stride + 1);
+    }
+
+    /** The input index {@code o·stride − pad + off} of output index o, a valid one (within the input) by the caller's range. */
+    private static int inputIndex(int o, int stride, int pad, long off) {
+        return (int) ((long) o * stride - pad + off);
     }
 
     /**
@@ -59,24 +72,28 @@ final class CpuConv {
         for (int c = 0; c < cpg; c++) {
             int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
             for (int r = 0; r < s.r(); r++) {
-                int offH = r * s.dilationH();
+                long offH = (long) r * s.dilationH();
                 int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
                 for (int q = 0; q < s.s(); q++) {
-                    int offW = q * s.dilationW();
+                    long offW = (long) q * s.dilationW();
                     int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                    int tap = (c * s.r() + r) * s.s() + q;
+                    if (j1 <= j0) {
+                        continue; // this tap sees only padding along the width
+                    }
+                    int tap = (c * s.r() + r) * s.s() + q, w0 = inputIndex(j0, s.strideW(), s.padW(), offW);
                     for (int i = i0; i < i1; i++) {
-                        int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
+                        // Input indices from the first valid column on stay inside the row: no overflow.
+                        int xAt = xBase + inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
                         if (pixelMajor) {
-                            for (int j = j0; j < j1; j++) {
-                                col[i * ow + j][tap] = x[xRow + j * s.strideW()];
+                            for (int j = j0; j < j1; j++, xAt += s.strideW()) {
+                                col[i * ow + j][tap] = x[xAt];
                             }
                         } else if (s.strideW() == 1) {
-                            System.arraycopy(x, xRow + j0, col[tap], i * ow + j0, j1 - j0);
+                            System.arraycopy(x, xAt, col[tap], i * ow + j0, j1 - j0);
                         } else {
                             float[] colRow = col[tap];
-                            for (int j = j0; j < j1; j++) {
-                                colRow[i * ow + j] = x[xRow + j * s.strideW()];
+                            for (int j = j0; j < j1; j++, xAt += s.strideW()) {
+                                colRow[i * ow + j] = x[xAt];
                             }
                         }
                     }
@@ -127,16 +144,20 @@ final class CpuConv {
         for (int c = 0; c < cpg; c++) {
             int xBase = (n * s.c() + c0 + c) * s.h() * s.w();
             for (int r = 0; r < s.r(); r++) {
-                int offH = r * s.dilationH();
+                long offH = (long) r * s.dilationH();
                 int i0 = firstValid(s.strideH(), s.padH(), offH), i1 = endValid(s.strideH(), s.padH(), offH, s.h(), oh);
                 for (int q = 0; q < s.s(); q++) {
-                    int offW = q * s.dilationW();
+                    long offW = (long) q * s.dilationW();
                     int j0 = firstValid(s.strideW(), s.padW(), offW), j1 = endValid(s.strideW(), s.padW(), offW, s.w(), ow);
+                    if (j1 <= j0) {
+                        continue; // this tap sees only padding along the width
+                    }
                     float[] colRow = dcol[(c * s.r() + r) * s.s() + q];
+                    int w0 = inputIndex(j0, s.strideW(), s.padW(), offW);
                     for (int i = i0; i < i1; i++) {
-                        int xRow = xBase + (i * s.strideH() - s.padH() + offH) * s.w() - s.padW() + offW;
-                        for (int j = j0; j < j1; j++) {
-                            dx[xRow + j * s.strideW()] += colRow[i * ow + j];
+                        int xAt = xBase + inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
+                        for (int j = j0; j < j1; j++, xAt += s.strideW()) {
+                            dx[xAt] += colRow[i * ow + j];
                         }
                     }
                 }

@@ -1,27 +1,111 @@
 package io.jdl.backend.cpu;
 
 import io.jdl.backend.PoolShape;
+import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * Max pooling without padding (every window lies inside the input), the common case: no bounds tests
- * and no per-tap record lookups. Same semantics as the general path in {@link CpuBackend}: each window's
- * first maximum in row-major order wins, and its gradient goes there. Planes run in parallel.
+ * 2-d max and average pooling on the CPU, forward and backward. Each window's first maximum in
+ * row-major order wins, and its gradient goes there; padding never wins. Average pooling divides by the
+ * whole window, padding included (PyTorch's {@code count_include_pad=True}). Planes run in parallel.
+ *
+ * <p>Max pooling without padding, the common case, has its own loops: every window lies inside the input,
+ * so they need no bounds tests. The general loops visit only the part of each window that lies inside the
+ * input, so their cost is bounded by the input, however large the window and its padding.
  */
 final class CpuPool {
     private CpuPool() {
-    }
-
-    static boolean handles(PoolShape s) {
-        return s.max() && s.padH() == 0 && s.padW() == 0;
     }
 
     private static IntStream planes(PoolShape s) {
         return CpuParallel.range(s.n() * s.c(), (long) s.n() * s.c() * s.h() * s.w());
     }
 
-    /** Index in x of the first maximum of window (i, j) of plane nc. */
-    private static int argMax(float[] x, int base, int w, int kh, int kw) {
+    static void forward(PoolShape s, float[] x, float[] y) {
+        if (s.max() && s.padH() == 0 && s.padW() == 0) {
+            forwardMaxInside(s, x, y);
+            return;
+        }
+        int oh = s.outH(), ow = s.outW();
+        double area = (double) s.kh() * s.kw();
+        planes(s).forEach(nc -> {
+            for (int i = 0; i < oh; i++) {
+                Window rows = Window.of(i, s.strideH(), s.padH(), s.kh(), s.h());
+                for (int j = 0; j < ow; j++) {
+                    Window cols = Window.of(j, s.strideW(), s.padW(), s.kw(), s.w());
+                    y[(nc * oh + i) * ow + j] = s.max() ? x[argMax(s, x, nc, rows, cols)]
+                            : (float) (windowSum(s, x, nc, rows, cols) / area);
+                }
+            }
+        });
+    }
+
+    static void backward(PoolShape s, float[] x, float[] dy, float[] dx) {
+        if (s.max() && s.padH() == 0 && s.padW() == 0) {
+            backwardMaxInside(s, x, dy, dx);
+            return;
+        }
+        int oh = s.outH(), ow = s.outW(), hw = s.h() * s.w();
+        double area = (double) s.kh() * s.kw();
+        // Windows of one (image, channel) plane only touch that plane: planes run in parallel.
+        planes(s).forEach(nc -> {
+            Arrays.fill(dx, nc * hw, (nc + 1) * hw, 0f);
+            for (int i = 0; i < oh; i++) {
+                Window rows = Window.of(i, s.strideH(), s.padH(), s.kh(), s.h());
+                for (int j = 0; j < ow; j++) {
+                    Window cols = Window.of(j, s.strideW(), s.padW(), s.kw(), s.w());
+                    float g = dy[(nc * oh + i) * ow + j];
+                    if (s.max()) {
+                        dx[argMax(s, x, nc, rows, cols)] += g;
+                        continue;
+                    }
+                    float share = (float) (g / area);
+                    for (int hi = rows.from(); hi < rows.to(); hi++) {
+                        for (int wi = cols.from(), at = (nc * s.h() + hi) * s.w() + wi; wi < cols.to(); wi++, at++) {
+                            dx[at] += share;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * The input indices [from, to) that window {@code o} covers along one dimension: its
+     * {@code size}-wide span starting at {@code o·stride − pad}, clipped to the input (in 64 bits).
+     */
+    private record Window(int from, int to) {
+        static Window of(int o, int stride, int pad, int size, int length) {
+            long start = (long) o * stride - pad;
+            return new Window((int) Math.max(0, start), (int) Math.min(length, start + size));
+        }
+    }
+
+    /** Index in x of the window's first maximum; every window holds at least one input element. */
+    private static int argMax(PoolShape s, float[] x, int nc, Window rows, Window cols) {
+        int best = (nc * s.h() + rows.from()) * s.w() + cols.from();
+        for (int hi = rows.from(); hi < rows.to(); hi++) {
+            for (int wi = cols.from(), at = (nc * s.h() + hi) * s.w() + wi; wi < cols.to(); wi++, at++) {
+                if (x[at] > x[best]) {
+                    best = at;
+                }
+            }
+        }
+        return best;
+    }
+
+    private static double windowSum(PoolShape s, float[] x, int nc, Window rows, Window cols) {
+        double acc = 0;
+        for (int hi = rows.from(); hi < rows.to(); hi++) {
+            for (int wi = cols.from(), at = (nc * s.h() + hi) * s.w() + wi; wi < cols.to(); wi++, at++) {
+                acc += x[at];
+            }
+        }
+        return acc;
+    }
+
+    /** Index in x of the first maximum of the kh×kw window starting at {@code base}. */
+    private static int argMaxInside(float[] x, int base, int w, int kh, int kw) {
         int best = base;
         for (int r = 0; r < kh; r++) {
             for (int q = 0, at = base + r * w; q < kw; q++, at++) {
@@ -33,26 +117,26 @@ final class CpuPool {
         return best;
     }
 
-    static void forward(PoolShape s, float[] x, float[] y) {
+    private static void forwardMaxInside(PoolShape s, float[] x, float[] y) {
         int oh = s.outH(), ow = s.outW(), h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW();
         planes(s).forEach(nc -> {
             for (int i = 0; i < oh; i++) {
                 int row = (nc * h + i * sh) * w, out = (nc * oh + i) * ow;
                 for (int j = 0; j < ow; j++) {
-                    y[out + j] = x[argMax(x, row + j * sw, w, kh, kw)];
+                    y[out + j] = x[argMaxInside(x, row + j * sw, w, kh, kw)];
                 }
             }
         });
     }
 
-    static void backward(PoolShape s, float[] x, float[] dy, float[] dx) {
+    private static void backwardMaxInside(PoolShape s, float[] x, float[] dy, float[] dx) {
         int oh = s.outH(), ow = s.outW(), h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW();
         planes(s).forEach(nc -> {
-            java.util.Arrays.fill(dx, nc * h * w, (nc + 1) * h * w, 0f);
+            Arrays.fill(dx, nc * h * w, (nc + 1) * h * w, 0f);
             for (int i = 0; i < oh; i++) {
                 int row = (nc * h + i * sh) * w, out = (nc * oh + i) * ow;
                 for (int j = 0; j < ow; j++) {
-                    dx[argMax(x, row + j * sw, w, kh, kw)] += dy[out + j];
+                    dx[argMaxInside(x, row + j * sw, w, kh, kw)] += dy[out + j];
                 }
             }
         });

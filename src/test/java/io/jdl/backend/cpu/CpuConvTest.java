@@ -19,6 +19,10 @@ class CpuConvTest {
             new ConvShape(1, 2, 5, 5, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1),
             new ConvShape(2, 2, 4, 4, 2, 5, 5, 3, 3, 2, 2, 1, 1, 2),
             new ConvShape(20, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            // Kernel taps that lie wholly in the padding (issue #11 item 2), also with stride and dilation.
+            new ConvShape(1, 1, 1, 1, 1, 1, 5, 2, 2, 1, 1, 1, 1, 1),
+            new ConvShape(1, 2, 2, 4, 2, 3, 5, 1, 3, 3, 1, 1, 1, 2),
+            new ConvShape(2, 2, 3, 3, 2, 3, 3, 2, 2, 2, 2, 3, 3, 1),
     };
 
     private static float[] random(Random rng, int n) {
