@@ -14,6 +14,10 @@ public final class BatchNorm2d extends Module {
     private final float momentum, eps;
 
     public BatchNorm2d(int channels, float momentum, float eps) {
+        if (channels < 1 || !(momentum >= 0 && momentum <= 1) || !(eps > 0)) {
+            throw new IllegalArgumentException("BatchNorm2d needs channels >= 1, momentum in [0, 1] and eps > 0, got "
+                    + channels + ", " + momentum + ", " + eps);
+        }
         this.momentum = momentum;
         this.eps = eps;
         registerParameter("weight", Tensor.full(Shape.of(channels), 1f, Device.CPU));

@@ -10,6 +10,11 @@ public final class Conv2d extends Module {
 
     public Conv2d(int in, int out, int kernel, int stride, int padding, int dilation, int groups, boolean bias,
                   Random rng) {
+        if (in < 1 || out < 1 || kernel < 1 || stride < 1 || padding < 0 || dilation < 1 || groups < 1) {
+            throw new IllegalArgumentException("Conv2d: need in, out, kernel, stride, dilation, groups >= 1 and padding >= 0;"
+                    + " got in=" + in + ", out=" + out + ", kernel=" + kernel + ", stride=" + stride + ", padding=" + padding
+                    + ", dilation=" + dilation + ", groups=" + groups);
+        }
         if (in % groups != 0 || out % groups != 0) {
             throw new IllegalArgumentException("Conv2d: channels " + in + " -> " + out + " not divisible by groups "
                     + groups);

@@ -4,6 +4,7 @@ import io.jdl.backend.Device;
 import io.jdl.tensor.Attention;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
+import java.util.Arrays;
 import java.util.Random;
 
 /**
@@ -46,7 +47,11 @@ public final class MultiHeadAttention extends Module implements Stochastic {
      * sequence b's first {@code lengths[b]} keys are kept (1), the rest are padding (0).
      */
     public static Tensor paddingMask(int[] lengths, int tokens, Device device) {
-        float[] m = new float[lengths.length * tokens];
+        if (lengths == null || tokens < 0) {
+            throw new IllegalArgumentException("padding mask: need lengths and tokens >= 0, got " + tokens + " tokens");
+        }
+        Shape shape = Shape.of(lengths.length, tokens); // refuses a mask larger than a tensor holds
+        float[] m = new float[Math.toIntExact(shape.numel())];
         for (int b = 0; b < lengths.length; b++) {
             if (lengths[b] < 0 || lengths[b] > tokens) {
                 throw new IllegalArgumentException("padding mask: length " + lengths[b] + " of sequence " + b
@@ -54,13 +59,17 @@ public final class MultiHeadAttention extends Module implements Stochastic {
             }
             java.util.Arrays.fill(m, b * tokens, b * tokens + lengths[b], 1f);
         }
-        return Tensor.of(m, Shape.of(lengths.length, tokens), device);
+        return Tensor.of(m, shape, device);
     }
 
     /** A key padding mask [batch, tokens] from {@code keep[b][t]} (true for a real token, false for padding). */
     public static Tensor paddingMask(boolean[][] keep, Device device) {
+        if (keep == null || Arrays.asList(keep).contains(null)) {
+            throw new IllegalArgumentException("padding mask: keep or one of its rows is null");
+        }
         int batch = keep.length, tokens = batch == 0 ? 0 : keep[0].length;
-        float[] m = new float[batch * tokens];
+        Shape shape = Shape.of(batch, tokens);
+        float[] m = new float[Math.toIntExact(shape.numel())];
         for (int b = 0; b < batch; b++) {
             if (keep[b].length != tokens) {
                 throw new IllegalArgumentException("padding mask: row " + b + " has " + keep[b].length
@@ -70,7 +79,7 @@ public final class MultiHeadAttention extends Module implements Stochastic {
                 m[b * tokens + t] = keep[b][t] ? 1f : 0f;
             }
         }
-        return Tensor.of(m, Shape.of(batch, tokens), device);
+        return Tensor.of(m, shape, device);
     }
 
     public int heads() {

@@ -8,6 +8,10 @@ public final class Pool2d extends Module {
     private final int kernel, stride, padding;
 
     private Pool2d(boolean max, int kernel, int stride, int padding) {
+        if (kernel < 1 || stride < 1 || padding < 0 || 2L * padding > kernel) {
+            throw new IllegalArgumentException((max ? "MaxPool2d" : "AvgPool2d") + ": kernel " + kernel + ", stride " + stride
+                    + ", padding " + padding + " invalid (need kernel, stride >= 1 and 0 <= padding <= kernel/2)");
+        }
         this.max = max;
         this.kernel = kernel;
         this.stride = stride;

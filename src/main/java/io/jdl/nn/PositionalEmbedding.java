@@ -41,7 +41,7 @@ public final class PositionalEmbedding extends Module {
 
     /** The sinusoid table [maxLen, dim], row-major. */
     public static float[] sinusoids(int maxLen, int dim) {
-        float[] pe = new float[maxLen * dim];
+        float[] pe = new float[Math.toIntExact(Shape.of(maxLen, dim).numel())];
         for (int t = 0; t < maxLen; t++) {
             for (int i = 0; i < dim; i += 2) {
                 double angle = t / Math.pow(10000, (double) i / dim);
@@ -70,11 +70,14 @@ public final class PositionalEmbedding extends Module {
      * this module owns (cached for the last shape; do not close it).
      */
     public Tensor positions(int batch, int tokens) {
+        if (batch < 0 || tokens < 0) {
+            throw new IllegalArgumentException("positions: batch and tokens must be >= 0, got " + batch + " and " + tokens);
+        }
         if (tokens > maxLen) {
             throw new IllegalArgumentException("sequence of " + tokens + " tokens is longer than the positional table ("
                     + maxLen + " positions)");
         }
-        int[] ids = new int[batch * tokens];
+        int[] ids = new int[Math.toIntExact(Shape.of(batch, tokens).numel())];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = i % tokens;
         }

@@ -77,6 +77,7 @@ public final class Tensor implements AutoCloseable {
 
     /** The backend that computes on {@code device}; for CUDA it throws when no usable GPU exists. */
     public static Backend backend(Device device) {
+        Checks.notNull("tensor creation", "device", device);
         return device.isCuda() ? CudaBackend.get(device.index()) : CpuBackend.INSTANCE;
     }
 
@@ -89,7 +90,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor on {@code device} holding a copy of {@code data}. */
     public static Tensor of(float[] data, Shape shape, Device device) {
-        if (data.length != shape.numel()) {
+        if (Checks.notNull("Tensor.of", "data", data).length != Checks.notNull("Tensor.of", "shape", shape).numel()) {
             throw new IllegalArgumentException("shape " + shape + " has " + shape.numel() + " elements but " + data.length
                     + " values were given");
         }
@@ -99,7 +100,7 @@ public final class Tensor implements AutoCloseable {
 
     public static Tensor full(Shape shape, float value, Device device) {
         Backend b = backend(device);
-        Storage s = b.allocate(shape.numel());
+        Storage s = b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel());
         b.fill(s, value);
         return new Tensor(shape, b, s);
     }
@@ -110,7 +111,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal values from {@code random}: the same seed gives the same tensor on any device. */
     public static Tensor randn(Random random, Shape shape, Device device) {
-        float[] data = new float[Math.toIntExact(shape.numel())];
+        Checks.notNull("randn", "random", random);
+        float[] data = new float[Math.toIntExact(Checks.notNull("randn", "shape", shape).numel())];
         for (int i = 0; i < data.length; i++) {
             data[i] = (float) random.nextGaussian();
         }
@@ -604,7 +606,7 @@ public final class Tensor implements AutoCloseable {
                     + shape);
         }
         int classes = shape.dim(-1), rows = Math.toIntExact(numel() / Math.max(1, classes));
-        if (targets.length != rows) {
+        if (Checks.notNull("crossEntropy", "targets", targets).length != rows) {
             throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for logits of shape " + shape
                     + " (" + rows + " rows)");
         }
@@ -715,7 +717,7 @@ public final class Tensor implements AutoCloseable {
     /** The same elements in a new shape (a copy); one dimension may be -1 (inferred). */
     public Tensor reshape(int... dims) {
         checkOpen();
-        int[] d = dims.clone();
+        int[] d = Checks.notNull("reshape", "dims", dims).clone();
         int infer = -1;
         long known = 1;
         for (int i = 0; i < d.length; i++) {
@@ -776,7 +778,7 @@ public final class Tensor implements AutoCloseable {
         checkOpen();
         int rank = shape.rank();
         boolean[] used = new boolean[rank];
-        boolean ok = perm.length == rank;
+        boolean ok = Checks.notNull("permute", "perm", perm).length == rank;
         for (int i = 0; ok && i < rank; i++) {
             ok = perm[i] >= 0 && perm[i] < rank && !used[perm[i]];
             if (ok) {
@@ -804,10 +806,10 @@ public final class Tensor implements AutoCloseable {
 
     /** Joins tensors along {@code axis}; every other dimension must agree. */
     public static Tensor concat(int axis, Tensor... parts) {
-        if (parts.length == 0) {
+        if (Checks.notNull("concat", "parts", parts).length == 0) {
             throw new IllegalArgumentException("concat needs at least one tensor");
         }
-        Tensor first = parts[0];
+        Tensor first = Checks.notNull("concat", "parts[0]", parts[0]);
         first.checkOpen();
         int a = first.shape.axis(axis), total = 0;
         for (Tensor p : parts) {
@@ -1102,7 +1104,8 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("embedding: the weight must be [vocab, dim], got shape " + shape);
         }
         int vocab = shape.dim(0), dim = shape.dim(1);
-        int[] outDims = Arrays.copyOf(idsShape.length == 0 ? new int[] {ids.length} : idsShape,
+        Checks.notNull("embedding", "ids", ids);
+        int[] outDims = Arrays.copyOf(Checks.notNull("embedding", "idsShape", idsShape).length == 0 ? new int[] {ids.length} : idsShape,
                 (idsShape.length == 0 ? 1 : idsShape.length) + 1);
         outDims[outDims.length - 1] = dim;
         Shape out = Shape.of(outDims);
@@ -1239,7 +1242,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor[] split(int axis, int... sizes) {
         checkOpen();
         int a = shape.axis(axis), total = 0;
-        for (int s : sizes) {
+        for (int s : Checks.notNull("split", "sizes", sizes)) {
             if (s < 0) {
                 throw new IllegalArgumentException("split: negative size in " + Arrays.toString(sizes));
             }
@@ -1271,7 +1274,7 @@ public final class Tensor implements AutoCloseable {
 
     private void sameDevice(String op, Tensor other) {
         checkOpen();
-        other.checkOpen();
+        Checks.notNull(op, "a tensor argument", other).checkOpen();
         if (!device().equals(other.device())) {
             throw new IllegalArgumentException(op + ": tensors on different devices: " + device() + " and "
                     + other.device() + " (shapes " + shape + " and " + other.shape + "); move one with to(device)");
