@@ -16,4 +16,16 @@ public final class Modules {
             t.close();
         }
     }
+
+    /**
+     * Closes intermediates whose consumer threw: no caller will see them, so no backward() will free them
+     * either. Closing a recorded one frees the graph that produced it.
+     */
+    public static void discard(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null && !t.isClosed()) {
+                t.close();
+            }
+        }
+    }
 }

@@ -25,6 +25,9 @@ public final class MultiHeadAttention extends Module implements Stochastic {
     private Tensor lastWeights;
 
     public MultiHeadAttention(int dim, int heads, boolean causal, float dropout, Random rng) {
+        if (3L * dim > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("MultiHeadAttention: width " + dim + " is too large (q, k, v take 3 x width)");
+        }
         if (heads < 1 || dim < 1 || dim % heads != 0) {
             throw new IllegalArgumentException("MultiHeadAttention: " + heads + " heads do not divide the model width "
                     + dim + " (head_dim = width / heads must be a whole number)");
@@ -38,8 +41,13 @@ public final class MultiHeadAttention extends Module implements Stochastic {
         this.causal = causal;
         this.dropout = dropout;
         this.seeds = new Seeds(rng.nextLong());
-        registerModule("qkv", new Linear(dim, 3 * dim, rng));
-        registerModule("proj", new Linear(dim, dim, rng));
+        try {
+            registerModule("qkv", new Linear(dim, 3 * dim, rng));
+            registerModule("proj", new Linear(dim, dim, rng));
+        } catch (RuntimeException e) {
+            close(); // what was registered before the failure would otherwise leak
+            throw e;
+        }
     }
 
     /**
@@ -132,8 +140,13 @@ public final class MultiHeadAttention extends Module implements Stochastic {
             Modules.release(part);
         }
         boolean train = isTraining() && dropout > 0;
-        Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L,
-                recordWeights);
+        Attention a;
+        try {
+            a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L, recordWeights);
+        } catch (RuntimeException e) {
+            Modules.discard(q, k, v); // e.g. a mask of the wrong shape
+            throw e;
+        }
         Modules.release(q);
         Modules.release(k);
         Modules.release(v);

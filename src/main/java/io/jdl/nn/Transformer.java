@@ -33,11 +33,16 @@ public final class Transformer extends Module {
         this.dim = c.dim();
         this.causal = causal;
         this.tied = c.tieWeights();
-        tokEmb = registerModule("tok_emb", new Embedding(vocab, dim, 0.02, rng));  // GPT-2 initialisation
-        posEmb = registerModule("pos_emb", PositionalEmbedding.learned(maxLen, dim, rng));
-        blocks = registerModule("blocks", new TransformerStack(dim, c.heads(), c.layers(), causal, c.dropout(), rng));
-        registerModule("ln_f", new LayerNorm(dim));
-        registerModule("head", tied ? new TiedHead(vocab, dim, rng) : new Linear(dim, vocab, rng));
+        try {
+            tokEmb = registerModule("tok_emb", new Embedding(vocab, dim, 0.02, rng));  // GPT-2 initialisation
+            posEmb = registerModule("pos_emb", PositionalEmbedding.learned(maxLen, dim, rng));
+            blocks = registerModule("blocks", new TransformerStack(dim, c.heads(), c.layers(), causal, c.dropout(), rng));
+            registerModule("ln_f", new LayerNorm(dim));
+            registerModule("head", tied ? new TiedHead(vocab, dim, rng) : new Linear(dim, vocab, rng));
+        } catch (RuntimeException e) {
+            close(); // what was registered before the failure would otherwise leak
+            throw e;
+        }
     }
 
     /** A bidirectional encoder with a token head (for masked language modelling). */

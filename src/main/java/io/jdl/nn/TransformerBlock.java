@@ -13,12 +13,20 @@ public final class TransformerBlock extends Module {
     private final Dropout drop1, drop2;  // null when the dropout probability is 0
 
     public TransformerBlock(int dim, int heads, boolean causal, float dropout, Random rng) {
-        registerModule("ln1", new LayerNorm(dim));
-        attn = registerModule("attn", new MultiHeadAttention(dim, heads, causal, dropout, rng));
-        registerModule("ln2", new LayerNorm(dim));
-        registerModule("mlp", new FeedForward(dim, 4 * dim, rng));
-        drop1 = dropout > 0 ? new Dropout(dropout, rng.nextLong()) : null;
-        drop2 = dropout > 0 ? new Dropout(dropout, rng.nextLong()) : null;
+        if (4L * dim > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("TransformerBlock: width " + dim + " is too large (its MLP is 4 x width wide)");
+        }
+        try {
+            registerModule("ln1", new LayerNorm(dim));
+            attn = registerModule("attn", new MultiHeadAttention(dim, heads, causal, dropout, rng));
+            registerModule("ln2", new LayerNorm(dim));
+            registerModule("mlp", new FeedForward(dim, 4 * dim, rng));
+            drop1 = dropout > 0 ? new Dropout(dropout, rng.nextLong()) : null;
+            drop2 = dropout > 0 ? new Dropout(dropout, rng.nextLong()) : null;
+        } catch (RuntimeException e) {
+            close(); // what was registered before the failure would otherwise leak
+            throw e;
+        }
     }
 
     public MultiHeadAttention attention() {
@@ -42,7 +50,13 @@ public final class TransformerBlock extends Module {
     /** @param keyPaddingMask null, or [B, T] with 0 for padding keys */
     public Tensor forward(Tensor x, Tensor keyPaddingMask) {
         Tensor h1 = children().get("ln1").forward(x);
-        Tensor a = attn.forward(h1, keyPaddingMask);
+        Tensor a;
+        try {
+            a = attn.forward(h1, keyPaddingMask);
+        } catch (RuntimeException e) {
+            Modules.discard(h1); // e.g. an input of the wrong rank, which ln1 accepted
+            throw e;
+        }
         Modules.release(h1);
         Tensor ad = drop1 == null ? a : drop1.forward(a);
         if (ad != a) {

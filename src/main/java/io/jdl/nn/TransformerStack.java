@@ -18,8 +18,13 @@ public final class TransformerStack extends Module {
         if (layers < 0) {
             throw new IllegalArgumentException("TransformerStack needs layers >= 0, got " + layers);
         }
-        for (int i = 0; i < layers; i++) {
-            blocks.add(registerModule(Integer.toString(i), new TransformerBlock(dim, heads, causal, dropout, rng)));
+        try {
+            for (int i = 0; i < layers; i++) {
+                blocks.add(registerModule(Integer.toString(i), new TransformerBlock(dim, heads, causal, dropout, rng)));
+            }
+        } catch (RuntimeException e) {
+            close(); // what was registered before the failure would otherwise leak
+            throw e;
         }
     }
 
