@@ -142,17 +142,18 @@ class BadArgumentFuzzTest {
         }
 
         /**
-         * Dimensions of rank 0 to 4, sometimes negative or huge; a shape that would be valid and large gets
-         * a negative dimension instead, so that no valid shape is huge.
+         * Dimensions of rank 0 to 4, sometimes negative or huge; a shape that would be valid with large
+         * non-zero dimensions gets a negative dimension instead, so that no valid shape, and no result of
+         * one, is huge.
          */
         int[] dims(int rank) {
             int[] d = new int[rank];
-            long elements = 1;
+            long nonZero = 1; // an empty [2^30, 0] is cheap, but matmul by [0, 1] makes 2^30 elements
             for (int i = 0; i < rank; i++) {
                 d[i] = r.nextInt(5) == 0 ? pick(BAD) : pick(SMALL);
-                elements = Math.min(1L << 40, elements * Math.max(0, d[i]));
+                nonZero = Math.min(1L << 40, nonZero * Math.max(1, d[i]));
             }
-            if (elements > 1 << 12 && elements <= Shape.MAX_ELEMENTS) {
+            if (nonZero > 1 << 12 && nonZero <= Shape.MAX_ELEMENTS) {
                 d[r.nextInt(rank)] = -3;
             }
             log.append(' ').append(java.util.Arrays.toString(d));
