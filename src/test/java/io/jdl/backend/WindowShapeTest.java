@@ -1,21 +1,12 @@
 package io.jdl.backend;
 
+import static io.jdl.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 /** {@link ConvShape} and {@link PoolShape} refuse bad geometry themselves, naming it, and size outputs in 64 bits. */
 class WindowShapeTest {
-
-    private static void assertRefused(Executable call, String... parts) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
-        for (String p : parts) {
-            assertTrue(e.getMessage().contains(p), "'" + e.getMessage() + "' lacks '" + p + "'");
-        }
-    }
 
     @Test
     void convolutionGeometry() {

@@ -22,7 +22,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,9 +31,10 @@ import org.junit.jupiter.api.Test;
  */
 class NativeLibrariesTest {
 
-    @BeforeAll
-    static void librariesArePresent() {
-        // scripts/test fetches cuBLAS/cuDNN from NVIDIA's pip packages; without them these tests say why they skip.
+    @BeforeEach
+    void librariesArePresent() {
+        // scripts/test fetches cuBLAS/cuDNN from NVIDIA's pip packages; without them each test reports itself
+        // skipped with the reason (an assumption in @BeforeAll would hide the tests from the report instead).
         for (NativeLibraries.Library lib : NativeLibraries.Library.values()) {
             Assumptions.assumeTrue(NativeLibraries.isAvailable(lib),
                     () -> lib + " not found: " + assertThrows(NativeLibraryException.class, () -> NativeLibraries.load(lib))

@@ -1,8 +1,7 @@
 package io.jdl.tensor;
 
+import static io.jdl.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.backend.Device;
 import io.jdl.nn.BatchNorm2d;
@@ -14,7 +13,6 @@ import io.jdl.nn.Pool2d;
 import io.jdl.nn.PositionalEmbedding;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 /**
  * Where the argument is at fault, the exception says so (issue #11, item 12): an
@@ -22,13 +20,6 @@ import org.junit.jupiter.api.function.Executable;
  * {@code NegativeArraySizeException}, "/ by zero" or a {@code NullPointerException} from inside.
  */
 class ArgumentChecksTest {
-
-    private static void assertRefused(Executable call, String... parts) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
-        for (String p : parts) {
-            assertTrue(e.getMessage().contains(p), "'" + e.getMessage() + "' lacks '" + p + "'");
-        }
-    }
 
     @Test
     void shapesThatNoTensorCanHold() {

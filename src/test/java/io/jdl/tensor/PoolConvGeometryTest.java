@@ -1,15 +1,13 @@
 package io.jdl.tensor;
 
+import static io.jdl.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.backend.Device;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.function.Executable;
 
 /**
  * Convolution and pooling geometry at the edges (issue #11, items 1-3): output sizes as PyTorch computes
@@ -30,13 +28,6 @@ class PoolConvGeometryTest {
             v[i] = i + 1;
         }
         return Tensor.of(v, shape, Device.CPU);
-    }
-
-    private static void assertRefused(Executable call, String... parts) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
-        for (String p : parts) {
-            assertTrue(e.getMessage().contains(p), "'" + e.getMessage() + "' lacks '" + p + "'");
-        }
     }
 
     @Test
