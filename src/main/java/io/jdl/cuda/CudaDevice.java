@@ -43,7 +43,7 @@ public record CudaDevice(int index, String name, int major, int minor, int multi
             if (status != cudaSuccess()) {
                 String call = "cudaGetDeviceCount returned " + Cuda.errorName(status) + " (" + status + "): "
                         + Cuda.errorString(status);
-                return new Probe(0, whyNoDevice(call, driverVersion(arena), Cuda.runtimeVersion(), hasDeviceNodes()));
+                return new Probe(0, whyNoDevice(call, driverVersionOrZero(), Cuda.runtimeVersion(), hasDeviceNodes()));
             }
             int n = out.get(ValueLayout.JAVA_INT, 0);
             return new Probe(n, n == 0 ? "the CUDA driver reports no device" : null);
@@ -51,9 +51,12 @@ public record CudaDevice(int index, String name, int major, int minor, int multi
     }
 
     /** The driver's CUDA version; 0 where no driver is installed (or it cannot say). */
-    private static int driverVersion(Arena arena) {
-        MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-        return cudaDriverGetVersion(out) == cudaSuccess() ? out.get(ValueLayout.JAVA_INT, 0) : 0;
+    private static int driverVersionOrZero() {
+        try {
+            return Cuda.driverVersion();
+        } catch (CudaException e) {
+            return 0;
+        }
     }
 
     private static boolean hasDeviceNodes() {
