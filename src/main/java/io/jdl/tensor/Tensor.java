@@ -869,12 +869,9 @@ public final class Tensor implements AutoCloseable {
         if (bias != null && (bias.shape.rank() != 1 || bias.shape.dim(0) != k)) {
             throw new IllegalArgumentException("conv2d: bias " + bias.shape + " does not match " + k + " output channels");
         }
+        // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
-        if (cs.outH() < 1 || cs.outW() < 1) {
-            throw new IllegalArgumentException("conv2d: input " + shape + " is smaller than the dilated kernel "
-                    + weight.shape + " with padding " + padding);
-        }
         Tensor y = empty(Shape.of(cs.n(), k, cs.outH(), cs.outW()));
         backend.conv2d(cs, storage, weight.storage, y.storage);
         int hw = cs.outH() * cs.outW();
