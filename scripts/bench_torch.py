@@ -1,21 +1,31 @@
 #!/usr/bin/env python3
-"""PyTorch side of jdl's end-to-end training-step benchmark.
+"""PyTorch side of jdl's GPU benchmarks: the same workloads, shapes and precision as the JMH rows.
 
-Times one full training step (forward, loss, backward, Adam update) of the same three models, shapes
-and precision that the Java benchmark runs, on the same GPU:
+Operations (like SgemmBenchmark, ConvBenchmark, AttentionBenchmark):
+  sgemm n=64, sgemm n=4096      square float32 torch.matmul on N(0, 1) operands
+  conv2d 64x64x56x56            x [64, 64, 56, 56], weight [64, 64, 3, 3], padding 1, no bias;
+                                sum(conv(x, w) * r).backward() (data and filter gradients)
+  attention 8x8x512x64          causal scaled_dot_product_attention, B=8 H=8 T=512 D=64;
+                                sum(sdpa(q, k, v) * r).backward(); variants "math" and "default"
 
-  mlp      784-1024-1024-10, ReLU, cross-entropy            batch 128 and 4096
-  cnn      the `cnn` sample's network (below)               batch 128 and 1024
-  gpt      6 layers, 6 heads, width 384, causal, vocab 65   batch 64 x 256 tokens
+Training steps (like TrainStepBenchmark and TrainStepPhases: forward, cross-entropy, backward, Adam
+update, zeroing the gradients):
+  mlp b=128, mlp b=4096         784-1024-1024-10, ReLU
+  cnn b=128, cnn b=1024         the `cnn` sample's network (below)
+  gpt b=64x256                  6 layers, 6 heads, width 384, causal, vocab 65; variants "math", "default"
 
-fp32 with TF32 off, and with TF32 on. Each step is timed with CUDA events after warm-up; the median
-over --steps is reported, with peak device memory. `--compile` adds rows for torch.compile.
+fp32 with TF32 off, then on (matmul and cuDNN), eager; then the training steps under torch.compile
+(--compile) while the time budget lasts. Each call is timed with CUDA events (median) and with the host
+clock around the call and a synchronisation (mean: JMH's average-time method, which the jdl rows use);
+training steps also time forward, backward and optimizer with events; peak device memory after warm-up.
 Initialisation follows PyTorch's defaults, which jdl's modules reproduce (same distributions, not the
-same numbers). Inputs are random, with a fixed seed: the benchmark measures speed, not learning.
+same numbers). Inputs are random, with a fixed seed: this measures speed, not learning.
 
-Prints one JSON object per row (prefixed `RESULT `) and a table at the end.
+Prints `ENV {json}` first, then one `RESULT {json}` line per row (rows that fail have an "error" field,
+rows the budget cut have "skipped"), then a table.
 
-  python3 scripts/bench_torch.py [--device cuda] [--steps 50] [--warmup 10] [--tf32 both] [--compile]
+  python3 scripts/bench_torch.py [--device cuda] [--steps 30] [--warmup 5] [--tf32 both] [--compile]
+                                 [--budget SECONDS] [--only TEXT]
 """
 import argparse
 import json
@@ -37,7 +47,7 @@ class Mlp(nn.Module):
 
 
 class Cnn(nn.Module):
-    """The `cnn` sample: two conv-BN-ReLU-maxpool stages, then a dropout MLP head."""
+    """The `cnn` sample (FashionMnistModels.cnn at width 32): two conv-BN-ReLU-maxpool stages, then a dropout MLP head."""
 
     def __init__(self):
         super().__init__()
@@ -51,6 +61,14 @@ class Cnn(nn.Module):
         x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
         x = self.drop(torch.flatten(x, 1))
         return self.fc2(self.drop(F.relu(self.fc1(x))))
+
+
+def attention(q, k, v, math):
+    """Causal scaled dot-product attention; math=True forces the unfused reference (what jdl computes)."""
+    if math:
+        with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
 class Block(nn.Module):
@@ -67,11 +85,7 @@ class Block(nn.Module):
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         q, k, v = (y.view(b, t, self.heads, c // self.heads).transpose(1, 2) for y in (q, k, v))
-        if self.math_attention:
-            with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
-                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = attention(q, k, v, self.math_attention)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
     def forward(self, x):
@@ -93,101 +107,189 @@ class Gpt(nn.Module):
         return self.head(self.ln(x))
 
 
-def rows(device):
-    """(name, model factory, inputs factory, targets factory, flatten logits for the loss)."""
+def randn(device, seed, *shape, grad=False):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(device).requires_grad_(grad)
+
+
+def op_rows(device):
+    """(row, variant, setup) for the single operations; setup() returns the function to time."""
+
+    def sgemm(n):
+        def setup():
+            a, b = randn(device, 1, n, n), randn(device, 2, n, n)
+            return lambda: torch.matmul(a, b)
+        return setup
+
+    def conv():
+        x, w = randn(device, 1, 64, 64, 56, 56, grad=True), randn(device, 2, 64, 64, 3, 3, grad=True)
+        r = randn(device, 3, 64, 64, 56, 56)
+
+        def call():
+            x.grad = w.grad = None
+            (F.conv2d(x, w, padding=1) * r).sum().backward()
+        return call
+
+    def sdpa(math):
+        def setup():
+            q, k, v = (randn(device, i, 8, 8, 512, 64, grad=True) for i in range(3))
+            r = randn(device, 3, 8, 8, 512, 64)
+
+            def call():
+                q.grad = k.grad = v.grad = None
+                (attention(q, k, v, math) * r).sum().backward()
+            return call
+        return setup
+
+    return [("sgemm n=64", "", sgemm(64)), ("sgemm n=4096", "", sgemm(4096)),
+            ("conv2d 64x64x56x56", "", conv),
+            ("attention 8x8x512x64", "math", sdpa(True)), ("attention 8x8x512x64", "default", sdpa(False))]
+
+
+def step_rows(device):
+    """(row, variant, model factory, inputs factory, targets factory) for the training steps."""
     g = torch.Generator(device="cpu").manual_seed(0)
 
     def images(b, flat):
-        x = torch.randn(b, 784 if flat else 1, *(() if flat else (28, 28)), generator=g)
-        return x.to(device)
+        return torch.randn(b, 784 if flat else 1, *(() if flat else (28, 28)), generator=g).to(device)
 
-    def labels(b, classes=10):
-        return torch.randint(0, classes, (b,), generator=g).to(device)
+    def labels(b):
+        return torch.randint(0, 10, (b,), generator=g).to(device)
 
     def tokens(b, t=256):
         return torch.randint(0, 65, (b, t), generator=g).to(device)
 
     return [
-        ("mlp b=128", Mlp, lambda: images(128, True), lambda: labels(128)),
-        ("mlp b=4096", Mlp, lambda: images(4096, True), lambda: labels(4096)),
-        ("cnn b=128", Cnn, lambda: images(128, False), lambda: labels(128)),
-        ("cnn b=1024", Cnn, lambda: images(1024, False), lambda: labels(1024)),
-        ("gpt b=64x256 math-attn", lambda: Gpt(math_attention=True), lambda: tokens(64), lambda: tokens(64)),
-        ("gpt b=64x256 sdpa-default", lambda: Gpt(math_attention=False), lambda: tokens(64), lambda: tokens(64)),
+        ("mlp b=128", "", Mlp, lambda: images(128, True), lambda: labels(128)),
+        ("mlp b=4096", "", Mlp, lambda: images(4096, True), lambda: labels(4096)),
+        ("cnn b=128", "", Cnn, lambda: images(128, False), lambda: labels(128)),
+        ("cnn b=1024", "", Cnn, lambda: images(1024, False), lambda: labels(1024)),
+        ("gpt b=64x256", "math", lambda: Gpt(math_attention=True), lambda: tokens(64), lambda: tokens(64)),
+        ("gpt b=64x256", "default", lambda: Gpt(math_attention=False), lambda: tokens(64), lambda: tokens(64)),
     ]
 
 
-def time_steps(step, device, warmup, steps):
-    """Median milliseconds of one call of step(), timed with CUDA events on a GPU."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            step()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
+class Timer:
+    """Times calls with CUDA events (device time, median) and the host clock around call + sync (mean).
+
+    A call may mark("forward") and mark("backward"); then the phases forward (start to forward), backward
+    and optimizer (backward to the end of the call) are timed too, as TrainStepPhases does for jdl.
+    """
+    PHASE_ENDING_AT = {"forward": "forward", "backward": "backward", "end": "optimizer"}
+
+    def __init__(self, device):
+        self.cuda = device.type == "cuda"
+        self.marks = {}
+
+    def mark(self, name):
+        """Records a named event in the current call (for phases); no-op on the CPU."""
+        if self.cuda:
+            self.marks[name] = torch.cuda.Event(enable_timing=True)
+            self.marks[name].record()
+
+    def run(self, call, warmup, steps):
+        for _ in range(warmup):
+            call()
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        wall, event, phases = [], [], {}
+        for _ in range(steps):
             t0 = time.perf_counter()
-            step()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+            self.marks = {}
+            self.mark("start")
+            call()
+            self.mark("end")
+            if self.cuda:
+                torch.cuda.synchronize()
+            wall.append((time.perf_counter() - t0) * 1e3)
+            if self.cuda:
+                names = list(self.marks)  # in recording order: start, [forward, backward,] end
+                event.append(self.marks["start"].elapsed_time(self.marks["end"]))
+                for a, b in zip(names, names[1:]) if len(names) > 2 else ():
+                    phases.setdefault(self.PHASE_ENDING_AT[b], []).append(self.marks[a].elapsed_time(self.marks[b]))
+        out = {"wall_ms": round(statistics.fmean(wall), 4), "wall_median_ms": round(statistics.median(wall), 4),
+               "event_ms": round(statistics.median(event), 4) if event else None,
+               "peak_bytes": torch.cuda.max_memory_allocated() if self.cuda else None, "steps": steps, "warmup": warmup}
+        for name, values in phases.items():
+            out[name + "_ms"] = round(statistics.median(values), 4)
+        return out
 
 
-def bench(name, make_model, make_x, make_y, device, tf32, compiled, warmup, steps):
+def set_tf32(on):
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+
+
+def train_step(make_model, make_x, make_y, device, compiled, timer):
     torch.manual_seed(0)
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
     model = make_model().to(device).train()
     forward = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = make_x(), make_y()
 
     def step():
-        opt.zero_grad(set_to_none=True)
         logits = forward(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        timer.mark("forward")
         loss.backward()
+        timer.mark("backward")
         opt.step()
-
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    ms = time_steps(step, device, warmup, steps)
-    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-    return {"row": name, "tf32": tf32, "compiled": compiled, "ms_per_step": round(ms, 4),
-            "peak_bytes": peak, "steps": steps, "warmup": warmup}
+        opt.zero_grad(set_to_none=True)
+    return step
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--steps", type=int, default=30, help="timed calls per row")
+    p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tf32", choices=["off", "on", "both"], default="both")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
+    p.add_argument("--compile", action="store_true", help="then the training steps under torch.compile")
+    p.add_argument("--budget", type=float, default=0, help="seconds after which no new row starts (0: none)")
     p.add_argument("--only", default="", help="run only rows whose name contains this text")
     a = p.parse_args()
+    began = time.monotonic()
     device = torch.device(a.device)
     env = {"torch": torch.__version__, "device": str(device)}
     if device.type == "cuda":
-        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+        env.update(gpu=torch.cuda.get_device_name(device), capability=".".join(map(str, torch.cuda.get_device_capability(device))),
+                   cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     print("ENV " + json.dumps(env), flush=True)
+    timer = Timer(device)
+    tf32_modes = {"off": [False], "on": [True], "both": [False, True]}[a.tf32]
+    plan = []  # (row, variant, tf32, compiled, setup)
+    for compiled in [False, True] if a.compile else [False]:
+        for tf32 in tf32_modes:
+            if not compiled:
+                plan += [(row, variant, tf32, False, setup) for row, variant, setup in op_rows(device)]
+            plan += [(row, variant, tf32, compiled, lambda m=m, x=x, y=y, c=compiled: train_step(m, x, y, device, c, timer))
+                     for row, variant, m, x, y in step_rows(device)]
     results = []
-    for tf32 in {"off": [False], "on": [True], "both": [False, True]}[a.tf32]:
-        for compiled in [False, True] if a.compile else [False]:
-            for name, model, x, y in rows(device):
-                if a.only in name:
-                    r = bench(name, model, x, y, device, tf32, compiled, a.warmup, a.steps)
-                    results.append(r)
-                    print("RESULT " + json.dumps(r), flush=True)
-    print(f"\n{'row':28} {'tf32':5} {'compile':8} {'ms/step':>10} {'peak MiB':>10}")
+    for row, variant, tf32, compiled, setup in plan:
+        if a.only not in row:
+            continue
+        r = {"row": row, "variant": variant, "tf32": tf32, "compiled": compiled}
+        if a.budget and time.monotonic() - began > a.budget:
+            r["skipped"] = f"time budget of {a.budget:.0f} s spent"
+        else:
+            try:
+                set_tf32(tf32)
+                r.update(timer.run(setup(), a.warmup, a.steps))
+            except Exception as e:  # one broken row (e.g. torch.compile without a compiler) must not stop the others
+                r["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        results.append(r)
+        print("RESULT " + json.dumps(r), flush=True)
+    print(f"\n{'row':22} {'variant':8} {'tf32':5} {'compile':8} {'event ms':>10} {'wall ms':>10} {'peak MiB':>10}")
     for r in results:
+        if "wall_ms" not in r:
+            print(f"{r['row']:22} {r['variant']:8} {str(r['tf32']):5} {str(r['compiled']):8}  {r.get('error') or r.get('skipped')}")
+            continue
+        ev = f"{r['event_ms']:10.3f}" if r["event_ms"] is not None else f"{'-':>10}"
         peak = f"{r['peak_bytes'] / 2**20:10.1f}" if r["peak_bytes"] else f"{'-':>10}"
-        print(f"{r['row']:28} {str(r['tf32']):5} {str(r['compiled']):8} {r['ms_per_step']:10.3f} {peak}")
+        print(f"{r['row']:22} {r['variant']:8} {str(r['tf32']):5} {str(r['compiled']):8} {ev} {r['wall_ms']:10.3f} {peak}")
 
 
 if __name__ == "__main__":

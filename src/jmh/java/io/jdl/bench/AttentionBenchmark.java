@@ -24,7 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * Scaled dot-product attention forward + backward for (B=8, H=8, T=512, D=64), causal, through the
  * tensor API: Q·Kᵀ, masked softmax, P·V and the four backward products. {@code device=cpu} runs the Java
  * reference; {@code device=cuda} (needs a GPU) synchronises once per call, so the time is the device's,
- * and TearDown prints the peak device memory of one call (the probabilities [B, H, T, T] dominate:
+ * {@code tf32} lets the products use TF32 tensor cores, and TearDown prints the peak device memory of one
+ * call (the probabilities [B, H, T, T] dominate:
  * 8·8·512·512·4 B = 64 MiB each).
  *
  * <p>Run: {@code scripts/bench AttentionBenchmark -p device=cpu} (or cuda).
@@ -42,6 +43,9 @@ public class AttentionBenchmark {
     @Param({"true"})
     public boolean causal;
 
+    @Param({"false"})
+    public boolean tf32;
+
     private static final int B = 8, H = 8, T = 512, D = 64;
     private Tensor q, k, v, r;
     private CudaBackend cuda;
@@ -57,7 +61,7 @@ public class AttentionBenchmark {
         r = Tensor.randn(rng, s, d);
         if (d.isCuda()) {
             cuda = CudaBackend.get(0);
-            cuda.cublas().setTf32(false);
+            cuda.cublas().setTf32(tf32);
             cuda.synchronize();
             cuda.allocator().resetPeak();
         }
@@ -80,8 +84,8 @@ public class AttentionBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (cuda != null) {
-            System.out.printf("%nattention B=%d H=%d T=%d D=%d on %s: peak device memory %.1f MiB (inputs %.1f MiB)%n",
-                    B, H, T, D, device, cuda.allocator().peakAllocatedBytes() / 1048576.0,
+            System.out.printf("%nattention B=%d H=%d T=%d D=%d tf32=%s on %s: peak device memory %.1f MiB (inputs %.1f MiB)%n",
+                    B, H, T, D, tf32, device, cuda.allocator().peakAllocatedBytes() / 1048576.0,
                     4.0 * B * H * T * D * 4 / 1048576.0);
         }
         q.close();

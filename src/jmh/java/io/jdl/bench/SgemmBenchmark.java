@@ -5,6 +5,10 @@ import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.Stream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -23,7 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Square SGEMM through the safe layer, synchronised per call so that the time is the device's:
  * TFLOP/s = 2·n³ / time. {@code n=64} is launch-bound, {@code n=4096} compute-bound; {@code tf32}
- * switches tensor-core math on. Needs a GPU; scripts/bench_torch.py's matmul rows are the PyTorch side.
+ * switches tensor-core math on. The operands are random (N(0, 1)). Needs a GPU; scripts/bench_torch.py's
+ * "sgemm" rows are the PyTorch side.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -54,8 +59,18 @@ public class SgemmBenchmark {
         a = allocator.allocate(bytes);
         b = allocator.allocate(bytes);
         c = allocator.allocate(bytes);
-        stream.memset(a, 0, 0, bytes);
-        stream.memset(b, 0, 0, bytes);
+        // Random operands: zeros can run faster than real data and would flatter the time.
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(bytes, Float.BYTES);
+            Random rng = new Random(n);
+            for (DeviceMemory m : new DeviceMemory[] {a, b}) {
+                for (long i = 0; i < (long) n * n; i++) {
+                    host.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rng.nextGaussian());
+                }
+                stream.copyToDevice(host, 0, m, 0, bytes);
+                stream.synchronize();
+            }
+        }
     }
 
     @TearDown(Level.Trial)

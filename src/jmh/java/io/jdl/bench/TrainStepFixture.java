@@ -1,0 +1,113 @@
+package io.jdl.bench;
+
+import io.jdl.backend.Device;
+import io.jdl.backend.cuda.CudaBackend;
+import io.jdl.models.FashionMnistModels;
+import io.jdl.nn.Module;
+import io.jdl.nn.Transformer;
+import io.jdl.optim.Adam;
+import io.jdl.tensor.Shape;
+import io.jdl.tensor.Tensor;
+import java.util.Random;
+
+/**
+ * One training-step workload, shared by {@link TrainStepBenchmark} (JMH wall-clock time) and
+ * {@link TrainStepPhases} (CUDA-event time per phase), so both time exactly the same step: forward,
+ * cross-entropy, backward, Adam update, with fixed-seed random inputs.
+ *
+ * <ul>
+ *   <li>{@code mlp}: 784-{@code hidden}-{@code hidden}-10 ReLU, input [batch, 784];</li>
+ *   <li>{@code cnn}: {@link FashionMnistModels#cnn} at width 32, input [batch, 1, 28, 28];</li>
+ *   <li>{@code gpt}: 6 layers, 6 heads, 384 wide, causal, 65-token vocabulary, [batch, 256] token ids.</li>
+ * </ul>
+ * scripts/bench_torch.py builds the same three models in PyTorch.
+ *
+ * <p>Lifetime: the fixture owns the model, the optimizer and the input; {@link #close()} frees them. It is
+ * used by one thread.
+ */
+final class TrainStepFixture implements AutoCloseable {
+    static final int GPT_TOKENS = 256, GPT_VOCAB = 65;
+
+    final String model;
+    final int batch;
+    /** The CUDA backend the step runs on, or null on the CPU. */
+    final CudaBackend cuda;
+    private final Module net;
+    private final Transformer gpt;
+    private final Adam optimizer;
+    private final Tensor input;
+    private final int[] ids, labels;
+
+    /**
+     * @param tf32 TF32 tensor-core math for matrix products and convolutions on a GPU (ignored on the CPU);
+     *             set before the first step, since convolution plans keep the mode they were made with
+     */
+    TrainStepFixture(String model, Device device, int batch, int hidden, boolean tf32) {
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        }
+        this.model = model;
+        this.batch = batch;
+        Random rng = new Random(0);
+        net = switch (model) {
+            case "mlp" -> FashionMnistModels.mlp(rng, hidden, 0);
+            case "cnn" -> FashionMnistModels.cnn(rng, 32);
+            case "gpt" -> Transformer.causalLm(new Transformer.Config(GPT_VOCAB, GPT_TOKENS, 384, 6, 6, 0f, false), rng);
+            default -> throw new IllegalArgumentException("model is mlp, cnn or gpt, not " + model);
+        };
+        gpt = net instanceof Transformer t ? t : null;
+        cuda = device.isCuda() ? CudaBackend.get(device.index()) : null;
+        if (cuda != null) {
+            cuda.cublas().setTf32(tf32);
+        }
+        net.to(device);
+        optimizer = new Adam(net.parameters(), 1e-3f);
+        if (gpt != null) {
+            input = null;
+            ids = rng.ints(batch * GPT_TOKENS, 0, GPT_VOCAB).toArray();
+            labels = rng.ints(batch * GPT_TOKENS, 0, GPT_VOCAB).toArray();
+        } else {
+            input = Tensor.randn(rng, model.equals("mlp") ? Shape.of(batch, 784) : Shape.of(batch, 1, 28, 28), device);
+            ids = null;
+            labels = rng.ints(batch, 0, 10).toArray();
+        }
+    }
+
+    /** The forward pass: logits the caller closes. */
+    Tensor logits() {
+        return gpt != null ? gpt.forward(ids, batch, GPT_TOKENS, null) : net.forward(input);
+    }
+
+    /** Cross-entropy of {@code logits} against the fixed labels: a scalar the caller closes. */
+    Tensor loss(Tensor logits) {
+        return logits.crossEntropy(labels);
+    }
+
+    /** The Adam update, then clearing the gradients for the next step. */
+    void optimizerStep() {
+        optimizer.step();
+        optimizer.zeroGrad();
+    }
+
+    /** One whole step (no synchronisation). */
+    void step() {
+        try (Tensor logits = logits(); Tensor loss = loss(logits)) {
+            loss.backward();
+        }
+        optimizerStep();
+    }
+
+    /** The row name bench_torch.py uses for the same workload, e.g. "mlp b=128". */
+    String row() {
+        return model + " b=" + (gpt != null ? batch + "x" + GPT_TOKENS : batch);
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+        if (input != null) {
+            input.close();
+        }
+        net.close();
+    }
+}
