@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * tensor API: Q·Kᵀ, masked softmax, P·V and the four backward products. {@code device=cpu} runs the Java
  * reference; {@code device=cuda} (needs a GPU) synchronises once per call, so the time is the device's,
  * {@code tf32} lets the products use TF32 tensor cores, and TearDown prints the peak device memory of one
- * call (the probabilities [B, H, T, T] dominate:
+ * call as a {@code PEAK {json}} line (the probabilities [B, H, T, T] dominate:
  * 8·8·512·512·4 B = 64 MiB each).
  *
  * <p>Run: {@code scripts/bench AttentionBenchmark -p device=cpu} (or cuda).
@@ -84,9 +84,8 @@ public class AttentionBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (cuda != null) {
-            System.out.printf("%nattention B=%d H=%d T=%d D=%d tf32=%s on %s: peak device memory %.1f MiB (inputs %.1f MiB)%n",
-                    B, H, T, D, tf32, device, cuda.allocator().peakAllocatedBytes() / 1048576.0,
-                    4.0 * B * H * T * D * 4 / 1048576.0);
+            System.out.printf("%nPEAK {\"row\": \"attention %dx%dx%dx%d\", \"tf32\": %s, \"peak_bytes\": %d}%n", B, H, T, D,
+                    tf32, cuda.allocator().peakAllocatedBytes());
         }
         q.close();
         k.close();

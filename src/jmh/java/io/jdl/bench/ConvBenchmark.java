@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * [64, 64, 3, 3], stride 1, padding 1, no bias; loss = sum(conv(x, w) · r), so backward computes both the
  * data and the filter gradient (about 3 · 14.8 GFLOP per call). scripts/bench_torch.py's "conv2d" row
  * runs the same graph in PyTorch. {@code device=cuda} synchronises once per call so the time is the
- * device's, and {@code tf32} lets cuDNN use TF32 tensor cores; TearDown prints the peak device memory.
+ * device's, and {@code tf32} lets cuDNN use TF32 tensor cores; TearDown prints the peak device memory
+ * as a {@code PEAK {json}} line.
  * {@code device=cpu} runs the Java reference (seconds per call on a few cores).
  */
 @State(Scope.Thread)
@@ -78,8 +79,8 @@ public class ConvBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (cuda != null) {
-            System.out.printf("%nconv2d %dx%dx%dx%d, %d filters %dx%d, tf32=%s on %s: peak device memory %.1f MiB%n",
-                    N, C, H, W, K, R, R, tf32, device, cuda.allocator().peakAllocatedBytes() / 1048576.0);
+            System.out.printf("%nPEAK {\"row\": \"conv2d %dx%dx%dx%d\", \"tf32\": %s, \"peak_bytes\": %d}%n", N, C, H, W,
+                    tf32, cuda.allocator().peakAllocatedBytes());
         }
         x.close();
         w.close();

@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * of a 65-character vocabulary (bench_torch.py's gpt row); {@link TrainStepFixture} builds them.
  * {@code -p tf32=true} turns on TF32 tensor-core math for products and convolutions (GPU only).
  * On a GPU each step ends with one stream synchronisation so the time is the device's; the
- * {@code hostSyncs} counter reports the host waits inside the step before it (must be 0).
+ * {@code hostSyncs} counter reports the host waits inside the step before it (must be 0), and TearDown prints
+ * the peak device memory as a {@code PEAK {json}} line.
  * {@link TrainStepPhases} splits the same step into forward, backward and optimizer with CUDA events.
  */
 @State(Scope.Thread)
@@ -67,8 +68,8 @@ public class TrainStepBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (fixture.cuda != null) {
-            System.out.printf("%n%s tf32=%s on %s: peak device memory %.1f MiB%n", fixture.row(), tf32, device,
-                    fixture.cuda.allocator().peakAllocatedBytes() / 1048576.0);
+            System.out.printf("%nPEAK {\"row\": \"%s\", \"tf32\": %s, \"peak_bytes\": %d}%n", fixture.row(), tf32,
+                    fixture.cuda.allocator().peakAllocatedBytes());
         }
         fixture.close();
     }
