@@ -1,7 +1,6 @@
 package io.jdl.bench;
 
 import io.jdl.backend.Device;
-import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
@@ -48,23 +47,19 @@ public class AttentionBenchmark {
 
     private static final int B = 8, H = 8, T = 512, D = 64;
     private Tensor q, k, v, r;
-    private CudaBackend cuda;
+    private BenchDevice bench;
 
     @Setup(Level.Trial)
     public void setUp() {
-        Device d = device.equals("cuda") ? Device.cuda(0) : Device.CPU;
+        bench = new BenchDevice(device, tf32);
+        Device d = bench.device();
         Shape s = Shape.of(B, H, T, D);
         Random rng = new Random(1);
         q = Tensor.randn(rng, s, d).requiresGrad(true);
         k = Tensor.randn(rng, s, d).requiresGrad(true);
         v = Tensor.randn(rng, s, d).requiresGrad(true);
         r = Tensor.randn(rng, s, d);
-        if (d.isCuda()) {
-            cuda = CudaBackend.get(0);
-            cuda.cublas().setTf32(tf32);
-            cuda.synchronize();
-            cuda.allocator().resetPeak();
-        }
+        bench.startMeasuring();
     }
 
     @Benchmark
@@ -76,17 +71,12 @@ public class AttentionBenchmark {
         q.zeroGrad();
         k.zeroGrad();
         v.zeroGrad();
-        if (cuda != null) {
-            cuda.synchronize();
-        }
+        bench.synchronize();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (cuda != null) {
-            System.out.printf("%nPEAK {\"row\": \"attention %dx%dx%dx%d\", \"tf32\": %s, \"peak_bytes\": %d}%n", B, H, T, D,
-                    tf32, cuda.allocator().peakAllocatedBytes());
-        }
+        bench.printPeak("attention " + B + "x" + H + "x" + T + "x" + D, tf32);
         q.close();
         k.close();
         v.close();

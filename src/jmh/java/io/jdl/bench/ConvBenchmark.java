@@ -1,7 +1,6 @@
 package io.jdl.bench;
 
 import io.jdl.backend.Device;
-import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
@@ -44,24 +43,17 @@ public class ConvBenchmark {
 
     private static final int N = 64, C = 64, K = 64, H = 56, W = 56, R = 3;
     private Tensor x, w, r;
-    private CudaBackend cuda;
+    private BenchDevice bench;
 
     @Setup(Level.Trial)
     public void setUp() {
-        Device d = Device.parse(device);
-        if (d.isCuda()) {
-            cuda = CudaBackend.get(d.index());
-            // Before the first convolution: its cuDNN plan keeps the math mode it was made with.
-            cuda.cublas().setTf32(tf32);
-        }
+        bench = new BenchDevice(device, tf32);
+        Device d = bench.device();
         Random rng = new Random(2);
         x = Tensor.randn(rng, Shape.of(N, C, H, W), d).requiresGrad(true);
         w = Tensor.randn(rng, Shape.of(K, C, R, R), d).requiresGrad(true);
         r = Tensor.randn(rng, Shape.of(N, K, H, W), d);
-        if (cuda != null) {
-            cuda.synchronize();
-            cuda.allocator().resetPeak();
-        }
+        bench.startMeasuring();
     }
 
     @Benchmark
@@ -71,17 +63,12 @@ public class ConvBenchmark {
         }
         x.zeroGrad();
         w.zeroGrad();
-        if (cuda != null) {
-            cuda.synchronize();
-        }
+        bench.synchronize();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (cuda != null) {
-            System.out.printf("%nPEAK {\"row\": \"conv2d %dx%dx%dx%d\", \"tf32\": %s, \"peak_bytes\": %d}%n", N, C, H, W,
-                    tf32, cuda.allocator().peakAllocatedBytes());
-        }
+        bench.printPeak("conv2d " + N + "x" + C + "x" + H + "x" + W, tf32);
         x.close();
         w.close();
         r.close();

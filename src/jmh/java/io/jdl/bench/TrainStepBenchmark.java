@@ -1,6 +1,6 @@
 package io.jdl.bench;
 
-import io.jdl.backend.Device;
+import io.jdl.backend.cuda.CudaBackend;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -62,25 +62,24 @@ public class TrainStepBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        fixture = new TrainStepFixture(model, Device.parse(device), batch, hidden, tf32);
+        fixture = new TrainStepFixture(model, device, batch, hidden, tf32);
+        fixture.bench.startMeasuring();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (fixture.cuda != null) {
-            System.out.printf("%nPEAK {\"row\": \"%s\", \"tf32\": %s, \"peak_bytes\": %d}%n", fixture.row(), tf32,
-                    fixture.cuda.allocator().peakAllocatedBytes());
-        }
+        fixture.bench.printPeak(fixture.row(), tf32);
         fixture.close();
     }
 
     @Benchmark
     public void step(Syncs syncs) {
-        long before = fixture.cuda == null ? 0 : fixture.cuda.stream().hostSyncCount();
+        CudaBackend cuda = fixture.bench.cuda();
+        long before = cuda == null ? 0 : cuda.stream().hostSyncCount();
         fixture.step();
-        if (fixture.cuda != null) {
-            syncs.hostSyncs += fixture.cuda.stream().hostSyncCount() - before;
-            fixture.cuda.synchronize();
+        if (cuda != null) {
+            syncs.hostSyncs += cuda.stream().hostSyncCount() - before;
         }
+        fixture.bench.synchronize();
     }
 }

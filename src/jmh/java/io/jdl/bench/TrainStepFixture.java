@@ -1,7 +1,6 @@
 package io.jdl.bench;
 
 import io.jdl.backend.Device;
-import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.models.FashionMnistModels;
 import io.jdl.nn.Module;
 import io.jdl.nn.Transformer;
@@ -30,8 +29,8 @@ final class TrainStepFixture implements AutoCloseable {
 
     final String model;
     final int batch;
-    /** The CUDA backend the step runs on, or null on the CPU. */
-    final CudaBackend cuda;
+    /** The device the step runs on: synchronisation and peak memory. */
+    final BenchDevice bench;
     private final Module net;
     private final Transformer gpt;
     private final Adam optimizer;
@@ -39,10 +38,10 @@ final class TrainStepFixture implements AutoCloseable {
     private final int[] ids, labels;
 
     /**
-     * @param tf32 TF32 tensor-core math for matrix products and convolutions on a GPU (ignored on the CPU);
-     *             set before the first step, since convolution plans keep the mode they were made with
+     * @param device cpu, cuda or cuda:N
+     * @param tf32   TF32 tensor-core math for matrix products and convolutions on a GPU (ignored on the CPU)
      */
-    TrainStepFixture(String model, Device device, int batch, int hidden, boolean tf32) {
+    TrainStepFixture(String model, String device, int batch, int hidden, boolean tf32) {
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         }
@@ -56,18 +55,16 @@ final class TrainStepFixture implements AutoCloseable {
             default -> throw new IllegalArgumentException("model is mlp, cnn or gpt, not " + model);
         };
         gpt = net instanceof Transformer t ? t : null;
-        cuda = device.isCuda() ? CudaBackend.get(device.index()) : null;
-        if (cuda != null) {
-            cuda.cublas().setTf32(tf32);
-        }
-        net.to(device);
+        bench = new BenchDevice(device, tf32);
+        Device d = bench.device();
+        net.to(d);
         optimizer = new Adam(net.parameters(), 1e-3f);
         if (gpt != null) {
             input = null;
             ids = rng.ints(batch * GPT_TOKENS, 0, GPT_VOCAB).toArray();
             labels = rng.ints(batch * GPT_TOKENS, 0, GPT_VOCAB).toArray();
         } else {
-            input = Tensor.randn(rng, model.equals("mlp") ? Shape.of(batch, 784) : Shape.of(batch, 1, 28, 28), device);
+            input = Tensor.randn(rng, model.equals("mlp") ? Shape.of(batch, 784) : Shape.of(batch, 1, 28, 28), d);
             ids = null;
             labels = rng.ints(batch, 0, 10).toArray();
         }

@@ -1,6 +1,6 @@
 package io.jdl.bench;
 
-import io.jdl.backend.Device;
+import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.Event;
 import io.jdl.cuda.Stream;
@@ -67,15 +67,15 @@ public final class TrainStepPhases {
 
     /** One row: warm-up steps, then {@code steps} steps each timed phase by phase. Returns a JSON object. */
     static String profile(String model, int batch, boolean tf32, int warmup, int steps) {
-        try (TrainStepFixture f = new TrainStepFixture(model, Device.cuda(0), batch, MLP_HIDDEN, tf32);
+        try (TrainStepFixture f = new TrainStepFixture(model, "cuda", batch, MLP_HIDDEN, tf32);
              Event start = Event.create(); Event forward = Event.create(); Event backward = Event.create();
              Event end = Event.create()) {
-            Stream stream = f.cuda.stream();
+            CudaBackend cuda = f.bench.cuda();
+            Stream stream = cuda.stream();
             for (int i = 0; i < warmup; i++) {
                 f.step();
             }
-            f.cuda.synchronize();
-            f.cuda.allocator().resetPeak();
+            f.bench.startMeasuring();
             double[] fwd = new double[steps], bwd = new double[steps], opt = new double[steps], total = new double[steps],
                     wall = new double[steps];
             for (int i = 0; i < steps; i++) {
@@ -98,7 +98,7 @@ public final class TrainStepPhases {
             return String.format(Locale.ROOT, "{\"row\": \"%s\", \"tf32\": %s, \"steps\": %d, \"forward_ms\": %.4f, "
                             + "\"backward_ms\": %.4f, \"optimizer_ms\": %.4f, \"event_ms\": %.4f, \"wall_ms\": %.4f, "
                             + "\"peak_bytes\": %d}", f.row(), tf32, steps, median(fwd), median(bwd), median(opt),
-                    median(total), median(wall), f.cuda.allocator().peakAllocatedBytes());
+                    median(total), median(wall), cuda.allocator().peakAllocatedBytes());
         }
     }
 
