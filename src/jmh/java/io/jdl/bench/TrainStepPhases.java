@@ -29,16 +29,27 @@ public final class TrainStepPhases {
     private TrainStepPhases() {
     }
 
+    /** A training-step workload: model (mlp, cnn or gpt) at a batch size; written {@code model:batch}. */
+    record Row(String model, int batch) {
+        static Row parse(String text) {
+            String[] mb = text.split(":");
+            if (mb.length != 2 || !List.of("mlp", "cnn", "gpt").contains(mb[0])) {
+                throw new IllegalArgumentException("a row is model:batch with model mlp, cnn or gpt, got '" + text + "'");
+            }
+            return new Row(mb[0], positive("batch of " + text, mb[1]));
+        }
+    }
+
     public static void main(String[] args) {
         int steps = 20, warmup = 5;
         List<Boolean> tf32Modes = List.of(false);
-        List<String> rows = new ArrayList<>();
+        List<Row> rows = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--steps" -> steps = positive("--steps", args[++i]);
-                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
-                case "--tf32" -> tf32Modes = Arrays.stream(args[++i].split(",")).map(TrainStepPhases::bool).toList();
-                default -> rows.add(args[i]);
+                case "--steps" -> steps = positive("--steps", value(args, ++i));
+                case "--warmup" -> warmup = positive("--warmup", value(args, ++i));
+                case "--tf32" -> tf32Modes = Arrays.stream(value(args, ++i).split(",")).map(TrainStepPhases::bool).toList();
+                default -> rows.add(Row.parse(args[i]));
             }
         }
         if (rows.isEmpty()) {
@@ -49,15 +60,11 @@ public final class TrainStepPhases {
             System.exit(2);
         }
         for (boolean tf32 : tf32Modes) {
-            for (String row : rows) {
-                String[] mb = row.split(":");
-                if (mb.length != 2) {
-                    throw new IllegalArgumentException("row must be model:batch, got " + row);
-                }
+            for (Row row : rows) {
                 try {
-                    System.out.println("PHASES " + profile(mb[0], positive("batch", mb[1]), tf32, warmup, steps));
+                    System.out.println("PHASES " + profile(row.model(), row.batch(), tf32, warmup, steps));
                 } catch (RuntimeException e) {
-                    System.out.println("PHASES-ERROR " + row + " tf32=" + tf32 + ": " + e);
+                    System.out.println("PHASES-ERROR " + row.model() + ":" + row.batch() + " tf32=" + tf32 + ": " + e);
                     e.printStackTrace(System.out);
                 }
                 System.out.flush();
@@ -109,12 +116,23 @@ public final class TrainStepPhases {
         return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
-    private static int positive(String what, String text) {
-        int v = Integer.parseInt(text);
-        if (v < 1) {
-            throw new IllegalArgumentException(what + " must be >= 1, got " + text);
+    private static String value(String[] args, int i) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(args[i - 1] + " needs a value");
         }
-        return v;
+        return args[i];
+    }
+
+    private static int positive(String what, String text) {
+        try {
+            int v = Integer.parseInt(text);
+            if (v >= 1) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below, with the others
+        }
+        throw new IllegalArgumentException(what + " must be a whole number >= 1, got '" + text + "'");
     }
 
     private static boolean bool(String text) {
