@@ -14,7 +14,7 @@ update, zeroing the gradients):
   cnn b=128, cnn b=1024         the `cnn` sample's network (below)
   gpt b=64x256                  6 layers, 6 heads, width 384, causal, vocab 65; variants "math", "default"
 
-fp32 with TF32 off, then on (matmul and cuDNN), eager; then the training steps under torch.compile
+fp32 with TF32 off, then on (matrix products and cuDNN convolutions), eager; then the training steps under torch.compile
 (--compile) while the time budget lasts. Each call is timed with CUDA events (median) and with the host
 clock around the call and a synchronisation (mean: JMH's average-time method, which the jdl rows use);
 training steps also time forward, backward and optimizer with events; peak device memory after warm-up.
@@ -217,8 +217,13 @@ class Timer:
 
 
 def set_tf32(on):
-    torch.backends.cuda.matmul.allow_tf32 = on
-    torch.backends.cudnn.allow_tf32 = on
+    """TF32 for float32 matrix products and cuDNN convolutions (PyTorch >= 2.9 has fp32_precision for this)."""
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if on else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if on else "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32 = on
 
 
 def train_step(make_model, make_x, make_y, device, compiled, timer):
