@@ -79,8 +79,11 @@ def junit_cases(folder):
 
 def tree_counts(log):
     """Counts from the console launcher's tree when no XML was written (the stage was cut short)."""
-    text = log or ""
-    return {"passed": text.count("✔"), "failed": text.count("✘"), "skipped": text.count("↷")}
+    # Tests are the leaves: "name() ✔" or a parameterized invocation "[3] 256 ■"; classes and parameterized
+    # methods ("layerNorm(int) ✔") carry marks too and are not counted. Skipped is ■ (↷ in older launchers).
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", log or "")  # ANSI colours, if the launcher used them
+    marks = re.findall(r"─ (?:\S+\(\)|\[\d+\][^✔✘■↷\n]*?) (✔|✘|■|↷)", plain)
+    return {"passed": marks.count("✔"), "failed": marks.count("✘"), "skipped": marks.count("■") + marks.count("↷")}
 
 
 def write_test_logs(cases, folder):
