@@ -220,6 +220,7 @@ def bench_section(d, md):
     md.append("## Benchmarks\n")
     if not jmh and not torch_rows:
         md.append("No benchmark results (see the stages above for why).\n")
+        return
     md.append("jdl ms: JMH average time per call, each call ending in a stream synchronisation. PyTorch ms: mean of "
               "the host clock around each call and a synchronisation (the same method); the CUDA-event medians "
               "(device time between the call's first and last kernel) are in the next columns. Ratio: jdl ms / "
