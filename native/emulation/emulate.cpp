@@ -1,67 +1,29 @@
-// Runs the kernels of ../jdl_kernels.cu on the CPU, one std::thread per CUDA thread, and compares them with
+// Runs the kernels of ../jdl_kernels.cu on the CPU (cuda_host.h: a block's threads are fibers), and compares them with
 // plain double-precision references. A development check for machines without a GPU: it exercises the
 // kernels' indexing, reductions, barriers and formulas (not the GPU compiler, nor the launch path).
 //
-//   native/emulation/run        (g++ >= 11, C++20 for std::barrier)
+//   native/emulation/run        (g++ >= 11)
 //
-// Emulation: blocks run one after another; the threads of a block run concurrently and __syncthreads is a
-// std::barrier; __shared__ becomes static (shared by the block's threads, reused by the next block);
-// atomicAdd takes a mutex; the math functions are the host's.
+// Emulation (cuda_host.h): blocks run one after another; the threads of a block are fibers that switch at
+// __syncthreads; __shared__ becomes thread_local static (shared by the block's threads, reused by the next
+// block); atomicAdd is a compare-and-swap; the math functions are the host's.
 
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <mutex>
 #include <random>
-#include <thread>
+#include <string>
 #include <vector>
 
-struct Dim3 {
-    unsigned x, y, z;
-};
-static thread_local Dim3 threadIdx;
-static Dim3 blockIdx, blockDim, gridDim;
-static std::barrier<>* currentBarrier;
-static std::mutex atomicMutex;
-
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __shared__ static
-static inline void __syncthreads() { currentBarrier->arrive_and_wait(); }
-static inline float atomicAdd(float* p, float v) {
-    std::lock_guard<std::mutex> lock(atomicMutex);
-    float old = *p;
-    *p = old + v;
-    return old;
-}
-static inline float __int_as_float(int i) {
-    float f;
-    std::memcpy(&f, &i, sizeof f);
-    return f;
-}
+#include "cuda_host.h"
 
 #include "../jdl_kernels.cu"
 
+// Every kernel runs with barriers allowed (fibers), whether or not it uses them.
 static void launch(unsigned grid, unsigned block, const std::function<void()>& kernel) {
-    gridDim = {grid, 1, 1};
-    blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid; b++) {
-        blockIdx = {b, 0, 0};
-        std::barrier<> barrier(block);
-        currentBarrier = &barrier;
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < block; t++) {
-            threads.emplace_back([&kernel, t] {
-                threadIdx = {t, 0, 0};
-                kernel();
-            });
-        }
-        for (auto& th : threads) th.join();
-    }
+    emu::runGrid({grid, 1, 1}, {block, 1, 1}, true, kernel);
 }
 
 static int failures = 0;

@@ -21,6 +21,7 @@ namespace standin {
 // allocation; otherwise nullptr, with the last error set to a message such as
 // "cudnnConvolutionForward: argument y: 4096 bytes at 0x...+128 overrun the 4000-byte allocation by 224 bytes".
 // bytes == 0 is accepted for any pointer (nothing is touched) and returns ptr unchanged.
+// The allocation must also belong to the calling thread's current device (jdl enables no peer access).
 void* span(const void* ptr, size_t bytes, const char* function, const char* argument);
 
 // Bytes covered by a strided layout: elementSize * (1 + sum over d of (dims[d] - 1) * strides[d]),
@@ -39,7 +40,16 @@ bool computing();
 
 // Fault injection for library calls: a status to return instead of running `function`, or 0.
 // Set with JDL_STANDIN_FAIL="name=status[@nth]" or standinFailCall(name, status, nth).
+// Every exported library function calls it first: it also counts the call (standinCallCount), and when it
+// returns a status it has set the last error to say that the status was injected.
 int injectedFault(const char* function);
+
+// (Added by the runtime.) The calling host thread's current device (per host thread, 0 until cudaSetDevice);
+// a library handle is bound to the device current when it was created (cublasCreate, cudnnCreate).
+int currentDevice();
+
+// (Added by the runtime.) Waits until every stream of `device` has run what was enqueued on it.
+void synchronizeDevice(int device);
 
 // Sets the message returned by standinLastError() (printf-style); returns the status passed in, so a call
 // can `return standin::fail(CUDNN_STATUS_BAD_PARAM, "cudnnSetTensorNdDescriptor: nbDims %d > 8", n);`.

@@ -1,0 +1,144 @@
+// Just enough of CUDA's device-side language to compile ../jdl_kernels.cu as host C++, and a launcher that
+// runs a grid on the calling host thread. Shared by emulate.cpp (the kernel checks) and the host stand-in
+// runtime (native/standin/kernels.cpp).
+//
+// A block's CUDA threads are fibers (ucontext) on one host thread, with stacks reused from launch to launch:
+// __syncthreads() switches to the next fiber, and the block goes on past the barrier once every live fiber has
+// reached it. Kernels that never use a barrier run their threads as plain calls, one after another (no
+// switches at all). Blocks run one after another. __shared__ is thread_local: shared by the fibers of the
+// block, separate for kernels running at the same time on other host threads (other streams). atomicAdd is
+// a compare-and-swap loop, correct across host threads too.
+#pragma once
+
+#include <ucontext.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <vector>
+
+struct Dim3 {
+    unsigned x, y, z;
+};
+
+inline thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+// (CUDA's host headers, when included first, define these as attributes for their own compiler.)
+#undef __global__
+#undef __device__
+#undef __forceinline__
+#undef __shared__
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static thread_local
+
+namespace emu {
+
+constexpr size_t FIBER_STACK = 64 << 10;
+
+struct Fiber {
+    ucontext_t context;
+    std::unique_ptr<char[]> stack{new char[FIBER_STACK]};
+    bool done = false;
+};
+
+struct Scheduler {
+    ucontext_t main;
+    std::vector<Fiber> fibers;
+    unsigned current = 0;
+    bool inFiber = false;
+    const std::function<void()>* body = nullptr;
+};
+
+inline thread_local Scheduler scheduler;
+
+inline void fiberEntry() {
+    (*scheduler.body)();
+    scheduler.fibers[scheduler.current].done = true;
+    // returning resumes uc_link: the scheduler
+}
+
+inline void syncthreads() {
+    Scheduler& s = scheduler;
+    if (!s.inFiber) {
+        std::fprintf(stderr, "jdl emulation: __syncthreads() in a kernel launched as barrier-free\n");
+        std::abort();
+    }
+    swapcontext(&s.fibers[s.current].context, &s.main);
+}
+
+inline Dim3 unflatten(unsigned t, Dim3 d) { return {t % d.x, (t / d.x) % d.y, t / (d.x * d.y)}; }
+
+// Runs body() once per CUDA thread of the grid, with threadIdx, blockIdx, blockDim and gridDim set.
+// barriers: whether the kernel may call __syncthreads (then its threads run as fibers).
+inline void runGrid(Dim3 grid, Dim3 block, bool barriers, const std::function<void()>& body) {
+    gridDim = grid;
+    blockDim = block;
+    const unsigned threads = block.x * block.y * block.z;
+    Scheduler& s = scheduler;
+    if (barriers && s.fibers.size() < threads) s.fibers.resize(threads);
+    for (unsigned bz = 0; bz < grid.z; bz++)
+        for (unsigned by = 0; by < grid.y; by++)
+            for (unsigned bx = 0; bx < grid.x; bx++) {
+                blockIdx = {bx, by, bz};
+                if (!barriers) {
+                    for (unsigned t = 0; t < threads; t++) {
+                        threadIdx = unflatten(t, block);
+                        body();
+                    }
+                    continue;
+                }
+                s.body = &body;
+                for (unsigned t = 0; t < threads; t++) {
+                    Fiber& f = s.fibers[t];
+                    getcontext(&f.context);
+                    f.context.uc_stack.ss_sp = f.stack.get();
+                    f.context.uc_stack.ss_size = FIBER_STACK;
+                    f.context.uc_link = &s.main;
+                    f.done = false;
+                    makecontext(&f.context, fiberEntry, 0);
+                }
+                // Each round runs every live thread up to its next barrier (or its end).
+                unsigned live = threads;
+                s.inFiber = true;
+                while (live > 0) {
+                    for (unsigned t = 0; t < threads; t++) {
+                        Fiber& f = s.fibers[t];
+                        if (f.done) continue;
+                        s.current = t;
+                        threadIdx = unflatten(t, block);
+                        swapcontext(&s.main, &f.context);
+                        if (f.done) live--;
+                    }
+                }
+                s.inFiber = false;
+            }
+}
+
+}  // namespace emu
+
+static inline void __syncthreads() { emu::syncthreads(); }
+
+static inline float atomicAdd(float* p, float v) {
+    uint32_t* bits = reinterpret_cast<uint32_t*>(p);
+    uint32_t old = __atomic_load_n(bits, __ATOMIC_RELAXED);
+    for (;;) {
+        float f, sum;
+        std::memcpy(&f, &old, sizeof f);
+        sum = f + v;
+        uint32_t desired;
+        std::memcpy(&desired, &sum, sizeof desired);
+        if (__atomic_compare_exchange_n(bits, &old, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return f;
+    }
+}
+
+static inline float __int_as_float(int i) {
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+}

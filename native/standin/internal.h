@@ -1,0 +1,34 @@
+// What the three source files of libcudart.so.13 (runtime.cpp, streams.cpp, kernels.cpp) share, beyond
+// standin.h. Not used by libcublas or libcudnn.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "standin.h"
+
+namespace standin {
+
+constexpr int DEVICE_COUNT = 2;
+
+// Counts a call of an exported function (for standinCallCount) and returns the status injected for it, or 0.
+// Every exported function starts with this (through injectedFault, which counts as well).
+int enter(const char* function);
+
+// Like span(), without requiring the allocation to belong to the current device (copies and memsets work
+// across devices under unified addressing). *device receives the allocation's device when non-null.
+void* spanAnyDevice(const void* ptr, size_t bytes, const char* function, const char* argument, int* device);
+
+// The pinned (cudaMallocHost) allocation holding [ptr, ptr + bytes), or false. Sets *overrun when it is pinned
+// but overruns its allocation (the caller reports it).
+bool pinnedRange(const void* ptr, size_t bytes, bool* overrun);
+
+// The stream a handle names for the calling thread: nullptr and cudaStreamLegacy mean the current device's
+// legacy default stream. Returns nullptr (last error set) for a destroyed or unknown handle.
+struct Stream;
+Stream* resolveStream(cudaStream_t handle, const char* function);
+int streamDevice(const Stream* s);
+
+}  // namespace standin

@@ -1,0 +1,327 @@
+// The host stand-in's CUDA runtime, part 3: jdl's kernels. native/jdl_kernels.cu is compiled in as host
+// code (native/emulation/cuda_host.h); cudaLibraryLoadData accepts the committed fatbin (checked by its
+// magic, and for each kernel's name), cudaLibraryGetKernel hands out a kernel by name, and cudaLaunchKernel
+// reads the `void **args` with the kernel's real C parameter types (deduced from the compiled function, so
+// they cannot drift from the source), checks the launch and every buffer the kernel touches, and queues the
+// grid on the stream's worker.
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "internal.h"
+
+// The system headers first, so that the visibility pragma below applies only to the kernels' own code.
+#include <ucontext.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+
+#pragma GCC visibility push(hidden)  // the kernels are not exports of libcudart
+#include "../emulation/cuda_host.h"
+#include "../jdl_kernels.cu"
+#pragma GCC visibility pop
+
+namespace standin {
+namespace {
+
+// ---- what a kernel touches, from the contracts in jdl_kernels.cu's comments ---------------------------
+
+// One argument's value, as its C type.
+template <class T>
+T arg(void** args, int i) {
+    return *static_cast<T*>(args[i]);
+}
+long long I64(void** a, int i) { return arg<long long>(a, i); }
+long long I32(void** a, int i) { return arg<int>(a, i); }
+float F32(void** a, int i) { return arg<float>(a, i); }
+
+struct Access {
+    int param;
+    long long elements;  // of 4-byte floats or ints; 0 for an unused (NULL-able) pointer
+};
+
+// A kernel's launch contract. signature: one letter per parameter (P pointer, i int, l long long,
+// u unsigned long long, f float), compared at load with the compiled function's parameter types.
+struct Contract {
+    const char* name;
+    const char* signature;
+    bool rowBlocks;  // one block of exactly JDL_BLOCK threads per row (the *_rows kernels)
+    long long (*rows)(void**);  // rows the grid must cover (rowBlocks), or blocks needed otherwise
+    std::vector<Access> (*accesses)(void**);
+};
+
+long long none(void**) { return 0; }
+
+#define ACCESSES(...) [](void** a) { return std::vector<Access>{__VA_ARGS__}; }
+const Contract CONTRACTS[] = {
+    {"jdl_leaky_relu", "PPlf", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
+    {"jdl_leaky_relu_backward", "PPPlf", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    {"jdl_gelu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
+    {"jdl_gelu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (logits, targets, lossPerRow, rows, classes, ignoreIndex)
+    {"jdl_softmax_cross_entropy_rows", "PPPiii", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)}, {2, I32(a, 3)})},
+    // (logits, targets, dLogits, rows, classes, ignoreIndex, scale)
+    {"jdl_softmax_cross_entropy_backward_rows", "PPPiiif", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)}, {2, I32(a, 3) * I32(a, 4)})},
+    // (param, grad, momentumBuf, n, lr, momentum, dampening, weightDecay, nesterov, firstStep):
+    // momentumBuf is untouched (may be NULL) when momentum == 0
+    {"jdl_sgd_step", "PPPlffffii", false, none,
+     ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, F32(a, 5) != 0.0f ? I64(a, 3) : 0})},
+    // (param, grad, m, v, n, ...)
+    {"jdl_adam_step", "PPPPlfffffiff", false, none,
+     ACCESSES({0, I64(a, 4)}, {1, I64(a, 4)}, {2, I64(a, 4)}, {3, I64(a, 4)})},
+    // (x, y, mask, n, p, seed)
+    {"jdl_dropout", "PPPlfu", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (weight, ids, out, n, dim, vocab)
+    {"jdl_embedding_forward", "PPPlii", false, none,
+     ACCESSES({0, I32(a, 5) * I32(a, 4)}, {1, I64(a, 3)}, {2, I64(a, 3) * I32(a, 4)})},
+    // (dOut, ids, dWeight, n, dim, vocab)
+    {"jdl_embedding_backward", "PPPlii", false, none,
+     ACCESSES({0, I64(a, 3) * I32(a, 4)}, {1, I64(a, 3)}, {2, I32(a, 5) * I32(a, 4)})},
+    // (x, gamma, beta, y, mean, rstd, rows, cols, eps): gamma, beta may be NULL
+    {"jdl_layer_norm_rows", "PPPPPPiif", true, [](void** a) { return I32(a, 6); },
+     ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, arg<void*>(a, 1) ? I32(a, 7) : 0}, {2, arg<void*>(a, 2) ? I32(a, 7) : 0},
+              {3, I32(a, 6) * I32(a, 7)}, {4, I32(a, 6)}, {5, I32(a, 6)})},
+    // (x, gamma, mean, rstd, dy, dx, rows, cols): gamma may be NULL
+    {"jdl_layer_norm_backward_rows", "PPPPPPii", true, [](void** a) { return I32(a, 6); },
+     ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, arg<void*>(a, 1) ? I32(a, 7) : 0}, {2, I32(a, 6)}, {3, I32(a, 6)},
+              {4, I32(a, 6) * I32(a, 7)}, {5, I32(a, 6) * I32(a, 7)})},
+    // (x, mean, rstd, dy, dGamma, dBeta, rows, cols): grid ceil(cols / JDL_COL_TILE); dGamma, dBeta may be NULL
+    {"jdl_layer_norm_backward_columns", "PPPPPPii", false,
+     [](void** a) { return (I32(a, 7) + JDL_COL_TILE - 1) / (long long)JDL_COL_TILE; },
+     ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, I32(a, 6)}, {2, I32(a, 6)}, {3, I32(a, 6) * I32(a, 7)},
+              {4, arg<void*>(a, 4) ? I32(a, 7) : 0}, {5, arg<void*>(a, 5) ? I32(a, 7) : 0})},
+    // (scores, keyMask, probs, rows, heads, tq, tk, scale, causal): keyMask [batch, tk] may be NULL
+    {"jdl_attention_softmax_rows", "PPPiiiifi", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 3) * I32(a, 6)},
+              {1, arg<void*>(a, 1) && I32(a, 4) * I32(a, 5) > 0
+                      ? (I32(a, 3) + I32(a, 4) * I32(a, 5) - 1) / (I32(a, 4) * I32(a, 5)) * I32(a, 6) : 0},
+              {2, I32(a, 3) * I32(a, 6)})},
+    // (p, dp, dScores, rows, cols, scale)
+    {"jdl_attention_softmax_backward_rows", "PPPiif", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3) * I32(a, 4)}, {2, I32(a, 3) * I32(a, 4)})},
+};
+
+// ---- the compiled kernels ---------------------------------------------------------------------------
+
+template <class T>
+constexpr char letter() {
+    if constexpr (std::is_pointer_v<T>) return 'P';
+    else if constexpr (std::is_same_v<T, int>) return 'i';
+    else if constexpr (std::is_same_v<T, long long>) return 'l';
+    else if constexpr (std::is_same_v<T, unsigned long long>) return 'u';
+    else if constexpr (std::is_same_v<T, float>) return 'f';
+    else static_assert(sizeof(T) == 0, "a kernel parameter type the stand-in does not know");
+}
+
+using Runner = std::function<void()> (*)(void* function, void** args, Dim3 grid, Dim3 block, bool barriers);
+
+struct Compiled {
+    const char* name;
+    bool barriers;  // the kernel (or a helper it calls) uses __syncthreads: decided by the build from the source
+    std::string signature;
+    void* function;
+    Runner runner;
+};
+
+// Copies the arguments now (cudaLaunchKernel reads `args` before it returns) and returns the grid's work.
+template <class... A>
+std::function<void()> runner(void* function, void** args, Dim3 grid, Dim3 block, bool barriers) {
+    auto f = reinterpret_cast<void (*)(A...)>(function);
+    auto values = [&]<size_t... I>(std::index_sequence<I...>) {
+        return std::tuple<A...>(*static_cast<A*>(args[I])...);
+    }(std::index_sequence_for<A...>{});
+    return [f, values, grid, block, barriers] {
+        emu::runGrid(grid, block, barriers, [&] { std::apply(f, values); });
+    };
+}
+
+template <class... A>
+Compiled compiled(const char* name, bool barriers, void (*f)(A...)) {
+    return Compiled{name, barriers, std::string{letter<A>()...}, reinterpret_cast<void*>(f), &runner<A...>};
+}
+
+#define KERNEL(name, barriers) compiled(#name, barriers, name),
+const Compiled COMPILED[] = {
+#include "kernels.inc"  // generated by the build from jdl_kernels.cu: KERNEL(jdl_..., uses __syncthreads)
+};
+#undef KERNEL
+
+const Contract* contractOf(const char* name) {
+    for (const Contract& c : CONTRACTS)
+        if (std::strcmp(c.name, name) == 0) return &c;
+    return nullptr;
+}
+
+std::atomic<long long> launches{0};
+
+}  // namespace
+}  // namespace standin
+
+using namespace standin;
+
+// A library: the names of the kernels the loaded image holds. A kernel handle: its Compiled entry.
+struct CUlib_st {
+    std::set<std::string> names;
+};
+
+namespace {
+std::mutex libraryMutex;
+std::set<CUlib_st*> liveLibraries;
+
+constexpr uint32_t FATBIN_MAGIC = 0xBA55ED50;  // fatbinary header: magic, u16 version, u16 header size, u64 payload
+
+bool isKernelHandle(const void* k) {
+    for (const Compiled& c : COMPILED)
+        if (&c == k) return true;
+    return false;
+}
+}  // namespace
+
+#define ENTER(name)                                      \
+    do {                                                 \
+        int injected = standin::injectedFault(name);     \
+        if (injected != 0) return (cudaError_t)injected; \
+    } while (0)
+
+extern "C" {
+
+// Accepts a CUDA fatbin image: every kernel compiled into the stand-in whose name the image's cubins name is
+// available from it. The kernels' launch contracts are checked against their compiled signatures here.
+cudaError_t cudaLibraryLoadData(cudaLibrary_t* library, const void* code, cudaJitOption* jitOptions,
+                                void** jitOptionsValues, unsigned int numJitOptions, cudaLibraryOption* libraryOptions,
+                                void** libraryOptionValues, unsigned int numLibraryOptions) {
+    ENTER("cudaLibraryLoadData");
+    (void)jitOptions, (void)jitOptionsValues, (void)libraryOptions, (void)libraryOptionValues;
+    if (library == nullptr || code == nullptr)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLibraryLoadData: library or code is NULL");
+    if (numJitOptions != 0 || numLibraryOptions != 0)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLibraryLoadData: options are not supported by the stand-in");
+    uint32_t magic;
+    uint16_t headerSize;
+    uint64_t payload;
+    std::memcpy(&magic, code, 4);
+    if (magic != FATBIN_MAGIC)
+        return (cudaError_t)fail(cudaErrorInvalidKernelImage, "cudaLibraryLoadData: not a fatbin (magic 0x%08x, "
+                                 "expected 0x%08x)", magic, FATBIN_MAGIC);
+    std::memcpy(&headerSize, (const char*)code + 6, 2);
+    std::memcpy(&payload, (const char*)code + 8, 8);
+    std::string image((const char*)code, headerSize + payload);
+    for (const Compiled& c : COMPILED) {
+        const Contract* contract = contractOf(c.name);
+        if (contract == nullptr || c.signature != contract->signature)
+            return (cudaError_t)fail(cudaErrorInvalidKernelImage,
+                                     "cudaLibraryLoadData: the stand-in's launch contract for %s (%s) does not match "
+                                     "the kernel compiled from jdl_kernels.cu (%s): update native/standin/kernels.cpp",
+                                     c.name, contract ? contract->signature : "missing", c.signature.c_str());
+    }
+    CUlib_st* lib = new CUlib_st();
+    for (const Compiled& c : COMPILED)
+        if (image.find(std::string(c.name) + '\0') != std::string::npos) lib->names.insert(c.name);
+    std::lock_guard<std::mutex> lock(libraryMutex);
+    liveLibraries.insert(lib);
+    *library = lib;
+    return cudaSuccess;
+}
+
+cudaError_t cudaLibraryGetKernel(cudaKernel_t* pKernel, cudaLibrary_t library, const char* name) {
+    ENTER("cudaLibraryGetKernel");
+    if (pKernel == nullptr || name == nullptr)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLibraryGetKernel: pKernel or name is NULL");
+    std::lock_guard<std::mutex> lock(libraryMutex);
+    if (liveLibraries.count(library) == 0)
+        return (cudaError_t)fail(cudaErrorInvalidResourceHandle, "cudaLibraryGetKernel: %p is not a loaded library",
+                                 (void*)library);
+    if (library->names.count(name) == 0)
+        return (cudaError_t)fail(cudaErrorSymbolNotFound, "cudaLibraryGetKernel: no kernel %s in the image%s", name,
+                                 contractOf(name) ? "" : " (nor in the stand-in's build of jdl_kernels.cu)");
+    for (const Compiled& c : COMPILED)
+        if (std::strcmp(c.name, name) == 0) {
+            *pKernel = reinterpret_cast<cudaKernel_t>(const_cast<Compiled*>(&c));
+            return cudaSuccess;
+        }
+    return (cudaError_t)fail(cudaErrorSymbolNotFound, "cudaLibraryGetKernel: %s", name);
+}
+
+cudaError_t cudaLibraryUnload(cudaLibrary_t library) {
+    ENTER("cudaLibraryUnload");
+    std::lock_guard<std::mutex> lock(libraryMutex);
+    if (liveLibraries.erase(library) == 0)
+        return (cudaError_t)fail(cudaErrorInvalidResourceHandle, "cudaLibraryUnload: %p is not a loaded library",
+                                 (void*)library);
+    delete library;
+    return cudaSuccess;
+}
+
+// Checks, in CUDA's order: the kernel handle, the launch configuration (limits of cudaDeviceProp: 1024
+// threads per block, block (1024, 1024, 64), grid (2^31 - 1, 65535, 65535)), the stream ("a kernel launch
+// will fail if it is issued to a stream that is not associated to the current device"), then the kernel's
+// own contract: its block and grid shape, and each buffer it reads or writes against its allocation.
+cudaError_t cudaLaunchKernel(const void* func, dim3 gridDim, dim3 blockDim, void** args, size_t sharedMem,
+                             cudaStream_t stream) {
+    ENTER("cudaLaunchKernel");
+    if (!isKernelHandle(func))
+        return (cudaError_t)fail(cudaErrorInvalidDeviceFunction, "cudaLaunchKernel: %p is not a kernel handle from "
+                                 "cudaLibraryGetKernel", func);
+    const Compiled& k = *static_cast<const Compiled*>(func);
+    const Contract& c = *contractOf(k.name);
+    unsigned long long threads = (unsigned long long)blockDim.x * blockDim.y * blockDim.z;
+    if (gridDim.x == 0 || gridDim.y == 0 || gridDim.z == 0 || threads == 0 || threads > 1024 || blockDim.x > 1024 ||
+        blockDim.y > 1024 || blockDim.z > 64 || gridDim.x > 0x7fffffffu || gridDim.y > 65535 || gridDim.z > 65535)
+        return (cudaError_t)fail(cudaErrorInvalidConfiguration, "cudaLaunchKernel(%s): grid (%u, %u, %u), block "
+                                 "(%u, %u, %u) exceed the device's limits", k.name, gridDim.x, gridDim.y, gridDim.z,
+                                 blockDim.x, blockDim.y, blockDim.z);
+    if (sharedMem != 0)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLaunchKernel(%s): %zu bytes of dynamic shared memory, but "
+                                 "jdl's kernels declare none", k.name, sharedMem);
+    if (args == nullptr && !k.signature.empty())
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLaunchKernel(%s): args is NULL", k.name);
+    Stream* s = resolveStream(stream, "cudaLaunchKernel");
+    if (s == nullptr) return cudaErrorInvalidResourceHandle;
+    if (streamDevice(s) != currentDevice())
+        return (cudaError_t)fail(cudaErrorInvalidResourceHandle, "cudaLaunchKernel(%s): the stream belongs to device %d "
+                                 "but the calling thread's current device is %d", k.name, streamDevice(s),
+                                 currentDevice());
+    if (c.rowBlocks && (blockDim.x != JDL_BLOCK || threads != JDL_BLOCK || gridDim.x < c.rows(args)))
+        return (cudaError_t)fail(cudaErrorInvalidConfiguration, "cudaLaunchKernel(%s): needs one block of exactly %d "
+                                 "threads per row for %lld rows; given grid %u, block (%u, %u, %u)", k.name, JDL_BLOCK,
+                                 c.rows(args), gridDim.x, blockDim.x, blockDim.y, blockDim.z);
+    if (!c.rowBlocks && c.rows != none && (threads != JDL_BLOCK || gridDim.x < c.rows(args)))
+        return (cudaError_t)fail(cudaErrorInvalidConfiguration, "cudaLaunchKernel(%s): needs blocks of %d threads and "
+                                 "at least %lld blocks; given grid %u, block %llu", k.name, JDL_BLOCK, c.rows(args),
+                                 gridDim.x, threads);
+    std::vector<Access> accesses = c.accesses(args);
+    for (size_t i = 0; i < k.signature.size(); i++) {
+        if (k.signature[i] != 'P') continue;
+        long long elements = -1;
+        for (const Access& a : accesses)
+            if (a.param == (int)i) elements = a.elements;
+        if (elements < 0)
+            return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLaunchKernel(%s): the stand-in has no extent for "
+                                     "pointer argument %zu", k.name, i);
+        std::string what = std::string(k.name) + " argument " + std::to_string(i);
+        if (span(arg<void*>(args, (int)i), (size_t)elements * 4, "cudaLaunchKernel", what.c_str()) == nullptr &&
+            elements > 0)
+            return cudaErrorInvalidValue;
+    }
+    std::function<void()> work =
+        k.runner(k.function, args, Dim3{gridDim.x, gridDim.y, gridDim.z}, Dim3{blockDim.x, blockDim.y, blockDim.z},
+                 k.barriers);
+    if (!enqueue(stream, std::move(work), "cudaLaunchKernel")) return cudaErrorInvalidResourceHandle;
+    launches++;
+    return cudaSuccess;
+}
+
+long long standinLaunchCount(void) { return launches.load(); }
+
+}  // extern "C"
