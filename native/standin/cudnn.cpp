@@ -267,13 +267,15 @@ const char* cudnnGetErrorString(cudnnStatus_t status) {
 }
 
 // cuDNN's account of the last failure: the stand-in's last message (shared with the runtime and
-// cuBLAS stand-ins, per host thread), truncated to max_size including the terminating NUL.
+// cuBLAS stand-ins, per host thread), truncated to max_size including the terminating NUL. Reading it
+// consumes it, so an old message is never reported again with a later, unrelated failure.
 void cudnnGetLastErrorString(char* message, size_t max_size) {
     if (message == nullptr || max_size == 0) {
         return;
     }
     const char* last = standinLastError();
     std::snprintf(message, max_size, "%s", last == nullptr ? "" : last);
+    standinClearLastError();
 }
 
 cudnnStatus_t cudnnCreate(cudnnHandle_t* handle) {
