@@ -55,7 +55,21 @@ public final class Cudnn extends NativeResource {
         // cuDNN 9 encodes major * 10000 + minor * 100 + patch.
         VersionCheck.verify("cuDNN", (int) (v / 10000), (int) (v % 10000 / 100), (int) (v % 100),
                 CUDNN_MAJOR(), CUDNN_MINOR(), CUDNN_PATCHLEVEL());
+        checkCudartMatch(cudnnGetCudartVersion(), Cuda.runtimeVersion());
         return v;
+    }
+
+    /**
+     * A cuDNN built for another CUDA major version than the loaded runtime's (e.g. the nvidia-cudnn-cu12
+     * wheel next to CUDA 13) loads but fails in obscure ways later: refuse it now. Both versions are
+     * CUDA-encoded (1000 * major + 10 * minor).
+     */
+    static void checkCudartMatch(long cudnnCudart, int runtime) {
+        if (cudnnCudart / 1000 != runtime / 1000) {
+            throw new NativeLibraryException("cuDNN was built for CUDA " + Cuda.formatVersion((int) cudnnCudart)
+                    + " but the loaded CUDA runtime is " + Cuda.formatVersion(runtime) + ": major versions differ. Install "
+                    + "the cuDNN for CUDA " + runtime / 1000 + " (pip package nvidia-cudnn-cu" + runtime / 1000 + ").");
+        }
     }
 
     /**
@@ -85,12 +99,17 @@ public final class Cudnn extends NativeResource {
 
     static void check(int status, String call) {
         if (status != CUDNN_STATUS_SUCCESS()) {
-            throw new CudnnException(call, status, Cuda.cString(cudnnGetErrorString(status)), lastError());
+            throw new CudnnException(call, status, statusName(status), lastError());
         }
     }
 
+    /** The status as cuDNN names it, e.g. {@code CUDNN_STATUS_BAD_PARAM}. */
+    static String statusName(int status) {
+        return Cuda.cString(cudnnGetErrorString(status));
+    }
+
     /** cuDNN's message about the last failure on this thread, or a pointer to the documentation. */
-    private static String lastError() {
+    static String lastError() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment message = arena.allocate(1024);
             cudnnGetLastErrorString(message, message.byteSize());
