@@ -21,7 +21,8 @@ public final class ActivationDescriptor extends Descriptor {
             case ELU -> CUDNN_ACTIVATION_ELU();
             case IDENTITY -> CUDNN_ACTIVATION_IDENTITY();
         };
-        configure(cudnnSetActivationDescriptor(handle(), m, CUDNN_NOT_PROPAGATE_NAN(), coef), "cudnnSetActivationDescriptor");
+        // A NaN propagates, as on the CPU backend and in PyTorch (NOT_PROPAGATE would turn it into a number).
+        configure(cudnnSetActivationDescriptor(handle(), m, CUDNN_PROPAGATE_NAN(), coef), "cudnnSetActivationDescriptor");
     }
 
     public ActivationDescriptor(Mode mode) {

@@ -18,7 +18,8 @@ public final class OpTensorDescriptor extends Descriptor {
             case MIN -> CUDNN_OP_TENSOR_MIN();
             case MAX -> CUDNN_OP_TENSOR_MAX();
         };
-        configure(cudnnSetOpTensorDescriptor(handle(), o, CUDNN_DATA_FLOAT(), CUDNN_NOT_PROPAGATE_NAN()),
+        // A NaN propagates, as on the CPU backend and in PyTorch (NOT_PROPAGATE would turn it into a number).
+        configure(cudnnSetOpTensorDescriptor(handle(), o, CUDNN_DATA_FLOAT(), CUDNN_PROPAGATE_NAN()),
                 "cudnnSetOpTensorDescriptor");
     }
 

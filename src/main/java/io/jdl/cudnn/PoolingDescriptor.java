@@ -2,7 +2,7 @@ package io.jdl.cudnn;
 
 import static io.jdl.bindings.cudnn.cudnn_h.*;
 
-/** 2-d max or average pooling. Average pooling excludes padding from the count, as PyTorch's default includes it: choose. */
+/** 2-d max or average pooling; average pooling either counts the padding in the window (PyTorch's default) or not. */
 public final class PoolingDescriptor extends Descriptor {
 
     public enum Mode { MAX, AVERAGE_INCLUDE_PADDING, AVERAGE_EXCLUDE_PADDING }
@@ -15,7 +15,8 @@ public final class PoolingDescriptor extends Descriptor {
             case AVERAGE_INCLUDE_PADDING -> CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING();
             case AVERAGE_EXCLUDE_PADDING -> CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING();
         };
-        configure(cudnnSetPooling2dDescriptor(handle(), m, CUDNN_NOT_PROPAGATE_NAN(), windowH, windowW, padH, padW,
+        // A NaN propagates, as on the CPU backend and in PyTorch (NOT_PROPAGATE would turn it into a number).
+        configure(cudnnSetPooling2dDescriptor(handle(), m, CUDNN_PROPAGATE_NAN(), windowH, windowW, padH, padW,
                 strideH, strideW), "cudnnSetPooling2dDescriptor");
     }
 

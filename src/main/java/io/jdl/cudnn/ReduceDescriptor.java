@@ -18,7 +18,8 @@ public final class ReduceDescriptor extends Descriptor {
             case MAX -> CUDNN_REDUCE_TENSOR_MAX();
             case NORM2 -> CUDNN_REDUCE_TENSOR_NORM2();
         };
-        configure(cudnnSetReduceTensorDescriptor(handle(), o, CUDNN_DATA_FLOAT(), CUDNN_NOT_PROPAGATE_NAN(),
+        // A NaN propagates, as on the CPU backend and in PyTorch (NOT_PROPAGATE would turn it into a number).
+        configure(cudnnSetReduceTensorDescriptor(handle(), o, CUDNN_DATA_FLOAT(), CUDNN_PROPAGATE_NAN(),
                 CUDNN_REDUCE_TENSOR_NO_INDICES(), CUDNN_32BIT_INDICES()), "cudnnSetReduceTensorDescriptor");
     }
 
