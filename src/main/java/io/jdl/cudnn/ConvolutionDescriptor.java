@@ -16,6 +16,14 @@ public final class ConvolutionDescriptor extends Descriptor {
                 "cudnnSetConvolutionMathType");
     }
 
+    /**
+     * Sets the math type a run uses: the one the chosen algorithm was listed with by
+     * {@code cudnnGet*Algorithm_v7}, since cuDNN runs an algorithm under the descriptor's math type.
+     */
+    void mathType(int mathType) {
+        Cudnn.check(cudnnSetConvolutionMathType(handle(), mathType), "cudnnSetConvolutionMathType");
+    }
+
     @Override
     protected void release() {
         Cudnn.check(cudnnDestroyConvolutionDescriptor(rawHandle()), "cudnnDestroyConvolutionDescriptor");

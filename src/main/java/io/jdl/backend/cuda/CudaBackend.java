@@ -12,16 +12,11 @@ import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.HostToDeviceStaging;
 import io.jdl.cuda.NativeKernels;
-import io.jdl.cudnn.ActivationDescriptor;
-import io.jdl.cudnn.ConvolutionPlan;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cudnn.OpTensorDescriptor;
-import io.jdl.cudnn.PoolingDescriptor;
 import io.jdl.cudnn.ReduceDescriptor;
 import io.jdl.cudnn.TensorDescriptor;
 import io.jdl.cuda.Stream;
-import java.util.HashMap;
-import java.util.Map;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -32,10 +27,21 @@ import java.util.concurrent.ConcurrentHashMap;
  * that stream. Every operation is queued on the stream; only {@link #download} waits for it.
  *
  * <p>One backend exists per device for the life of the process ({@link #get(int)}). Like the library
- * handles it wraps, it is meant for one thread at a time.
+ * handles it wraps, it is meant for one thread at a time, but that thread may change: CUDA's current
+ * device is per host thread, so every entry first makes this backend's device current on the calling
+ * thread (remembered per thread, so it costs a {@code cudaSetDevice} only when the device changes).
+ *
+ * <p>Zero-element operands are accepted as on the CPU backend: nothing is queued for an empty output,
+ * and an output reduced over an empty extent (a sum over 0 elements, a convolution over 0 channels) is
+ * zero.
  */
 public final class CudaBackend implements Backend {
     private static final ConcurrentHashMap<Integer, CudaBackend> BACKENDS = new ConcurrentHashMap<>();
+    /**
+     * The device each host thread last made current through a CudaBackend (-1: none yet). Code that
+     * calls cudaSetDevice elsewhere in jdl restores the previous device, so this stays true.
+     */
+    private static final ThreadLocal<int[]> CURRENT_DEVICE = ThreadLocal.withInitial(() -> new int[] {-1});
 
     private final Device device;
     private final CudaDevice properties;
@@ -44,28 +50,22 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas;
     private final Cudnn cudnn;
     private final HostToDeviceStaging staging;
-    private final ActivationDescriptor reluDescriptor;
-    private final ActivationDescriptor sigmoidDescriptor;
-    private final ActivationDescriptor tanhDescriptor;
-    /** Convolution algorithms and descriptors, chosen once per shape. */
-    private final Map<ConvShape, ConvolutionPlan> convPlans = new HashMap<>();
+    private final CudnnLayers layers;
     private final OpTensorDescriptor mulDescriptor;
     private final ReduceDescriptor sumDescriptor;
 
     private CudaBackend(int index) {
         this.properties = CudaDevice.get(index);
-        properties.makeCurrent();
         this.device = Device.cuda(index);
+        enter();
         this.stream = Stream.create();
         this.allocator = new CachingAllocator();
         this.cublas = Cublas.create(stream);
         this.cudnn = Cudnn.create(stream);
         this.staging = new HostToDeviceStaging(stream);
-        this.reluDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.RELU);
-        this.sigmoidDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.SIGMOID);
-        this.tanhDescriptor = new ActivationDescriptor(ActivationDescriptor.Mode.TANH);
         this.mulDescriptor = new OpTensorDescriptor(OpTensorDescriptor.Op.MUL);
         this.sumDescriptor = new ReduceDescriptor(ReduceDescriptor.Op.SUM);
+        this.layers = new CudnnLayers(cudnn, allocator, cublas::tf32);
     }
 
     /** The backend of CUDA device {@code index}; throws {@code CudaUnavailableException} without one. */
@@ -78,25 +78,41 @@ public final class CudaBackend implements Backend {
         return properties;
     }
 
+    // The accessors make the device current too: what the caller does next with them needs it.
+
     public CachingAllocator allocator() {
+        enter();
         return allocator;
     }
 
     public Stream stream() {
+        enter();
         return stream;
     }
 
     public Cublas cublas() {
+        enter();
         return cublas;
     }
 
     public Cudnn cudnn() {
+        enter();
         return cudnn;
     }
 
     /** Waits for all queued work. */
     public void synchronize() {
+        enter();
         stream.synchronize();
+    }
+
+    /** Makes this backend's device current on the calling thread (CUDA's current device is per thread). */
+    private void enter() {
+        int[] current = CURRENT_DEVICE.get();
+        if (current[0] != device.index()) {
+            properties.makeCurrent();
+            current[0] = device.index();
+        }
     }
 
     private DeviceMemory mem(Storage s) {
@@ -113,12 +129,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Storage allocate(long numel) {
+        enter();
         return new CudaStorage(device, allocator.allocate(numel * Float.BYTES), numel);
     }
 
     /** Asynchronous: staged through pinned memory (see {@link HostToDeviceStaging} for when the host waits). */
     @Override
     public Storage upload(float[] data) {
+        enter();
         Storage s = allocate(data.length);
         staging.upload(data, mem(s));
         return s;
@@ -126,6 +144,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public float[] download(Storage src, long numel) {
+        enter();
         long bytes = numel * Float.BYTES;
         if (bytes == 0) {
             return new float[0];
@@ -140,31 +159,52 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void fill(Storage out, float value) {
-        try (TensorDescriptor d = vector(out.numel())) {
-            cudnn.setTensor(d, mem(out), value);
-        }
+        enter();
+        layers.fill(mem(out), out.numel(), value);
     }
 
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage a, Storage b, Storage c) {
+        enter();
+        if ((long) batch * m * n == 0) {
+            return;
+        }
+        if (k == 0) {
+            layers.fill(mem(c), (long) batch * m * n, 0f);
+            return;
+        }
         cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, mem(a), (long) m * k, mem(b), (long) k * n, 0f, mem(c),
                 (long) m * n, batch);
     }
 
     @Override
     public void axpby(float alpha, Storage a, float beta, Storage b, Storage out, long n) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         cublas.geam(false, false, 1, Math.toIntExact(n), alpha, mem(a), beta, mem(b), mem(out));
     }
 
     @Override
     public void mul(Storage a, Storage b, Storage out, long n) {
+        enter();
+        if (n == 0) {
+            return;
+        }
+        // cudnnOpTensor computes in place on A but not on B alone: with out == b, swap (a·b = b·a).
+        Storage first = out == b && out != a ? b : a, second = first == a ? b : a;
         try (TensorDescriptor d = vector(n)) {
-            cudnn.opTensor(mulDescriptor, 1f, d, mem(a), 1f, d, mem(b), 0f, d, mem(out));
+            cudnn.opTensor(mulDescriptor, 1f, d, mem(first), 1f, d, mem(second), 0f, d, mem(out));
         }
     }
 
     @Override
     public void addBias(Storage x, Storage bias, Storage out, int rows, int cols) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         if (x != out) {
             stream.copyOnDevice(mem(x), 0, mem(out), 0, (long) rows * cols * Float.BYTES);
         }
@@ -175,9 +215,23 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void sum(Storage x, Storage out, int outer, int dim, int inner) {
+        enter();
+        long results = (long) outer * inner;
+        if (results == 0) {
+            return;
+        }
+        if (dim <= 1) {
+            // Nothing to reduce: cudnnReduceTensor rejects (or mishandles) equal input and output shapes.
+            if (dim == 0) {
+                layers.fill(mem(out), results, 0f);
+            } else {
+                copy(x, out, results);
+            }
+            return;
+        }
         try (TensorDescriptor in = TensorDescriptor.of(outer, dim, inner);
              TensorDescriptor result = TensorDescriptor.of(outer, 1, inner)) {
-            try (DeviceMemory workspace = workspace(cudnn.reductionWorkspaceBytes(sumDescriptor, in, result))) {
+            try (DeviceMemory workspace = layers.workspace(cudnn.reductionWorkspaceBytes(sumDescriptor, in, result))) {
                 cudnn.reduce(sumDescriptor, workspace, 1f, in, mem(x), 0f, result, mem(out));
             }
         }
@@ -187,6 +241,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void copy(Storage src, Storage dst, long n) {
+        enter();
         if (n > 0) {
             stream.copyOnDevice(mem(src), 0, mem(dst), 0, n * Float.BYTES);
         }
@@ -194,6 +249,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
+        enter();
+        if ((long) outer * dim * inner == 0) {
+            return;
+        }
         // cudnnAddTensor broadcasts A's size-1 dimensions over C's; beta = 0 overwrites C.
         try (TensorDescriptor a = TensorDescriptor.of(outer, 1, inner);
              TensorDescriptor c = TensorDescriptor.of(outer, dim, inner)) {
@@ -203,6 +262,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void mulScalar(Storage x, Storage s, Storage out, long n) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         try (TensorDescriptor d = vector(n); TensorDescriptor one = vector(1)) {
             cudnn.opTensor(mulDescriptor, 1f, d, mem(x), 1f, one, mem(s), 0f, d, mem(out));
         }
@@ -210,6 +273,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void permute(Storage x, Storage out, int[] dims, int[] perm) {
+        enter();
+        if (out.numel() == 0 || java.util.Arrays.stream(dims).anyMatch(d -> d == 0)) {
+            return;
+        }
         int rank = dims.length;
         int[] xStride = new int[rank], outDims = new int[rank], viewStride = new int[rank];
         for (int i = rank - 1, st = 1; i >= 0; i--) {
@@ -230,6 +297,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void copySlice(Storage block, Storage whole, int outer, int size, int inner, int total, int offset,
                           boolean intoSlice) {
+        enter();
+        if ((long) outer * size * inner == 0) {
+            return;
+        }
         try (TensorDescriptor packed = TensorDescriptor.of(outer, size, inner);
              TensorDescriptor slice = TensorDescriptor.strided(new int[] {outer, size, inner},
                      new int[] {total * inner, inner, 1})) {
@@ -244,43 +315,38 @@ public final class CudaBackend implements Backend {
 
     // ---- activations and losses ----
 
-    private ActivationDescriptor cudnnActivation(Activation act) {
-        return switch (act) {
-            case RELU -> reluDescriptor;
-            case SIGMOID -> sigmoidDescriptor;
-            case TANH -> tanhDescriptor;
-            case LEAKY_RELU, GELU -> null;
-        };
-    }
-
     @Override
     public void activation(Activation act, float param, Storage x, Storage y, long n) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         switch (act) {
             case LEAKY_RELU -> NativeKernels.get().leakyRelu(stream, mem(x), mem(y), n, param);
             case GELU -> NativeKernels.get().gelu(stream, mem(x), mem(y), n);
-            default -> {
-                try (TensorDescriptor d = vector(n)) {
-                    cudnn.activationForward(cudnnActivation(act), 1f, d, mem(x), 0f, d, mem(y));
-                }
-            }
+            default -> layers.activation(act, mem(x), mem(y), n);
         }
     }
 
     @Override
     public void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         switch (act) {
             case LEAKY_RELU -> NativeKernels.get().leakyReluBackward(stream, mem(x), mem(dy), mem(dx), n, param);
             case GELU -> NativeKernels.get().geluBackward(stream, mem(x), mem(dy), mem(dx), n);
-            default -> {
-                try (TensorDescriptor d = vector(n)) {
-                    cudnn.activationBackward(cudnnActivation(act), 1f, d, mem(y), mem(dy), d, mem(x), 0f, mem(dx));
-                }
-            }
+            default -> layers.activationBackward(act, mem(x), mem(y), mem(dy), mem(dx), n);
         }
     }
 
     @Override
     public void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
             cudnn.softmaxForward(log, d, mem(x), mem(y));
         }
@@ -288,6 +354,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
             cudnn.softmaxBackward(log, d, mem(y), mem(dy), mem(dx));
         }
@@ -323,6 +393,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
+        enter();
+        if (rows == 0) {
+            return;
+        }
         NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), deviceTargets(targets), mem(lossPerRow), rows,
                 classes, ignoreIndex);
     }
@@ -330,121 +404,92 @@ public final class CudaBackend implements Backend {
     @Override
     public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
                                      int ignoreIndex, float scale) {
+        enter();
+        if (rows == 0) {
+            return;
+        }
         NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), deviceTargets(targets), mem(dLogits), rows,
                 classes, ignoreIndex, scale);
     }
 
-    // ---- convolution ----
-
-    private ConvolutionPlan plan(ConvShape s) {
-        return convPlans.computeIfAbsent(s, k -> new ConvolutionPlan(cudnn, k.n(), k.c(), k.h(), k.w(), k.k(), k.r(),
-                k.s(), k.padH(), k.padW(), k.strideH(), k.strideW(), k.dilationH(), k.dilationW(), k.groups(), k.outH(),
-                k.outW(), cublas.tf32()));
-    }
-
-    /** A workspace block from the caching allocator (null for none); freed blocks are reused at once. */
-    private DeviceMemory workspace(long bytes) {
-        return bytes > 0 ? allocator.allocate(bytes) : null;
-    }
+    // ---- convolution, pooling, batch norm (cuDNN layers) ----
 
     @Override
     public void conv2d(ConvShape s, Storage x, Storage w, Storage y) {
-        ConvolutionPlan p = plan(s);
-        try (DeviceMemory ws = workspace(p.forwardWorkspaceBytes())) {
-            p.forward(cudnn, mem(x), mem(w), mem(y), ws);
-        }
+        enter();
+        layers.conv2d(s, mem(x), mem(w), mem(y));
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx) {
-        ConvolutionPlan p = plan(s);
-        try (DeviceMemory ws = workspace(p.backwardDataWorkspaceBytes())) {
-            p.backwardData(cudnn, mem(w), mem(dy), mem(dx), ws);
-        }
+        enter();
+        layers.conv2dBackwardData(s, mem(w), mem(dy), mem(dx));
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw) {
-        ConvolutionPlan p = plan(s);
-        try (DeviceMemory ws = workspace(p.backwardFilterWorkspaceBytes())) {
-            p.backwardFilter(cudnn, mem(x), mem(dy), mem(dw), ws);
-        }
+        enter();
+        layers.conv2dBackwardFilter(s, mem(x), mem(dy), mem(dw));
     }
 
     @Override
     public void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
+        enter();
         if (x != out) {
             copy(x, out, (long) n * c * hw);
         }
-        try (TensorDescriptor b = TensorDescriptor.of(1, c, 1, 1); TensorDescriptor o = TensorDescriptor.of(n, c, hw, 1)) {
-            cudnn.addTensor(1f, b, mem(bias), 1f, o, mem(out));
-        }
+        layers.addChannelBias(mem(bias), mem(out), n, c, hw);
     }
 
     @Override
     public void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
-        try (TensorDescriptor d = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor b = TensorDescriptor.of(1, c, 1, 1)) {
-            cudnn.convolutionBackwardBias(d, mem(dy), b, mem(db));
-        }
-    }
-
-    // ---- pooling ----
-
-    private static PoolingDescriptor poolingDescriptor(PoolShape s) {
-        return new PoolingDescriptor(s.max() ? PoolingDescriptor.Mode.MAX : PoolingDescriptor.Mode.AVERAGE_INCLUDE_PADDING,
-                s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW());
+        enter();
+        layers.channelBiasBackward(mem(dy), mem(db), n, c, hw);
     }
 
     @Override
     public void pool2d(PoolShape s, Storage x, Storage y) {
-        try (PoolingDescriptor p = poolingDescriptor(s);
-             TensorDescriptor xd = TensorDescriptor.of(s.n(), s.c(), s.h(), s.w());
-             TensorDescriptor yd = TensorDescriptor.of(s.n(), s.c(), s.outH(), s.outW())) {
-            cudnn.poolingForward(p, xd, mem(x), yd, mem(y));
-        }
+        enter();
+        layers.pool2d(s, mem(x), mem(y));
     }
 
     @Override
     public void pool2dBackward(PoolShape s, Storage x, Storage y, Storage dy, Storage dx) {
-        try (PoolingDescriptor p = poolingDescriptor(s);
-             TensorDescriptor xd = TensorDescriptor.of(s.n(), s.c(), s.h(), s.w());
-             TensorDescriptor yd = TensorDescriptor.of(s.n(), s.c(), s.outH(), s.outW())) {
-            cudnn.poolingBackward(p, yd, mem(y), mem(dy), xd, mem(x), mem(dx));
-        }
+        enter();
+        layers.pool2dBackward(s, mem(x), mem(y), mem(dy), mem(dx));
     }
-
-    // ---- batch norm ----
 
     @Override
     public void batchNormTrain(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage y,
                                Storage runningMean, Storage runningVar, Storage saveMean, Storage saveInvStd,
                                float momentum, float eps) {
-        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
-            cudnn.batchNormForwardTraining(xd, mem(x), mem(y), pd, mem(gamma), mem(beta), momentum, mem(runningMean),
-                    mem(runningVar), eps, mem(saveMean), mem(saveInvStd));
-        }
+        enter();
+        layers.batchNormTrain(n, c, hw, mem(x), mem(gamma), mem(beta), mem(y), mem(runningMean), mem(runningVar),
+                mem(saveMean), mem(saveInvStd), momentum, eps);
     }
 
     @Override
     public void batchNormInference(int n, int c, int hw, Storage x, Storage gamma, Storage beta, Storage runningMean,
                                    Storage runningVar, Storage y, float eps) {
-        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
-            cudnn.batchNormForwardInference(xd, mem(x), mem(y), pd, mem(gamma), mem(beta), mem(runningMean),
-                    mem(runningVar), eps);
-        }
+        enter();
+        layers.batchNormInference(n, c, hw, mem(x), mem(gamma), mem(beta), mem(runningMean), mem(runningVar), mem(y),
+                eps);
     }
 
     @Override
     public void batchNormBackward(int n, int c, int hw, Storage x, Storage dy, Storage gamma, Storage saveMean,
                                   Storage saveInvStd, Storage dx, Storage dGamma, Storage dBeta, float eps) {
-        try (TensorDescriptor xd = TensorDescriptor.of(n, c, hw, 1); TensorDescriptor pd = TensorDescriptor.of(1, c, 1, 1)) {
-            cudnn.batchNormBackward(xd, mem(x), mem(dy), mem(dx), pd, mem(gamma), mem(dGamma), mem(dBeta), eps,
-                    mem(saveMean), mem(saveInvStd));
-        }
+        enter();
+        layers.batchNormBackward(n, c, hw, mem(x), mem(dy), mem(gamma), mem(saveMean), mem(saveInvStd), mem(dx),
+                mem(dGamma), mem(dBeta), eps);
     }
 
     @Override
     public void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
     }
 
@@ -453,6 +498,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdStep(Storage param, Storage grad, Storage momentumBuf, long n, float lr, float momentum,
                         float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         NativeKernels.get().sgdStep(stream, mem(param), mem(grad), momentumBuf == null ? null : mem(momentumBuf), n, lr,
                 momentum, dampening, weightDecay, nesterov, firstStep);
     }
@@ -460,6 +509,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
+        enter();
+        if (n == 0) {
+            return;
+        }
         NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
                 weightDecay, decoupled, step);
     }
@@ -477,6 +530,10 @@ public final class CudaBackend implements Backend {
     /** The ids as int32 on the device: one host-to-device copy (the tensor layer validated them). */
     @Override
     public void embedding(Storage weight, int[] ids, Storage out, int dim) {
+        enter();
+        if ((long) ids.length * dim == 0) {
+            return;
+        }
         try (DeviceMemory d = uploadInts(ids)) {
             NativeKernels.get().embeddingForward(stream, mem(weight), d, mem(out), ids.length, dim);
         }
@@ -484,7 +541,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void embeddingBackward(Storage dOut, int[] ids, Storage dWeight, int vocab, int dim) {
+        enter();
         fill(dWeight, 0f);
+        if ((long) ids.length * dim == 0) {
+            return;
+        }
         try (DeviceMemory d = uploadInts(ids)) {
             NativeKernels.get().embeddingBackward(stream, mem(dOut), d, mem(dWeight), ids.length, dim);
         }
@@ -493,6 +554,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void layerNorm(Storage x, Storage gamma, Storage beta, Storage y, Storage mean, Storage rstd, int rows,
                           int cols, float eps) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         NativeKernels.get().layerNorm(stream, mem(x), gamma == null ? null : mem(gamma), beta == null ? null : mem(beta),
                 mem(y), mem(mean), mem(rstd), rows, cols, eps);
     }
@@ -500,6 +565,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void layerNormBackward(Storage x, Storage gamma, Storage mean, Storage rstd, Storage dy, Storage dx,
                                   Storage dGamma, Storage dBeta, int rows, int cols) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         NativeKernels.get().layerNormBackward(stream, mem(x), gamma == null ? null : mem(gamma), mem(mean), mem(rstd),
                 mem(dy), mem(dx), dGamma == null ? null : mem(dGamma), dBeta == null ? null : mem(dBeta), rows, cols);
     }
@@ -507,12 +576,20 @@ public final class CudaBackend implements Backend {
     @Override
     public void attentionSoftmax(Storage scores, Storage keyMask, Storage probs, int batch, int heads, int tq, int tk,
                                  float scale, boolean causal) {
+        enter();
+        if ((long) batch * heads * tq * tk == 0) {
+            return;
+        }
         NativeKernels.get().attentionSoftmax(stream, mem(scores), keyMask == null ? null : mem(keyMask), mem(probs),
                 batch, heads, tq, tk, scale, causal);
     }
 
     @Override
     public void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale) {
+        enter();
+        if ((long) rows * cols == 0) {
+            return;
+        }
         NativeKernels.get().attentionSoftmaxBackward(stream, mem(p), mem(dp), mem(dScores), rows, cols, scale);
     }
 }

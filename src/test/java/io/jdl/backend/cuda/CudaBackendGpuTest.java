@@ -1,0 +1,213 @@
+package io.jdl.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jdl.backend.Activation;
+import io.jdl.backend.Backend;
+import io.jdl.backend.ConvShape;
+import io.jdl.backend.PoolShape;
+import io.jdl.backend.Storage;
+import io.jdl.backend.cpu.CpuBackend;
+import io.jdl.cuda.CudaDevice;
+import io.jdl.cuda.Gpu;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CudaBackend's own rules, each against the CPU backend: operations that cuDNN cannot express directly
+ * (a sum over nothing, out aliasing the second operand, zero-element operands), NaN propagation, the
+ * per-thread current device and the TF32 setting of cached convolution plans.
+ */
+@Tag("gpu")
+class CudaBackendGpuTest {
+    private static final float GARBAGE = 7.5f;
+    private final Random rng = new Random(7);
+    private final List<Storage> storages = new ArrayList<>();
+
+    @BeforeEach
+    void needsGpu() {
+        Gpu.assumeAvailable();
+        CudaBackend.get(0).cublas().setTf32(false);
+    }
+
+    @AfterEach
+    void free() {
+        storages.forEach(Storage::close);
+        storages.clear();
+        if (CudaDevice.isAvailable()) {
+            CudaBackend.get(0).cublas().setTf32(false);
+        }
+    }
+
+    /** A storage on {@code b} holding {@code values}. */
+    private Storage on(Backend b, float... values) {
+        Storage s = b.upload(values);
+        storages.add(s);
+        return s;
+    }
+
+    /** An output of n elements on {@code b}, prefilled with garbage so that a missing write shows. */
+    private Storage out(Backend b, int n) {
+        float[] g = new float[n];
+        java.util.Arrays.fill(g, GARBAGE);
+        return on(b, g);
+    }
+
+    private float[] random(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rng.nextGaussian();
+        }
+        return v;
+    }
+
+    private interface Op {
+        void run(Backend b, Storage[] in, Storage out);
+    }
+
+    /** The op's output on CUDA and on the CPU, from the same inputs. */
+    private float[][] both(int outSize, Op op, float[]... inputs) {
+        float[][] results = new float[2][];
+        Backend[] backends = {CudaBackend.get(0), CpuBackend.INSTANCE};
+        for (int i = 0; i < 2; i++) {
+            Backend b = backends[i];
+            Storage[] in = new Storage[inputs.length];
+            for (int j = 0; j < inputs.length; j++) {
+                in[j] = on(b, inputs[j]);
+            }
+            Storage o = out(b, outSize);
+            op.run(b, in, o);
+            results[i] = b.download(o, outSize);
+        }
+        return results;
+    }
+
+    private void same(int outSize, Op op, float[]... inputs) {
+        float[][] r = both(outSize, op, inputs);
+        assertArrayEquals(r[1], r[0], 1e-5f);
+    }
+
+    @Test
+    void sumOverAnAxisOfSizeOneIsACopy() {
+        float[] x = random(12);
+        same(12, (b, in, o) -> b.sum(in[0], o, 3, 1, 4), x);
+        same(1, (b, in, o) -> b.sum(in[0], o, 1, 1, 1), new float[] {2.5f});
+        same(4, (b, in, o) -> b.sum(in[0], o, 1, 3, 4), x);
+    }
+
+    @Test
+    void sumOverAnEmptyAxisIsZero() {
+        float[][] r = both(6, (b, in, o) -> b.sum(in[0], o, 2, 0, 3), new float[0]);
+        assertArrayEquals(new float[6], r[0]);
+        assertArrayEquals(r[1], r[0]);
+    }
+
+    @Test
+    void mulMayWriteIntoEitherInput() {
+        float[] a = random(10), b = random(10);
+        float[] expected = new float[10];
+        for (int i = 0; i < 10; i++) {
+            expected[i] = a[i] * b[i];
+        }
+        CudaBackend gpu = CudaBackend.get(0);
+        Storage ga = on(gpu, a), gb = on(gpu, b);
+        gpu.mul(ga, gb, gb, 10);
+        assertArrayEquals(expected, gpu.download(gb, 10), 1e-6f);
+        Storage ga2 = on(gpu, a), gb2 = on(gpu, b);
+        gpu.mul(ga2, gb2, ga2, 10);
+        assertArrayEquals(expected, gpu.download(ga2, 10), 1e-6f);
+        Storage g = on(gpu, a);
+        gpu.mul(g, g, g, 10);
+        float[] squares = new float[10];
+        for (int i = 0; i < 10; i++) {
+            squares[i] = a[i] * a[i];
+        }
+        assertArrayEquals(squares, gpu.download(g, 10), 1e-6f);
+    }
+
+    @Test
+    void nanPropagatesAsOnTheCpu() {
+        float nan = Float.NaN;
+        float[] x = {nan, -1f, 2f, 0.5f};
+        for (Activation act : new Activation[] {Activation.RELU, Activation.SIGMOID, Activation.TANH}) {
+            float[][] r = both(4, (b, in, o) -> b.activation(act, 0f, in[0], o, 4), x);
+            assertTrue(Float.isNaN(r[1][0]), "CPU " + act + "(NaN)");
+            assertTrue(Float.isNaN(r[0][0]), "CUDA " + act + "(NaN) is " + r[0][0]);
+            assertArrayEquals(java.util.Arrays.copyOfRange(r[1], 1, 4), java.util.Arrays.copyOfRange(r[0], 1, 4), 1e-6f);
+        }
+        // 2x2 max pooling over a 2x4 image: the window holding a NaN gives NaN, as in PyTorch.
+        CudaBackend gpu = CudaBackend.get(0);
+        PoolShape pool = new PoolShape(true, 1, 1, 2, 4, 2, 2, 0, 0, 2, 2);
+        Storage y = out(gpu, 2);
+        gpu.pool2d(pool, on(gpu, 1, nan, 3, 4, 5, 6, 7, 8), y);
+        float[] pooled = gpu.download(y, 2);
+        assertTrue(Float.isNaN(pooled[0]), "max pool over a NaN gives " + pooled[0]);
+        assertEquals(8f, pooled[1]);
+    }
+
+    @Test
+    void zeroElementOperandsAreAcceptedAsOnTheCpu() {
+        float[] none = new float[0];
+        same(0, (b, in, o) -> b.mul(in[0], in[1], o, 0), none, none);
+        same(0, (b, in, o) -> b.activation(Activation.RELU, 0f, in[0], o, 0), none);
+        same(0, (b, in, o) -> b.activation(Activation.GELU, 0f, in[0], o, 0), none);
+        same(0, (b, in, o) -> b.softmax(false, in[0], o, 0, 5), none);
+        same(0, (b, in, o) -> b.addBias(in[0], in[1], o, 0, 3), none, random(3));
+        same(0, (b, in, o) -> b.broadcast(in[0], o, 0, 4, 2), none);
+        same(0, (b, in, o) -> b.permute(in[0], o, new int[] {2, 0, 3}, new int[] {2, 0, 1}), none);
+        same(0, (b, in, o) -> b.sum(in[0], o, 0, 4, 2), none);
+        same(0, (b, in, o) -> b.matmul(false, false, 1, 0, 3, 4, in[0], in[1], o), none, random(12));
+        same(0, (b, in, o) -> b.fill(o, 1f));
+        // An inner dimension of 0: the product of empty matrices is a zero matrix.
+        same(6, (b, in, o) -> b.matmul(false, false, 1, 2, 3, 0, in[0], in[1], o), none, none);
+        ConvShape emptyBatch = new ConvShape(0, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        same(0, (b, in, o) -> b.conv2d(emptyBatch, in[0], in[1], o), none, random(54));
+        // No batch: the filter gradient is zero.
+        same(54, (b, in, o) -> b.conv2dBackwardFilter(emptyBatch, in[0], in[1], o), none, none);
+        PoolShape emptyPool = new PoolShape(true, 0, 2, 4, 4, 2, 2, 0, 0, 2, 2);
+        same(0, (b, in, o) -> b.pool2d(emptyPool, in[0], o), none);
+    }
+
+    @Test
+    void aBackendWorksFromAnyThread() throws Exception {
+        Assumptions.assumeTrue(CudaDevice.count() >= 2, "needs two CUDA devices");
+        CudaBackend second = CudaBackend.get(1);  // device 1 becomes current on this thread only
+        float[] a = random(8), b = random(8);
+        float[] product = CompletableFuture.supplyAsync(() -> {
+            // A fresh thread: its current device is 0 until the backend makes device 1 current.
+            Storage sa = second.upload(a), sb = second.upload(b), so = second.allocate(8);
+            second.mul(sa, sb, so, 8);
+            float[] result = second.download(so, 8);
+            sa.close();
+            sb.close();
+            so.close();
+            return result;
+        }).get();
+        for (int i = 0; i < 8; i++) {
+            assertEquals(a[i] * b[i], product[i], 1e-6f);
+        }
+    }
+
+    @Test
+    void convolutionPlansFollowTheTf32Setting() {
+        ConvShape s = new ConvShape(2, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        float[] x = random(2 * 8 * 36), w = random(4 * 8 * 9);
+        int outSize = 2 * 4 * 36;
+        CudaBackend gpu = CudaBackend.get(0);
+        gpu.cublas().setTf32(true);
+        both(outSize, (b, in, o) -> b.conv2d(s, in[0], in[1], o), x, w);  // caches a plan with TF32 on
+        gpu.cublas().setTf32(false);
+        float[][] r = both(outSize, (b, in, o) -> b.conv2d(s, in[0], in[1], o), x, w);
+        double err = Gpu.relativeError(r[0], r[1]);
+        assertTrue(err < 1e-5, "with TF32 off the convolution is float32-exact, relative error " + err);
+    }
+}
