@@ -2,15 +2,13 @@
 // runs a grid on the calling host thread. Shared by emulate.cpp (the kernel checks) and the host stand-in
 // runtime (native/standin/kernels.cpp).
 //
-// A block's CUDA threads are fibers (ucontext) on one host thread, with stacks reused from launch to launch:
+// A block's CUDA threads are fibers on one host thread, with stacks reused from launch to launch:
 // __syncthreads() switches to the next fiber, and the block goes on past the barrier once every live fiber has
 // reached it. Kernels that never use a barrier run their threads as plain calls, one after another (no
 // switches at all). Blocks run one after another. __shared__ is thread_local: shared by the fibers of the
 // block, separate for kernels running at the same time on other host threads (other streams). atomicAdd is
 // a compare-and-swap loop, correct across host threads too.
 #pragma once
-
-#include <ucontext.h>
 
 #include <cmath>
 #include <cstdint>
@@ -41,14 +39,44 @@ namespace emu {
 
 constexpr size_t FIBER_STACK = 64 << 10;
 
+// Switching fibers: saves the callee-saved registers on the current stack, stores the stack pointer in
+// *from and continues on the stack `to` (x86-64 System V). ucontext's swapcontext would do the same plus a
+// signal-mask system call per switch, which made barrier-heavy kernels spend most of their time in the kernel.
+#if !defined(__x86_64__)
+#error "the emulation's fiber switch (jdl_emu_switch) is written for x86-64"
+#endif
+extern "C" void jdl_emu_switch(void** from, void* to);
+asm(R"(
+    .text
+    .p2align 4
+    .type jdl_emu_switch, @function
+jdl_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size jdl_emu_switch, .-jdl_emu_switch
+)");
+
 struct Fiber {
-    ucontext_t context;
+    void* sp = nullptr;
     std::unique_ptr<char[]> stack{new char[FIBER_STACK]};
     bool done = false;
 };
 
 struct Scheduler {
-    ucontext_t main;
+    void* mainSp = nullptr;
     std::vector<Fiber> fibers;
     unsigned current = 0;
     bool inFiber = false;
@@ -57,10 +85,24 @@ struct Scheduler {
 
 inline thread_local Scheduler scheduler;
 
-inline void fiberEntry() {
-    (*scheduler.body)();
-    scheduler.fibers[scheduler.current].done = true;
-    // returning resumes uc_link: the scheduler
+[[noreturn]] inline void fiberEntry() {
+    Scheduler& s = scheduler;
+    (*s.body)();
+    Fiber& f = s.fibers[s.current];
+    f.done = true;
+    jdl_emu_switch(&f.sp, s.mainSp);  // never resumed
+    __builtin_unreachable();
+}
+
+// A fresh stack whose first switch "returns" into fiberEntry with the alignment of a called function.
+inline void prepare(Fiber& f) {
+    uintptr_t top = ((uintptr_t)f.stack.get() + FIBER_STACK) & ~(uintptr_t)15;
+    void** sp = (void**)top;
+    *--sp = nullptr;                             // fiberEntry's (unused) return address
+    *--sp = (void*)&fiberEntry;                  // where jdl_emu_switch's ret goes
+    for (int i = 0; i < 6; i++) *--sp = nullptr;  // rbp, rbx, r12-r15
+    f.sp = sp;
+    f.done = false;
 }
 
 inline void syncthreads() {
@@ -69,7 +111,7 @@ inline void syncthreads() {
         std::fprintf(stderr, "jdl emulation: __syncthreads() in a kernel launched as barrier-free\n");
         std::abort();
     }
-    swapcontext(&s.fibers[s.current].context, &s.main);
+    jdl_emu_switch(&s.fibers[s.current].sp, s.mainSp);
 }
 
 inline Dim3 unflatten(unsigned t, Dim3 d) { return {t % d.x, (t / d.x) % d.y, t / (d.x * d.y)}; }
@@ -94,15 +136,7 @@ inline void runGrid(Dim3 grid, Dim3 block, bool barriers, const std::function<vo
                     continue;
                 }
                 s.body = &body;
-                for (unsigned t = 0; t < threads; t++) {
-                    Fiber& f = s.fibers[t];
-                    getcontext(&f.context);
-                    f.context.uc_stack.ss_sp = f.stack.get();
-                    f.context.uc_stack.ss_size = FIBER_STACK;
-                    f.context.uc_link = &s.main;
-                    f.done = false;
-                    makecontext(&f.context, fiberEntry, 0);
-                }
+                for (unsigned t = 0; t < threads; t++) prepare(s.fibers[t]);
                 // Each round runs every live thread up to its next barrier (or its end).
                 unsigned live = threads;
                 s.inFiber = true;
@@ -112,7 +146,7 @@ inline void runGrid(Dim3 grid, Dim3 block, bool barriers, const std::function<vo
                         if (f.done) continue;
                         s.current = t;
                         threadIdx = unflatten(t, block);
-                        swapcontext(&s.main, &f.context);
+                        jdl_emu_switch(&s.mainSp, f.sp);
                         if (f.done) live--;
                     }
                 }

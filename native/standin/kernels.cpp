@@ -17,8 +17,6 @@
 #include "internal.h"
 
 // The system headers first, so that the visibility pragma below applies only to the kernels' own code.
-#include <ucontext.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
