@@ -39,6 +39,10 @@ import java.util.stream.Stream;
  * set to {@code explicit-only}, only the directories of step 1 are searched: a test can then simulate a
  * machine without any NVIDIA library by pointing step 1 at an empty directory, and a deployment can pin
  * exactly which files it loads.
+ *
+ * <p>The host stand-in ({@code native/standin}, see {@link StandIn}) is one such directory: it holds exactly
+ * the three main sonames, so the optional sub-libraries are simply not found there and not loaded. It is
+ * used only when {@code jdl.library.path} / {@code JDL_LIBRARY_PATH} names its directory.
  */
 public final class NativeLibraries {
 
@@ -99,6 +103,11 @@ public final class NativeLibraries {
         }
         LOADED.put(library, main);
         return main;
+    }
+
+    /** Whether {@link #load(Library)} has loaded {@code library} in this process (loads nothing). */
+    public static synchronized boolean isLoaded(Library library) {
+        return LOADED.containsKey(library);
     }
 
     /** The first file named {@code soname} in the search order, or an exception listing every place searched. */
