@@ -130,8 +130,12 @@ bool sameStrides(const Tensor& a, const Tensor& b) {
 std::string describe(const Tensor& t) {
     std::string dims = "[", strides = " strides [";
     for (int d = 0; d < t.rank; d++) {
-        dims += (d ? ", " : "") + std::to_string(t.dims[d]);
-        strides += (d ? ", " : "") + std::to_string(t.strides[d]);
+        if (d > 0) {
+            dims.append(", ");
+            strides.append(", ");
+        }
+        dims.append(std::to_string(t.dims[d]));
+        strides.append(std::to_string(t.strides[d]));
     }
     return dims + "]" + strides + "]";
 }

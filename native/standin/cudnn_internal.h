@@ -79,6 +79,8 @@ struct cudnnReduceTensorStruct {
     cudnnIndicesType_t indicesType = CUDNN_32BIT_INDICES;
 };
 
+// Internal to libcudnn.so.9: only the cudnn* functions are exported.
+#pragma GCC visibility push(hidden)
 namespace standin::dnn {
 
 using Tensor = cudnnTensorStruct;
@@ -203,3 +205,4 @@ inline float blend(float alpha, double value, float beta, float y) {
 Status launch(const cudnnContext* handle, std::function<void()> work, const char* fn);
 
 }  // namespace standin::dnn
+#pragma GCC visibility pop
