@@ -48,7 +48,7 @@ public final class HostToDeviceStaging extends NativeResource {
         checkOpen();
         int i = next;
         if (inFlight[i] && !done[i].isComplete()) {
-            stream.countHostSync();
+            stream.countStagingWait();
             done[i].synchronize();
         }
         inFlight[i] = false;

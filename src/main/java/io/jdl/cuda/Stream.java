@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 public final class Stream extends NativeResource {
     private final MemorySegment handle;
     private final java.util.concurrent.atomic.AtomicLong hostSyncs = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong stagingWaits = new java.util.concurrent.atomic.AtomicLong();
 
     private Stream(MemorySegment handle) {
         this.handle = handle;
@@ -46,14 +47,25 @@ public final class Stream extends NativeResource {
 
     /**
      * How many times the host has waited for this stream's work ({@link #synchronize()}, or a staging
-     * buffer still in flight): a training step that never reads a value should add none.
+     * buffer still in flight): a training step that never reads a value should add none while the device
+     * keeps up with the host.
      */
     public long hostSyncCount() {
         return hostSyncs.get();
     }
 
-    /** Records a host wait on this stream's work that happened outside {@link #synchronize()}. */
-    void countHostSync() {
+    /**
+     * The part of {@link #hostSyncCount()} that was flow control: uploads waiting for a staging buffer the
+     * device had not finished reading, which happens only when the device runs behind the host by all the
+     * buffers (never the case for a GPU that keeps up; always on the slow host stand-in).
+     */
+    public long stagingWaitCount() {
+        return stagingWaits.get();
+    }
+
+    /** Records a wait for a staging buffer still in flight (a host wait outside {@link #synchronize()}). */
+    void countStagingWait() {
+        stagingWaits.incrementAndGet();
         hostSyncs.incrementAndGet();
     }
 
