@@ -204,6 +204,13 @@ using namespace standin::dnn;
 
 extern "C" {
 
+// For jdl's tests (found through FFM, like the exports in standin.h): cuDNN handles and descriptors created
+// and not yet destroyed, so a test can show that an error path leaks none.
+long long standinCudnnLiveObjects(void) {
+    std::lock_guard<std::mutex> guard(registryLock);
+    return static_cast<long long>(registry().size());
+}
+
 // The version jdl's bindings were generated from (cudnn_version.h of the headers this file compiles
 // against), so the stand-in reports itself plainly as that cuDNN.
 size_t cudnnGetVersion(void) {
