@@ -111,7 +111,12 @@ inline void syncthreads() {
         std::fprintf(stderr, "jdl emulation: __syncthreads() in a kernel launched as barrier-free\n");
         std::abort();
     }
+    // __syncthreads is also a memory fence for the block. The switch routine is opaque to the compiler, which
+    // may then assume that it leaves alone a __shared__ array whose address never escapes (a function's
+    // static): the clobbers make every thread re-read memory the other threads wrote before the barrier.
+    asm volatile("" ::: "memory");
     jdl_emu_switch(&s.fibers[s.current].sp, s.mainSp);
+    asm volatile("" ::: "memory");
 }
 
 inline Dim3 unflatten(unsigned t, Dim3 d) { return {t % d.x, (t / d.x) % d.y, t / (d.x * d.y)}; }

@@ -77,7 +77,25 @@ std::mutex faultMutex;
 std::unordered_map<std::string, Fault> faults;
 std::unordered_map<std::string, long long> calls;
 std::atomic<long long> totalCalls{0};
-std::atomic<long long> failMallocAt{0};  // counts down; the allocation that takes it to 0 fails
+// Allocations still to pass before injected failures start (counts down), and how many then fail.
+std::mutex mallocFaultMutex;
+long long mallocsBeforeFailure = 0, mallocFailures = 0;
+
+// Whether this cudaMalloc is one that standinFailAllocations said should fail.
+bool injectedMallocFailure() {
+    std::lock_guard<std::mutex> lock(mallocFaultMutex);
+    if (mallocFailures <= 0) return false;
+    if (--mallocsBeforeFailure > 0) return false;
+    mallocsBeforeFailure = 0;
+    mallocFailures--;
+    return true;
+}
+
+void setMallocFailures(long long nth, long long count) {
+    std::lock_guard<std::mutex> lock(mallocFaultMutex);
+    mallocsBeforeFailure = nth > 0 ? nth : 0;
+    mallocFailures = nth > 0 && count > 0 ? count : 0;
+}
 
 void setFault(const std::string& function, int status, long long nth) {
     std::lock_guard<std::mutex> lock(faultMutex);
@@ -108,7 +126,7 @@ struct EnvironmentSettings {
                 start = end + 1;
             }
         }
-        if (const char* v = std::getenv("JDL_STANDIN_FAIL_MALLOC")) failMallocAt = std::atoll(v);
+        if (const char* v = std::getenv("JDL_STANDIN_FAIL_MALLOC")) setMallocFailures(std::atoll(v), 1);
         if (const char* v = std::getenv("JDL_STANDIN_NO_COMPUTE")) computeOn = std::strcmp(v, "1") != 0;
     }
 } environmentSettings;
@@ -294,10 +312,9 @@ cudaError_t cudaGetDevice(int* device) {
 cudaError_t cudaMalloc(void** devPtr, size_t size) {
     ENTER("cudaMalloc");
     if (devPtr == nullptr) return (cudaError_t)fail(cudaErrorInvalidValue, "cudaMalloc: devPtr is NULL");
-    long long countdown = failMallocAt.load();
-    if (countdown > 0 && failMallocAt.fetch_sub(1) == 1)
+    if (injectedMallocFailure())
         return (cudaError_t)fail(cudaErrorMemoryAllocation,
-                                 "cudaMalloc: %zu bytes on device %d: out of memory injected by standinFailAllocation",
+                                 "cudaMalloc: %zu bytes on device %d: out of memory injected by standinFailAllocations",
                                  size, current);
     if (size == 0) {  // documented: a zero-byte request succeeds with a NULL pointer
         *devPtr = nullptr;
@@ -434,7 +451,8 @@ const char* cudaGetErrorString(cudaError_t error) {
 const char* standinLastError(void) { return lastError.c_str(); }
 void standinClearLastError(void) { lastError.clear(); }
 void standinSetCompute(int on) { computeOn = on != 0; }
-void standinFailAllocation(long long nth) { failMallocAt = nth > 0 ? nth : 0; }
+void standinFailAllocation(long long nth) { setMallocFailures(nth, 1); }
+void standinFailAllocations(long long nth, long long count) { setMallocFailures(nth, count); }
 void standinFailCall(const char* function, int status, long long nth) {
     if (function != nullptr) setFault(function, status, nth > 0 ? nth : 0);
 }

@@ -63,6 +63,7 @@ const char* standinLastError(void);                 // the last check that faile
 void standinClearLastError(void);
 void standinSetCompute(int on);                     // no-compute mode when 0
 void standinFailAllocation(long long nth);          // the nth cudaMalloc from now fails (1 = the next one); 0 = off
+void standinFailAllocations(long long nth, long long count);  // (added) cudaMallocs nth .. nth + count - 1 from now fail
 void standinFailCall(const char* function, int status, long long nth);  // nth call of `function` returns status
 long long standinLiveAllocations(void);             // device allocations not yet freed
 long long standinCallCount(const char* function);   // calls of a library function so far (null: all calls)

@@ -106,11 +106,12 @@ public final class CachingAllocator extends NativeResource {
         return address;
     }
 
+    /** A {@link DeviceOutOfMemoryException} when CUDA ran out of memory, else {@code cause} itself. */
     private CudaException outOfMemory(long size, CudaException cause) {
-        CudaException e = new CudaException("allocating " + size + " bytes with " + allocated + " bytes in use and "
-                + reserved + " reserved", cause.status(), cause.statusName(), cause.getMessage());
-        e.initCause(cause);
-        return e;
+        if (cause.status() != cudaErrorMemoryAllocation()) {
+            return cause;
+        }
+        return new DeviceOutOfMemoryException(size, allocated, reserved, cause);
     }
 
     synchronized void free(DeviceMemory block) {

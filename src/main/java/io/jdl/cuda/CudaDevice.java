@@ -121,14 +121,25 @@ public record CudaDevice(int index, String name, int major, int minor, int multi
         Cuda.check(cudaSetDevice(index), "cudaSetDevice(" + index + ")");
     }
 
-    /** Free device memory in bytes, as the driver reports it now. */
+    /**
+     * Free device memory in bytes, as the driver reports it now. cudaMemGetInfo answers for the calling
+     * thread's current device, so this device is made current for the query and the caller's current device
+     * is restored afterwards (the current device is per host thread; a query must not change it).
+     */
     public long freeMemory() {
-        makeCurrent();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment free = arena.allocate(ValueLayout.JAVA_LONG);
-            MemorySegment total = arena.allocate(ValueLayout.JAVA_LONG);
-            Cuda.check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
-            return free.get(ValueLayout.JAVA_LONG, 0);
+            MemorySegment previous = arena.allocate(ValueLayout.JAVA_INT);
+            Cuda.check(cudaGetDevice(previous), "cudaGetDevice");
+            int callers = previous.get(ValueLayout.JAVA_INT, 0);
+            makeCurrent();
+            try {
+                MemorySegment free = arena.allocate(ValueLayout.JAVA_LONG);
+                MemorySegment total = arena.allocate(ValueLayout.JAVA_LONG);
+                Cuda.check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
+                return free.get(ValueLayout.JAVA_LONG, 0);
+            } finally {
+                Cuda.check(cudaSetDevice(callers), "cudaSetDevice(" + callers + ")");
+            }
         }
     }
 

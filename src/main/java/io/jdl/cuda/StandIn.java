@@ -32,7 +32,7 @@ public final class StandIn {
         final MethodHandle lastError;
         final MethodHandle clearLastError;
         final MethodHandle setCompute;
-        final MethodHandle failAllocation;
+        final MethodHandle failAllocations;
         final MethodHandle failCall;
         final MethodHandle liveAllocations;
         final MethodHandle callCount;
@@ -43,8 +43,8 @@ public final class StandIn {
             lastError = handle(linker, lookup, "standinLastError", FunctionDescriptor.of(ValueLayout.ADDRESS));
             clearLastError = handle(linker, lookup, "standinClearLastError", FunctionDescriptor.ofVoid());
             setCompute = handle(linker, lookup, "standinSetCompute", FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
-            failAllocation = handle(linker, lookup, "standinFailAllocation",
-                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
+            failAllocations = handle(linker, lookup, "standinFailAllocations",
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
             failCall = handle(linker, lookup, "standinFailCall",
                     FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
             liveAllocations = handle(linker, lookup, "standinLiveAllocations", FunctionDescriptor.of(ValueLayout.JAVA_LONG));
@@ -107,10 +107,13 @@ public final class StandIn {
         }
     }
 
-    /** Makes the {@code nth} {@code cudaMalloc} from now fail with {@code cudaErrorMemoryAllocation}; 0 turns it off. */
-    public static void failAllocation(long nth) {
+    /**
+     * Makes {@code count} {@code cudaMalloc}s fail with {@code cudaErrorMemoryAllocation}, starting with the
+     * {@code nth} from now (1 = the next one); {@code count == 0} turns it off.
+     */
+    public static void failAllocations(long nth, long count) {
         try {
-            exports().failAllocation.invokeExact(nth);
+            exports().failAllocations.invokeExact(nth, count);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -34,6 +34,37 @@ class CudaGpuTest {
     }
 
     @Test
+    void freeMemoryLeavesTheCallersCurrentDevice() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaDevice.count() >= 2, "needs two devices");
+        CudaDevice.get(0).makeCurrent();
+        assertTrue(CudaDevice.get(1).freeMemory() > 0);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment current = arena.allocate(ValueLayout.JAVA_INT);
+            Cuda.check(io.jdl.bindings.cudart.cuda_runtime_api_h.cudaGetDevice(current), "cudaGetDevice");
+            assertEquals(0, current.get(ValueLayout.JAVA_INT, 0), "freeMemory() of cuda:1 switched the caller to it");
+        }
+    }
+
+    @Test
+    void theHostStandInSaysWhatItIs() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(StandIn.isLoaded(), "runs on the host stand-in");
+        assertEquals(2, CudaDevice.count(), "two devices, so that cuda:1 and cross-thread use are tested");
+        assertEquals("jdl host stand-in (not a GPU) #1", CudaDevice.get(1).name());
+        assertEquals(io.jdl.bindings.cudart.cuda_runtime_api_h.CUDART_VERSION(), Cuda.runtimeVersion());
+        // a device range overrun names the function, the argument and the overrun
+        try (CachingAllocator allocator = new CachingAllocator(); DeviceMemory m = allocator.allocate(1000);
+                Stream stream = Stream.create(); Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(2048);
+            CudaException e = assertThrows(CudaException.class, () -> Cuda.check(
+                    io.jdl.bindings.cudart.cuda_runtime_api_h.cudaMemcpyAsync(m.pointer(), host,
+                            2048, io.jdl.bindings.cudart.cuda_runtime_api_h.cudaMemcpyHostToDevice(), stream.handle()),
+                    "cudaMemcpyAsync"));
+            assertTrue(e.getMessage().contains("cudaMemcpyAsync: argument dst: 2048 bytes at")
+                    && e.getMessage().contains("overrun the 1024-byte allocation by 1024 bytes"), e.getMessage());
+        }
+    }
+
+    @Test
     void copiesRoundTripThroughPinnedAndPageableMemory() {
         float[] data = new float[10_000];
         Random r = new Random(1);
