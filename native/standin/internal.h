@@ -32,3 +32,11 @@ Stream* resolveStream(cudaStream_t handle, const char* function);
 int streamDevice(const Stream* s);
 
 }  // namespace standin
+
+// Opens every exported runtime function (they return cudaError_t): counts the call and returns the status
+// injected for it, if any.
+#define ENTER(name)                                      \
+    do {                                                 \
+        int injected = standin::injectedFault(name);     \
+        if (injected != 0) return (cudaError_t)injected; \
+    } while (0)

@@ -186,11 +186,6 @@ bool isKernelHandle(const void* k) {
 }
 }  // namespace
 
-#define ENTER(name)                                      \
-    do {                                                 \
-        int injected = standin::injectedFault(name);     \
-        if (injected != 0) return (cudaError_t)injected; \
-    } while (0)
 
 extern "C" {
 

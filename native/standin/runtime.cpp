@@ -227,12 +227,6 @@ size_t stridedBytes(int rank, const int* dims, const int* strides, size_t elemen
 
 using namespace standin;
 
-// The runtime entry points return cudaError_t; every one first counts itself and honours injected faults.
-#define ENTER(name)                                   \
-    do {                                              \
-        int injected = standin::injectedFault(name);  \
-        if (injected != 0) return (cudaError_t)injected; \
-    } while (0)
 
 extern "C" {
 

@@ -137,11 +137,6 @@ bool enqueue(void* stream, std::function<void()> work, const char* function) {
 
 using namespace standin;
 
-#define ENTER(name)                                      \
-    do {                                                 \
-        int injected = standin::injectedFault(name);     \
-        if (injected != 0) return (cudaError_t)injected; \
-    } while (0)
 
 // ---- events -----------------------------------------------------------------------------------------
 
