@@ -1,6 +1,7 @@
 package io.jdl.bench;
 
 import io.jdl.backend.cuda.CudaBackend;
+import io.jdl.cuda.StandIn;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -28,6 +29,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code hostSyncs} counter reports the host waits inside the step before it (must be 0), and TearDown prints
  * the peak device memory as a {@code PEAK {json}} line.
  * {@link TrainStepPhases} splits the same step into forward, backward and optimizer with CUDA events.
+ *
+ * <p>On the host stand-in in no-compute mode ({@code scripts/bench-standin}) the time is jdl's host-side cost
+ * per step (every call validated, nothing computed): the floor under a launch-bound step on a real GPU.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -63,6 +67,17 @@ public class TrainStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         fixture = new TrainStepFixture(model, device, batch, hidden, tf32);
+        if (fixture.bench.cuda() != null && StandIn.isLoaded()) {
+            // The stand-in counts every runtime/cuBLAS/cuDNN call and kernel launch: report one warm step's.
+            fixture.step();
+            fixture.step();
+            fixture.bench.synchronize();
+            long calls = StandIn.callCount(), launches = StandIn.launchCount();
+            fixture.step();
+            fixture.bench.synchronize();
+            System.out.printf("host stand-in, %s batch %d: %d native calls, %d kernel launches per training step%n",
+                    model, batch, StandIn.callCount() - calls, StandIn.launchCount() - launches);
+        }
         fixture.bench.startMeasuring();
     }
 
