@@ -180,9 +180,11 @@ Status convShapes(const Conv& cv, const char* fn, const char* xName, const char*
     return CUDNN_STATUS_SUCCESS;
 }
 
-Status gather(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t conv,
-              cudnnTensorDescriptor_t y, const char* fn, const char* xName, const char* wName, const char* yName,
-              Conv& out) {
+// The handle and the four descriptors of a convolution call, checked and copied.
+Status gather(cudnnHandle_t handle, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+              cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t y, const char* fn, const char* xName,
+              const char* wName, const char* yName, Conv& out) {
+    DNN_TRY(object(handle, fn, "handle"));
     DNN_TRY(floatTensor(x, fn, xName));
     DNN_TRY(object(w, fn, wName));
     DNN_TRY(object(conv, fn, "convDesc"));
@@ -312,9 +314,8 @@ cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t handle, const
                                                      const cudnnTensorDescriptor_t destDesc, const int requestedAlgoCount,
                                                      int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults) {
     DNN_ENTRY("cudnnGetConvolutionForwardAlgorithm_v7");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(srcDesc, filterDesc, convDesc, destDesc, fn, "srcDesc", "filterDesc", "destDesc", cv));
+    DNN_TRY(gather(handle, srcDesc, filterDesc, convDesc, destDesc, fn, "srcDesc", "filterDesc", "destDesc", cv));
     return heuristics(Direction::Forward, cv, requestedAlgoCount, returnedAlgoCount, perfResults, fn);
 }
 
@@ -325,9 +326,8 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t handle, 
                                                           const int requestedAlgoCount, int* returnedAlgoCount,
                                                           cudnnConvolutionBwdDataAlgoPerf_t* perfResults) {
     DNN_ENTRY("cudnnGetConvolutionBackwardDataAlgorithm_v7");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(gradDesc, filterDesc, convDesc, diffDesc, fn, "gradDesc", "filterDesc", "diffDesc", cv));
+    DNN_TRY(gather(handle, gradDesc, filterDesc, convDesc, diffDesc, fn, "gradDesc", "filterDesc", "diffDesc", cv));
     return heuristics(Direction::BackwardData, cv, requestedAlgoCount, returnedAlgoCount, perfResults, fn);
 }
 
@@ -338,9 +338,8 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t handle
                                                             const int requestedAlgoCount, int* returnedAlgoCount,
                                                             cudnnConvolutionBwdFilterAlgoPerf_t* perfResults) {
     DNN_ENTRY("cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(srcDesc, gradDesc, convDesc, diffDesc, fn, "srcDesc", "gradDesc", "diffDesc", cv));
+    DNN_TRY(gather(handle, srcDesc, gradDesc, convDesc, diffDesc, fn, "srcDesc", "gradDesc", "diffDesc", cv));
     return heuristics(Direction::BackwardFilter, cv, requestedAlgoCount, returnedAlgoCount, perfResults, fn);
 }
 
@@ -350,9 +349,8 @@ cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t handle, cons
                                                       const cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo,
                                                       size_t* sizeInBytes) {
     DNN_ENTRY("cudnnGetConvolutionForwardWorkspaceSize");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(xDesc, wDesc, convDesc, yDesc, fn, "xDesc", "wDesc", "yDesc", cv));
+    DNN_TRY(gather(handle, xDesc, wDesc, convDesc, yDesc, fn, "xDesc", "wDesc", "yDesc", cv));
     return workspaceSize(Direction::Forward, cv, algo, sizeInBytes, fn);
 }
 
@@ -362,9 +360,8 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t handle,
                                                            const cudnnTensorDescriptor_t dxDesc,
                                                            cudnnConvolutionBwdDataAlgo_t algo, size_t* sizeInBytes) {
     DNN_ENTRY("cudnnGetConvolutionBackwardDataWorkspaceSize");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(dxDesc, wDesc, convDesc, dyDesc, fn, "dxDesc", "wDesc", "dyDesc", cv));
+    DNN_TRY(gather(handle, dxDesc, wDesc, convDesc, dyDesc, fn, "dxDesc", "wDesc", "dyDesc", cv));
     return workspaceSize(Direction::BackwardData, cv, algo, sizeInBytes, fn);
 }
 
@@ -374,9 +371,8 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t handl
                                                              const cudnnFilterDescriptor_t gradDesc,
                                                              cudnnConvolutionBwdFilterAlgo_t algo, size_t* sizeInBytes) {
     DNN_ENTRY("cudnnGetConvolutionBackwardFilterWorkspaceSize");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(xDesc, gradDesc, convDesc, dyDesc, fn, "xDesc", "gradDesc", "dyDesc", cv));
+    DNN_TRY(gather(handle, xDesc, gradDesc, convDesc, dyDesc, fn, "xDesc", "gradDesc", "dyDesc", cv));
     return workspaceSize(Direction::BackwardFilter, cv, algo, sizeInBytes, fn);
 }
 
@@ -387,9 +383,8 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                                       void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
                                       const cudnnTensorDescriptor_t yDesc, void* y) {
     DNN_ENTRY("cudnnConvolutionForward");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(xDesc, wDesc, convDesc, yDesc, fn, "xDesc", "wDesc", "yDesc", cv));
+    DNN_TRY(gather(handle, xDesc, wDesc, convDesc, yDesc, fn, "xDesc", "wDesc", "yDesc", cv));
     bool round;
     DNN_TRY(runnable(Direction::Forward, cv, algo, workSpace, workSpaceSizeInBytes, fn, round));
     float al, be, *px, *pw, *py;
@@ -417,9 +412,8 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                                            void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
                                            const cudnnTensorDescriptor_t dxDesc, void* dx) {
     DNN_ENTRY("cudnnConvolutionBackwardData");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(dxDesc, wDesc, convDesc, dyDesc, fn, "dxDesc", "wDesc", "dyDesc", cv));
+    DNN_TRY(gather(handle, dxDesc, wDesc, convDesc, dyDesc, fn, "dxDesc", "wDesc", "dyDesc", cv));
     bool round;
     DNN_TRY(runnable(Direction::BackwardData, cv, algo, workSpace, workSpaceSizeInBytes, fn, round));
     float al, be, *pw, *pdy, *pdx;
@@ -448,9 +442,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              size_t workSpaceSizeInBytes, const void* beta,
                                              const cudnnFilterDescriptor_t dwDesc, void* dw) {
     DNN_ENTRY("cudnnConvolutionBackwardFilter");
-    DNN_TRY(object(handle, fn, "handle"));
     Conv cv;
-    DNN_TRY(gather(xDesc, dwDesc, convDesc, dyDesc, fn, "xDesc", "dwDesc", "dyDesc", cv));
+    DNN_TRY(gather(handle, xDesc, dwDesc, convDesc, dyDesc, fn, "xDesc", "dwDesc", "dyDesc", cv));
     bool round;
     DNN_TRY(runnable(Direction::BackwardFilter, cv, algo, workSpace, workSpaceSizeInBytes, fn, round));
     float al, be, *px, *pdy, *pdw;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "standin.h"
 
@@ -195,10 +196,29 @@ void forEachIndex(const Tensor& shape, F&& f) {
     }
 }
 
+// f(coordinates) for every element of `shape`, in forEachIndex order. Computing every value before storing
+// any keeps an in-place output (y == x) from feeding back into its own input.
+template <class F>
+std::vector<double> compute(const Tensor& shape, F&& f) {
+    std::vector<double> values;
+    values.reserve(static_cast<size_t>(elements(shape)));
+    forEachIndex(shape, [&](const int* c) { values.push_back(f(c)); });
+    return values;
+}
+
 // y = alpha * value + beta * y, without reading y when beta is 0 (cuDNN's documented blending rule:
 // "if beta is zero, the output is not read", so garbage or NaN already in y does not leak through).
 inline float blend(float alpha, double value, float beta, float y) {
     return beta == 0.0f ? static_cast<float>(alpha * value) : static_cast<float>(alpha * value + beta * static_cast<double>(y));
+}
+
+// Blends `values` (one per element, forEachIndex order) into tensor t at p, as blend() does.
+inline void store(const Tensor& t, float* p, float alpha, const std::vector<double>& values, float beta) {
+    size_t k = 0;
+    forEachIndex(t, [&](const int* c) {
+        float& out = p[offsetOf(t, c)];
+        out = blend(alpha, values[k++], beta, out);
+    });
 }
 
 // Runs `work` on the handle's stream (or drops it in no-compute mode).

@@ -196,7 +196,7 @@ namespace {
 // bnScaleBiasMeanVarDesc "1xCx1x1 for 4D and 1xCx1x1x1 for 5D for spatial, and 1xCxHxW for 4D and
 // 1xCxDxHxW for 5D for per-activation mode"; epsilon >= CUDNN_BN_MIN_EPSILON.
 struct Norm {
-    cudnnBatchNormMode_t mode;
+    cudnnBatchNormMode_t mode = CUDNN_BATCHNORM_SPATIAL;
     Tensor x, param;
     long long channels() const { return elements(param); }
     // Channel (parameter index) of x coordinate c.
@@ -247,6 +247,23 @@ Status normShapes(cudnnBatchNormMode_t mode, const Tensor& x, const Tensor& para
     return CUDNN_STATUS_SUCCESS;
 }
 
+// The descriptors of the two forward calls: x and y of equal dimensions, and the parameter shape.
+Status normForward(cudnnHandle_t handle, cudnnBatchNormMode_t mode, const Tensor* xDesc, const Tensor* yDesc,
+                   const Tensor* bnDesc, double epsilon, const char* fn, Norm& nm, Tensor& y) {
+    DNN_TRY(object(handle, fn, "handle"));
+    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
+    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
+    DNN_TRY(floatTensor(bnDesc, fn, "bnScaleBiasMeanVarDesc"));
+    nm = Norm{mode, *xDesc, *bnDesc};
+    y = *yDesc;
+    DNN_TRY(normShapes(mode, nm.x, nm.param, epsilon, fn));
+    if (!sameDims(nm.x, y)) {
+        return DNN_FAIL(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, "%s: x %s and y %s differ", fn, describe(nm.x).c_str(),
+                        describe(y).c_str());
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
 Status pairedPointers(const void* a, const void* b, const char* fn, const char* names) {
     if ((a == nullptr) != (b == nullptr)) {
         return DNN_FAIL(CUDNN_STATUS_BAD_PARAM, "%s: %s may be NULL only together", fn, names);
@@ -263,6 +280,17 @@ void moments(const Norm& nm, const float* px, std::vector<double>& mean, std::ve
     forEachIndex(nm.x, [&](const int* c) {
         double d = px[offsetOf(nm.x, c)] - mean[nm.channel(c)];
         var[nm.channel(c)] += d * d / m;
+    });
+}
+
+// scale * (x - mean) / sqrt(var + epsilon) + bias for every element of x, in forEachIndex order; the
+// statistics are the batch's (std::vector<double>) or given ones (float* into device memory).
+template <class Stats>
+std::vector<double> normalize(const Norm& nm, const float* px, const float* scale, const float* bias,
+                              const Stats& mean, const Stats& var, double epsilon) {
+    return compute(nm.x, [&](const int* c) {
+        long long ch = nm.channel(c);
+        return scale[ch] * (px[offsetOf(nm.x, c)] - mean[ch]) / std::sqrt(var[ch] + epsilon) + bias[ch];
     });
 }
 
@@ -286,17 +314,9 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(
     void* resultRunningMean, void* resultRunningVariance, double epsilon, void* resultSaveMean,
     void* resultSaveInvVariance) {
     DNN_ENTRY("cudnnBatchNormalizationForwardTraining");
-    DNN_TRY(object(handle, fn, "handle"));
-    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
-    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
-    DNN_TRY(floatTensor(bnDesc, fn, "bnScaleBiasMeanVarDesc"));
-    Norm nm{mode, *xDesc, *bnDesc};
-    Tensor ty = *yDesc;
-    DNN_TRY(normShapes(mode, nm.x, nm.param, epsilon, fn));
-    if (!sameDims(nm.x, ty)) {
-        return DNN_FAIL(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, "%s: x %s and y %s differ", fn, describe(nm.x).c_str(),
-                        describe(ty).c_str());
-    }
+    Norm nm;
+    Tensor ty;
+    DNN_TRY(normForward(handle, mode, xDesc, yDesc, bnDesc, epsilon, fn, nm, ty));
     DNN_TRY(pairedPointers(resultRunningMean, resultRunningVariance, fn, "resultRunningMean and resultRunningVariance"));
     DNN_TRY(pairedPointers(resultSaveMean, resultSaveInvVariance, fn, "resultSaveMean and resultSaveInvVariance"));
     float al, be, *px, *py, *scale, *bias, *rm = nullptr, *rv = nullptr, *sm = nullptr, *sv = nullptr;
@@ -321,17 +341,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(
         double m = static_cast<double>(nm.count());
         // One value per channel has no unbiased variance; the stand-in keeps the biased one (0).
         double bessel = m > 1 ? m / (m - 1) : 1.0;
-        std::vector<double> out(static_cast<size_t>(elements(nm.x)));
-        size_t k = 0;
-        forEachIndex(nm.x, [&](const int* c) {
-            long long ch = nm.channel(c);
-            out[k++] = scale[ch] * (px[offsetOf(nm.x, c)] - mean[ch]) / std::sqrt(var[ch] + epsilon) + bias[ch];
-        });
-        k = 0;
-        forEachIndex(ty, [&](const int* c) {
-            float& o = py[offsetOf(ty, c)];
-            o = blend(al, out[k++], be, o);
-        });
+        store(ty, py, al, normalize(nm, px, scale, bias, mean, var, epsilon), be);
         for (size_t ch = 0; ch < mean.size(); ch++) {
             if (rm != nullptr) {
                 rm[ch] = static_cast<float>((1 - factor) * rm[ch] + factor * mean[ch]);
@@ -352,17 +362,9 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(
     const cudnnTensorDescriptor_t bnDesc, const void* bnScale, const void* bnBias, const void* estimatedMean,
     const void* estimatedVariance, double epsilon) {
     DNN_ENTRY("cudnnBatchNormalizationForwardInference");
-    DNN_TRY(object(handle, fn, "handle"));
-    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
-    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
-    DNN_TRY(floatTensor(bnDesc, fn, "bnScaleBiasMeanVarDesc"));
-    Norm nm{mode, *xDesc, *bnDesc};
-    Tensor ty = *yDesc;
-    DNN_TRY(normShapes(mode, nm.x, nm.param, epsilon, fn));
-    if (!sameDims(nm.x, ty)) {
-        return DNN_FAIL(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, "%s: x %s and y %s differ", fn, describe(nm.x).c_str(),
-                        describe(ty).c_str());
-    }
+    Norm nm;
+    Tensor ty;
+    DNN_TRY(normForward(handle, mode, xDesc, yDesc, bnDesc, epsilon, fn, nm, ty));
     float al, be, *px, *py, *scale, *bias, *mean, *var;
     DNN_TRY(scalar(alpha, fn, "alpha", al));
     DNN_TRY(scalar(beta, fn, "beta", be));
@@ -373,17 +375,7 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(
     DNN_TRY(param(estimatedMean, nm, fn, "estimatedMean", mean));
     DNN_TRY(param(estimatedVariance, nm, fn, "estimatedVariance", var));
     return launch(handle, [=] {
-        std::vector<double> out(static_cast<size_t>(elements(nm.x)));
-        size_t k = 0;
-        forEachIndex(nm.x, [&](const int* c) {
-            long long ch = nm.channel(c);
-            out[k++] = scale[ch] * (px[offsetOf(nm.x, c)] - mean[ch]) / std::sqrt(var[ch] + epsilon) + bias[ch];
-        });
-        k = 0;
-        forEachIndex(ty, [&](const int* c) {
-            float& o = py[offsetOf(ty, c)];
-            o = blend(al, out[k++], be, o);
-        });
+        store(ty, py, al, normalize(nm, px, scale, bias, mean, var, epsilon), be);
     }, fn);
 }
 
@@ -437,7 +429,8 @@ cudnnStatus_t cudnnBatchNormalizationBackward(
                 v = 1.0 / std::sqrt(v + epsilon);
             }
         }
-        std::vector<double> sumDy(mean.size(), 0.0), sumDyXhat(mean.size(), 0.0);
+        size_t channels = static_cast<size_t>(nm.channels());
+        std::vector<double> sumDy(channels, 0.0), sumDyXhat(channels, 0.0);
         forEachIndex(nm.x, [&](const int* c) {
             long long ch = nm.channel(c);
             double g = pdy[offsetOf(tdy, c)];
@@ -445,19 +438,13 @@ cudnnStatus_t cudnnBatchNormalizationBackward(
             sumDyXhat[ch] += g * (px[offsetOf(nm.x, c)] - mean[ch]) * invStd[ch];
         });
         double m = static_cast<double>(nm.count());
-        std::vector<double> out(static_cast<size_t>(elements(nm.x)));
-        size_t k = 0;
-        forEachIndex(nm.x, [&](const int* c) {
+        std::vector<double> out = compute(nm.x, [&](const int* c) {
             long long ch = nm.channel(c);
             double xhat = (px[offsetOf(nm.x, c)] - mean[ch]) * invStd[ch];
-            out[k++] = scale[ch] * invStd[ch] / m * (m * pdy[offsetOf(tdy, c)] - sumDy[ch] - xhat * sumDyXhat[ch]);
+            return scale[ch] * invStd[ch] / m * (m * pdy[offsetOf(tdy, c)] - sumDy[ch] - xhat * sumDyXhat[ch]);
         });
-        k = 0;
-        forEachIndex(tdx, [&](const int* c) {
-            float& o = pdx[offsetOf(tdx, c)];
-            o = blend(ad, out[k++], bd, o);
-        });
-        for (size_t ch = 0; ch < mean.size(); ch++) {
+        store(tdx, pdx, ad, out, bd);
+        for (size_t ch = 0; ch < channels; ch++) {
             dScale[ch] = blend(ap, sumDyXhat[ch], bp, dScale[ch]);
             dBias[ch] = blend(ap, sumDy[ch], bp, dBias[ch]);
         }

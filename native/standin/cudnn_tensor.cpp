@@ -73,6 +73,28 @@ long long packedIndex(const Tensor& t, const int* c) {
     return index;
 }
 
+// The operands of y = alpha * f(x) + beta * y over equal dimensions, checked; x may be y only with the
+// same layout.
+struct Pointwise {
+    Tensor x, y;
+    float alpha, beta;
+    float *px, *py;
+};
+
+Status pointwise(const char* fn, const void* alpha, cudnnTensorDescriptor_t xDesc, const void* x, const void* beta,
+                 cudnnTensorDescriptor_t yDesc, void* y, Pointwise& out) {
+    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
+    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
+    out.x = *xDesc;
+    out.y = *yDesc;
+    DNN_TRY(sameShape(out.x, out.y, fn, "x", "y"));
+    DNN_TRY(inPlaceLayout(x, out.x, y, out.y, fn, "x", "y"));
+    DNN_TRY(scalar(alpha, fn, "alpha", out.alpha));
+    DNN_TRY(scalar(beta, fn, "beta", out.beta));
+    DNN_TRY(tensorData(x, out.x, fn, "x", out.px));
+    return tensorData(y, out.y, fn, "y", out.py);
+}
+
 }  // namespace
 
 extern "C" {
@@ -182,15 +204,10 @@ cudnnStatus_t cudnnTransformTensor(cudnnHandle_t handle, const void* alpha, cons
                                    const void* x, const void* beta, const cudnnTensorDescriptor_t yDesc, void* y) {
     DNN_ENTRY("cudnnTransformTensor");
     DNN_TRY(object(handle, fn, "handle"));
-    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
-    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
-    Tensor tx = *xDesc, ty = *yDesc;
-    DNN_TRY(sameShape(tx, ty, fn, "x", "y"));
-    float al, be, *px, *py;
-    DNN_TRY(scalar(alpha, fn, "alpha", al));
-    DNN_TRY(scalar(beta, fn, "beta", be));
-    DNN_TRY(tensorData(x, tx, fn, "x", px));
-    DNN_TRY(tensorData(y, ty, fn, "y", py));
+    Pointwise op;
+    DNN_TRY(pointwise(fn, alpha, xDesc, x, beta, yDesc, y, op));
+    const Tensor &tx = op.x, &ty = op.y;
+    float al = op.alpha, be = op.beta, *px = op.px, *py = op.py;
     if (overlap(px, bytes(tx), py, bytes(ty))) {
         std::vector<const float*> read;
         read.reserve(static_cast<size_t>(elements(tx)));
@@ -420,16 +437,10 @@ cudnnStatus_t cudnnActivationForward(cudnnHandle_t handle, cudnnActivationDescri
     DNN_TRY(object(activationDesc, fn, "activationDesc"));
     cudnnActivationStruct act = *activationDesc;
     DNN_TRY(activationMode(act, fn));
-    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
-    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
-    Tensor tx = *xDesc, ty = *yDesc;
-    DNN_TRY(sameShape(tx, ty, fn, "x", "y"));
-    DNN_TRY(inPlaceLayout(x, tx, y, ty, fn, "x", "y"));
-    float al, be, *px, *py;
-    DNN_TRY(scalar(alpha, fn, "alpha", al));
-    DNN_TRY(scalar(beta, fn, "beta", be));
-    DNN_TRY(tensorData(x, tx, fn, "x", px));
-    DNN_TRY(tensorData(y, ty, fn, "y", py));
+    Pointwise op;
+    DNN_TRY(pointwise(fn, alpha, xDesc, x, beta, yDesc, y, op));
+    Tensor tx = op.x, ty = op.y;
+    float al = op.alpha, be = op.beta, *px = op.px, *py = op.py;
     return launch(handle, [=] {
         forEachIndex(ty, [&](const int* c) {
             float& out = py[offsetOf(ty, c)];
@@ -518,16 +529,10 @@ cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t handle, cudnnSoftmaxAlgorithm_t 
     DNN_ENTRY("cudnnSoftmaxForward");
     DNN_TRY(object(handle, fn, "handle"));
     DNN_TRY(softmaxArgs(algo, mode, fn));
-    DNN_TRY(floatTensor(xDesc, fn, "xDesc"));
-    DNN_TRY(floatTensor(yDesc, fn, "yDesc"));
-    Tensor tx = *xDesc, ty = *yDesc;
-    DNN_TRY(sameShape(tx, ty, fn, "x", "y"));
-    DNN_TRY(inPlaceLayout(x, tx, y, ty, fn, "x", "y"));
-    float al, be, *px, *py;
-    DNN_TRY(scalar(alpha, fn, "alpha", al));
-    DNN_TRY(scalar(beta, fn, "beta", be));
-    DNN_TRY(tensorData(x, tx, fn, "x", px));
-    DNN_TRY(tensorData(y, ty, fn, "y", py));
+    Pointwise op;
+    DNN_TRY(pointwise(fn, alpha, xDesc, x, beta, yDesc, y, op));
+    Tensor tx = op.x, ty = op.y;
+    float al = op.alpha, be = op.beta, *px = op.px, *py = op.py;
     return launch(handle, [=] {
         size_t groups = static_cast<size_t>(softmaxGroupCount(tx, mode));
         std::vector<double> max(groups, -std::numeric_limits<double>::infinity()), sum(groups, 0.0);
@@ -545,18 +550,12 @@ cudnnStatus_t cudnnSoftmaxForward(cudnnHandle_t handle, cudnnSoftmaxAlgorithm_t 
             sum[g] += std::exp(px[offsetOf(tx, c)] - max[g]);
         });
         // Read every x before writing any y (x may be y).
-        std::vector<double> out(static_cast<size_t>(elements(tx)));
-        size_t k = 0;
-        forEachIndex(tx, [&](const int* c) {
+        std::vector<double> out = compute(tx, [&](const int* c) {
             long long g = softmaxGroup(tx, c, mode);
             double shifted = px[offsetOf(tx, c)] - max[g];
-            out[k++] = algo == CUDNN_SOFTMAX_LOG ? shifted - std::log(sum[g]) : std::exp(shifted) / sum[g];
+            return algo == CUDNN_SOFTMAX_LOG ? shifted - std::log(sum[g]) : std::exp(shifted) / sum[g];
         });
-        k = 0;
-        forEachIndex(ty, [&](const int* c) {
-            float& o = py[offsetOf(ty, c)];
-            o = blend(al, out[k++], be, o);
-        });
+        store(ty, py, al, out, be);
     }, fn);
 }
 
@@ -589,17 +588,11 @@ cudnnStatus_t cudnnSoftmaxBackward(cudnnHandle_t handle, cudnnSoftmaxAlgorithm_t
             double g = pdy[offsetOf(tdy, c)];
             dot[softmaxGroup(ty, c, mode)] += log ? g : g * py[offsetOf(ty, c)];
         });
-        std::vector<double> out(static_cast<size_t>(elements(ty)));
-        size_t k = 0;
-        forEachIndex(ty, [&](const int* c) {
+        std::vector<double> out = compute(ty, [&](const int* c) {
             double yv = py[offsetOf(ty, c)], g = pdy[offsetOf(tdy, c)], s = dot[softmaxGroup(ty, c, mode)];
-            out[k++] = log ? g - std::exp(yv) * s : yv * (g - s);
+            return log ? g - std::exp(yv) * s : yv * (g - s);
         });
-        k = 0;
-        forEachIndex(tdx, [&](const int* c) {
-            float& o = pdx[offsetOf(tdx, c)];
-            o = blend(al, out[k++], be, o);
-        });
+        store(tdx, pdx, al, out, be);
     }, fn);
 }
 
