@@ -328,7 +328,7 @@ cudaError_t cudaMalloc(void** devPtr, size_t size) {
         inUse[current] -= size;
         return (cudaError_t)fail(cudaErrorMemoryAllocation, "cudaMalloc: %zu bytes: the host is out of memory", size);
     }
-    std::memset(p, 0xFF, size);
+    if (computing()) std::memset(p, 0xFF, size);  // no-compute mode never reads it: leave the pages untouched
     std::lock_guard<std::mutex> lock(allocationMutex);
     allocations[(uintptr_t)p] = Allocation{size, current};
     liveDeviceAllocations++;
