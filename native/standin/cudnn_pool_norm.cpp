@@ -264,13 +264,6 @@ Status normForward(cudnnHandle_t handle, cudnnBatchNormMode_t mode, const Tensor
     return CUDNN_STATUS_SUCCESS;
 }
 
-Status pairedPointers(const void* a, const void* b, const char* fn, const char* names) {
-    if ((a == nullptr) != (b == nullptr)) {
-        return DNN_FAIL(CUDNN_STATUS_BAD_PARAM, "%s: %s may be NULL only together", fn, names);
-    }
-    return CUDNN_STATUS_SUCCESS;
-}
-
 // Per-channel mean and biased variance of x.
 void moments(const Norm& nm, const float* px, std::vector<double>& mean, std::vector<double>& var) {
     mean.assign(static_cast<size_t>(nm.channels()), 0.0);
@@ -299,6 +292,19 @@ Status param(const void* p, const Norm& nm, const char* fn, const char* arg, flo
     return tensorData(p, nm.param, fn, arg, out);
 }
 
+// Two parameter operands that may be NULL, but only together; both checked when given.
+Status optionalPair(const void* a, const void* b, const Norm& nm, const char* fn, const char* aName, const char* bName,
+                    float*& pa, float*& pb) {
+    if ((a == nullptr) != (b == nullptr)) {
+        return DNN_FAIL(CUDNN_STATUS_BAD_PARAM, "%s: %s and %s may be NULL only together", fn, aName, bName);
+    }
+    if (a != nullptr) {
+        DNN_TRY(param(a, nm, fn, aName, pa));
+        DNN_TRY(param(b, nm, fn, bName, pb));
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 extern "C" {
@@ -317,8 +323,6 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(
     Norm nm;
     Tensor ty;
     DNN_TRY(normForward(handle, mode, xDesc, yDesc, bnDesc, epsilon, fn, nm, ty));
-    DNN_TRY(pairedPointers(resultRunningMean, resultRunningVariance, fn, "resultRunningMean and resultRunningVariance"));
-    DNN_TRY(pairedPointers(resultSaveMean, resultSaveInvVariance, fn, "resultSaveMean and resultSaveInvVariance"));
     float al, be, *px, *py, *scale, *bias, *rm = nullptr, *rv = nullptr, *sm = nullptr, *sv = nullptr;
     DNN_TRY(scalar(alpha, fn, "alpha", al));
     DNN_TRY(scalar(beta, fn, "beta", be));
@@ -326,14 +330,10 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(
     DNN_TRY(tensorData(y, ty, fn, "y", py));
     DNN_TRY(param(bnScale, nm, fn, "bnScale", scale));
     DNN_TRY(param(bnBias, nm, fn, "bnBias", bias));
-    if (resultRunningMean != nullptr) {
-        DNN_TRY(param(resultRunningMean, nm, fn, "resultRunningMean", rm));
-        DNN_TRY(param(resultRunningVariance, nm, fn, "resultRunningVariance", rv));
-    }
-    if (resultSaveMean != nullptr) {
-        DNN_TRY(param(resultSaveMean, nm, fn, "resultSaveMean", sm));
-        DNN_TRY(param(resultSaveInvVariance, nm, fn, "resultSaveInvVariance", sv));
-    }
+    DNN_TRY(optionalPair(resultRunningMean, resultRunningVariance, nm, fn, "resultRunningMean", "resultRunningVariance",
+                         rm, rv));
+    DNN_TRY(optionalPair(resultSaveMean, resultSaveInvVariance, nm, fn, "resultSaveMean", "resultSaveInvVariance", sm,
+                         sv));
     double factor = exponentialAverageFactor;
     return launch(handle, [=] {
         std::vector<double> mean, var;
@@ -402,7 +402,6 @@ cudnnStatus_t cudnnBatchNormalizationBackward(
         return DNN_FAIL(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, "%s: x %s, dy %s and dx %s must have equal dimensions",
                         fn, describe(nm.x).c_str(), describe(tdy).c_str(), describe(tdx).c_str());
     }
-    DNN_TRY(pairedPointers(savedMean, savedInvVariance, fn, "savedMean and savedInvVariance"));
     float ad, bd, ap, bp, *px, *pdy, *pdx, *scale, *dScale, *dBias, *sm = nullptr, *sv = nullptr;
     DNN_TRY(scalar(alphaDataDiff, fn, "alphaDataDiff", ad));
     DNN_TRY(scalar(betaDataDiff, fn, "betaDataDiff", bd));
@@ -414,10 +413,7 @@ cudnnStatus_t cudnnBatchNormalizationBackward(
     DNN_TRY(param(bnScale, nm, fn, "bnScale", scale));
     DNN_TRY(param(dBnScaleResult, nm, fn, "dBnScaleResult", dScale));
     DNN_TRY(param(dBnBiasResult, nm, fn, "dBnBiasResult", dBias));
-    if (savedMean != nullptr) {
-        DNN_TRY(param(savedMean, nm, fn, "savedMean", sm));
-        DNN_TRY(param(savedInvVariance, nm, fn, "savedInvVariance", sv));
-    }
+    DNN_TRY(optionalPair(savedMean, savedInvVariance, nm, fn, "savedMean", "savedInvVariance", sm, sv));
     return launch(handle, [=] {
         std::vector<double> mean, invStd;
         if (sm != nullptr) {
