@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * </ul>
  */
 class ReadmeCodeTest {
-    private static final List<String> API_PACKAGES = List.of("backend", "tensor", "autograd", "nn", "optim", "data", "io",
+    private static final List<String> API_PACKAGES = List.of("device", "backend", "tensor", "autograd", "nn", "optim", "data", "io",
             "models");
     private static final Pattern SETUP = Pattern.compile("<!--\\s*README test setup:(.*)-->");
     private static final Pattern CLASS = Pattern.compile("(?m)^public\\s+(?:final\\s+)?class\\s+(\\w+)");

@@ -1,7 +1,7 @@
 package io.jdl.bench;
 
-import io.jdl.backend.Device;
 import io.jdl.backend.cuda.CudaBackend;
+import io.jdl.device.Device;
 
 /**
  * The device side that the GPU benchmarks share: the TF32 switch, one synchronisation per timed call, and

@@ -1,6 +1,6 @@
 package io.jdl.bench;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.models.FashionMnistModels;
 import io.jdl.nn.Module;
 import io.jdl.nn.Transformer;

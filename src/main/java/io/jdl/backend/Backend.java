@@ -1,5 +1,7 @@
 package io.jdl.backend;
 
+import io.jdl.device.Device;
+
 /**
  * The compute kernels behind tensors, one implementation per device kind: {@code CpuBackend} (pure
  * Java, the reference) and {@code CudaBackend} (cuBLAS, cuDNN).
@@ -117,7 +119,7 @@ public interface Backend {
     void batchNormBackward(int n, int c, int hw, Storage x, Storage dy, Storage gamma, Storage saveMean,
                            Storage saveInvStd, Storage dx, Storage dGamma, Storage dBeta, float eps);
 
-    /** mask[i] = keep ? 1/(1-p) : 0 with keep = NativeKernels.dropoutKeep(seed, i, p); y = x·mask. */
+    /** mask[i] = keep ? 1/(1-p) : 0 with keep = DropoutMask.keep(seed, i, p); y = x·mask. */
     void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed);
 
     // ---- optimizer steps (in place, PyTorch semantics) ----

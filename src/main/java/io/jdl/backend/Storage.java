@@ -1,5 +1,6 @@
 package io.jdl.backend;
 
+import io.jdl.device.Device;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**

@@ -15,7 +15,7 @@ import java.util.Objects;
 /**
  * jdl's own GPU kernels, for what cuBLAS and cuDNN lack: leaky ReLU and GELU (forward and backward),
  * softmax cross-entropy (forward and backward), SGD and Adam(W) steps, dropout with a counter-based
- * mask that {@link #dropoutKeep} reproduces bit for bit on the CPU, embedding backward, and layer norm
+ * mask that {@code io.jdl.backend.DropoutMask} reproduces bit for bit on the CPU, embedding backward, and layer norm
  * (forward and backward).
  *
  * <p>The kernels come from {@code native/jdl_kernels.cu}, built by {@code scripts/build-native} into a
@@ -307,9 +307,10 @@ public final class NativeKernels {
     // Dropout
 
     /**
-     * Inverted dropout of {@code n} elements: {@code mask[i] = dropoutKeep(seed, i, p) ? 1 / (1 - p) : 0} and
-     * {@code y[i] = x[i] * mask[i]}. The mask is the same, bit for bit, as the one {@link #dropoutKeep}
-     * gives on the CPU; {@code y} may be {@code x}.
+     * Inverted dropout of {@code n} elements: {@code mask[i] = keep(seed, i, p) ? 1 / (1 - p) : 0} and
+     * {@code y[i] = x[i] * mask[i]}. The hash {@code keep} is
+     * {@code io.jdl.backend.DropoutMask.keep}, written the same way in native/jdl_kernels.cu; the CPU backend
+     * gives the same mask bit for bit; {@code y} may be {@code x}.
      *
      * @param p the probability of dropping an element, {@code 0 <= p <= 1} ({@code p == 1} drops all)
      */
@@ -324,34 +325,6 @@ public final class NativeKernels {
             launch(Kernel.DROPOUT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(), n, p,
                     seed);
         }
-    }
-
-    /**
-     * Whether dropout with probability {@code p} keeps element {@code index} for {@code seed}: the
-     * counter-based hash the {@link #dropout} kernel uses, written the same way in native/jdl_kernels.cu:
-     * <pre>
-     * h    = splitmix64(seed ^ (index * 0x9E3779B97F4A7C15))
-     * u    = h &gt;&gt;&gt; 40                  (top 24 bits, 0 &lt;= u &lt; 2^24)
-     * keep = u &gt;= (int) (p * 2^24)      (p * 2^24 is exact in float; the cast truncates)
-     * </pre>
-     * Pure Java, needs no GPU. {@code p == 0} keeps every index, {@code p == 1} none.
-     *
-     * @throws IllegalArgumentException unless {@code 0 <= p <= 1}
-     */
-    public static boolean dropoutKeep(long seed, long index, float p) {
-        checkProbability(p);
-        long h = splitmix64(seed ^ (index * 0x9E3779B97F4A7C15L));
-        int u = (int) (h >>> 40);
-        int threshold = (int) (p * 16777216.0f);
-        return u >= threshold;
-    }
-
-    /** Steele, Lea and Flood's SplitMix64 finaliser applied to {@code x + golden gamma}. */
-    static long splitmix64(long x) {
-        long z = x + 0x9E3779B97F4A7C15L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 
     // ---------------------------------------------------------------------------------------------

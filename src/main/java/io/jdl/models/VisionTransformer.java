@@ -3,7 +3,6 @@ package io.jdl.models;
 import io.jdl.nn.LayerNorm;
 import io.jdl.nn.Linear;
 import io.jdl.nn.Module;
-import io.jdl.nn.Modules;
 import io.jdl.nn.PositionalEmbedding;
 import io.jdl.nn.TransformerBlock;
 import io.jdl.nn.TransformerStack;
@@ -50,31 +49,16 @@ public final class VisionTransformer extends Module {
                     + imageSize + "] images, got " + s);
         }
         int b = s.dim(0);
-        Tensor cut = x.reshape(b, channels, grid, patch, grid, patch);
-        Tensor moved = cut.permute(0, 2, 4, 1, 3, 5);
-        Modules.release(cut);
-        Tensor tokens = moved.reshape(b, grid * grid, channels * patch * patch);
-        Modules.release(moved);
-        return tokens;
+        return scoped(() -> x.reshape(b, channels, grid, patch, grid, patch)     // [B, C, g, p, g, p]
+                .permute(0, 2, 4, 1, 3, 5)                                        // [B, g, g, C, p, p]
+                .reshape(b, grid * grid, channels * patch * patch));
     }
 
     /** Class logits [B, classes]. */
     @Override
-    public Tensor forward(Tensor x) {
-        Tensor tokens = patches(x);
-        Tensor embedded = patchEmbed.forward(tokens);
-        Modules.release(tokens);
-        Tensor h = positions.forward(embedded);
-        Modules.release(embedded);
-        Tensor mixed = blocks.forward(h);
-        Modules.release(h);
-        Tensor normed = norm.forward(mixed);
-        Modules.release(mixed);
-        Tensor pooled = normed.mean(1);
-        Modules.release(normed);
-        Tensor logits = head.forward(pooled);
-        Modules.release(pooled);
-        return logits;
+    protected Tensor compute(Tensor x) {
+        Tensor h = blocks.forward(positions.forward(patchEmbed.forward(patches(x))));  // [B, tokens, dim]
+        return head.forward(norm.forward(h).mean(1));                                   // mean over tokens
     }
 
     public List<TransformerBlock> blocks() {

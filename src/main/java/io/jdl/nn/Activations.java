@@ -18,7 +18,7 @@ public final class Activations {
         }
 
         @Override
-        public Tensor forward(Tensor x) {
+        protected Tensor compute(Tensor x) {
             return f.apply(x);
         }
 

@@ -1,6 +1,6 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 
@@ -32,7 +32,7 @@ public final class BatchNorm2d extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         Tensor y = x.batchNorm2d(param("weight"), param("bias"), buffer("running_mean"), buffer("running_var"),
                 isTraining(), momentum, eps);
         if (isTraining()) {

@@ -36,7 +36,7 @@ public final class Conv2d extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return x.conv2d(param("weight"), param("bias"), stride, padding, dilation, groups);
     }
 }

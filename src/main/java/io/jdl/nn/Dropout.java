@@ -19,8 +19,8 @@ public final class Dropout extends Module implements Stochastic {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
-        return x.dropout(p, isTraining() ? seeds.take() : 0, isTraining());
+    protected Tensor compute(Tensor x) {
+        return isTraining() ? x.dropout(p, seeds.take(), true) : x; // identity in evaluation
     }
 
     @Override

@@ -40,21 +40,27 @@ public final class Embedding extends Module {
 
     /** Rows for {@code ids} laid out as {@code idsShape} (e.g. batch, tokens): shape idsShape + [dim]. */
     public Tensor forward(int[] ids, int... idsShape) {
-        return param("weight").embedding(ids, idsShape);
+        return scoped(() -> param("weight").embedding(ids, idsShape));
     }
 
     /** Ids given as a float tensor (copied to the host to be checked); shape x.shape + [dim]. */
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
+        return forward(ids(x), x.shape().dims());
+    }
+
+    /** The values of {@code x} as token ids; a value that is not a whole number (2.7, NaN, 1e10) throws. */
+    static int[] ids(Tensor x) {
         float[] f = x.toArray();
         int[] ids = new int[f.length];
         for (int i = 0; i < f.length; i++) {
             ids[i] = (int) f[i];
             if (ids[i] != f[i]) {
-                throw new IllegalArgumentException("Embedding: id " + f[i] + " at position " + i + " is not an integer");
+                throw new IllegalArgumentException("token id " + f[i] + " at position " + i
+                        + " is not a whole number (ids must be integers in [0, vocabulary size))");
             }
         }
-        return forward(ids, x.shape().dims());
+        return ids;
     }
 
     @Override

@@ -5,7 +5,7 @@ import io.jdl.tensor.Tensor;
 /** [n, d1, d2, ...] to [n, d1·d2·...] (PyTorch's nn.Flatten with start_dim=1). */
 public final class Flatten extends Module {
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return x.flatten(1);
     }
 

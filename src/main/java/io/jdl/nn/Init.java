@@ -1,6 +1,6 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;

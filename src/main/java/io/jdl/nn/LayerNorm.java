@@ -1,6 +1,6 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 
@@ -24,7 +24,7 @@ public final class LayerNorm extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return x.layerNorm(param("weight"), param("bias"), eps);
     }
 

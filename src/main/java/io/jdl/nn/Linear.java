@@ -22,7 +22,7 @@ public final class Linear extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return x.linear(param("weight"), param("bias"));
     }
 

@@ -1,12 +1,14 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * A layer or a model: named parameters (leaves that require grad), named buffers (state such as
@@ -15,24 +17,63 @@ import java.util.Map;
  * <p>A module owns its parameters and buffers and closes them in {@link #close()} (children too).
  * Names follow PyTorch's state-dict convention: {@code fc1.weight}, {@code 0.bias},
  * {@code 1.running_mean}, so checkpoints line up with the same model in PyTorch.
+ *
+ * <p><b>Forward.</b> {@link #forward} runs {@link #compute} in a child {@link TensorScope} that keeps only
+ * the result: every intermediate a module makes is closed when it returns (or throws), and the ones a
+ * recorded graph still reads are freed with that graph. Module code therefore reads like the maths and
+ * frees nothing by hand; a module with other inputs (a mask, token ids) wraps its body in {@link #scoped}.
+ * The result may be the input itself (identity layers, dropout in evaluation).
+ *
+ * <p><b>Lifetime.</b> Parameters and buffers are taken out of any scope when registered: the module owns
+ * them until {@link #close()}. Using a closed module throws {@link IllegalStateException} naming it.
+ *
+ * <p><b>Threads.</b> A module, like its tensors, is used by one thread at a time: while a graph recorded on
+ * one thread reads its parameters, recording with it on another thread throws
+ * {@link IllegalStateException}. Train copies (one module per thread), not one module from many threads.
  */
 public abstract class Module implements AutoCloseable {
     private final Map<String, Tensor> params = new LinkedHashMap<>();
     private final Map<String, Tensor> buffers = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
     private boolean training = true;
+    private boolean closed;
 
-    /** Computes the output for {@code x}; recorded for backward when grad is enabled. */
-    public abstract Tensor forward(Tensor x);
+    /**
+     * The output for {@code x}, recorded for backward when grad is enabled; intermediates are freed (see the
+     * class comment).
+     *
+     * @throws IllegalStateException when this module is closed
+     */
+    public final Tensor forward(Tensor x) {
+        return scoped(() -> compute(x));
+    }
 
-    /** Registers a parameter (marked as requiring grad) under {@code name}. */
+    /** This module's computation, as plain maths over tensor ops: {@link #forward} frees the intermediates. */
+    protected abstract Tensor compute(Tensor x);
+
+    /** Runs {@code body} in a child scope that keeps only its result, after checking this module is open. */
+    protected final Tensor scoped(Supplier<Tensor> body) {
+        checkOpen();
+        return TensorScope.keeping(body);
+    }
+
+    /** Throws {@link IllegalStateException} naming this module when it was closed. */
+    protected final void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(getClass().getSimpleName() + " is closed: its parameters and buffers were"
+                    + " freed");
+        }
+    }
+
+    /** Registers a parameter (marked as requiring grad) under {@code name}; this module now owns it. */
     protected final Tensor registerParameter(String name, Tensor t) {
-        params.put(name, t.requiresGrad(true));
+        params.put(name, TensorScope.unscoped(t).requiresGrad(true));
         return t;
     }
 
+    /** Registers a buffer (state without gradient) under {@code name}; this module now owns it. */
     protected final Tensor registerBuffer(String name, Tensor t) {
-        buffers.put(name, t);
+        buffers.put(name, TensorScope.unscoped(t));
         return t;
     }
 
@@ -83,14 +124,19 @@ public abstract class Module implements AutoCloseable {
 
     /**
      * Copies values into this module's tensors by name. Every name of {@link #stateDict()} must be
-     * present with the same shape; extra names are an error too (nothing is changed then).
+     * present, open and of the same shape; extra names are an error too. Everything is checked before
+     * anything is copied, so on an exception the module is unchanged.
      */
     public void loadStateDict(Map<String, Tensor> state) {
+        checkOpen();
         Map<String, Tensor> mine = stateDict();
         for (Map.Entry<String, Tensor> e : mine.entrySet()) {
             Tensor src = state.get(e.getKey());
             if (src == null) {
                 throw new IllegalArgumentException("state dict lacks " + e.getKey());
+            }
+            if (src.isClosed()) {
+                throw new IllegalArgumentException("state dict entry " + e.getKey() + " is a closed tensor");
             }
             if (!src.shape().equals(e.getValue().shape())) {
                 throw new IllegalArgumentException("state dict entry " + e.getKey() + " has shape " + src.shape()
@@ -102,16 +148,15 @@ public abstract class Module implements AutoCloseable {
                 throw new IllegalArgumentException("state dict has unexpected entry " + k);
             }
         }
-        mine.forEach((k, t) -> {
-            Tensor src = state.get(k);
-            if (src.device().equals(t.device())) {
-                t.copyFrom(src);
-            } else {
-                try (Tensor moved = src.to(t.device())) {
-                    t.copyFrom(moved);
-                }
-            }
-        });
+        try (TensorScope moves = TensorScope.open()) {
+            // Moved copies first: a failing upload leaves the module as it was.
+            Map<String, Tensor> sources = new LinkedHashMap<>();
+            mine.forEach((k, t) -> {
+                Tensor src = state.get(k);
+                sources.put(k, src.device().equals(t.device()) ? src : src.to(t.device()));
+            });
+            mine.forEach((k, t) -> t.copyFrom(sources.get(k)));
+        }
     }
 
     /** Sets training mode here and in every descendant; returns this. */
@@ -131,6 +176,7 @@ public abstract class Module implements AutoCloseable {
 
     /** Moves every parameter and buffer to {@code device} (the old copies are closed); returns this. */
     public Module to(Device device) {
+        checkOpen();
         params.replaceAll((k, t) -> moved(t, device).requiresGrad(true));
         buffers.replaceAll((k, t) -> moved(t, device));
         children.values().forEach(m -> m.to(device));
@@ -141,7 +187,7 @@ public abstract class Module implements AutoCloseable {
         if (t.device().equals(device)) {
             return t;
         }
-        Tensor copy = t.to(device);
+        Tensor copy = TensorScope.unscoped(t.to(device));
         t.close();
         return copy;
     }
@@ -154,6 +200,7 @@ public abstract class Module implements AutoCloseable {
     /** Closes every parameter, buffer and child module. */
     @Override
     public void close() {
+        closed = true;
         params.values().forEach(Tensor::close);
         buffers.values().forEach(Tensor::close);
         children.values().forEach(Module::close);

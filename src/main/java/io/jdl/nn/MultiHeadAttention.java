@@ -1,9 +1,10 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Attention;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -113,12 +114,13 @@ public final class MultiHeadAttention extends Module implements Stochastic {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return forward(x, null);
     }
 
     /**
-     * @param keyPaddingMask null, or [B, T] with 0 for padding keys (see {@link Tensor#attention})
+     * @param keyPaddingMask null, or [B, T] with <b>1 for a real key and 0 for padding</b> (PyTorch's boolean
+     *                       {@code key_padding_mask} is the opposite: True marks padding); see {@link #paddingMask}
      */
     public Tensor forward(Tensor x, Tensor keyPaddingMask) {
         Shape s = x.shape();
@@ -126,41 +128,23 @@ public final class MultiHeadAttention extends Module implements Stochastic {
             throw new IllegalArgumentException("MultiHeadAttention takes [batch, tokens, " + dim + "], got " + s);
         }
         int b = s.dim(0), t = s.dim(1);
-        Tensor qkv = children().get("qkv").forward(x);                  // [B, T, 3·dim]
-        Tensor r = qkv.reshape(b, t, 3, heads, headDim);
-        Modules.release(qkv);
-        Tensor p = r.permute(2, 0, 3, 1, 4);                             // [3, B, H, T, hd]
-        Modules.release(r);
-        Tensor[] parts = p.split(0, 1, 1, 1);
-        Modules.release(p);
-        Tensor q = parts[0].reshape(b, heads, t, headDim);
-        Tensor k = parts[1].reshape(b, heads, t, headDim);
-        Tensor v = parts[2].reshape(b, heads, t, headDim);
-        for (Tensor part : parts) {
-            Modules.release(part);
-        }
-        boolean train = isTraining() && dropout > 0;
-        Attention a;
-        try {
-            a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L, recordWeights);
-        } catch (RuntimeException e) {
-            Modules.discard(q, k, v); // e.g. a mask of the wrong shape
-            throw e;
-        }
-        Modules.release(q);
-        Modules.release(k);
-        Modules.release(v);
-        if (recordWeights) {
-            closeWeights();
-            lastWeights = a.weights();
-        }
-        Tensor o = a.output().permute(0, 2, 1, 3);                      // [B, T, H, hd]
-        Modules.release(a.output());
-        Tensor merged = o.reshape(b, t, dim);
-        Modules.release(o);
-        Tensor y = children().get("proj").forward(merged);
-        Modules.release(merged);
-        return y;
+        return scoped(() -> {
+            Tensor[] qkv = children().get("qkv").forward(x)                // [B, T, 3·dim]
+                    .reshape(b, t, 3, heads, headDim)
+                    .permute(2, 0, 3, 1, 4)                                 // [3, B, H, T, hd]
+                    .split(0, 1, 1, 1);
+            Tensor q = qkv[0].reshape(b, heads, t, headDim), k = qkv[1].reshape(b, heads, t, headDim);
+            Tensor v = qkv[2].reshape(b, heads, t, headDim);
+            boolean train = isTraining() && dropout > 0;
+            Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L,
+                    recordWeights);
+            if (recordWeights) {
+                closeWeights();
+                lastWeights = TensorScope.unscoped(a.weights());
+            }
+            Tensor merged = a.output().permute(0, 2, 1, 3).reshape(b, t, dim);    // [B, T, H·hd]
+            return children().get("proj").forward(merged);
+        });
     }
 
     private void closeWeights() {

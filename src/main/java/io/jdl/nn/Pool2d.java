@@ -35,7 +35,7 @@ public final class Pool2d extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return max ? x.maxPool2d(kernel, stride, padding) : x.avgPool2d(kernel, stride, padding);
     }
 

@@ -1,6 +1,6 @@
 package io.jdl.nn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
@@ -54,25 +54,16 @@ public final class PositionalEmbedding extends Module {
         return pe;
     }
 
-    /**
-     * Sinusoidal positions expanded per (batch, tokens, device) asked, owned by this module; kept (not
-     * replaced) so that a graph built with one shape stays valid while another shape is used.
-     */
-    private final java.util.Map<String, Tensor> cache = new java.util.HashMap<>();
-
     public int maxLength() {
         return maxLen;
     }
 
     /**
-     * The position vectors of a batch of {@code batch} sequences of {@code tokens}: [batch, tokens, dim].
-     * Learned: a recorded lookup that the caller owns like any op's result. Sinusoidal: a constant that
-     * this module owns (cached for the last shape; do not close it).
+     * The position vectors of a batch of {@code batch} sequences of {@code tokens}: [batch, tokens, dim], owned
+     * by the caller like any op's result (recorded when learned: the table receives the gradient).
      */
     public Tensor positions(int batch, int tokens) {
-        if (batch < 0 || tokens < 0) {
-            throw new IllegalArgumentException("positions: batch and tokens must be >= 0, got " + batch + " and " + tokens);
-        }
+        checkOpen();
         if (tokens > maxLen) {
             throw new IllegalArgumentException("sequence of " + tokens + " tokens is longer than the positional table ("
                     + maxLen + " positions)");
@@ -81,51 +72,17 @@ public final class PositionalEmbedding extends Module {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = i % tokens;
         }
-        if (learned) {
-            return param("weight").embedding(ids, batch, tokens);
-        }
-        Tensor pe = buffer("pe");
-        String key = batch + "x" + tokens + "@" + pe.device();
-        Tensor cached = cache.get(key);
-        if (cached == null) {
-            try (io.jdl.autograd.NoGrad ignored = io.jdl.autograd.Autograd.noGrad()) {
-                cached = pe.embedding(ids, batch, tokens);
-            }
-            cache.put(key, cached);
-        }
-        return cached;
+        return (learned ? param("weight") : buffer("pe")).embedding(ids, batch, tokens);
     }
 
     /** x [B, T, dim] plus the positions of its T tokens. */
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         Shape s = x.shape();
         if (s.rank() != 3 || s.dim(2) != dim) {
             throw new IllegalArgumentException("PositionalEmbedding takes [batch, tokens, " + dim + "], got " + s);
         }
-        Tensor pos = positions(s.dim(0), s.dim(1));
-        Tensor y = x.add(pos);
-        if (learned) {
-            Modules.release(pos);
-        }
-        return y;
-    }
-
-    @Override
-    public Module to(Device device) {
-        clearCache();
-        return super.to(device);
-    }
-
-    private void clearCache() {
-        cache.values().forEach(Tensor::close);
-        cache.clear();
-    }
-
-    @Override
-    public void close() {
-        clearCache();
-        super.close();
+        return x.add(positions(s.dim(0), s.dim(1)));
     }
 
     @Override

@@ -11,19 +11,12 @@ public final class Residual extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         Tensor f = inner.forward(x);
         if (!f.shape().equals(x.shape())) {
-            if (f != x) {
-                f.close();
-            }
             throw new IllegalArgumentException("Residual: inner module maps " + x.shape() + " to " + f.shape()
                     + "; a skip connection needs the same shape");
         }
-        Tensor y = x.add(f);
-        if (f != x && !f.needsGrad()) {
-            f.close();
-        }
-        return y;
+        return x.add(f);
     }
 }

@@ -28,30 +28,14 @@ public final class Sequential extends Module {
         return layers.size();
     }
 
-    /**
-     * Each layer's output feeds the next. Outside a recorded graph (no grad) the intermediates are
-     * closed here as soon as the next layer has used them; when a layer throws, the last intermediate
-     * (with the graph that produced it) is closed before the exception propagates.
-     */
+    /** Each layer's output feeds the next; with no layers, the input itself. */
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         Tensor h = x;
         for (Module m : layers) {
-            Tensor next;
-            try {
-                next = m.forward(h);
-            } catch (RuntimeException e) {
-                if (h != x) {
-                    h.close(); // no caller will see it: closing frees its graph too
-                }
-                throw e;
-            }
-            if (h != x && h != next && !h.needsGrad()) {
-                h.close();
-            }
-            h = next;
+            h = m.forward(h);
         }
-        return h == x ? x.scale(1f) : h;
+        return h;
     }
 
     @Override

@@ -72,24 +72,19 @@ public final class Transformer extends Module {
         blocks.recordAttentionWeights(on);
     }
 
-    /** Ids as a float tensor [B, T] (copied to the host to be checked). */
+    /** Ids as a float tensor [B, T] (copied to the host and checked as {@link Embedding#forward} does). */
     @Override
-    public Tensor forward(Tensor ids) {
+    protected Tensor compute(Tensor ids) {
         if (ids.shape().rank() != 2) {
             throw new IllegalArgumentException("Transformer takes token ids [batch, tokens], got " + ids.shape());
         }
-        float[] f = ids.toArray();
-        int[] in = new int[f.length];
-        for (int i = 0; i < f.length; i++) {
-            in[i] = (int) f[i];
-        }
-        return forward(in, ids.shape().dim(0), ids.shape().dim(1), null);
+        return forward(Embedding.ids(ids), ids.shape().dim(0), ids.shape().dim(1), null);
     }
 
     /**
      * Logits [batch, tokens, vocab] for {@code ids} (row-major [batch, tokens]).
      *
-     * @param keyPaddingMask null, or [batch, tokens] with 0 at padding positions (on the model's device)
+     * @param keyPaddingMask null, or [batch, tokens] with 1 at real tokens and 0 at padding (on the model's device)
      * @throws IllegalArgumentException for an id outside the vocabulary or more tokens than {@code maxLen}
      */
     public Tensor forward(int[] ids, int batch, int tokens, Tensor keyPaddingMask) {
@@ -105,22 +100,13 @@ public final class Transformer extends Module {
         if ((long) batch * tokens != ids.length) {
             throw new IllegalArgumentException(ids.length + " ids for batch " + batch + " x tokens " + tokens);
         }
-        Tensor e = tokEmb.forward(ids, batch, tokens);
-        Tensor h = posEmb.forward(e);
-        Modules.release(e);
-        Tensor trunk = blocks.forward(h, keyPaddingMask);
-        Modules.release(h);
-        h = trunk;
-        Tensor y = children().get("ln_f").forward(h);
-        Modules.release(h);
-        return y;
+        return scoped(() -> children().get("ln_f").forward(
+                blocks.forward(posEmb.forward(tokEmb.forward(ids, batch, tokens)), keyPaddingMask)));
     }
 
     private Tensor head(Tensor h) {
         Module head = children().get("head");
-        Tensor logits = head instanceof TiedHead t ? t.forward(h, tokEmb.weight()) : head.forward(h);
-        Modules.release(h);
-        return logits;
+        return scoped(() -> head instanceof TiedHead t ? t.forward(h, tokEmb.weight()) : head.forward(h));
     }
 
     /** The output head when tied to the token embedding: logits = h·Eᵀ + bias. */
@@ -130,11 +116,11 @@ public final class Transformer extends Module {
         }
 
         Tensor forward(Tensor h, Tensor embedding) {
-            return h.linear(embedding, param("bias"));
+            return scoped(() -> h.linear(embedding, param("bias")));
         }
 
         @Override
-        public Tensor forward(Tensor x) {
+        protected Tensor compute(Tensor x) {
             throw new UnsupportedOperationException("a tied head needs the embedding weight");
         }
     }

@@ -43,38 +43,20 @@ public final class TransformerBlock extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return forward(x, null);
     }
 
-    /** @param keyPaddingMask null, or [B, T] with 0 for padding keys */
+    /** @param keyPaddingMask null, or [B, T] with 1 for real and 0 for padding keys */
     public Tensor forward(Tensor x, Tensor keyPaddingMask) {
-        Tensor h1 = children().get("ln1").forward(x);
-        Tensor a;
-        try {
-            a = attn.forward(h1, keyPaddingMask);
-        } catch (RuntimeException e) {
-            Modules.discard(h1); // e.g. an input of the wrong rank, which ln1 accepted
-            throw e;
-        }
-        Modules.release(h1);
-        Tensor ad = drop1 == null ? a : drop1.forward(a);
-        if (ad != a) {
-            Modules.release(a);
-        }
-        Tensor x1 = x.add(ad);
-        Modules.release(ad);
-        Tensor h2 = children().get("ln2").forward(x1);
-        Tensor m = children().get("mlp").forward(h2);
-        Modules.release(h2);
-        Tensor md = drop2 == null ? m : drop2.forward(m);
-        if (md != m) {
-            Modules.release(m);
-        }
-        Tensor y = x1.add(md);
-        Modules.release(md);
-        Modules.release(x1);
-        return y;
+        return scoped(() -> {
+            Tensor h = x.add(drop(drop1, attn.forward(children().get("ln1").forward(x), keyPaddingMask)));
+            return h.add(drop(drop2, children().get("mlp").forward(children().get("ln2").forward(h))));
+        });
+    }
+
+    private static Tensor drop(Dropout d, Tensor x) {
+        return d == null ? x : d.forward(x);
     }
 
     /** fc1 (dim -> hidden), exact GELU, fc2 (hidden -> dim). */
@@ -85,13 +67,8 @@ public final class TransformerBlock extends Module {
         }
 
         @Override
-        public Tensor forward(Tensor x) {
-            Tensor h = children().get("fc1").forward(x);
-            Tensor g = h.gelu();
-            Modules.release(h);
-            Tensor y = children().get("fc2").forward(g);
-            Modules.release(g);
-            return y;
+        protected Tensor compute(Tensor x) {
+            return children().get("fc2").forward(children().get("fc1").forward(x).gelu());
         }
 
         @Override

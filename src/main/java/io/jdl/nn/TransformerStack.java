@@ -38,21 +38,19 @@ public final class TransformerStack extends Module {
     }
 
     @Override
-    public Tensor forward(Tensor x) {
+    protected Tensor compute(Tensor x) {
         return forward(x, null);
     }
 
-    /** @param keyPaddingMask null, or [B, T] with 0 for padding keys */
+    /** @param keyPaddingMask null, or [B, T] with 1 for real and 0 for padding keys */
     public Tensor forward(Tensor x, Tensor keyPaddingMask) {
-        Tensor h = x;
-        for (TransformerBlock b : blocks) {
-            Tensor next = b.forward(h, keyPaddingMask);
-            if (h != x) {
-                Modules.release(h);
+        return scoped(() -> {
+            Tensor h = x;
+            for (TransformerBlock b : blocks) {
+                h = b.forward(h, keyPaddingMask);
             }
-            h = next;
-        }
-        return h == x ? x.scale(1f) : h;
+            return h;
+        });
     }
 
     @Override

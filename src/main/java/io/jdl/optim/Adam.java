@@ -1,5 +1,6 @@
 package io.jdl.optim;
 
+import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -119,8 +120,8 @@ public final class Adam extends Optimizer {
             }
             Map<String, Tensor> s = stateFor(i);
             steps[i]++;
-            p.backendOf().adamStep(p.storage(), g.storage(), s.get("exp_avg").storage(), s.get("exp_avg_sq").storage(),
-                    p.numel(), lr, beta1, beta2, eps, weightDecay, decoupled, steps[i]);
+            OptimizerSteps.adam(p, g, s.get("exp_avg"), s.get("exp_avg_sq"), lr, beta1, beta2, eps, weightDecay,
+                    decoupled, steps[i]);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.jdl.optim;
 
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -94,9 +95,10 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     /**
-     * The state tensors of parameter {@code i}, created as zeros on its first update. Checks what
-     * {@code Backend}'s update kernels leave to their callers: the gradient and every state tensor are open,
-     * shaped and placed like the parameter.
+     * The state tensors of parameter {@code i}, created as zeros on its first update (owned by this optimizer,
+     * never by a {@code TensorScope}). Checks, with messages that name the optimizer's terms, what
+     * {@code OptimizerSteps} checks again: the gradient and every state tensor are open, shaped and placed like
+     * the parameter.
      */
     protected final Map<String, Tensor> stateFor(int i) {
         Tensor p = params.get(i);
@@ -104,7 +106,7 @@ public abstract class Optimizer implements AutoCloseable {
         if (s == null) {
             s = new LinkedHashMap<>();
             for (String name : stateNames()) {
-                s.put(name, Tensor.zeros(p.shape(), p.device()));
+                s.put(name, TensorScope.unscoped(Tensor.zeros(p.shape(), p.device()))); // the optimizer owns its state
             }
             state.set(i, s);
         }
@@ -202,7 +204,7 @@ public abstract class Optimizer implements AutoCloseable {
             Map<String, Tensor> s = new LinkedHashMap<>();
             for (String name : stateNames()) {
                 Tensor src = m.get(name);
-                Tensor copy = Tensor.zeros(src.shape(), params.get(idx).device());
+                Tensor copy = TensorScope.unscoped(Tensor.zeros(src.shape(), params.get(idx).device()));
                 if (src.device().equals(copy.device())) {
                     copy.copyFrom(src);
                 } else {

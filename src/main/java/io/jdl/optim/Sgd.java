@@ -1,5 +1,6 @@
 package io.jdl.optim;
 
+import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
 import java.util.List;
 
@@ -103,8 +104,7 @@ public final class Sgd extends Optimizer {
             }
             boolean first = !hasState(i);
             Tensor buf = stateFor(i).get("momentum_buffer");
-            p.backendOf().sgdStep(p.storage(), g.storage(), buf == null ? null : buf.storage(), p.numel(),
-                    lr, momentum, dampening, weightDecay, nesterov, first && buf != null);
+            OptimizerSteps.sgd(p, g, buf, lr, momentum, dampening, weightDecay, nesterov, first && buf != null);
         }
     }
 }

@@ -1,19 +1,31 @@
 package io.jdl.tensor;
 
-/**
- * Argument checks shared by the tensor operations, outside the op code so that each op states its check in
- * one line: a null argument is an {@link IllegalArgumentException} naming the operation and the argument,
- * never a {@link NullPointerException} from deep inside a kernel.
- */
+/** The argument checks every op family shares; each names the op and the tensors involved. */
 final class Checks {
     private Checks() {
     }
 
-    /** {@code value}, or an exception saying that {@code op}'s argument {@code name} is null. */
-    static <T> T notNull(String op, String name, T value) {
-        if (value == null) {
-            throw new IllegalArgumentException(op + ": " + name + " is null");
+    static void sameDevice(String op, Tensor a, Tensor b) {
+        a.checkOpen();
+        b.checkOpen();
+        if (!a.device().equals(b.device())) {
+            throw new IllegalArgumentException(op + ": tensors on different devices: " + a.device() + " and "
+                    + b.device() + " (shapes " + a.shape + " and " + b.shape + "); move one with to(device)");
         }
-        return value;
+    }
+
+    static void sameShape(String op, Tensor a, Tensor b) {
+        sameDevice(op, a, b);
+        if (!a.shape.equals(b.shape)) {
+            throw new IllegalArgumentException(op + ": shapes " + a.shape + " and " + b.shape + " differ");
+        }
+    }
+
+    /** In-place writes go to leaves only: a recorded result's values belong to its graph. */
+    static void notRecorded(String op, Tensor t) {
+        if (t.node != null) {
+            throw new IllegalStateException(op + ": tensor " + t.shape + " is the recorded result of "
+                    + t.node.op + "; in-place changes are allowed on leaves only (detach() it first)");
+        }
     }
 }

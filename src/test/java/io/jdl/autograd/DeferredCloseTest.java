@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.nn.Activations;
 import io.jdl.nn.Linear;
 import io.jdl.nn.Sequential;

@@ -2,7 +2,7 @@ package io.jdl.autograd;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;

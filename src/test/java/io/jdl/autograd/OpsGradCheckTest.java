@@ -5,7 +5,7 @@ import static io.jdl.autograd.GradCheck.check;
 import static io.jdl.autograd.GradCheck.distinct;
 import static io.jdl.autograd.GradCheck.randn;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;

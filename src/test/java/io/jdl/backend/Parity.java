@@ -2,6 +2,7 @@ package io.jdl.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.jdl.device.Device;
 import io.jdl.autograd.GradCheck;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;

@@ -3,6 +3,7 @@ package io.jdl.backend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jdl.device.Device;
 import io.jdl.autograd.GradCheck;
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.Gpu;

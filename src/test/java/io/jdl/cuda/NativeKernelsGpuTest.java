@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdl.backend.DropoutMask;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -380,7 +381,7 @@ class NativeKernelsGpuTest {
         float[] eMask = new float[N];
         float[] eY = new float[N];
         for (int i = 0; i < N; i++) {
-            eMask[i] = NativeKernels.dropoutKeep(seed, i, p) ? scale : 0f;
+            eMask[i] = DropoutMask.keep(seed, i, p) ? scale : 0f;
             eY[i] = x[i] * eMask[i];
         }
         assertBitsEqual("mask", eMask, download(mask, N));

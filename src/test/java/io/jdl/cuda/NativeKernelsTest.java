@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdl.backend.DropoutMask;
 import io.jdl.cuda.NativeKernels.Kernel;
 import io.jdl.cuda.NativeKernels.Param;
 import java.io.IOException;
@@ -47,7 +48,7 @@ class NativeKernelsTest {
             int n = 1_000_000;
             long kept = 0;
             for (int i = 0; i < n; i++) {
-                if (NativeKernels.dropoutKeep(0x1234_5678_9ABCL, i, p)) {
+                if (DropoutMask.keep(0x1234_5678_9ABCL, i, p)) {
                     kept++;
                 }
             }
@@ -60,9 +61,9 @@ class NativeKernelsTest {
     void dropoutKeepIsDeterministicAndDependsOnSeedAndIndex() {
         int differentSeed = 0;
         for (long i = 0; i < 10_000; i++) {
-            boolean a = NativeKernels.dropoutKeep(42, i, 0.5f);
-            assertEquals(a, NativeKernels.dropoutKeep(42, i, 0.5f));
-            if (a != NativeKernels.dropoutKeep(43, i, 0.5f)) {
+            boolean a = DropoutMask.keep(42, i, 0.5f);
+            assertEquals(a, DropoutMask.keep(42, i, 0.5f));
+            if (a != DropoutMask.keep(43, i, 0.5f)) {
                 differentSeed++;
             }
         }
@@ -73,21 +74,21 @@ class NativeKernelsTest {
     @Test
     void dropoutKeepExtremes() {
         for (long i = -5; i < 100_000; i++) {
-            assertTrue(NativeKernels.dropoutKeep(i * 31, i, 0f), "p=0 keeps all");
-            assertFalse(NativeKernels.dropoutKeep(i * 31, i, 1f), "p=1 keeps none");
+            assertTrue(DropoutMask.keep(i * 31, i, 0f), "p=0 keeps all");
+            assertFalse(DropoutMask.keep(i * 31, i, 1f), "p=1 keeps none");
         }
-        assertThrows(IllegalArgumentException.class, () -> NativeKernels.dropoutKeep(1, 1, -0.1f));
-        assertThrows(IllegalArgumentException.class, () -> NativeKernels.dropoutKeep(1, 1, 1.1f));
-        assertThrows(IllegalArgumentException.class, () -> NativeKernels.dropoutKeep(1, 1, Float.NaN));
+        assertThrows(IllegalArgumentException.class, () -> DropoutMask.keep(1, 1, -0.1f));
+        assertThrows(IllegalArgumentException.class, () -> DropoutMask.keep(1, 1, 1.1f));
+        assertThrows(IllegalArgumentException.class, () -> DropoutMask.keep(1, 1, Float.NaN));
     }
 
     @Test
     void splitmix64MatchesTheReferenceSequence() {
         // SplitMix64 with state 0: the generator adds the golden gamma, then mixes; these are its first
         // outputs (as in Vigna's splitmix64.c and java.util.SplittableRandom).
-        assertEquals(0xE220A8397B1DCDAFL, NativeKernels.splitmix64(0L));
-        assertEquals(0x6E789E6AA1B965F4L, NativeKernels.splitmix64(0x9E3779B97F4A7C15L));
-        assertEquals(0x06C45D188009454FL, NativeKernels.splitmix64(0x9E3779B97F4A7C15L * 2));
+        assertEquals(0xE220A8397B1DCDAFL, DropoutMask.splitmix64(0L));
+        assertEquals(0x6E789E6AA1B965F4L, DropoutMask.splitmix64(0x9E3779B97F4A7C15L));
+        assertEquals(0x06C45D188009454FL, DropoutMask.splitmix64(0x9E3779B97F4A7C15L * 2));
     }
 
     @Test
@@ -97,7 +98,7 @@ class NativeKernelsTest {
         String cuda = "0000101101010111011110011100011100101011000110011011010010100011";
         StringBuilder java = new StringBuilder();
         for (long i = 0; i < 64; i++) {
-            java.append(NativeKernels.dropoutKeep(-7L, i, 0.5f) ? '1' : '0');
+            java.append(DropoutMask.keep(-7L, i, 0.5f) ? '1' : '0');
         }
         assertEquals(cuda, java.toString());
     }
@@ -106,11 +107,11 @@ class NativeKernelsTest {
     void dropoutKeepThresholdIsTheTop24Bits() {
         // keep == (top 24 bits of the hash) >= floor(p * 2^24), checked against a direct computation.
         for (long i = 0; i < 1000; i++) {
-            long h = NativeKernels.splitmix64(7L ^ (i * 0x9E3779B97F4A7C15L));
+            long h = DropoutMask.splitmix64(7L ^ (i * 0x9E3779B97F4A7C15L));
             long u = h >>> 40;
             assertTrue(u >= 0 && u < (1L << 24));
             for (float p : new float[] {0.3f, 0.5f, 0.77f}) {
-                assertEquals(u >= (long) Math.floor(p * (double) (1 << 24)), NativeKernels.dropoutKeep(7L, i, p));
+                assertEquals(u >= (long) Math.floor(p * (double) (1 << 24)), DropoutMask.keep(7L, i, p));
             }
         }
     }

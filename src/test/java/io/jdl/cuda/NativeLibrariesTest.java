@@ -164,9 +164,9 @@ class NativeLibrariesTest {
         assertTrue(CudaDevice.unavailableReason().contains("cudaGetDeviceCount"), CudaDevice.unavailableReason());
         CudaUnavailableException e = assertThrows(CudaUnavailableException.class, () -> CudaDevice.get(0));
         assertTrue(e.getMessage().startsWith("no usable CUDA device/driver was found"), e.getMessage());
-        assertFalse(io.jdl.backend.Device.best().isCuda());
+        assertFalse(io.jdl.device.Device.best().isCuda());
         CudaUnavailableException t = assertThrows(CudaUnavailableException.class, () -> io.jdl.tensor.Tensor.zeros(
-                io.jdl.tensor.Shape.of(2, 2), io.jdl.backend.Device.cuda(0)));
+                io.jdl.tensor.Shape.of(2, 2), io.jdl.device.Device.cuda(0)));
         assertTrue(t.getMessage().contains("no usable CUDA device/driver"), t.getMessage());
     }
 }

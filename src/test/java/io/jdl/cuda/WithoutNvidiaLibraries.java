@@ -1,6 +1,6 @@
 package io.jdl.cuda;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.cublas.Cublas;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.nn.Conv2d;

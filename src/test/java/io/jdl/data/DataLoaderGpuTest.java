@@ -3,7 +3,7 @@ package io.jdl.data;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.CudaDevice;
 import org.junit.jupiter.api.Assumptions;

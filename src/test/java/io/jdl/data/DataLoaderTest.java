@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -2,7 +2,7 @@ package io.jdl.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.nn.Module;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;

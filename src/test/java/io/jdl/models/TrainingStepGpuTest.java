@@ -3,7 +3,7 @@ package io.jdl.models;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.Gpu;
 import io.jdl.nn.Module;

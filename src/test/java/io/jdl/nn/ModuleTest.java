@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.NoGrad;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.List;
@@ -31,7 +31,7 @@ class ModuleTest {
         }
 
         @Override
-        public Tensor forward(Tensor x) {
+        protected Tensor compute(Tensor x) {
             return fc2.forward(bn.forward(fc1.forward(x)).relu());
         }
     }

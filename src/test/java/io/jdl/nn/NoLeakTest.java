@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.NoGrad;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.cpu.CpuStorage;
 import io.jdl.optim.Adam;
 import io.jdl.optim.Sgd;

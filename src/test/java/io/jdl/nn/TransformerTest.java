@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.GradCheck;
 import io.jdl.autograd.NoGrad;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Attention;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;

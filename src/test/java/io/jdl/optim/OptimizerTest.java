@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.List;

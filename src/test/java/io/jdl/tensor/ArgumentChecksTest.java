@@ -3,7 +3,7 @@ package io.jdl.tensor;
 import static io.jdl.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.nn.BatchNorm2d;
 import io.jdl.nn.Conv2d;
 import io.jdl.nn.Init;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.NoGrad;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.cpu.CpuStorage;
 import io.jdl.nn.Activations;
 import io.jdl.nn.BatchNorm2d;
@@ -429,8 +429,7 @@ class BadArgumentFuzzTest {
             if (a.r.nextBoolean()) {
                 return p.forward(a.tensor(a.dims(3)));
             }
-            Tensor positions = p.positions(a.size(), a.size());
-            return learned ? positions : null; // sinusoidal positions belong to the module
+            return p.positions(a.size(), a.size()); // the caller owns the positions, learned or sinusoidal
         });
         ops.put("modules that fit", a -> {
             int heads = a.fit(), dim = heads * a.fit(), b = a.fit(), t = a.fit();

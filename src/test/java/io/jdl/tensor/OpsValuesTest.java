@@ -3,7 +3,7 @@ package io.jdl.tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import org.junit.jupiter.api.Test;
 
 /** Forward values of the newer ops against numbers worked out by hand (the gradient checks test backward). */

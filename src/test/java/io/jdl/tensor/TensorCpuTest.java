@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import org.junit.jupiter.api.Test;
 
 /** Every CPU op against values computed by hand. */

@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.samples.cli.UserError;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;

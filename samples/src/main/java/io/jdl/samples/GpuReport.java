@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.cublas.Cublas;
 import io.jdl.cuda.Cuda;
 import io.jdl.cuda.CudaDevice;

@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.nn.Module;
 import io.jdl.samples.ImageClassification.Evaluation;
 import io.jdl.samples.cli.MetricsJson;

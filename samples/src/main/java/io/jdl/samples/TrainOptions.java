@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
 import java.util.HashMap;

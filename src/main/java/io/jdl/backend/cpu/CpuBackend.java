@@ -3,10 +3,10 @@ package io.jdl.backend.cpu;
 import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.ConvShape;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
 import io.jdl.backend.Storage;
-import io.jdl.cuda.NativeKernels;
+import io.jdl.backend.DropoutMask;
 import java.util.Arrays;
 
 /**
@@ -445,7 +445,7 @@ public final class CpuBackend implements Backend {
         float[] x = data(xs), y = data(ys), mask = data(masks);
         float keepScale = 1 / (1 - p);
         for (int i = 0; i < n; i++) {
-            mask[i] = NativeKernels.dropoutKeep(seed, i, p) ? keepScale : 0f;
+            mask[i] = DropoutMask.keep(seed, i, p) ? keepScale : 0f;
             y[i] = x[i] * mask[i];
         }
     }

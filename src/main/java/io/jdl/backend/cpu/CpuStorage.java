@@ -1,6 +1,6 @@
 package io.jdl.backend.cpu;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.Storage;
 
 /** A float array on the Java heap. */

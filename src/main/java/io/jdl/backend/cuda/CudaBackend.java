@@ -3,7 +3,7 @@ package io.jdl.backend.cuda;
 import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.ConvShape;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
 import io.jdl.backend.Storage;
 import io.jdl.cublas.Cublas;

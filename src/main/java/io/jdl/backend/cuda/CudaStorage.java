@@ -1,6 +1,6 @@
 package io.jdl.backend.cuda;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.backend.Storage;
 import io.jdl.cuda.DeviceMemory;
 

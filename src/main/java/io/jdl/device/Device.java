@@ -1,4 +1,4 @@
-package io.jdl.backend;
+package io.jdl.device;
 
 import io.jdl.cuda.CudaDevice;
 import java.util.Locale;

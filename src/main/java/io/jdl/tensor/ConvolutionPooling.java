@@ -1,0 +1,96 @@
+package io.jdl.tensor;
+
+import static io.jdl.tensor.Graph.accumulate;
+import static io.jdl.tensor.Graph.record;
+
+import io.jdl.backend.ConvShape;
+import io.jdl.backend.PoolShape;
+import java.util.function.Consumer;
+
+/** 2-d convolution (cuDNN's cross-correlation) and max / average pooling over [n, c, h, w]. */
+final class ConvolutionPooling {
+    private ConvolutionPooling() {
+    }
+
+    /**
+     * 2-d convolution (cross-correlation) of x [n, c, h, w] with weight [k, c / groups, r, s] and an optional
+     * bias [k]; returns [n, k, outH, outW].
+     */
+    static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+        Checks.sameDevice("conv2d", x, weight);
+        if (bias != null) {
+            Checks.sameDevice("conv2d", x, bias);
+        }
+        Shape shape = x.shape;
+        if (shape.rank() != 4 || weight.shape.rank() != 4) {
+            throw new IllegalArgumentException("conv2d takes input [n, c, h, w] and weight [k, c/groups, r, s], got shapes "
+                    + shape + " and " + weight.shape);
+        }
+        int k = weight.shape.dim(0), c = shape.dim(1);
+        if (groups < 1 || stride < 1 || dilation < 1 || padding < 0 || c % groups != 0 || k % groups != 0
+                || weight.shape.dim(1) != c / groups) {
+            throw new IllegalArgumentException("conv2d: input " + shape + " and weight " + weight.shape + " do not fit with"
+                    + " groups=" + groups + ", stride=" + stride + ", padding=" + padding + ", dilation=" + dilation
+                    + " (weight must be [k, c/groups, r, s] with c and k divisible by groups)");
+        }
+        if (bias != null && (bias.shape.rank() != 1 || bias.shape.dim(0) != k)) {
+            throw new IllegalArgumentException("conv2d: bias " + bias.shape + " does not match " + k + " output channels");
+        }
+        // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.
+        ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
+                weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
+        Tensor y = x.empty(Shape.of(cs.n(), k, cs.outH(), cs.outW()));
+        x.backend.conv2d(cs, x.storage, weight.storage, y.storage);
+        int hw = cs.outH() * cs.outW();
+        if (bias != null) {
+            x.backend.addChannelBias(y.storage, bias.storage, y.storage, cs.n(), k, hw);
+        }
+        Consumer<Tensor> back = g -> {
+            accumulate(x, () -> {
+                Tensor dx = x.empty(x.shape);
+                x.backend.conv2dBackwardData(cs, weight.storage, g.storage, dx.storage);
+                return dx;
+            });
+            accumulate(weight, () -> {
+                Tensor dw = x.empty(weight.shape);
+                x.backend.conv2dBackwardFilter(cs, x.storage, g.storage, dw.storage);
+                return dw;
+            });
+            if (bias != null) {
+                accumulate(bias, () -> {
+                    Tensor db = x.empty(bias.shape);
+                    x.backend.channelBiasBackward(g.storage, db.storage, cs.n(), k, hw);
+                    return db;
+                });
+            }
+        };
+        return bias == null ? record("conv2d", y, back, x, weight) : record("conv2d", y, back, x, weight, bias);
+    }
+
+    /** Max or average pooling with a square window; average counts padding in the divisor (PyTorch's default). */
+    static Tensor pool2d(Tensor x, boolean max, int kernel, int stride, int padding) {
+        x.checkOpen();
+        String name = max ? "maxPool2d" : "avgPool2d";
+        Shape shape = x.shape;
+        if (shape.rank() != 4) {
+            throw new IllegalArgumentException(name + " takes input [n, c, h, w], got shape " + shape);
+        }
+        if (kernel < 1 || stride < 1 || padding < 0 || 2 * padding > kernel) {
+            throw new IllegalArgumentException(name + ": kernel " + kernel + ", stride " + stride + ", padding " + padding
+                    + " invalid (need kernel, stride >= 1 and 0 <= padding <= kernel/2)");
+        }
+        PoolShape ps = new PoolShape(max, shape.dim(0), shape.dim(1), shape.dim(2), shape.dim(3), kernel, kernel, padding,
+                padding, stride, stride);
+        if (ps.outH() < 1 || ps.outW() < 1) {
+            throw new IllegalArgumentException(name + ": input " + shape + " is smaller than the " + kernel + "x" + kernel
+                    + " window with padding " + padding);
+        }
+        Tensor y = x.empty(Shape.of(ps.n(), ps.c(), ps.outH(), ps.outW()));
+        x.backend.pool2d(ps, x.storage, y.storage);
+        return record(name, y, g -> accumulate(x, () -> {
+            Tensor dx = x.empty(shape);
+            x.backend.pool2dBackward(ps, x.storage, y.storage, g.storage, dx.storage);
+            return dx;
+        }), x);
+    }
+}

@@ -1,0 +1,185 @@
+package io.jdl.tensor;
+
+import io.jdl.autograd.Autograd;
+import io.jdl.autograd.NoGrad;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The autograd engine: records ops on their results ({@link #record}), accumulates gradients
+ * ({@link #accumulate}) and runs and frees graphs ({@link #backward}, {@link #free}). The ownership rules
+ * it implements are spelled out on {@link Tensor}.
+ */
+final class Graph {
+    private Graph() {
+    }
+
+    /**
+     * Attaches {@code backward} (named {@code op}) to {@code out} when recording: grad is enabled and an
+     * input needs a gradient. Otherwise frees {@code saved} at once and returns {@code out} as a plain tensor.
+     */
+    static Tensor record(String op, Tensor out, Consumer<Tensor> backward, List<Tensor> saved, Tensor... inputs) {
+        boolean needed = false;
+        for (Tensor in : inputs) {
+            needed |= in.needsGrad();
+        }
+        if (!needed || !Autograd.isGradEnabled()) {
+            saved.forEach(Tensor::close);
+            return out;
+        }
+        Thread me = Thread.currentThread();
+        for (Tensor in : inputs) {
+            // Cheap thread confinement: a graph's tensors are counted and freed without locks.
+            if (in.graphRefs > 0 && in.graphThread != me || in.node != null && in.node.thread != me) {
+                saved.forEach(Tensor::close);
+                throw new IllegalStateException(op + ": tensor " + in.shape() + " is part of a graph being recorded"
+                        + " on thread " + (in.node != null ? in.node.thread : in.graphThread).getName() + ", not "
+                        + me.getName() + " (a graph, its tensors and the modules that build it belong to one"
+                        + " thread until it is freed)");
+            }
+        }
+        saved.forEach(TensorScope::unscoped); // the node owns them now, not the scope they were made in
+        out.node = new Node(op, inputs, backward, saved);
+        for (Tensor in : inputs) {
+            in.graphRefs++;
+            in.graphThread = me;
+        }
+        return out;
+    }
+
+    static Tensor record(String op, Tensor out, Consumer<Tensor> backward, Tensor... inputs) {
+        return record(op, out, backward, List.of(), inputs);
+    }
+
+    /** Adds the gradient {@code gradient} computes to {@code t}'s, computing it only when {@code t} needs one. */
+    static void accumulate(Tensor t, Supplier<Tensor> gradient) {
+        if (t.needsGrad()) {
+            add(t, gradient.get());
+        }
+    }
+
+    /** Adds {@code g} (which this call takes over) to {@code t}'s gradient, or closes it when t needs none. */
+    static void accumulate(Tensor t, Tensor g) {
+        if (t.needsGrad()) {
+            add(t, g);
+        } else {
+            g.close();
+        }
+    }
+
+    private static void add(Tensor t, Tensor g) {
+        if (!g.shape().equals(t.shape())) {
+            g.close();
+            throw new IllegalStateException("gradient of shape " + g.shape() + " for tensor " + t.shape());
+        }
+        if (t.grad == null) {
+            t.grad = g;
+        } else {
+            t.backend.axpby(1f, t.grad.storage, 1f, g.storage, t.grad.storage, t.numel());
+            g.close();
+        }
+    }
+
+    /** Back-propagates from the one-element {@code root} into every leaf that requires grad, then frees the graph. */
+    static void backward(Tensor root) {
+        if (root.node == null) {
+            if (!root.requiresGrad()) {
+                throw new IllegalStateException("backward(): tensor " + root.shape()
+                        + " does not require grad and has no graph");
+            }
+            add(root, root.filled(root.shape(), 1f));
+            return;
+        }
+        List<Tensor> order = order(root);
+        try {
+            for (Tensor t : order) {
+                for (Tensor in : t.node.inputs) {
+                    if (in.storage.isClosed()) { // an input the graph still reads was freed: its memory is gone
+                        in.checkOpen();
+                    }
+                }
+                t.node.checkVersions();
+            }
+            try (NoGrad ignored = Autograd.noGrad()) {
+                root.grad = root.filled(root.shape(), 1f);
+                // Outputs before inputs: a tensor's gradient is complete when its turn comes.
+                for (int i = order.size() - 1; i >= 0; i--) {
+                    Tensor t = order.get(i);
+                    Tensor g = t.grad;
+                    t.grad = null;
+                    if (g != null) {
+                        try {
+                            t.node.backward.accept(g);
+                        } finally {
+                            g.close();
+                        }
+                    }
+                }
+            }
+        } finally {
+            free(root, order);
+        }
+    }
+
+    /** Frees the graph below {@code root} (a recorded tensor) without back-propagating. */
+    static void free(Tensor root) {
+        free(root, order(root));
+    }
+
+    /**
+     * Closes the saved buffers and the intermediates of a graph and drops its reads of leaves; the root
+     * stays open, and so do intermediates marked {@link Tensor#retain()} (they become leaves).
+     */
+    private static void free(Tensor root, List<Tensor> order) {
+        for (Tensor t : order) {
+            Node node = t.node;
+            t.node = null;
+            node.freeSaved();
+            for (Tensor in : node.inputs) {
+                in.dropGraphRef();
+            }
+            if (t.grad != null) {
+                t.grad.close();
+                t.grad = null;
+            }
+            if (t != root && !t.retained) {
+                t.releaseByGraph();
+            }
+        }
+        root.graphFreed = true;
+    }
+
+    /** The recorded tensors reachable from {@code root}, inputs before the ops that read them. */
+    private static List<Tensor> order(Tensor root) {
+        List<Tensor> order = new ArrayList<>();
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        ArrayDeque<Tensor> stack = new ArrayDeque<>();
+        ArrayDeque<Integer> next = new ArrayDeque<>();
+        stack.push(root);
+        next.push(0);
+        seen.add(root);
+        while (!stack.isEmpty()) {
+            Tensor t = stack.peek();
+            int i = next.pop();
+            Tensor[] inputs = t.node.inputs;
+            if (i < inputs.length) {
+                next.push(i + 1);
+                Tensor in = inputs[i];
+                if (in.node != null && seen.add(in)) {
+                    stack.push(in);
+                    next.push(0);
+                }
+            } else {
+                stack.pop();
+                order.add(t);
+            }
+        }
+        return order;
+    }
+}

@@ -1,0 +1,108 @@
+package io.jdl.tensor;
+
+import io.jdl.backend.Storage;
+import java.lang.ref.Cleaner;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds tensors that became unreachable without being closed, like Netty's leak detector: the memory is
+ * freed anyway and the leak is logged once per place of creation (a WARN through slf4j).
+ *
+ * <p>Level from the system property {@code jdl.leakDetection}:
+ * <ul>
+ * <li>{@code simple} (default): GPU tensors are tracked; one in {@value #SAMPLE} records where it was created,
+ *     which the report shows (the others say how to see it).</li>
+ * <li>{@code paranoid}: every tensor on every device is tracked with its place of creation (slow; for tests
+ *     and debugging).</li>
+ * <li>{@code disabled}: nothing is tracked; an unclosed GPU tensor's memory stays allocated.</li>
+ * </ul>
+ * The {@link Cleaner} thread only queues a leaked storage; it is freed by the next tensor created (on the
+ * thread that uses the backend, which is not safe to call from the cleaner's thread).
+ */
+public final class LeakDetector {
+    /** One GPU tensor in this many records its creation stack at level {@code simple}. */
+    static final int SAMPLE = 128;
+
+    private static final Logger LOG = LoggerFactory.getLogger(LeakDetector.class);
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final ConcurrentLinkedQueue<Storage> LEAKED = new ConcurrentLinkedQueue<>();
+    private static final Set<String> REPORTED = ConcurrentHashMap.newKeySet();
+    private static final AtomicLong LEAKS = new AtomicLong();
+    private static volatile String level =
+            System.getProperty("jdl.leakDetection", "simple").toLowerCase(Locale.ROOT);
+
+    private LeakDetector() {
+    }
+
+    /** How many leaked tensors were found since the start (for tests and metrics). */
+    public static long leaks() {
+        return LEAKS.get();
+    }
+
+    /** Sets the level ({@code disabled}, {@code simple}, {@code paranoid}) for tensors created from now on. */
+    public static void setLevel(String newLevel) {
+        String l = newLevel.toLowerCase(Locale.ROOT);
+        if (!Set.of("disabled", "simple", "paranoid").contains(l)) {
+            throw new IllegalArgumentException("leak detection level must be disabled, simple or paranoid, not "
+                    + newLevel);
+        }
+        level = l;
+    }
+
+    /** Frees the storages of leaked tensors found so far, on this thread. */
+    static void freeLeaked() {
+        for (Storage s; (s = LEAKED.poll()) != null; ) {
+            if (!s.isClosed()) {
+                s.close();
+            }
+        }
+    }
+
+    static void track(Tensor t, Storage storage) {
+        freeLeaked();
+        String l = level;
+        boolean paranoid = l.equals("paranoid");
+        if (l.equals("disabled") || !paranoid && !t.device().isCuda()) {
+            return;
+        }
+        Throwable created = paranoid || ThreadLocalRandom.current().nextInt(SAMPLE) == 0
+                ? new Throwable("tensor " + t.shape() + " on " + t.device() + " created here") : null;
+        CLEANER.register(t, new Check(storage, created));
+    }
+
+    /** Runs when the tensor is unreachable: a still-open storage is a leak. Holds no reference to the tensor. */
+    private record Check(Storage storage, Throwable created) implements Runnable {
+        @Override
+        public void run() {
+            if (storage.isClosed()) {
+                return;
+            }
+            LEAKS.incrementAndGet();
+            LEAKED.add(storage);
+            String where = created == null ? "(set -Djdl.leakDetection=paranoid to record where)"
+                    : stackOf(created);
+            if (REPORTED.add(where)) {
+                LOG.warn("LEAK: a tensor of {} floats on {} was not closed before it became unreachable; its"
+                        + " memory is freed now. Close tensors or create them inside a TensorScope. Created at:\n{}",
+                        storage.numel(), storage.device(), where);
+            }
+        }
+
+        private static String stackOf(Throwable t) {
+            StringBuilder sb = new StringBuilder();
+            for (StackTraceElement e : t.getStackTrace()) {
+                if (!e.getClassName().startsWith(LeakDetector.class.getPackageName() + ".")) {
+                    sb.append("\tat ").append(e).append('\n');
+                }
+            }
+            return sb.toString();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.jdl.tensor;
+
+import static io.jdl.tensor.Graph.accumulate;
+import static io.jdl.tensor.Graph.record;
+
+import java.util.List;
+
+/** Loss functions, each a scalar: softmax cross-entropy and mean squared error. */
+final class Losses {
+    /** PyTorch's default {@code ignore_index}: a target equal to it contributes nothing. */
+    static final int DEFAULT_IGNORE_INDEX = -100;
+
+    private Losses() {
+    }
+
+    /**
+     * Mean cross-entropy of logits [rows, classes] (or [.., classes]: the class axis is the <b>last</b> one,
+     * where PyTorch's {@code cross_entropy} takes [N, C, ..] with classes second) against integer class
+     * targets, averaged over the rows whose target is not {@code ignoreIndex} (0 when every row is ignored).
+     */
+    static Tensor crossEntropy(Tensor x, int[] targets, int ignoreIndex) {
+        x.checkOpen();
+        Shape shape = x.shape;
+        if (shape.rank() < 2) {
+            throw new IllegalArgumentException("crossEntropy needs logits of rank >= 2 ([rows, classes]), got shape "
+                    + shape);
+        }
+        int classes = shape.dim(-1), rows = Math.toIntExact(x.numel() / Math.max(1, classes));
+        if (targets.length != rows) {
+            throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for logits of shape "
+                    + shape + " (" + rows + " rows)");
+        }
+        int count = 0;
+        for (int i = 0; i < rows; i++) {
+            int t = targets[i];
+            if (t == ignoreIndex) {
+                continue;
+            }
+            if (t < 0 || t >= classes) {
+                throw new IllegalArgumentException("crossEntropy: target " + t + " at row " + i + " is outside [0, "
+                        + classes + ") for " + classes + " classes (logits " + shape + ", ignore index " + ignoreIndex
+                        + ")");
+            }
+            count++;
+        }
+        int[] tg = targets.clone();
+        float scale = count == 0 ? 0f : 1f / count;
+        var b = x.backend;
+        Tensor out = x.empty(Shape.of());
+        try (Tensor perRow = x.empty(Shape.of(rows))) {
+            b.crossEntropy(x.storage, tg, perRow.storage, rows, classes, ignoreIndex);
+            b.sum(perRow.storage, out.storage, 1, rows, 1);
+            b.axpby(scale, out.storage, 0f, out.storage, out.storage, 1);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return record("crossEntropy", out, g -> accumulate(x, () -> {
+            Tensor d = x.empty(shape);
+            try (Tensor unit = x.empty(shape)) {
+                b.crossEntropyBackward(x.storage, tg, unit.storage, rows, classes, ignoreIndex, scale);
+                b.mulScalar(unit.storage, g.storage, d.storage, d.numel());
+            }
+            return d;
+        }), x);
+    }
+
+    /** Mean squared error mean((x - target)²), a scalar. */
+    static Tensor mse(Tensor x, Tensor target) {
+        Checks.sameShape("mse", x, target);
+        var b = x.backend;
+        long n = x.numel();
+        Tensor diff = x.empty(x.shape);
+        b.axpby(1f, x.storage, -1f, target.storage, diff.storage, n);
+        Tensor out = x.empty(Shape.of());
+        try (Tensor sq = x.empty(x.shape)) {
+            b.mul(diff.storage, diff.storage, sq.storage, n);
+            b.sum(sq.storage, out.storage, 1, Math.toIntExact(n), 1);
+            b.axpby(1f / n, out.storage, 0f, out.storage, out.storage, 1);
+        }
+        return record("mse", out, g -> {
+            // d/dx = 2/n·(x - t)·g; d/dt is its negative.
+            Tensor dx = x.empty(x.shape);
+            b.mulScalar(diff.storage, g.storage, dx.storage, n);
+            b.axpby(2f / n, dx.storage, 0f, dx.storage, dx.storage, n);
+            accumulate(target, () -> dx.scale(-1f));
+            accumulate(x, dx);
+        }, List.of(diff), x, target);
+    }
+}

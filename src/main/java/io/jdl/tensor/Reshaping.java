@@ -1,0 +1,287 @@
+package io.jdl.tensor;
+
+import static io.jdl.tensor.Graph.accumulate;
+import static io.jdl.tensor.Graph.record;
+
+import java.util.Arrays;
+
+/**
+ * Ops that move elements without arithmetic: reshape, flatten, unsqueeze, expand, transpose, permute,
+ * concat, split. Every result is a copy (jdl has no strided views); the backward of each is the inverse move
+ * (expand's sums over the repeated dimensions).
+ */
+final class Reshaping {
+    private Reshaping() {
+    }
+
+    /** The same elements in a new shape; one dimension may be -1 (inferred). */
+    static Tensor reshape(Tensor x, int... dims) {
+        x.checkOpen();
+        int[] d = dims.clone();
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < d.length; i++) {
+            if (d[i] == -1 && infer < 0) {
+                infer = i;
+            } else {
+                known *= d[i];
+            }
+        }
+        if (infer >= 0 && known > 0 && x.numel() % known == 0) {
+            d[infer] = Math.toIntExact(x.numel() / known);
+        }
+        Shape target;
+        try {
+            target = Shape.of(d);
+        } catch (IllegalArgumentException e) {
+            target = null;
+        }
+        if (target == null || target.numel() != x.numel()) {
+            throw new IllegalArgumentException("reshape: cannot view shape " + x.shape + " (" + x.numel()
+                    + " elements) as " + Arrays.toString(dims));
+        }
+        return copyAs(x, target, "reshape");
+    }
+
+    /** x's elements, unchanged, in {@code target} (same numel). */
+    private static Tensor copyAs(Tensor x, Shape target, String op) {
+        Tensor y = x.empty(target);
+        x.backend.copy(x.storage, y.storage, x.numel());
+        return record(op, y, g -> accumulate(x, () -> {
+            Tensor dx = x.empty(x.shape);
+            x.backend.copy(g.storage, dx.storage, x.numel());
+            return dx;
+        }), x);
+    }
+
+    /** Collapses dimensions {@code startDim} and after into one. */
+    static Tensor flatten(Tensor x, int startDim) {
+        int a = x.shape.axis(startDim);
+        int[] d = Arrays.copyOf(x.shape.dims(), a + 1);
+        d[a] = x.shape.product(a, x.shape.rank());
+        return reshape(x, d);
+    }
+
+    /** A size-1 dimension inserted at {@code dim}, in [-rank - 1, rank] as in PyTorch. */
+    static Tensor unsqueeze(Tensor x, int dim) {
+        x.checkOpen();
+        int rank = x.shape.rank(), a = dim < 0 ? dim + rank + 1 : dim;
+        if (a < 0 || a > rank) {
+            throw new IllegalArgumentException("unsqueeze: dimension " + dim + " is outside [" + (-rank - 1) + ", "
+                    + rank + "] for shape " + x.shape);
+        }
+        int[] d = new int[rank + 1];
+        for (int i = 0, j = 0; i <= rank; i++) {
+            d[i] = i == a ? 1 : x.shape.dim(j++);
+        }
+        return copyAs(x, Shape.of(d), "unsqueeze");
+    }
+
+    /**
+     * x repeated along its size-1 dimensions to {@code dims} (PyTorch's {@code expand}, but a copy): new leading
+     * dimensions may be added, -1 keeps a size. Backward sums the gradient over the repeated dimensions.
+     */
+    static Tensor expand(Tensor x, int... dims) {
+        x.checkOpen();
+        int rank = dims.length, lead = rank - x.shape.rank();
+        int[] from = new int[rank], to = dims.clone();
+        for (int i = 0; i < rank; i++) {
+            from[i] = i < lead ? 1 : x.shape.dim(i - lead);
+            if (i >= lead && to[i] == -1) {
+                to[i] = from[i];
+            }
+            if (lead < 0 || to[i] < 0 || from[i] != to[i] && from[i] != 1) {
+                throw new IllegalArgumentException("expand: shape " + x.shape + " cannot expand to "
+                        + Arrays.toString(dims) + " (only size-1 dimensions repeat; -1 keeps a size)");
+            }
+        }
+        Tensor y = x.empty(Shape.of(to));
+        int last = lastRepeated(from, to);
+        if (last < 0) { // nothing repeats: a copy
+            x.backend.copy(x.storage, y.storage, y.numel());
+        }
+        int[] curDims = from.clone();
+        Tensor cur = x;
+        // One broadcast pass per repeated dimension: [outer, 1, inner] -> [outer, n, inner].
+        for (int a = 0; a <= last; a++) {
+            if (curDims[a] == to[a]) {
+                continue;
+            }
+            int outer = product(curDims, 0, a), inner = product(curDims, a + 1, rank);
+            curDims[a] = to[a];
+            Tensor next = a == last ? y : x.empty(Shape.of(curDims));
+            x.backend.broadcast(cur.storage, next.storage, outer, to[a], inner);
+            if (cur != x) {
+                cur.close();
+            }
+            cur = next;
+        }
+        return record("expand", y, g -> accumulate(x, () -> sumTo(g, to, from, x.shape)), x);
+    }
+
+    /** g of shape {@code to} summed over the dimensions where {@code from} is 1, shaped {@code shape}. */
+    private static Tensor sumTo(Tensor g, int[] to, int[] from, Shape shape) {
+        int[] curDims = to.clone();
+        Tensor out = g.empty(shape);
+        int first = firstRepeated(from, to);
+        if (first < 0) {
+            g.backend.copy(g.storage, out.storage, out.numel());
+        }
+        Tensor cur = g;
+        for (int a = curDims.length - 1; first >= 0 && a >= first; a--) {
+            if (curDims[a] == from[a]) {
+                continue;
+            }
+            int outer = product(curDims, 0, a), inner = product(curDims, a + 1, curDims.length);
+            Tensor next = a == first ? out : g.empty(Shape.of(Math.multiplyExact(outer, inner)));
+            g.backend.sum(cur.storage, next.storage, outer, curDims[a], inner);
+            curDims[a] = 1;
+            if (cur != g) {
+                cur.close();
+            }
+            cur = next;
+        }
+        return out;
+    }
+
+    private static int firstRepeated(int[] from, int[] to) {
+        for (int a = 0; a < from.length; a++) {
+            if (from[a] != to[a]) {
+                return a;
+            }
+        }
+        return -1;
+    }
+
+    private static int lastRepeated(int[] from, int[] to) {
+        int last = -1;
+        for (int a = 0; a < from.length; a++) {
+            if (from[a] != to[a]) {
+                last = a;
+            }
+        }
+        return last;
+    }
+
+    private static int product(int[] d, int from, int to) {
+        long p = 1;
+        for (int i = from; i < to; i++) {
+            p *= d[i];
+        }
+        return Math.toIntExact(p);
+    }
+
+    /** Swaps two dimensions. */
+    static Tensor transpose(Tensor x, int dim0, int dim1) {
+        int[] perm = new int[x.shape.rank()];
+        for (int i = 0; i < perm.length; i++) {
+            perm[i] = i;
+        }
+        int a = x.shape.axis(dim0), b = x.shape.axis(dim1);
+        perm[a] = b;
+        perm[b] = a;
+        return permute(x, perm);
+    }
+
+    /** Reorders dimensions: the result's dimension i is x's dimension {@code perm[i]}. */
+    static Tensor permute(Tensor x, int... perm) {
+        x.checkOpen();
+        int rank = x.shape.rank();
+        boolean[] used = new boolean[rank];
+        boolean ok = perm.length == rank;
+        for (int i = 0; ok && i < rank; i++) {
+            ok = perm[i] >= 0 && perm[i] < rank && !used[perm[i]];
+            if (ok) {
+                used[perm[i]] = true;
+            }
+        }
+        if (!ok) {
+            throw new IllegalArgumentException("permute: " + Arrays.toString(perm) + " is not a permutation of the "
+                    + rank + " dimensions of shape " + x.shape);
+        }
+        int[] dims = x.shape.dims(), outDims = new int[rank], inverse = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            outDims[i] = dims[perm[i]];
+            inverse[perm[i]] = i;
+        }
+        Tensor y = x.empty(Shape.of(outDims));
+        x.backend.permute(x.storage, y.storage, dims, perm.clone());
+        return record("permute", y, g -> accumulate(x, () -> {
+            Tensor dx = x.empty(x.shape);
+            x.backend.permute(g.storage, dx.storage, outDims, inverse);
+            return dx;
+        }), x);
+    }
+
+    /** Joins tensors along {@code axis}; every other dimension must agree. */
+    static Tensor concat(int axis, Tensor... parts) {
+        if (parts.length == 0) {
+            throw new IllegalArgumentException("concat needs at least one tensor");
+        }
+        Tensor first = parts[0];
+        first.checkOpen();
+        int a = first.shape.axis(axis), total = 0;
+        for (Tensor p : parts) {
+            Checks.sameDevice("concat", first, p);
+            if (p.shape.rank() != first.shape.rank() || !p.shape.without(a).equals(first.shape.without(a))) {
+                throw new IllegalArgumentException("concat along axis " + axis + ": shapes " + first.shape + " and "
+                        + p.shape + " differ outside that axis");
+            }
+            total += p.shape.dim(a);
+        }
+        int[] dims = first.shape.dims();
+        dims[a] = total;
+        int outer = first.shape.product(0, a), inner = first.shape.product(a + 1, first.shape.rank());
+        Tensor y = first.empty(Shape.of(dims));
+        int[] offsets = new int[parts.length];
+        for (int i = 0, off = 0; i < parts.length; off += parts[i].shape.dim(a), i++) {
+            offsets[i] = off;
+            first.backend.copySlice(parts[i].storage, y.storage, outer, parts[i].shape.dim(a), inner, total, off, true);
+        }
+        int totalF = total;
+        Tensor[] inputs = parts.clone();
+        return record("concat", y, g -> {
+            for (int i = 0; i < inputs.length; i++) {
+                Tensor p = inputs[i];
+                int off = offsets[i];
+                accumulate(p, () -> {
+                    Tensor dp = p.empty(p.shape);
+                    p.backend.copySlice(dp.storage, g.storage, outer, p.shape.dim(a), inner, totalF, off, false);
+                    return dp;
+                });
+            }
+        }, inputs);
+    }
+
+    /** Pieces of the given sizes along {@code axis}; gradients flow back into the matching slice. */
+    static Tensor[] split(Tensor x, int axis, int... sizes) {
+        x.checkOpen();
+        Shape shape = x.shape;
+        int a = shape.axis(axis), total = 0;
+        for (int s : sizes) {
+            if (s < 0) {
+                throw new IllegalArgumentException("split: negative size in " + Arrays.toString(sizes));
+            }
+            total += s;
+        }
+        if (total != shape.dim(a)) {
+            throw new IllegalArgumentException("split: sizes " + Arrays.toString(sizes) + " add up to " + total
+                    + ", not dimension " + a + " of shape " + shape + " (" + shape.dim(a) + ")");
+        }
+        int outer = shape.product(0, a), inner = shape.product(a + 1, shape.rank()), whole = shape.dim(a);
+        Tensor[] parts = new Tensor[sizes.length];
+        for (int i = 0, off = 0; i < sizes.length; off += sizes[i], i++) {
+            int[] dims = shape.dims();
+            dims[a] = sizes[i];
+            int size = sizes[i], offset = off;
+            Tensor part = x.empty(Shape.of(dims));
+            x.backend.copySlice(part.storage, x.storage, outer, size, inner, whole, offset, false);
+            parts[i] = record("split", part, g -> accumulate(x, () -> {
+                Tensor dx = x.filled(shape, 0f);
+                x.backend.copySlice(g.storage, dx.storage, outer, size, inner, whole, offset, true);
+                return dx;
+            }), x);
+        }
+        return parts;
+    }
+}

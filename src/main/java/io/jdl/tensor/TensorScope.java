@@ -1,0 +1,151 @@
+package io.jdl.tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * A bounded lifetime for the tensors created inside it, in the spirit of {@link java.lang.foreign.Arena}'s
+ * confined arenas: every tensor created on this thread while the scope is the innermost open one belongs
+ * to it, and {@link #close()} closes them all, except those {@linkplain #keep kept} (handed to the
+ * enclosing scope, or to the caller when there is none) and those {@linkplain #unscoped taken out of
+ * scopes} (owned by whoever took them: a module its parameters, an optimizer its state).
+ *
+ * <pre>{@code
+ * try (TensorScope step = TensorScope.open()) {
+ *     Tensor loss = model.forward(x).crossEntropy(y);   // intermediates, logits, loss: all in `step`
+ *     loss.backward();                                  // gradients belong to the parameters, not to `step`
+ * }                                                     // everything else is freed here, also on an exception
+ * }</pre>
+ *
+ * <p>Rules:
+ * <ul>
+ * <li>Scopes nest per thread: {@link #open()} makes a child of the innermost open scope. They must be closed
+ *     in reverse order of opening, on the thread that opened them (try-with-resources does both); otherwise
+ *     {@code close()} throws {@link IllegalStateException}.</li>
+ * <li>Closing a scope closes each tensor it owns that is still open, newest first. A tensor that a recorded
+ *     op still reads is closed for its owner and freed with its graph (see {@link Tensor}), so a graph built
+ *     inside a scope can be back-propagated after the scope closed, as long as its root was kept.</li>
+ * <li>Tensors created by {@link Tensor#backward()} (the gradients) never belong to a scope: a leaf owns its
+ *     gradient.</li>
+ * <li>Closing a tensor before its scope closes is allowed; the scope skips it.</li>
+ * </ul>
+ * {@link io.jdl.nn.Module#forward} runs every module's forward in a child scope that keeps only the result,
+ * so module code frees nothing by hand.
+ */
+public final class TensorScope implements AutoCloseable {
+    private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
+    /** Set while backward() runs: its tensors belong to leaves or to the engine, never to a scope. */
+    private static final ThreadLocal<Boolean> SUSPENDED = ThreadLocal.withInitial(() -> false);
+
+    private final TensorScope parent;
+    private final Thread thread = Thread.currentThread();
+    private final List<Tensor> owned = new ArrayList<>();
+    private boolean closed;
+
+    private TensorScope(TensorScope parent) {
+        this.parent = parent;
+    }
+
+    /** Opens a scope nested in this thread's innermost open scope (if any); close it with try-with-resources. */
+    public static TensorScope open() {
+        TensorScope s = new TensorScope(CURRENT.get());
+        CURRENT.set(s);
+        return s;
+    }
+
+    /** Runs {@code body} in a new scope and keeps its result (hands it to the enclosing scope). */
+    public static Tensor keeping(Supplier<Tensor> body) {
+        try (TensorScope scope = open()) {
+            return scope.keep(body.get());
+        }
+    }
+
+    /**
+     * Hands {@code t} to the enclosing scope (or, when there is none, to the caller) if this scope owns it;
+     * otherwise leaves it alone. Returns {@code t}, so {@code return scope.keep(y);} reads naturally.
+     */
+    public Tensor keep(Tensor t) {
+        checkThread();
+        if (t != null && t.scope == this) {
+            t.scope = parent;
+            if (parent != null) {
+                parent.owned.add(t);
+            }
+        }
+        return t;
+    }
+
+    /** Takes {@code t} out of whatever scope owns it: the caller now owns it and closes it. Returns {@code t}. */
+    public static Tensor unscoped(Tensor t) {
+        t.scope = null;
+        return t;
+    }
+
+    /** Registers a new tensor with this thread's innermost open scope. */
+    static void adopt(Tensor t) {
+        TensorScope s = CURRENT.get();
+        if (s != null && !SUSPENDED.get()) {
+            t.scope = s;
+            s.owned.add(t);
+        }
+    }
+
+    /** Whether backward() is running on this thread (inside {@link #unscopedWhile}). */
+    static boolean inBackward() {
+        return SUSPENDED.get();
+    }
+
+    /** Runs {@code body} with no scope adopting the tensors it creates. */
+    static void unscopedWhile(Runnable body) {
+        boolean was = SUSPENDED.get();
+        SUSPENDED.set(true);
+        try {
+            body.run();
+        } finally {
+            SUSPENDED.set(was);
+        }
+    }
+
+    /** Closes every tensor this scope still owns (newest first) and makes the enclosing scope current. */
+    @Override
+    public void close() {
+        checkThread();
+        if (closed) {
+            throw new IllegalStateException("tensor scope closed twice");
+        }
+        if (CURRENT.get() != this) {
+            throw new IllegalStateException("tensor scopes must be closed innermost first: an inner scope opened"
+                    + " after this one is still open");
+        }
+        closed = true;
+        CURRENT.set(parent);
+        RuntimeException failure = null;
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            Tensor t = owned.get(i);
+            if (t.scope == this && !t.isClosed()) {
+                t.scope = null;
+                try {
+                    t.close();
+                } catch (RuntimeException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+        }
+        owned.clear();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void checkThread() {
+        if (Thread.currentThread() != thread) {
+            throw new IllegalStateException("tensor scope opened on thread " + thread.getName() + " used on "
+                    + Thread.currentThread().getName() + " (scopes are confined to their thread)");
+        }
+    }
+}
