@@ -1,5 +1,6 @@
 package io.jdl.tensor;
 
+import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.Backends;
 import io.jdl.backend.Storage;
@@ -315,25 +316,25 @@ public final class Tensor implements AutoCloseable {
     }
 
     public Tensor relu() {
-        return Pointwise.activation(this, io.jdl.backend.Activation.RELU, 0f);
+        return Pointwise.activation(this, Activation.RELU, 0f);
     }
 
     /** x for x > 0, else {@code slope}·x. */
     public Tensor leakyRelu(float slope) {
-        return Pointwise.activation(this, io.jdl.backend.Activation.LEAKY_RELU, slope);
+        return Pointwise.activation(this, Activation.LEAKY_RELU, slope);
     }
 
     public Tensor sigmoid() {
-        return Pointwise.activation(this, io.jdl.backend.Activation.SIGMOID, 0f);
+        return Pointwise.activation(this, Activation.SIGMOID, 0f);
     }
 
     public Tensor tanh() {
-        return Pointwise.activation(this, io.jdl.backend.Activation.TANH, 0f);
+        return Pointwise.activation(this, Activation.TANH, 0f);
     }
 
     /** The exact GELU, x·Φ(x). */
     public Tensor gelu() {
-        return Pointwise.activation(this, io.jdl.backend.Activation.GELU, 0f);
+        return Pointwise.activation(this, Activation.GELU, 0f);
     }
 
     /** Softmax over the last dimension. */
