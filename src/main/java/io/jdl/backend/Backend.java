@@ -6,7 +6,8 @@ import io.jdl.device.Device;
  * The compute kernels behind tensors, one implementation per device kind: {@code CpuBackend} (pure
  * Java, the reference) and {@code CudaBackend} (cuBLAS, cuDNN).
  *
- * <p>Callers ({@code io.jdl.tensor.Tensor}) validate shapes and devices; a backend receives storages
+ * <p>Callers (the op families of {@code io.jdl.tensor} and its {@code OptimizerSteps}, the only code that
+ * reaches a storage) validate shapes, devices and open state; a backend receives storages
  * of its own kind that are open and large enough, and writes into {@code out}, which may alias an
  * input only where stated. Work may be asynchronous: only {@link #download} waits for it.
  */

@@ -15,7 +15,8 @@ import java.util.Objects;
 /**
  * jdl's own GPU kernels, for what cuBLAS and cuDNN lack: leaky ReLU and GELU (forward and backward),
  * softmax cross-entropy (forward and backward), SGD and Adam(W) steps, dropout with a counter-based
- * mask that {@code io.jdl.backend.DropoutMask} reproduces bit for bit on the CPU, embedding backward, and layer norm
+ * mask that {@code io.jdl.backend.DropoutMask} reproduces bit for bit on the CPU, embedding (forward and
+ * backward), the masked attention softmax (forward and backward), and layer norm
  * (forward and backward).
  *
  * <p>The kernels come from {@code native/jdl_kernels.cu}, built by {@code scripts/build-native} into a

@@ -79,7 +79,11 @@ public final class Init {
         return normal(rng, shape, Math.sqrt(2.0 / fans("xavierNormal", fanIn, fanOut, shape)));
     }
 
-    /** PyTorch's default for Linear/Conv weights and biases: U(±1/√fanIn), and zeros when fanIn is 0 (as PyTorch). */
+    /**
+     * PyTorch's default for Linear/Conv weights and biases: U(±1/√fanIn) (its kaiming_uniform with a = √5), and
+     * zeros when fanIn is 0 (as PyTorch). jdl's {@link Linear} and {@link Conv2d} use it for biases only; their
+     * weights use {@link #kaimingUniform}, whose bound √(6/fanIn) is √6 times larger.
+     */
     public static Tensor pytorchDefault(Random rng, Shape shape, int fanIn) {
         if (fanIn < 0) {
             throw new IllegalArgumentException("Init.pytorchDefault: fanIn must be >= 0, got " + fanIn);

@@ -6,8 +6,8 @@
  *      Adam opt = new Adam(model.to(device).parameters(), 1e-3f)) {
  *     for (Batch b : batches) {
  *         opt.zeroGrad();
- *         try (Tensor loss = model.forward(b.inputs()).crossEntropy(b.labels())) {
- *             loss.backward();   // frees the graph: only parameters, gradients and optimizer state stay
+ *         try (TensorScope step = TensorScope.open()) {   // frees this step's tensors, also on an exception
+ *             model.forward(b.inputs()).crossEntropy(b.labels()).backward();  // frees the graph
  *             opt.step();        // on a GPU: fused kernels, nothing copied to the host
  *         }
  *     }

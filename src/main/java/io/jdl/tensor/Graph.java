@@ -88,6 +88,15 @@ final class Graph {
 
     /** Back-propagates from the one-element {@code root} into every leaf that requires grad, then frees the graph. */
     static void backward(Tensor root) {
+        root.checkOpen();
+        if (root.numel() != 1) {
+            throw new IllegalArgumentException("backward() starts from a one-element (scalar) tensor, not shape "
+                    + root.shape());
+        }
+        if (root.graphFreed) {
+            throw new IllegalStateException("backward() called twice: the graph of this tensor was freed by the first"
+                    + " backward() (build a new one by running the forward pass again)");
+        }
         if (root.node == null) {
             if (!root.requiresGrad()) {
                 throw new IllegalStateException("backward(): tensor " + root.shape()
@@ -142,14 +151,20 @@ final class Graph {
             t.node = null;
             node.freeSaved();
             for (Tensor in : node.inputs) {
-                in.dropGraphRef();
+                // The last graph reading a tensor its owner closed frees it.
+                if (--in.graphRefs == 0 && in.handleClosed && in.node == null && !in.storage.isClosed()) {
+                    in.storage.close();
+                }
             }
             if (t.grad != null) {
                 t.grad.close();
                 t.grad = null;
             }
             if (t != root && !t.retained) {
-                t.releaseByGraph();
+                if (!t.storage.isClosed()) {
+                    t.storage.close();
+                }
+                t.releasedByGraph = true;
             }
         }
         root.graphFreed = true;

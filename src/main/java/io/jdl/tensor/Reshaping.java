@@ -270,17 +270,22 @@ final class Reshaping {
         }
         int outer = shape.product(0, a), inner = shape.product(a + 1, shape.rank()), whole = shape.dim(a);
         Tensor[] parts = new Tensor[sizes.length];
-        for (int i = 0, off = 0; i < sizes.length; off += sizes[i], i++) {
-            int[] dims = shape.dims();
-            dims[a] = sizes[i];
-            int size = sizes[i], offset = off;
-            Tensor part = x.empty(Shape.of(dims));
-            x.backend.copySlice(part.storage, x.storage, outer, size, inner, whole, offset, false);
-            parts[i] = record("split", part, g -> accumulate(x, () -> {
-                Tensor dx = x.filled(shape, 0f);
-                x.backend.copySlice(g.storage, dx.storage, outer, size, inner, whole, offset, true);
-                return dx;
-            }), x);
+        try (TensorScope scope = TensorScope.open()) { // a failure frees the parts made so far
+            for (int i = 0, off = 0; i < sizes.length; off += sizes[i], i++) {
+                int[] dims = shape.dims();
+                dims[a] = sizes[i];
+                int size = sizes[i], offset = off;
+                Tensor part = x.empty(Shape.of(dims));
+                x.backend.copySlice(part.storage, x.storage, outer, size, inner, whole, offset, false);
+                parts[i] = record("split", part, g -> accumulate(x, () -> {
+                    Tensor dx = x.filled(shape, 0f);
+                    x.backend.copySlice(g.storage, dx.storage, outer, size, inner, whole, offset, true);
+                    return dx;
+                }), x);
+            }
+            for (Tensor p : parts) {
+                scope.keep(p);
+            }
         }
         return parts;
     }

@@ -27,6 +27,16 @@ final class ScaledDotProductAttention {
      */
     static Attention attention(Tensor q, Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP,
                                long seed, boolean returnWeights) {
+        try (TensorScope scope = TensorScope.open()) { // a failure frees what was allocated
+            Attention a = compute(q, k, v, causal, keyPaddingMask, dropoutP, seed, returnWeights);
+            scope.keep(a.output());
+            scope.keep(a.weights());
+            return a;
+        }
+    }
+
+    private static Attention compute(Tensor q, Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask,
+                                     float dropoutP, long seed, boolean returnWeights) {
         Checks.sameDevice("attention", q, k);
         Checks.sameDevice("attention", q, v);
         if (q.shape.rank() != 4 || k.shape.rank() != 4 || v.shape.rank() != 4) {

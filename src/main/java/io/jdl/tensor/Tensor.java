@@ -47,12 +47,10 @@ import java.util.Random;
  * {@link IllegalStateException}. Scopes and the no-grad switch are per thread. Hand a tensor to another
  * thread only with a happens-before edge (a queue, a join) and when no graph reads it.
  *
- * <p><b>Checks.</b> Each operation validates shapes, devices and open state before any work is queued: a
- * mismatch is an {@link IllegalArgumentException} naming the shapes or devices involved. An op that fails
- * after allocating frees what it allocated.
+ * <p><b>Checks.</b> Each op validates shapes, devices and open state before queuing work ({@link
+ * IllegalArgumentException} naming them); an op that fails after allocating frees what it allocated.
  *
- * <p><b>Asynchrony.</b> On a GPU, operations are queued on the device's stream and return at once;
- * {@link #toArray()} and {@link #item()} wait for the result.
+ * <p><b>Asynchrony.</b> On a GPU, ops are queued on the device's stream; {@link #toArray()} and {@link #item()} wait.
  */
 public final class Tensor implements AutoCloseable {
     final Shape shape;
@@ -64,13 +62,13 @@ public final class Tensor implements AutoCloseable {
     Tensor grad;
     Node node;
     boolean retained;
-    private boolean releasedByGraph;
+    boolean releasedByGraph;
     boolean graphFreed;
     /** Recorded ops that read this tensor and have not been freed: close() waits for them. */
     int graphRefs;
     Thread graphThread;
     /** Closed by its owner while a graph still reads it: freed when the last such graph is. */
-    private boolean handleClosed;
+    boolean handleClosed;
     /** In-place modifications so far; a recorded op remembers the version it read. */
     int version;
     /** The scope that will close this tensor, or null. */
@@ -102,8 +100,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     public static Tensor full(Shape shape, float value, Device device) {
-        Tensor t = empty(shape, Backends.of(device));
-        t.backend.fill(t.storage, value);
+        Backend b = Backends.of(device);
+        Tensor t = new Tensor(shape, b, b.allocate(shape.numel()));
+        b.fill(t.storage, value);
         return t;
     }
 
@@ -120,13 +119,9 @@ public final class Tensor implements AutoCloseable {
         return of(data, shape, device);
     }
 
-    private static Tensor empty(Shape s, Backend backend) {
-        return new Tensor(s, backend, backend.allocate(s.numel()));
-    }
-
     /** A new uninitialised tensor on this tensor's device. */
     Tensor empty(Shape s) {
-        return empty(s, backend);
+        return new Tensor(s, backend, backend.allocate(s.numel()));
     }
 
     Tensor filled(Shape s, float value) {
@@ -184,7 +179,7 @@ public final class Tensor implements AutoCloseable {
         return backend.download(storage, shape.numel());
     }
 
-    /** The value of a one-element tensor. */
+    /** The value of a one-element tensor (waits for queued work). */
     public float item() {
         if (shape.numel() != 1) {
             throw new IllegalArgumentException("item() needs a tensor with one element, not shape " + shape);
@@ -256,170 +251,165 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Back-propagates from this one-element tensor: adds d(this)/d(leaf) to every leaf's {@link #grad()}
-     * that requires one, then frees the graph (see the class comment).
-     *
-     * @throws IllegalStateException when the graph was freed, or a tensor it read was modified in place
+     * Back-propagates from this one-element tensor into every leaf's {@link #grad()} that requires one, then
+     * frees the graph. Throws {@link IllegalStateException} when the graph was freed or an input modified in place.
      */
     public void backward() {
-        checkOpen();
-        if (numel() != 1) {
-            throw new IllegalArgumentException("backward() starts from a one-element (scalar) tensor, not shape " + shape);
-        }
-        if (graphFreed) {
-            throw new IllegalStateException("backward() called twice: the graph of this tensor was freed by the first"
-                    + " backward() (build a new one by running the forward pass again)");
-        }
         TensorScope.unscopedWhile(() -> Graph.backward(this));
+    }
+
+    /** Runs an op in its own scope: what it allocated before failing is freed; its result goes to the caller. */
+    private static Tensor guarded(java.util.function.Supplier<Tensor> op) {
+        return TensorScope.keeping(op);
     }
 
     // ---- operations (see each family for the details) ----
 
     /** Matrix product with PyTorch's broadcasting: [.., m, k]·[.., k, n], batch dimensions broadcast. */
     public Tensor matmul(Tensor other) {
-        return LinearAlgebra.matmul(this, other, false, false);
+        return guarded(() -> LinearAlgebra.matmul(this, other, false, false));
     }
 
     /** op(this)·op(other), where op transposes the last two dimensions when asked. */
     public Tensor matmul(Tensor other, boolean transThis, boolean transOther) {
-        return LinearAlgebra.matmul(this, other, transThis, transOther);
+        return guarded(() -> LinearAlgebra.matmul(this, other, transThis, transOther));
     }
 
     /** x·Wᵀ + b, PyTorch's linear: this [.., in], weight [out, in], bias [out] or null. */
     public Tensor linear(Tensor weight, Tensor bias) {
-        return LinearAlgebra.linear(this, weight, bias);
+        return guarded(() -> LinearAlgebra.linear(this, weight, bias));
     }
 
     /** this + other, broadcasting as NumPy and PyTorch do. */
     public Tensor add(Tensor other) {
-        return Pointwise.add(this, other, 1f);
+        return guarded(() -> Pointwise.add(this, other, 1f));
     }
 
     /** this - other, broadcasting. */
     public Tensor sub(Tensor other) {
-        return Pointwise.add(this, other, -1f);
+        return guarded(() -> Pointwise.add(this, other, -1f));
     }
 
     /** Elementwise product, broadcasting. */
     public Tensor mul(Tensor other) {
-        return Pointwise.mul(this, other);
+        return guarded(() -> Pointwise.mul(this, other));
     }
 
     /** Every element times {@code factor}. */
     public Tensor scale(float factor) {
-        return Pointwise.scale(this, factor);
+        return guarded(() -> Pointwise.scale(this, factor));
     }
 
     /** this[.., c] + bias[c]: adds a bias of the last dimension's size to every row. */
     public Tensor addBias(Tensor bias) {
-        return Pointwise.addBias(this, bias);
+        return guarded(() -> Pointwise.addBias(this, bias));
     }
 
     public Tensor relu() {
-        return Pointwise.activation(this, Activation.RELU, 0f);
+        return guarded(() -> Pointwise.activation(this, Activation.RELU, 0f));
     }
 
     /** x for x > 0, else {@code slope}·x. */
     public Tensor leakyRelu(float slope) {
-        return Pointwise.activation(this, Activation.LEAKY_RELU, slope);
+        return guarded(() -> Pointwise.activation(this, Activation.LEAKY_RELU, slope));
     }
 
     public Tensor sigmoid() {
-        return Pointwise.activation(this, Activation.SIGMOID, 0f);
+        return guarded(() -> Pointwise.activation(this, Activation.SIGMOID, 0f));
     }
 
     public Tensor tanh() {
-        return Pointwise.activation(this, Activation.TANH, 0f);
+        return guarded(() -> Pointwise.activation(this, Activation.TANH, 0f));
     }
 
     /** The exact GELU, x·Φ(x). */
     public Tensor gelu() {
-        return Pointwise.activation(this, Activation.GELU, 0f);
+        return guarded(() -> Pointwise.activation(this, Activation.GELU, 0f));
     }
 
     /** Softmax over the last dimension. */
     public Tensor softmax() {
-        return Pointwise.softmax(this, false);
+        return guarded(() -> Pointwise.softmax(this, false));
     }
 
     /** Log-softmax over the last dimension (numerically stable). */
     public Tensor logSoftmax() {
-        return Pointwise.softmax(this, true);
+        return guarded(() -> Pointwise.softmax(this, true));
     }
 
-    /** Inverted dropout with a mask from ({@code seed}, index), identical on every device; see {@link Pointwise}. */
+    /** Inverted dropout with a mask from ({@code seed}, index), identical on every device. */
     public Tensor dropout(float p, long seed, boolean training) {
-        return Pointwise.dropout(this, p, seed, training);
+        return guarded(() -> Pointwise.dropout(this, p, seed, training));
     }
 
     /** Mean cross-entropy of logits [.., classes] (classes last) against class indices; -100 is ignored. */
     public Tensor crossEntropy(int[] targets) {
-        return Losses.crossEntropy(this, targets, Losses.DEFAULT_IGNORE_INDEX);
+        return guarded(() -> Losses.crossEntropy(this, targets, Losses.DEFAULT_IGNORE_INDEX));
     }
 
-    /** Mean cross-entropy over the rows whose target is not {@code ignoreIndex}; see {@link Losses}. */
+    /** Mean cross-entropy over the rows whose target is not {@code ignoreIndex}. */
     public Tensor crossEntropy(int[] targets, int ignoreIndex) {
-        return Losses.crossEntropy(this, targets, ignoreIndex);
+        return guarded(() -> Losses.crossEntropy(this, targets, ignoreIndex));
     }
 
     /** Mean squared error mean((this - target)²), a scalar. */
     public Tensor mse(Tensor target) {
-        return Losses.mse(this, target);
+        return guarded(() -> Losses.mse(this, target));
     }
 
     /** The sum of all elements, shape []. */
     public Tensor sum() {
-        return Reductions.sumAll(this, false);
+        return guarded(() -> Reductions.sumAll(this, false));
     }
 
     /** The mean of all elements, shape []. */
     public Tensor mean() {
-        return Reductions.sumAll(this, true);
+        return guarded(() -> Reductions.sumAll(this, true));
     }
 
     /** Sums over dimension {@code axis}, which disappears from the shape. */
     public Tensor sum(int axis) {
-        return Reductions.sumAxis(this, axis, false);
+        return guarded(() -> Reductions.sumAxis(this, axis, false));
     }
 
     /** Means over dimension {@code axis}, which disappears from the shape. */
     public Tensor mean(int axis) {
-        return Reductions.sumAxis(this, axis, true);
+        return guarded(() -> Reductions.sumAxis(this, axis, true));
     }
 
     /** The same elements in a new shape (a copy); one dimension may be -1 (inferred). */
     public Tensor reshape(int... dims) {
-        return Reshaping.reshape(this, dims);
+        return guarded(() -> Reshaping.reshape(this, dims));
     }
 
     /** Collapses dimensions {@code startDim} and after into one: [n, c, h, w].flatten(1) is [n, c·h·w]. */
     public Tensor flatten(int startDim) {
-        return Reshaping.flatten(this, startDim);
+        return guarded(() -> Reshaping.flatten(this, startDim));
     }
 
     /** Inserts a dimension of size 1 at {@code dim} (negative counts from the end of the result). */
     public Tensor unsqueeze(int dim) {
-        return Reshaping.unsqueeze(this, dim);
+        return guarded(() -> Reshaping.unsqueeze(this, dim));
     }
 
     /** Repeats size-1 dimensions to {@code dims} (-1 keeps a size; new leading dimensions allowed), a copy. */
     public Tensor expand(int... dims) {
-        return Reshaping.expand(this, dims);
+        return guarded(() -> Reshaping.expand(this, dims));
     }
 
     /** Swaps two dimensions (a copy). */
     public Tensor transpose(int dim0, int dim1) {
-        return Reshaping.transpose(this, dim0, dim1);
+        return guarded(() -> Reshaping.transpose(this, dim0, dim1));
     }
 
     /** Reorders dimensions: the result's dimension i is this tensor's dimension {@code perm[i]} (a copy). */
     public Tensor permute(int... perm) {
-        return Reshaping.permute(this, perm);
+        return guarded(() -> Reshaping.permute(this, perm));
     }
 
     /** Joins tensors along {@code axis}; every other dimension must agree. */
     public static Tensor concat(int axis, Tensor... parts) {
-        return Reshaping.concat(axis, parts);
+        return guarded(() -> Reshaping.concat(axis, parts));
     }
 
     /** Splits along {@code axis} into copies of the given sizes, which must add up to that dimension. */
@@ -429,33 +419,33 @@ public final class Tensor implements AutoCloseable {
 
     /** 2-d cross-correlation of [n, c, h, w] with weight [k, c / groups, r, s] and bias [k] or null. */
     public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
-        return ConvolutionPooling.conv2d(this, weight, bias, stride, padding, dilation, groups);
+        return guarded(() -> ConvolutionPooling.conv2d(this, weight, bias, stride, padding, dilation, groups));
     }
 
     /** Max pooling over [n, c, h, w] with a square window. */
     public Tensor maxPool2d(int kernel, int stride, int padding) {
-        return ConvolutionPooling.pool2d(this, true, kernel, stride, padding);
+        return guarded(() -> ConvolutionPooling.pool2d(this, true, kernel, stride, padding));
     }
 
     /** Average pooling over [n, c, h, w]; padding counts in the divisor (PyTorch's default). */
     public Tensor avgPool2d(int kernel, int stride, int padding) {
-        return ConvolutionPooling.pool2d(this, false, kernel, stride, padding);
+        return guarded(() -> ConvolutionPooling.pool2d(this, false, kernel, stride, padding));
     }
 
-    /** Batch norm over the channels of [n, c, h, w] or [n, c]; see {@link Normalisation}. */
+    /** Batch norm over the channels of [n, c, h, w] or [n, c]; training updates the running statistics in place. */
     public Tensor batchNorm2d(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, boolean training,
                               float momentum, float eps) {
-        return Normalisation.batchNorm2d(this, gamma, beta, runningMean, runningVar, training, momentum, eps);
+        return guarded(() -> Normalisation.batchNorm2d(this, gamma, beta, runningMean, runningVar, training, momentum, eps));
     }
 
     /** Layer norm over the last dimension, as PyTorch's {@code layer_norm}; gamma and beta [C] or null. */
     public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
-        return Normalisation.layerNorm(this, gamma, beta, eps);
+        return guarded(() -> Normalisation.layerNorm(this, gamma, beta, eps));
     }
 
     /** Looks rows of this [vocab, dim] weight up: returns {@code idsShape} + [dim]; ids outside [0, vocab) throw. */
     public Tensor embedding(int[] ids, int... idsShape) {
-        return EmbeddingLookup.embedding(this, ids, idsShape);
+        return guarded(() -> EmbeddingLookup.embedding(this, ids, idsShape));
     }
 
     /** softmax(Q·Kᵀ/√d + mask)·V with this as Q [B, H, Tq, D]; see {@link #attention}. */
@@ -467,8 +457,8 @@ public final class Tensor implements AutoCloseable {
     /**
      * Scaled dot-product attention with this tensor as the queries [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv].
      * {@code keyPaddingMask} is null or [B, Tk] (or [B, 1, 1, Tk]) where <b>1 keeps a key and 0 hides it</b> (the
-     * opposite of PyTorch's boolean {@code key_padding_mask}, where True hides). See
-     * {@link ScaledDotProductAttention} for the rest.
+     * opposite of PyTorch's boolean {@code key_padding_mask}, where True hides); returns the output and, when
+     * {@code returnWeights}, a copy of the probabilities. Q·Kᵀ and P·V are batched GEMMs around one softmax kernel.
      */
     public Attention attention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                boolean returnWeights) {
@@ -501,24 +491,9 @@ public final class Tensor implements AutoCloseable {
         storage.close();
     }
 
-    /** A graph that read this tensor was freed; frees the memory too if its owner already closed it. */
-    void dropGraphRef() {
-        if (--graphRefs == 0 && handleClosed && node == null && !storage.isClosed()) {
-            storage.close();
-        }
-    }
-
-    /** Its graph frees this intermediate. */
-    void releaseByGraph() {
-        if (!storage.isClosed()) {
-            storage.close();
-        }
-        releasedByGraph = true;
-    }
-
     @Override
     public String toString() {
         return "Tensor" + shape + " " + dtype() + " on " + device() + (isClosed() ? " (closed)" : "")
-                + (node != null ? " (recorded)" : requiresGrad ? " (requires grad)" : "");
+                + (node != null ? " (recorded by " + node.op + ")" : requiresGrad ? " (requires grad)" : "");
     }
 }
