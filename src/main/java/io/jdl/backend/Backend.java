@@ -10,6 +10,11 @@ import io.jdl.device.Device;
  * reaches a storage) validate shapes, devices and open state; a backend receives storages
  * of its own kind that are open and large enough, and writes into {@code out}, which may alias an
  * input only where stated. Work may be asynchronous: only {@link #download} waits for it.
+ *
+ * <p><b>Threads.</b> A backend is shared by every tensor of its device, but a storage is used by one thread
+ * at a time: the layers above confine a graph and its tensors to one thread. {@code CpuBackend} keeps no
+ * mutable state and may be called from several threads on distinct storages; {@code CudaBackend} queues on
+ * one stream with one cuBLAS and one cuDNN handle and is meant for one thread at a time.
  */
 public interface Backend {
 

@@ -47,11 +47,7 @@ final class Reshaping {
     private static Tensor copyAs(Tensor x, Shape target, String op) {
         Tensor y = x.empty(target);
         x.backend.copy(x.storage, y.storage, x.numel());
-        return record(op, y, g -> accumulate(x, () -> {
-            Tensor dx = x.empty(x.shape);
-            x.backend.copy(g.storage, dx.storage, x.numel());
-            return dx;
-        }), x);
+        return record(op, y, g -> accumulate(x, () -> g.reshape(x.shape.dims())), x);
     }
 
     /** Collapses dimensions {@code startDim} and after into one. */
@@ -206,11 +202,7 @@ final class Reshaping {
         }
         Tensor y = x.empty(Shape.of(outDims));
         x.backend.permute(x.storage, y.storage, dims, perm.clone());
-        return record("permute", y, g -> accumulate(x, () -> {
-            Tensor dx = x.empty(x.shape);
-            x.backend.permute(g.storage, dx.storage, outDims, inverse);
-            return dx;
-        }), x);
+        return record("permute", y, g -> accumulate(x, () -> g.permute(inverse)), x);
     }
 
     /** Joins tensors along {@code axis}; every other dimension must agree. */

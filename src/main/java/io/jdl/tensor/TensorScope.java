@@ -40,7 +40,10 @@ public final class TensorScope implements AutoCloseable {
 
     private final TensorScope parent;
     private final Thread thread = Thread.currentThread();
+    private static final int PRUNE_AT = 1024;
+
     private final List<Tensor> owned = new ArrayList<>();
+    private int pruneAt = PRUNE_AT;
     private boolean closed;
 
     private TensorScope(TensorScope parent) {
@@ -87,6 +90,10 @@ public final class TensorScope implements AutoCloseable {
         TensorScope s = CURRENT.get();
         if (s != null && !SUSPENDED.get()) {
             t.scope = s;
+            if (s.owned.size() >= s.pruneAt) { // a long-lived scope forgets what was closed or handed on meanwhile
+                s.owned.removeIf(o -> o.isClosed() || o.scope != s);
+                s.pruneAt = Math.max(PRUNE_AT, 2 * s.owned.size());
+            }
             s.owned.add(t);
         }
     }

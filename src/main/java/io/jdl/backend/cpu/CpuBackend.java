@@ -13,7 +13,8 @@ import java.util.Arrays;
  * The pure-Java reference backend: float32 storage, float64 accumulation in sums. Matrix products
  * ({@link CpuMatmul}) and convolutions ({@link CpuConv}, im2col) run on a vectorised float32 kernel
  * ({@link CpuGemm}) over short blocks (256 terms, or one image) whose sums are added in float64. It is the
- * oracle the CUDA backend is tested against, and the default without a GPU.
+ * oracle the CUDA backend is tested against, and the default without a GPU. It holds no mutable state:
+ * calls from several threads are safe on distinct storages (a storage itself is confined to one thread).
  */
 public final class CpuBackend implements Backend {
     public static final CpuBackend INSTANCE = new CpuBackend();
