@@ -146,6 +146,62 @@ class LifetimeTest {
     }
 
     @Test
+    void aModuleThatFailsAfterAllocatingFreesWhatItMade() {
+        try (io.jdl.nn.Residual bad = new io.jdl.nn.Residual(new Linear(4, 3, new Random(2)));
+             Tensor x = Tensor.of(new float[8], 2, 4)) {
+            long before = CpuStorage.liveCount();
+            assertThrows(IllegalArgumentException.class, () -> bad.forward(x));
+            assertEquals(before, CpuStorage.liveCount());
+        }
+    }
+
+    @Test
+    void anOptimizerStepBetweenForwardAndBackwardIsCaught() {
+        try (Linear layer = new Linear(3, 2, new Random(4)); Tensor x = Tensor.of(new float[] {1, 2, 3}, 1, 3);
+             io.jdl.optim.Sgd opt = new io.jdl.optim.Sgd(layer.parameters(), 0.1f)) {
+            try (Tensor warm = layer.forward(x).sum()) {
+                warm.backward();
+            }
+            try (Tensor loss = layer.forward(x).sum()) {
+                opt.step();                                   // changes the weight the graph read
+                var e = assertThrows(IllegalStateException.class, loss::backward);
+                assertTrue(e.getMessage().contains("linear"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void sinusoidalPositionsKeepNothingPerShape() {
+        try (io.jdl.nn.PositionalEmbedding pe = io.jdl.nn.PositionalEmbedding.sinusoidal(64, 8)) {
+            long before = CpuStorage.liveCount();
+            for (int t = 1; t <= 40; t++) {
+                try (Tensor x = Tensor.of(new float[2 * t * 8], Shape.of(2, t, 8), Device.CPU); Tensor y = pe.forward(x)) {
+                    assertEquals(Shape.of(2, t, 8), y.shape());
+                }
+            }
+            assertEquals(before, CpuStorage.liveCount());
+        }
+    }
+
+    @Test
+    void oneModuleRecordingOnTwoThreadsIsRefused() throws Exception {
+        try (Linear layer = new Linear(2, 2, new Random(5)); Tensor x = Tensor.of(new float[] {1, 2}, 1, 2);
+             Tensor mine = layer.forward(x)) {                  // a live graph on this thread reads the weights
+            AtomicReference<Throwable> seen = new AtomicReference<>();
+            Thread other = new Thread(() -> {
+                try (Tensor theirs = layer.forward(x)) {
+                    assertNotNull(theirs);
+                } catch (Throwable e) {
+                    seen.set(e);
+                }
+            });
+            other.start();
+            other.join();
+            assertTrue(seen.get() instanceof IllegalStateException, String.valueOf(seen.get()));
+        }
+    }
+
+    @Test
     void dropoutModuleIsTheIdentityInEvaluation() {
         try (io.jdl.nn.Dropout d = new io.jdl.nn.Dropout(0.5f, 1); Tensor x = Tensor.of(new float[] {1, 2}, 2)) {
             d.eval();
