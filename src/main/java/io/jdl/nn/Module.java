@@ -138,6 +138,9 @@ public abstract class Module implements AutoCloseable {
             if (src.isClosed()) {
                 throw new IllegalArgumentException("state dict entry " + e.getKey() + " is a closed tensor");
             }
+            if (e.getValue().isClosed()) {
+                throw new IllegalStateException("the module's own " + e.getKey() + " was closed");
+            }
             if (!src.shape().equals(e.getValue().shape())) {
                 throw new IllegalArgumentException("state dict entry " + e.getKey() + " has shape " + src.shape()
                         + ", the module expects " + e.getValue().shape());
