@@ -1,13 +1,25 @@
 package io.jdl.tensor;
 
-/** The argument checks every op family shares; each names the op and the tensors involved. */
+/**
+ * The argument checks every op family shares, so that each op states a check in one line; each names the op
+ * and the arguments involved. A null argument is an {@link IllegalArgumentException} naming the operation and
+ * the argument, never a {@link NullPointerException} from deep inside a kernel.
+ */
 final class Checks {
     private Checks() {
     }
 
+    /** {@code value}, or an exception saying that {@code op}'s argument {@code name} is null. */
+    static <T> T notNull(String op, String name, T value) {
+        if (value == null) {
+            throw new IllegalArgumentException(op + ": " + name + " is null");
+        }
+        return value;
+    }
+
     static void sameDevice(String op, Tensor a, Tensor b) {
-        a.checkOpen();
-        b.checkOpen();
+        notNull(op, "a tensor argument", a).checkOpen();
+        notNull(op, "a tensor argument", b).checkOpen();
         if (!a.device().equals(b.device())) {
             throw new IllegalArgumentException(op + ": tensors on different devices: " + a.device() + " and "
                     + b.device() + " (shapes " + a.shape + " and " + b.shape + "); move one with to(device)");

@@ -23,6 +23,8 @@ final class EmbeddingLookup {
             throw new IllegalArgumentException("embedding: the weight must be [vocab, dim], got shape " + shape);
         }
         int vocab = shape.dim(0), dim = shape.dim(1);
+        Checks.notNull("embedding", "ids", ids);
+        Checks.notNull("embedding", "idsShape", idsShape);
         int[] outDims = Arrays.copyOf(idsShape.length == 0 ? new int[] {ids.length} : idsShape,
                 (idsShape.length == 0 ? 1 : idsShape.length) + 1);
         outDims[outDims.length - 1] = dim;

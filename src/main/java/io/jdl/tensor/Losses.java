@@ -26,7 +26,7 @@ final class Losses {
                     + shape);
         }
         int classes = shape.dim(-1), rows = Math.toIntExact(x.numel() / Math.max(1, classes));
-        if (targets.length != rows) {
+        if (Checks.notNull("crossEntropy", "targets", targets).length != rows) {
             throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for logits of shape "
                     + shape + " (" + rows + " rows)");
         }

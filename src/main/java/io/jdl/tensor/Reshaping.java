@@ -17,7 +17,7 @@ final class Reshaping {
     /** The same elements in a new shape; one dimension may be -1 (inferred). */
     static Tensor reshape(Tensor x, int... dims) {
         x.checkOpen();
-        int[] d = dims.clone();
+        int[] d = Checks.notNull("reshape", "dims", dims).clone();
         int infer = -1;
         long known = 1;
         for (int i = 0; i < d.length; i++) {
@@ -79,7 +79,7 @@ final class Reshaping {
      */
     static Tensor expand(Tensor x, int... dims) {
         x.checkOpen();
-        int rank = dims.length, lead = rank - x.shape.rank();
+        int rank = Checks.notNull("expand", "dims", dims).length, lead = rank - x.shape.rank();
         int[] from = new int[rank], to = dims.clone();
         for (int i = 0; i < rank; i++) {
             from[i] = i < lead ? 1 : x.shape.dim(i - lead);
@@ -184,7 +184,7 @@ final class Reshaping {
         x.checkOpen();
         int rank = x.shape.rank();
         boolean[] used = new boolean[rank];
-        boolean ok = perm.length == rank;
+        boolean ok = Checks.notNull("permute", "perm", perm).length == rank;
         for (int i = 0; ok && i < rank; i++) {
             ok = perm[i] >= 0 && perm[i] < rank && !used[perm[i]];
             if (ok) {
@@ -207,10 +207,10 @@ final class Reshaping {
 
     /** Joins tensors along {@code axis}; every other dimension must agree. */
     static Tensor concat(int axis, Tensor... parts) {
-        if (parts.length == 0) {
+        if (Checks.notNull("concat", "parts", parts).length == 0) {
             throw new IllegalArgumentException("concat needs at least one tensor");
         }
-        Tensor first = parts[0];
+        Tensor first = Checks.notNull("concat", "parts[0]", parts[0]);
         first.checkOpen();
         int a = first.shape.axis(axis), total = 0;
         for (Tensor p : parts) {
@@ -250,7 +250,7 @@ final class Reshaping {
         x.checkOpen();
         Shape shape = x.shape;
         int a = shape.axis(axis), total = 0;
-        for (int s : sizes) {
+        for (int s : Checks.notNull("split", "sizes", sizes)) {
             if (s < 0) {
                 throw new IllegalArgumentException("split: negative size in " + Arrays.toString(sizes));
             }

@@ -91,17 +91,17 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor on {@code device} holding a copy of {@code data}. */
     public static Tensor of(float[] data, Shape shape, Device device) {
-        if (data.length != shape.numel()) {
+        if (Checks.notNull("Tensor.of", "data", data).length != Checks.notNull("Tensor.of", "shape", shape).numel()) {
             throw new IllegalArgumentException("shape " + shape + " has " + shape.numel() + " elements but " + data.length
                     + " values were given");
         }
-        Backend b = Backends.of(device);
+        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
         return new Tensor(shape, b, b.upload(data));
     }
 
     public static Tensor full(Shape shape, float value, Device device) {
-        Backend b = Backends.of(device);
-        Tensor t = new Tensor(shape, b, b.allocate(shape.numel()));
+        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
+        Tensor t = new Tensor(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel()));
         b.fill(t.storage, value);
         return t;
     }
@@ -112,7 +112,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal values from {@code random}: the same seed gives the same tensor on any device. */
     public static Tensor randn(Random random, Shape shape, Device device) {
-        float[] data = new float[Math.toIntExact(shape.numel())];
+        Checks.notNull("randn", "random", random);
+        float[] data = new float[Math.toIntExact(Checks.notNull("randn", "shape", shape).numel())];
         for (int i = 0; i < data.length; i++) {
             data[i] = (float) random.nextGaussian();
         }
@@ -250,10 +251,7 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /**
-     * Back-propagates from this one-element tensor into every leaf's {@link #grad()} that requires one, then
-     * frees the graph. Throws {@link IllegalStateException} when the graph was freed or an input modified in place.
-     */
+    /** Back-propagates from this scalar into every leaf's {@link #grad()}, then frees the graph (see above). */
     public void backward() {
         TensorScope.unscopedWhile(() -> Graph.backward(this));
     }
