@@ -64,6 +64,9 @@ public final class PositionalEmbedding extends Module {
      */
     public Tensor positions(int batch, int tokens) {
         checkOpen();
+        if (batch < 0 || tokens < 0) {
+            throw new IllegalArgumentException("positions: batch and tokens must be >= 0, got " + batch + " and " + tokens);
+        }
         if (tokens > maxLen) {
             throw new IllegalArgumentException("sequence of " + tokens + " tokens is longer than the positional table ("
                     + maxLen + " positions)");
