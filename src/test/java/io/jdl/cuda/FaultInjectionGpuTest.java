@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Failures that a GPU produces rarely and never on demand, injected by the host stand-in: device out-of-memory
  * must surface as a typed exception with the figures, after the caching allocator gave its cache back and
- * tried once more. (Failing library calls: see native/standin/FINDINGS.md, they leak their output today.)
+ * tried once more. What a failing library call or an out-of-memory in a training step leaves behind:
+ * {@code io.jdl.models.FaultRecoveryGpuTest}.
  */
 @Tag("gpu")
 class FaultInjectionGpuTest {
