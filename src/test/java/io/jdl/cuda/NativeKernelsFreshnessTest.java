@@ -56,11 +56,11 @@ class NativeKernelsFreshnessTest {
             assertNotNull(in, "missing resource " + NativeKernels.RESOURCE + ": run scripts/build-native");
             byte[] head = in.readNBytes(16);
             assertEquals(16, head.length, "fatbin too short");
-            assertEquals(0xBA55ED50, NativeKernels.readIntLE(head, 0),
-                    () -> String.format("fatbin magic: expected 0xBA55ED50, found 0x%08X", NativeKernels.readIntLE(head, 0)));
+            assertEquals(0xBA55ED50, KernelLibrary.readIntLE(head, 0),
+                    () -> String.format("fatbin magic: expected 0xBA55ED50, found 0x%08X", KernelLibrary.readIntLE(head, 0)));
         }
         // The loader's own check agrees.
-        assertTrue(NativeKernels.readFatbin().length > 1000);
+        assertTrue(KernelLibrary.readFatbin().length > 1000);
     }
 
     /**
@@ -95,7 +95,7 @@ class NativeKernelsFreshnessTest {
 
     @Test
     void fatbinHoldsSassForAmpereAndHopperAndPtxForNewerGpus() {
-        assertEquals(Set.of("sm_80", "sm_90", "compute_90"), Set.copyOf(images(NativeKernels.readFatbin())),
+        assertEquals(Set.of("sm_80", "sm_90", "compute_90"), Set.copyOf(images(KernelLibrary.readFatbin())),
                 "images in " + NativeKernels.RESOURCE + " (see scripts/build-native)");
     }
 }

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jdl.backend.DropoutMask;
-import io.jdl.cuda.NativeKernels.Kernel;
-import io.jdl.cuda.NativeKernels.Param;
+import io.jdl.cuda.KernelLibrary.Kernel;
+import io.jdl.cuda.KernelLibrary.Param;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -164,17 +164,17 @@ class NativeKernelsTest {
         Map<String, List<Param>> java = Arrays.stream(Kernel.values())
                 .collect(Collectors.toMap(k -> k.symbol, k -> k.params, (a, b) -> a, LinkedHashMap::new));
         assertEquals(new TreeSet<>(source.keySet()), new TreeSet<>(java.keySet()),
-                "extern \"C\" __global__ kernels in native/jdl_kernels.cu vs NativeKernels.Kernel");
+                "extern \"C\" __global__ kernels in native/jdl_kernels.cu vs KernelLibrary.Kernel");
         for (Map.Entry<String, List<Param>> e : source.entrySet()) {
             assertEquals(e.getValue(), java.get(e.getKey()), "parameter types of " + e.getKey()
-                    + ": native/jdl_kernels.cu vs NativeKernels.Kernel");
+                    + ": native/jdl_kernels.cu vs KernelLibrary.Kernel");
         }
     }
 
     @Test
     void everyKernelIsInTheCommittedFatbin() {
         // The fatbin's ELF images carry each kernel's symbol name as plain text.
-        String image = new String(NativeKernels.readFatbin(), StandardCharsets.ISO_8859_1);
+        String image = new String(KernelLibrary.readFatbin(), StandardCharsets.ISO_8859_1);
         for (Kernel k : Kernel.values()) {
             assertTrue(image.contains(k.symbol + "\0"), k.symbol + " is not in the fatbin: run scripts/build-native");
         }
@@ -293,7 +293,7 @@ class NativeKernelsTest {
                 assertTrue(l.gridX >= 1, l.kernel.symbol);
                 assertTrue(l.stream == stream);
                 try (Arena arena = Arena.ofConfined()) {
-                    NativeKernels.marshal(arena, l.kernel, l.args);
+                    KernelLibrary.marshal(arena, l.kernel, l.args);
                 }
             }
         }
@@ -437,7 +437,7 @@ class NativeKernelsTest {
         Launch l = launches.getFirst();
         assertEquals(Kernel.DROPOUT, l.kernel);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment argv = NativeKernels.marshal(arena, l.kernel, l.args);
+            MemorySegment argv = KernelLibrary.marshal(arena, l.kernel, l.args);
             MemorySegment[] slot = new MemorySegment[6];
             for (int i = 0; i < 6; i++) {
                 slot[i] = argv.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(8);
@@ -450,16 +450,16 @@ class NativeKernelsTest {
             assertEquals(0.25f, slot[4].get(ValueLayout.JAVA_FLOAT, 0));
             assertEquals(-3L, slot[5].get(ValueLayout.JAVA_LONG, 0));
         }
-        assertThrows(IllegalStateException.class, () -> NativeKernels.checkArgs(Kernel.GELU, new Object[] {
+        assertThrows(IllegalStateException.class, () -> KernelLibrary.checkArgs(Kernel.GELU, new Object[] {
                 MemorySegment.NULL, MemorySegment.NULL, 10}), "an int where long long is expected is a bug");
-        assertThrows(IllegalStateException.class, () -> NativeKernels.checkArgs(Kernel.GELU, new Object[] {
+        assertThrows(IllegalStateException.class, () -> KernelLibrary.checkArgs(Kernel.GELU, new Object[] {
                 MemorySegment.NULL, MemorySegment.NULL}));
     }
 
     @Test
     void dim3IsXOneOne() {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment d = NativeKernels.dim3Of(arena, 123);
+            MemorySegment d = KernelLibrary.dim3Of(arena, 123);
             assertEquals(12, d.byteSize());
             assertEquals(123, d.get(ValueLayout.JAVA_INT, 0));
             assertEquals(1, d.get(ValueLayout.JAVA_INT, 4));
@@ -482,7 +482,7 @@ class NativeKernelsTest {
         // Goes through the real cudaLibraryLoadData downcall; without a driver the runtime refuses.
         assumeRuntimeWithoutDevice();
         CudaException e = assertThrows(CudaException.class,
-                () -> NativeKernels.LibraryLauncher.load(NativeKernels.readFatbin()));
+                () -> KernelLibrary.LibraryLauncher.load(KernelLibrary.readFatbin()));
         assertTrue(e.getMessage().startsWith("cudaLibraryLoadData"), e.getMessage());
         assertTrue(e.statusName().startsWith("cudaError"), e.statusName());
     }
@@ -493,9 +493,9 @@ class NativeKernelsTest {
         // before it looks at the (NULL) function.
         assumeRuntimeWithoutDevice();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment argv = NativeKernels.marshal(arena, Kernel.GELU,
+            MemorySegment argv = KernelLibrary.marshal(arena, Kernel.GELU,
                     new Object[] {MemorySegment.NULL, MemorySegment.NULL, 0L});
-            int status = NativeKernels.LibraryLauncher.launchStatus(arena, MemorySegment.NULL, 1, 256, argv,
+            int status = KernelLibrary.LibraryLauncher.launchStatus(arena, MemorySegment.NULL, 1, 256, argv,
                     MemorySegment.NULL);
             assertTrue(status != 0, "cudaLaunchKernel without a driver returned success");
         }
