@@ -1,5 +1,6 @@
 package io.jdl.backend;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -147,6 +148,29 @@ class GpuParityTest {
                     new float[][] {randn(n * ch * h * w), randn(k * ch / c[9] * r * r), randn(k)}, s(n, ch, h, w),
                     s(k, ch / c[9], r, r), s(k));
         }
+    }
+
+    /** A NaN wins its window on both backends (PyTorch's max_pool2d), and its first occurrence gets the gradient. */
+    @Test
+    void maxPoolingPropagatesNanLikeTheCpu() {
+        float[] v = GradCheck.distinct(rng, 2 * 3 * 6 * 6, 0.01);
+        v[7] = Float.NaN;
+        v[8] = Float.NaN;
+        v[50] = Float.NaN;
+        float[][] outs = new float[2][], grads = new float[2][];
+        for (int side = 0; side < 2; side++) {
+            try (io.jdl.tensor.TensorScope scope = io.jdl.tensor.TensorScope.open()) {
+                Tensor x = Tensor.of(v, s(2, 3, 6, 6), side == 0 ? Device.CPU : GPU).requiresGrad(true);
+                Tensor y = x.maxPool2d(3, 2, 1);
+                outs[side] = y.toArray();
+                y.sum().backward();
+                grads[side] = x.grad().toArray();
+                x.close();
+            }
+        }
+        assertTrue(Float.isNaN(outs[0][1]), "the window holding x[7] is NaN");
+        assertArrayEquals(outs[0], outs[1], "forward, NaN where the CPU has NaN");
+        assertArrayEquals(grads[0], grads[1], "backward: the same element of each window gets the gradient");
     }
 
     @Test

@@ -6,7 +6,8 @@ import java.util.stream.IntStream;
 
 /**
  * 2-d max and average pooling on the CPU, forward and backward. Each window's first maximum in
- * row-major order wins, and its gradient goes there; padding never wins. Average pooling divides by the
+ * row-major order wins, and its gradient goes there; a NaN counts as the maximum (it propagates, as in
+ * PyTorch), and padding never wins. Average pooling divides by the
  * whole window, padding included (PyTorch's {@code count_include_pad=True}). Planes run in parallel.
  *
  * <p>Max pooling without padding, the common case, has its own loops: every window lies inside the input,
@@ -86,12 +87,21 @@ final class CpuPool {
         int best = (nc * s.h() + rows.from()) * s.w() + cols.from();
         for (int hi = rows.from(); hi < rows.to(); hi++) {
             for (int wi = cols.from(), at = (nc * s.h() + hi) * s.w() + wi; wi < cols.to(); wi++, at++) {
-                if (x[at] > x[best]) {
+                if (beats(x[at], x[best])) {
                     best = at;
                 }
             }
         }
         return best;
+    }
+
+    /**
+     * Whether {@code v} replaces {@code best} as a window's maximum: when larger, or when it is the window's
+     * first NaN. A NaN is the maximum, as in PyTorch's {@code max_pool2d} and cuDNN's
+     * {@code CUDNN_PROPAGATE_NAN}; the first NaN in row-major order gets the gradient, as in the stand-in.
+     */
+    private static boolean beats(float v, float best) {
+        return v > best || (v != v && best == best);
     }
 
     private static double windowSum(PoolShape s, float[] x, int nc, Window rows, Window cols) {
@@ -109,7 +119,7 @@ final class CpuPool {
         int best = base;
         for (int r = 0; r < kh; r++) {
             for (int q = 0, at = base + r * w; q < kw; q++, at++) {
-                if (x[at] > x[best]) {
+                if (beats(x[at], x[best])) {
                     best = at;
                 }
             }
