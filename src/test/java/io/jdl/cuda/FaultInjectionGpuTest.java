@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -20,8 +19,7 @@ import org.junit.jupiter.api.Test;
 class FaultInjectionGpuTest {
     @BeforeEach
     void needsTheStandIn() {
-        Gpu.assumeAvailable();
-        Assumptions.assumeTrue(StandIn.isLoaded(), "fault injection needs the host stand-in");
+        Gpu.assumeStandIn("fault injection");
     }
 
     @AfterEach

@@ -11,6 +11,12 @@ public final class Gpu {
         Assumptions.assumeTrue(CudaDevice.isAvailable(), () -> "no CUDA device: " + CudaDevice.unavailableReason());
     }
 
+    /** Skips unless the device is the host stand-in (for what only it can do, such as injecting faults). */
+    public static void assumeStandIn(String why) {
+        assumeAvailable();
+        Assumptions.assumeTrue(StandIn.isLoaded(), why + " needs the host stand-in");
+    }
+
     /** max |a - b| / max |b|: the relative error the GPU tests bound. */
     public static double relativeError(float[] actual, float[] expected) {
         if (actual.length != expected.length) {

@@ -24,7 +24,6 @@ import io.jdl.tensor.TensorScope;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -40,8 +39,7 @@ class FaultRecoveryGpuTest {
 
     @BeforeEach
     void needsTheStandIn() {
-        Gpu.assumeAvailable();
-        Assumptions.assumeTrue(StandIn.isLoaded(), "fault injection needs the host stand-in");
+        Gpu.assumeStandIn("fault injection");
     }
 
     @AfterEach
