@@ -93,6 +93,27 @@ public final class Charts {
     }
 
     /**
+     * Points drawn as unconnected markers (one colour per series, e.g. per class) with {@code lines} drawn over
+     * them without markers (e.g. a decision boundary).
+     *
+     * @throws IOException when the file cannot be written
+     */
+    public static void scatter(Path png, String title, String xLabel, String yLabel, List<Series> points, List<Series> lines)
+            throws IOException {
+        XYChart chart = chart(title, xLabel, yLabel, List.of());
+        chart.removeSeries("(no data)");
+        for (Series s : points) {
+            XYSeries xy = chart.addSeries(s.name(), s.x(), s.y());
+            xy.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            xy.setMarker(SeriesMarkers.CIRCLE);
+        }
+        for (Series s : lines) {
+            chart.addSeries(s.name(), s.x(), s.y()).setMarker(SeriesMarkers.NONE);
+        }
+        write(png, BitmapEncoder.getBufferedImage(chart));
+    }
+
+    /**
      * The usual pair of pictures for a classifier: {@code loss.png} (training loss and test loss against the
      * optimizer step where each was measured) and {@code accuracy.png} (train and test accuracy against the
      * epoch, fractional where a run stopped inside one, on a 0..1-style axis that starts at epoch 0 so that a
