@@ -16,7 +16,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "sample", mixinStandardHelpOptions = true, version = "jdl samples 0.1",
         description = "Train models with jdl on the GPU (or the CPU).",
         subcommands = {MlpSample.class, CnnSample.class, VitSample.class, CharLmSample.class, Demo.class,
-                PerceptronSample.class})
+                PerceptronSample.class, BaselineSample.class})
 public final class Main implements Runnable {
     static {
         // The library's log lines (slf4j-simple) are output, not errors: stderr carries only "error:" lines.
