@@ -2,7 +2,7 @@ package io.jdl.samples;
 
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.NoGrad;
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.data.DataFormatException;
 import io.jdl.data.DataLoader;
 import io.jdl.data.DataSource;

@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.data.CharDataset;
 import io.jdl.samples.cli.MetricsJson;
 import io.jdl.samples.cli.UserError;

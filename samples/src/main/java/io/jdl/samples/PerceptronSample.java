@@ -1,6 +1,6 @@
 package io.jdl.samples;
 
-import io.jdl.backend.Device;
+import io.jdl.device.Device;
 import io.jdl.optim.Sgd;
 import io.jdl.samples.cli.MetricsJson;
 import io.jdl.samples.cli.UserError;
