@@ -102,8 +102,21 @@ class ReadmeCodeTest {
         List<Block> blocks = javaBlocks(Files.readAllLines(root().resolve("README.md")));
         assertTrue(blocks.size() >= 3, "README.md has " + blocks.size() + " java blocks; expected the application"
                 + " example and the fragments");
+        return run("README.md", blocks);
+    }
+
+    /** The same for the doc pages under docs/ (the tensor basics tour): every block is a fragment or a program. */
+    @TestFactory
+    Stream<DynamicTest> everyJavaBlockOfTheDocsCompilesAndRuns() throws IOException {
+        String page = "docs/tensor-basics.md";
+        List<Block> blocks = javaBlocks(Files.readAllLines(root().resolve(page)));
+        assertTrue(blocks.size() >= 8, page + " has " + blocks.size() + " java blocks; expected one per section of the tour");
+        return run(page, blocks);
+    }
+
+    private Stream<DynamicTest> run(String file, List<Block> blocks) throws IOException {
         String imports = apiImports();
-        return blocks.stream().map(b -> DynamicTest.dynamicTest("README.md line " + b.line(), () -> {
+        return blocks.stream().map(b -> DynamicTest.dynamicTest(file + " line " + b.line(), () -> {
             Matcher cls = CLASS.matcher(b.code());
             String className, source;
             if (cls.find()) {
@@ -114,10 +127,10 @@ class ReadmeCodeTest {
                 source = imports + "public class " + className + " {\n    public static void main(String[] args) throws"
                         + " Exception {\n" + b.setup() + "\n" + b.code() + "\n    }\n}\n";
             }
-            Path dir = Files.createDirectories(tmp.resolve("line" + b.line()));
+            Path dir = Files.createDirectories(tmp.resolve(file.replaceAll("\\W", "_") + "-line" + b.line()));
             Path src = dir.resolve(className + ".java");
             Files.writeString(src, source);
-            compile(src, dir, b.line());
+            compile(src, dir, file, b.line());
             Path work = Files.createDirectories(dir.resolve("work"));
             try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
                     ReadmeCodeTest.class.getClassLoader())) {
@@ -127,7 +140,7 @@ class ReadmeCodeTest {
         }));
     }
 
-    private static void compile(Path src, Path out, int line) throws IOException {
+    private static void compile(Path src, Path out, String file, int line) throws IOException {
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         // Surefire may hand the JVM a one-jar manifest class path; it names the real one here.
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
@@ -136,7 +149,7 @@ class ReadmeCodeTest {
             Iterable<? extends JavaFileObject> units = files.getJavaFileObjects(src);
             boolean ok = javac.getTask(diagnostics, files, null, List.of("-classpath", classPath, "-d", out.toString(),
                     "-proc:none", "-Xlint:-options"), null, units).call();
-            assertEquals("", ok ? "" : diagnostics.toString(), "README.md java block at line " + line
+            assertEquals("", ok ? "" : diagnostics.toString(), file + " java block at line " + line
                     + " does not compile");
         }
     }
