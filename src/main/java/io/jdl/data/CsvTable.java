@@ -43,7 +43,7 @@ public final class CsvTable {
     }
 
     /**
-     * Reads {@code file} with {@code target} as the target column.
+     * Reads {@code file} with {@code target} as the target column, or the last column when {@code target} is null.
      *
      * @throws DataFormatException when the file is empty, has no column {@code target}, has no data row, or a row is
      *                             ragged or holds a value that is not a number (message: {@code file:line: ...})
@@ -79,6 +79,9 @@ public final class CsvTable {
         }
         if (header == null) {
             throw new DataFormatException(file + ": empty file, expected a header line naming the columns");
+        }
+        if (target == null) {
+            target = header.getLast();
         }
         int t = header.indexOf(target);
         if (t < 0) {

@@ -45,6 +45,7 @@ class CsvTableTest {
         assertFalse(t.isClassification());
         assertArrayEquals(new float[] {2.5f, 3}, t.targets());
         assertThrows(IllegalStateException.class, t::labels);
+        assertEquals("price", CsvTable.read(tmp.resolve("c.tsv"), null).targetName()); // null: the last column
     }
 
     @Test

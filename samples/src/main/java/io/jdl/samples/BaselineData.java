@@ -34,7 +34,7 @@ record BaselineData(Modality modality, DataSource train, DataSource validation, 
         return !classNames.isEmpty();
     }
 
-    /** A table: features standardised to mean 0, std 1 per column; a regression target likewise (undone for RMSE). */
+    /** A table ({@code target} null: its last column): features standardised to mean 0, std 1 per column; a regression target likewise (undone for RMSE). */
     static BaselineData table(Path file, String target, double validationFraction, long seed) throws IOException {
         CsvTable table = CsvTable.read(file, target);
         int n = table.rows(), d = table.featureNames().size();

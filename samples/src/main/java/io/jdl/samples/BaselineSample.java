@@ -97,7 +97,7 @@ final class BaselineSample implements Callable<Integer> {
         }
         BaselineData split;
         try {
-            split = modality == BaselineData.Modality.TABLE ? BaselineData.table(data, target(), validation, seed)
+            split = modality == BaselineData.Modality.TABLE ? BaselineData.table(data, target, validation, seed)
                     : BaselineData.images(data, imageSize, validation, seed);
         } catch (DataFormatException | IllegalArgumentException e) {
             throw UserError.runtime(e.getMessage(), e);
@@ -109,18 +109,6 @@ final class BaselineSample implements Callable<Integer> {
         try (Module model = model(split, rng)) {
             model.to(device);
             return train(split, model, device, run);
-        }
-    }
-
-    private String target() throws IOException {
-        if (target != null) {
-            return target;
-        }
-        try (var lines = Files.lines(data)) {
-            String header = lines.filter(l -> !l.isBlank()).findFirst()
-                    .orElseThrow(() -> UserError.runtime("--data", data, "is empty", null));
-            String[] columns = header.split(header.contains(",") ? "," : "\t", -1);
-            return columns[columns.length - 1].strip().replace("\"", "");
         }
     }
 

@@ -92,8 +92,12 @@ final class PerceptronSample implements Callable<Integer> {
             String verdict = verdict(r, best);
             System.out.printf("%-14s eta = %-8.4g J %.4f -> %.4g after %d epochs: %s%n", r.name(), r.eta(), r.loss()[0], r.last(),
                     epochs, verdict);
-            metrics.put(r.name().replace(' ', '_'), Map.of("eta", r.eta(), "final_loss", r.last(), "verdict", verdict,
-                    "epochs_to_optimum", epochsToOptimum(r, best)));
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("eta", r.eta());
+            one.put("final_loss", r.last());
+            one.put("epochs_to_optimum", epochsToOptimum(r, best));
+            one.put("verdict", verdict);
+            metrics.put(r.name().replace(' ', '_'), one);
         }
         System.out.printf("full batch: J* + 1%% after %d epochs (%d steps), ends at %.4f; mini-batches of %d: after %d epochs"
                         + " (%d steps), ends at %.4f: more, noisier steps per pass over the data%n", epochsToOptimum(rates.get(1), best),
