@@ -79,6 +79,7 @@ final class Graph {
             throw new IllegalStateException("gradient of shape " + g.shape() + " for tensor " + t.shape());
         }
         if (t.grad == null) {
+            TensorScope.claim(g);
             t.grad = g;
         } else {
             t.backend.axpby(1f, t.grad.storage, 1f, g.storage, t.grad.storage, t.numel());
@@ -123,9 +124,20 @@ final class Graph {
                     Tensor g = t.grad;
                     t.grad = null;
                     if (g != null) {
+                        // A step that fails half-way (e.g. a device out-of-memory) closes what it made that no
+                        // tensor took as its gradient; gradients already accumulated stay with their tensors.
+                        List<Tensor> made = TensorScope.trackBackwardStep();
                         try {
                             t.node.backward.accept(g);
+                        } catch (RuntimeException | Error e) {
+                            for (Tensor m : made) {
+                                if (!m.isClosed()) {
+                                    m.close();
+                                }
+                            }
+                            throw e;
                         } finally {
+                            TensorScope.endBackwardStep();
                             g.close();
                         }
                     }

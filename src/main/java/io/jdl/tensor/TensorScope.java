@@ -85,10 +85,43 @@ public final class TensorScope implements AutoCloseable {
         return t;
     }
 
+    /** Tensors made by the backward step running on this thread (see {@link #trackBackwardStep}), or null. */
+    private static final ThreadLocal<List<Tensor>> BACKWARD_STEP = new ThreadLocal<>();
+
+    /**
+     * Starts recording the tensors that one node's backward makes on this thread, so that the engine can close
+     * those nobody holds when the step throws (a device out-of-memory half-way through a backward closure).
+     * {@link #claim} takes a gradient off the list when a tensor takes it; {@link #endBackwardStep} stops.
+     */
+    static List<Tensor> trackBackwardStep() {
+        List<Tensor> made = new ArrayList<>();
+        BACKWARD_STEP.set(made);
+        return made;
+    }
+
+    static void endBackwardStep() {
+        BACKWARD_STEP.remove();
+    }
+
+    /** {@code g} now belongs to a tensor as its gradient: a failing backward step must not close it. */
+    static void claim(Tensor g) {
+        List<Tensor> made = BACKWARD_STEP.get();
+        if (made != null) {
+            made.remove(g);
+        }
+    }
+
     /** Registers a new tensor with this thread's innermost open scope. */
     static void adopt(Tensor t) {
+        if (SUSPENDED.get()) {
+            List<Tensor> made = BACKWARD_STEP.get();
+            if (made != null) {
+                made.add(t);
+            }
+            return;
+        }
         TensorScope s = CURRENT.get();
-        if (s != null && !SUSPENDED.get()) {
+        if (s != null) {
             t.scope = s;
             if (s.owned.size() >= s.pruneAt) { // a long-lived scope forgets what was closed or handed on meanwhile
                 s.owned.removeIf(o -> o.isClosed() || o.scope != s);

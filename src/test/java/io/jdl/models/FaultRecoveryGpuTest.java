@@ -151,6 +151,44 @@ class FaultRecoveryGpuTest {
         }
     }
 
+    /**
+     * An out-of-memory at every allocation of a training step in turn, forward and backward: whatever the
+     * step made is freed, except the gradients the leaves had already taken, which {@code zeroGrad()} frees.
+     * The batch stays the same, so the backend's cached cross-entropy targets keep their size.
+     */
+    @Test
+    void anOutOfMemoryAnywhereInAStepLeavesOnlyTheLeavesGradients() {
+        int samples = 256, features = 784;
+        Random rng = new Random(6);
+        float[] inputs = gaussian(rng, samples * features);
+        int[] labels = new int[samples];
+        for (int s = 0; s < samples; s++) {
+            labels[s] = s % 10;
+        }
+        try (Sequential net = FashionMnistModels.mlp(new Random(1), 128, 0f)) {
+            net.to(GPU);
+            try (Adam opt = new Adam(net.parameters(), 1e-3f)) {
+                step(net, opt, inputs, labels, samples, 0);  // Adam's state and the targets buffer exist from here on
+                long baseline = allocator().allocatedBytes();
+                int failed = 0;
+                for (int n = 1; n <= 40; n++) {
+                    allocator().emptyCache();                // every block of the step is a fresh cudaMalloc
+                    StandIn.failAllocations(n, 2);          // the n-th and the allocator's retry
+                    try {
+                        step(net, opt, inputs, labels, samples, n);
+                    } catch (DeviceOutOfMemoryException e) {
+                        failed++;
+                        opt.zeroGrad();
+                    } finally {
+                        StandIn.failAllocations(0, 0);
+                    }
+                    assertEquals(baseline, allocator().allocatedBytes(), "after failing allocation " + n);
+                }
+                assertTrue(failed > 10, "failures in the forward and in backward(): " + failed);
+            }
+        }
+    }
+
     private static void step(Sequential net, Adam opt, float[] inputs, int[] labels, int batch, int step) {
         int features = 784, first = (step * batch) % (inputs.length / features - batch + 1);
         try (TensorScope scope = TensorScope.open()) {
