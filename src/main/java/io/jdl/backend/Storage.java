@@ -2,17 +2,41 @@ package io.jdl.backend;
 
 import io.jdl.device.Device;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The memory behind a tensor, owned by exactly one tensor and freed exactly once. Each backend has
- * its own kind; a backend only accepts its own storage.
+ * A handle on the memory behind a tensor. Each backend has its own kind; a backend only accepts its own
+ * storage.
+ *
+ * <p><b>Lifetime.</b> A storage made by {@link Backend#allocate} or {@link Backend#upload} is the first
+ * handle on a new block of memory; {@link #share()} makes another handle on the same block (a tensor
+ * view, see {@code io.jdl.tensor.Tensor#reshape}). Each handle is closed exactly once, by its one owner,
+ * and is unusable afterwards ({@link #checkOpen()} throws); the memory itself is freed when the last
+ * handle on it closes, in whatever order the handles close. So closing a view never frees memory its base
+ * still uses, and closing the base leaves the view's values intact. {@link #share()} on a closed handle
+ * throws, so no handle can revive freed memory.
  */
 public abstract class Storage implements AutoCloseable {
     private final long numel;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Open handles on this block, shared by every handle on it. */
+    private final AtomicInteger handles;
 
+    /** The first handle on a new block of {@code numel} floats. */
     protected Storage(long numel) {
         this.numel = numel;
+        this.handles = new AtomicInteger(1);
+    }
+
+    /** Another handle on {@code base}'s block; {@code base} must be open (see {@link #share()}). */
+    protected Storage(Storage base) {
+        this.numel = base.numel;
+        this.handles = base.handles;
+        base.checkOpen();
+        if (handles.getAndIncrement() <= 0) { // a racing close freed the block in between
+            handles.decrementAndGet();
+            throw new IllegalStateException("storage of " + numel + " floats on " + base.device() + " is closed");
+        }
     }
 
     /** Number of float32 elements. */
@@ -22,7 +46,25 @@ public abstract class Storage implements AutoCloseable {
 
     public abstract Device device();
 
+    /** A new open handle on the same memory (see the class comment); throws when this one is closed. */
+    public abstract Storage share();
+
+    /** Whether {@code other} is a handle on the same memory as this one. */
+    public final boolean sharesMemoryWith(Storage other) {
+        return other != null && other.handles == handles;
+    }
+
+    /** Whether other open handles share this memory (an in-place write here is visible through them). */
+    public final boolean isShared() {
+        return handles.get() > 1;
+    }
+
+    /** Frees the memory; called once, when the last handle on it closes. */
     protected abstract void release();
+
+    /** This handle is closed: drop what it references (the memory may live on through other handles). */
+    protected void closeHandle() {
+    }
 
     public final boolean isClosed() {
         return closed.get();
@@ -34,11 +76,18 @@ public abstract class Storage implements AutoCloseable {
         }
     }
 
+    /** Closes this handle; frees the memory when it was the last open one. */
     @Override
     public final void close() {
         if (!closed.compareAndSet(false, true)) {
             throw new IllegalStateException("storage of " + numel + " floats on " + device() + " was already closed");
         }
-        release();
+        try {
+            closeHandle();
+        } finally {
+            if (handles.decrementAndGet() == 0) {
+                release();
+            }
+        }
     }
 }

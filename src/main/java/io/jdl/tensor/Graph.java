@@ -81,6 +81,15 @@ final class Graph {
         if (t.grad == null) {
             TensorScope.claim(g);
             t.grad = g;
+        } else if (t.grad.storage.isShared()) {
+            // The gradient is a view of memory another open tensor reads (e.g. the very gradient being
+            // pushed back, or g itself): add out of place rather than change it under that reader.
+            Tensor sum = t.grad.empty(t.shape);
+            t.backend.axpby(1f, t.grad.storage, 1f, g.storage, sum.storage, t.numel());
+            TensorScope.claim(sum);
+            t.grad.close();
+            t.grad = sum;
+            g.close();
         } else {
             t.backend.axpby(1f, t.grad.storage, 1f, g.storage, t.grad.storage, t.numel());
             g.close();

@@ -25,17 +25,17 @@ final class Node {
         this.thread = Thread.currentThread();
         this.inputVersions = new int[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
-            inputVersions[i] = inputs[i].version;
+            inputVersions[i] = inputs[i].version();
         }
     }
 
     /** Throws when an input was modified in place after this op read it: its gradient would be wrong. */
     void checkVersions() {
         for (int i = 0; i < inputs.length; i++) {
-            if (inputs[i].version != inputVersions[i]) {
+            if (inputs[i].version() != inputVersions[i]) {
                 throw new IllegalStateException("backward(): input " + i + " of " + op + " (tensor "
                         + inputs[i].shape() + " on " + inputs[i].device() + ") was modified in place after " + op
-                        + " read it (version " + inputVersions[i] + ", now " + inputs[i].version
+                        + " read it (version " + inputVersions[i] + ", now " + inputs[i].version()
                         + "); its gradient would be computed from the new values. Modify a copy, or run the forward"
                         + " pass again after the change");
             }

@@ -75,8 +75,8 @@ final class Normalisation {
         Tensor mean = x.empty(Shape.of(c)), invStd = x.empty(Shape.of(c));
         b.batchNormTrain(n, c, hw, x.storage, gamma.storage, beta.storage, y.storage, runningMean.storage,
                 runningVar.storage, mean.storage, invStd.storage, momentum, eps);
-        runningMean.version++;
-        runningVar.version++;
+        runningMean.bumpVersion();
+        runningVar.bumpVersion();
         return record("batchNorm2d", y, g -> {
             Tensor dx = x.empty(shape), dGamma = x.empty(gamma.shape), dBeta = x.empty(beta.shape);
             b.batchNormBackward(n, c, hw, x.storage, g.storage, gamma.storage, mean.storage, invStd.storage,

@@ -19,9 +19,9 @@ public final class OptimizerSteps {
         check("sgd", param, grad, momentumBuf);
         param.backend.sgdStep(param.storage, grad.storage, momentumBuf == null ? null : momentumBuf.storage,
                 param.numel(), lr, momentum, dampening, weightDecay, nesterov, firstStep);
-        param.version++;
+        param.bumpVersion();
         if (momentumBuf != null) {
-            momentumBuf.version++;
+            momentumBuf.bumpVersion();
         }
     }
 
@@ -34,9 +34,9 @@ public final class OptimizerSteps {
         }
         param.backend.adamStep(param.storage, grad.storage, m.storage, v.storage, param.numel(), lr, beta1, beta2, eps,
                 weightDecay, decoupled, step);
-        param.version++;
-        m.version++;
-        v.version++;
+        param.bumpVersion();
+        m.bumpVersion();
+        v.bumpVersion();
     }
 
     private static void check(String op, Tensor param, Tensor... others) {

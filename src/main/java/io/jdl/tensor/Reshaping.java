@@ -6,71 +6,13 @@ import static io.jdl.tensor.Graph.record;
 import java.util.Arrays;
 
 /**
- * Ops that move elements without arithmetic: reshape, flatten, unsqueeze, expand, transpose, permute,
- * concat, split. Every result is a copy (jdl has no strided views); the backward of each is the inverse move
- * (expand's sums over the repeated dimensions).
+ * Ops that move elements without arithmetic and change their order: expand, transpose, permute, concat,
+ * split. Every result is a copy (a jdl tensor is dense and row-major, see {@link Views}; reshape, flatten,
+ * unsqueeze and squeeze are views there); the backward of each is the inverse move (expand's sums over the
+ * repeated dimensions).
  */
 final class Reshaping {
     private Reshaping() {
-    }
-
-    /** The same elements in a new shape; one dimension may be -1 (inferred). */
-    static Tensor reshape(Tensor x, int... dims) {
-        x.checkOpen();
-        int[] d = Checks.notNull("reshape", "dims", dims).clone();
-        int infer = -1;
-        long known = 1;
-        for (int i = 0; i < d.length; i++) {
-            if (d[i] == -1 && infer < 0) {
-                infer = i;
-            } else {
-                known *= d[i];
-            }
-        }
-        if (infer >= 0 && known > 0 && x.numel() % known == 0) {
-            d[infer] = Math.toIntExact(x.numel() / known);
-        }
-        Shape target;
-        try {
-            target = Shape.of(d);
-        } catch (IllegalArgumentException e) {
-            target = null;
-        }
-        if (target == null || target.numel() != x.numel()) {
-            throw new IllegalArgumentException("reshape: cannot view shape " + x.shape + " (" + x.numel()
-                    + " elements) as " + Arrays.toString(dims));
-        }
-        return copyAs(x, target, "reshape");
-    }
-
-    /** x's elements, unchanged, in {@code target} (same numel). */
-    private static Tensor copyAs(Tensor x, Shape target, String op) {
-        Tensor y = x.empty(target);
-        x.backend.copy(x.storage, y.storage, x.numel());
-        return record(op, y, g -> accumulate(x, () -> g.reshape(x.shape.dims())), x);
-    }
-
-    /** Collapses dimensions {@code startDim} and after into one. */
-    static Tensor flatten(Tensor x, int startDim) {
-        int a = x.shape.axis(startDim);
-        int[] d = Arrays.copyOf(x.shape.dims(), a + 1);
-        d[a] = x.shape.product(a, x.shape.rank());
-        return reshape(x, d);
-    }
-
-    /** A size-1 dimension inserted at {@code dim}, in [-rank - 1, rank] as in PyTorch. */
-    static Tensor unsqueeze(Tensor x, int dim) {
-        x.checkOpen();
-        int rank = x.shape.rank(), a = dim < 0 ? dim + rank + 1 : dim;
-        if (a < 0 || a > rank) {
-            throw new IllegalArgumentException("unsqueeze: dimension " + dim + " is outside [" + (-rank - 1) + ", "
-                    + rank + "] for shape " + x.shape);
-        }
-        int[] d = new int[rank + 1];
-        for (int i = 0, j = 0; i <= rank; i++) {
-            d[i] = i == a ? 1 : x.shape.dim(j++);
-        }
-        return copyAs(x, Shape.of(d), "unsqueeze");
     }
 
     /**

@@ -13,8 +13,9 @@ import java.util.Random;
  * convolution and pooling, normalisation, losses, embedding, attention), each op's checks, forward and
  * backward together; this class holds the state and delegates.
  *
- * <p><b>Lifetime.</b> A tensor owns its memory and frees it on {@link #close()}. The rules, in the order
- * they apply:
+ * <p><b>Lifetime.</b> A tensor owns a handle on its memory and frees it on {@link #close()}; views
+ * ({@link #reshape}, {@link #flatten}, {@link #unsqueeze}, {@link #squeeze}) share the memory, which is freed
+ * when the last tensor on it closes, in any order (see {@link Views}). The rules, in the order they apply:
  * <ul>
  * <li><b>Scopes.</b> A tensor created while a {@link TensorScope} is open on this thread belongs to that
  *     scope, which closes it when the scope closes unless it was {@linkplain TensorScope#keep kept}
@@ -69,15 +70,20 @@ public final class Tensor implements AutoCloseable {
     Thread graphThread;
     /** Closed by its owner while a graph still reads it: freed when the last such graph is. */
     boolean handleClosed;
-    /** In-place modifications so far; a recorded op remembers the version it read. */
-    int version;
+    /** In-place modifications so far, shared with every view of the same memory; a recorded op remembers it. */
+    private final VersionCounter version;
     /** The scope that will close this tensor, or null. */
     TensorScope scope;
 
     private Tensor(Shape shape, Backend backend, Storage storage) {
+        this(shape, backend, storage, new VersionCounter());
+    }
+
+    private Tensor(Shape shape, Backend backend, Storage storage, VersionCounter version) {
         this.shape = shape;
         this.backend = backend;
         this.storage = storage;
+        this.version = version;
         LeakDetector.track(this, storage);
         TensorScope.adopt(this);
     }
@@ -120,6 +126,12 @@ public final class Tensor implements AutoCloseable {
         return of(data, shape, device);
     }
 
+    /** A view of this tensor's memory in {@code s} (same numel): no copy, a new handle (see {@link Views}). */
+    Tensor view(Shape s) {
+        checkOpen();
+        return new Tensor(s, backend, storage.share(), version);
+    }
+
     /** A new uninitialised tensor on this tensor's device. */
     Tensor empty(Shape s) {
         return new Tensor(s, backend, backend.allocate(s.numel()));
@@ -151,7 +163,12 @@ public final class Tensor implements AutoCloseable {
 
     /** How many times this tensor was modified in place (see the class comment). */
     public int version() {
-        return version;
+        return version.value;
+    }
+
+    /** Counts an in-place change of this tensor's memory, seen by every view of it. */
+    void bumpVersion() {
+        version.value++;
     }
 
     public boolean isClosed() {
@@ -188,12 +205,12 @@ public final class Tensor implements AutoCloseable {
         return toArray()[0];
     }
 
-    /** Overwrites this tensor's values with {@code src}'s (same shape and device), outside any graph. */
+    /** Overwrites this tensor's values with {@code src}'s (same shape and device), outside any graph; views see it. */
     public void copyFrom(Tensor src) {
         Checks.sameShape("copyFrom", this, src);
         Checks.notRecorded("copyFrom", this);
         backend.copy(src.storage, storage, numel());
-        version++;
+        bumpVersion();
     }
 
     /** Sets every element to {@code value} in place, outside any graph. */
@@ -201,7 +218,7 @@ public final class Tensor implements AutoCloseable {
         checkOpen();
         Checks.notRecorded("fill", this);
         backend.fill(storage, value);
-        version++;
+        bumpVersion();
     }
 
     // ---- autograd ----
@@ -375,19 +392,27 @@ public final class Tensor implements AutoCloseable {
         return guarded(() -> Reductions.sumAxis(this, axis, true));
     }
 
-    /** The same elements in a new shape (a copy); one dimension may be -1 (inferred). */
+    /**
+     * The same elements in a new shape, one dimension may be -1 (inferred): a view sharing this tensor's
+     * memory, no copy (see {@link Views} for the lifetime and in-place rules).
+     */
     public Tensor reshape(int... dims) {
-        return guarded(() -> Reshaping.reshape(this, dims));
+        return guarded(() -> Views.reshape(this, dims));
     }
 
-    /** Collapses dimensions {@code startDim} and after into one: [n, c, h, w].flatten(1) is [n, c·h·w]. */
+    /** Collapses dimensions {@code startDim} and after into one ([n, c, h, w].flatten(1) is [n, c·h·w]); a view. */
     public Tensor flatten(int startDim) {
-        return guarded(() -> Reshaping.flatten(this, startDim));
+        return guarded(() -> Views.flatten(this, startDim));
     }
 
-    /** Inserts a dimension of size 1 at {@code dim} (negative counts from the end of the result). */
+    /** Inserts a dimension of size 1 at {@code dim} (negative counts from the end of the result); a view. */
     public Tensor unsqueeze(int dim) {
-        return guarded(() -> Reshaping.unsqueeze(this, dim));
+        return guarded(() -> Views.unsqueeze(this, dim));
+    }
+
+    /** Removes dimension {@code dim} if its size is 1 (else the same shape), as PyTorch's {@code squeeze(dim)}; a view. */
+    public Tensor squeeze(int dim) {
+        return guarded(() -> Views.squeeze(this, dim));
     }
 
     /** Repeats size-1 dimensions to {@code dims} (-1 keeps a size; new leading dimensions allowed), a copy. */

@@ -2,11 +2,14 @@ package io.jdl.backend.cpu;
 
 import io.jdl.device.Device;
 import io.jdl.backend.Storage;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** A float array on the Java heap. */
+/** A float array on the Java heap, shared by the handles of its views. */
 public final class CpuStorage extends Storage {
-    /** Storages created and not yet closed: the CPU's analogue of the allocator's in-use bytes, for leak tests. */
-    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
+    /** Arrays allocated and not yet freed: the CPU's analogue of the allocator's in-use bytes, for leak tests. */
+    private static final AtomicLong LIVE = new AtomicLong();
+    /** Arrays allocated since the start, for tests that count copies. */
+    private static final AtomicLong ALLOCATED = new AtomicLong();
 
     private float[] data;
 
@@ -14,11 +17,22 @@ public final class CpuStorage extends Storage {
         super(data.length);
         this.data = data;
         LIVE.incrementAndGet();
+        ALLOCATED.incrementAndGet();
     }
 
-    /** How many CPU storages are open now (all threads). */
+    private CpuStorage(CpuStorage base) {
+        super(base);
+        this.data = base.data;
+    }
+
+    /** How many CPU arrays are allocated now (all threads); views of one array count once. */
     public static long liveCount() {
         return LIVE.get();
+    }
+
+    /** How many CPU arrays were allocated since the start (all threads); a view allocates none. */
+    public static long allocationCount() {
+        return ALLOCATED.get();
     }
 
     /** The elements; throws once closed. */
@@ -33,8 +47,17 @@ public final class CpuStorage extends Storage {
     }
 
     @Override
+    public CpuStorage share() {
+        return new CpuStorage(this);
+    }
+
+    @Override
+    protected void closeHandle() {
+        data = null; // the array lives on while another handle references it
+    }
+
+    @Override
     protected void release() {
-        data = null;
         LIVE.decrementAndGet();
     }
 }

@@ -4,7 +4,7 @@ import io.jdl.device.Device;
 import io.jdl.backend.Storage;
 import io.jdl.cuda.DeviceMemory;
 
-/** Device memory from the owning backend's caching allocator. */
+/** Device memory from the owning backend's caching allocator, shared by the handles of its views. */
 public final class CudaStorage extends Storage {
     private final Device device;
     private final DeviceMemory memory;
@@ -15,7 +15,13 @@ public final class CudaStorage extends Storage {
         this.memory = memory;
     }
 
-    /** The device block; throws once closed. */
+    private CudaStorage(CudaStorage base) {
+        super(base);
+        this.device = base.device;
+        this.memory = base.memory;
+    }
+
+    /** The device block; throws once this handle is closed. */
     public DeviceMemory memory() {
         checkOpen();
         return memory;
@@ -27,7 +33,12 @@ public final class CudaStorage extends Storage {
     }
 
     @Override
+    public CudaStorage share() {
+        return new CudaStorage(this);
+    }
+
+    @Override
     protected void release() {
-        memory.close();
+        memory.close(); // back to the caching allocator, on the stream order of the work queued on it
     }
 }
