@@ -39,6 +39,17 @@ public interface Backend {
      */
     void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage a, Storage b, Storage c);
 
+    /**
+     * The same products over a two-level batch of matrices placed anywhere in their storages: C(o, i) =
+     * op(A(o, i))·op(B(o, i)) for o < outer, i < inner, each operand located by its {@link MatrixBatch} (stored
+     * m×k or k×m when {@code transA}, k×n or n×k when {@code transB}, C m×n). The caller checks that every
+     * matrix lies inside its storage, that no two C matrices, and no C and A or B element, overlap, and that
+     * k >= 1. The CPU reference's results are bit-identical to its packed {@link #matmul(boolean, boolean, int,
+     * int, int, int, Storage, Storage, Storage)} on the same values.
+     */
+    void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
+                MatrixBatch b, MatrixBatch c);
+
     /** out = alpha·a + beta·b, elementwise over {@code n} elements (out may alias a or b). */
     void axpby(float alpha, Storage a, float beta, Storage b, Storage out, long n);
 

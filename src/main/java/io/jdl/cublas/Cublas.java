@@ -131,39 +131,59 @@ public final class Cublas extends NativeResource {
     public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
                                    DeviceMemory a, long strideA, DeviceMemory b, long strideB, float beta,
                                    DeviceMemory c, long strideC, int batch) {
+        gemmStridedBatched(transA, transB, m, n, k, alpha, a, 0, transA ? m : k, strideA, b, 0, transB ? k : n,
+                strideB, beta, c, 0, n, strideC, batch);
+    }
+
+    /**
+     * As {@link #gemmStridedBatched(boolean, boolean, int, int, int, float, DeviceMemory, long, DeviceMemory, long,
+     * float, DeviceMemory, long, int)} with matrices inside larger blocks: matrix i of X starts
+     * {@code offsetX + i·strideX} floats into its block and its rows are {@code ldX} floats apart (row-major
+     * leading dimensions, at least the stored row length). The batch's C matrices must not overlap.
+     */
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                   DeviceMemory a, long offsetA, int lda, long strideA,
+                                   DeviceMemory b, long offsetB, int ldb, long strideB, float beta,
+                                   DeviceMemory c, long offsetC, int ldc, long strideC, int batch) {
         if (m < 0 || n < 0 || k < 0 || batch < 1) {
             throw new IllegalArgumentException("gemm sizes must be non-negative and batch >= 1: m=" + m + " n=" + n
                     + " k=" + k + " batch=" + batch);
         }
-        checkOperand("A", a, (long) m * k, strideA, batch);
-        checkOperand("B", b, (long) k * n, strideB, batch);
-        checkOperand("C", c, (long) m * n, strideC, batch);
-        int lda = transA ? m : k;
-        int ldb = transB ? k : n;
+        lda = Math.max(1, lda);
+        ldb = Math.max(1, ldb);
+        ldc = Math.max(1, ldc);
+        checkOperand("A", a, offsetA, transA ? k : m, transA ? m : k, lda, strideA, batch);
+        checkOperand("B", b, offsetB, transB ? n : k, transB ? k : n, ldb, strideB, batch);
+        checkOperand("C", c, offsetC, m, n, ldc, strideC, batch);
         alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
         alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 1, beta);
         MemorySegment alphaPtr = alphaBeta;
         MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
         int opA = transA ? CUBLAS_OP_T() : CUBLAS_OP_N();
         int opB = transB ? CUBLAS_OP_T() : CUBLAS_OP_N();
+        MemorySegment pa = a.pointer(offsetA * Float.BYTES), pb = b.pointer(offsetB * Float.BYTES);
+        MemorySegment pc = c.pointer(offsetC * Float.BYTES);
+        // Column-major view of row-major data: Cᵀ (n×m) = op(B)ᵀ·op(A)ᵀ.
         if (batch == 1) {
-            check(cublasSgemm_v2(handle(), opB, opA, n, m, k, alphaPtr, b.pointer(), Math.max(1, ldb), a.pointer(),
-                    Math.max(1, lda), betaPtr, c.pointer(), Math.max(1, n)), "cublasSgemm");
+            check(cublasSgemm_v2(handle(), opB, opA, n, m, k, alphaPtr, pb, ldb, pa, lda, betaPtr, pc, ldc),
+                    "cublasSgemm");
         } else {
-            check(cublasSgemmStridedBatched(handle(), opB, opA, n, m, k, alphaPtr, b.pointer(), Math.max(1, ldb), strideB,
-                    a.pointer(), Math.max(1, lda), strideA, betaPtr, c.pointer(), Math.max(1, n), strideC, batch),
-                    "cublasSgemmStridedBatched");
+            check(cublasSgemmStridedBatched(handle(), opB, opA, n, m, k, alphaPtr, pb, ldb, strideB, pa, lda, strideA,
+                    betaPtr, pc, ldc, strideC, batch), "cublasSgemmStridedBatched");
         }
     }
 
-    private static void checkOperand(String name, DeviceMemory m, long elements, long stride, int batch) {
-        if (stride < 0) {
-            throw new IllegalArgumentException("gemm: negative stride for " + name + ": " + stride);
+    /** Throws unless {@code batch} rows × cols matrices (rows ld apart, stride apart, from offset) fit in m. */
+    private static void checkOperand(String name, DeviceMemory m, long offset, int rows, int cols, int ld, long stride,
+                                     int batch) {
+        if (stride < 0 || offset < 0 || rows > 0 && ld < cols) {
+            throw new IllegalArgumentException("gemm: operand " + name + " has offset " + offset + ", stride " + stride
+                    + " and leading dimension " + ld + " for rows of " + cols + " (need offset, stride >= 0, ld >= row)");
         }
-        long needed = ((batch - 1) * stride + elements) * Float.BYTES;
-        if (m.bytes() < needed) {
-            throw new IllegalArgumentException("gemm: operand " + name + " needs " + needed + " bytes but its device block has "
-                    + m.bytes());
+        long end = (long) rows * cols == 0 ? offset : offset + (batch - 1) * stride + (long) (rows - 1) * ld + cols;
+        if (m.bytes() < end * Float.BYTES) {
+            throw new IllegalArgumentException("gemm: operand " + name + " needs " + end * Float.BYTES
+                    + " bytes but its device block has " + m.bytes());
         }
     }
 

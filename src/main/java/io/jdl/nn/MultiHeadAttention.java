@@ -127,22 +127,17 @@ public final class MultiHeadAttention extends Module implements Stochastic {
         if (s.rank() != 3 || s.dim(2) != dim) {
             throw new IllegalArgumentException("MultiHeadAttention takes [batch, tokens, " + dim + "], got " + s);
         }
-        int b = s.dim(0), t = s.dim(1);
         return scoped(() -> {
-            Tensor[] qkv = children().get("qkv").forward(x)                // [B, T, 3·dim]
-                    .reshape(b, t, 3, heads, headDim)
-                    .permute(2, 0, 3, 1, 4)                                 // [3, B, H, T, hd]
-                    .split(0, 1, 1, 1);
-            Tensor q = qkv[0].reshape(b, heads, t, headDim), k = qkv[1].reshape(b, heads, t, headDim);
-            Tensor v = qkv[2].reshape(b, heads, t, headDim);
+            Tensor qkv = children().get("qkv").forward(x);                 // [B, T, 3·dim] = [B, T, 3, H, hd]
             boolean train = isTraining() && dropout > 0;
-            Attention a = q.attention(k, v, causal, keyPaddingMask, train ? dropout : 0f, train ? seeds.take() : 0L,
-                    recordWeights);
+            // The heads are read from qkv and written to [B, T, H, hd] in place: no split or merge copies.
+            Attention a = qkv.selfAttention(heads, causal, keyPaddingMask, train ? dropout : 0f,
+                    train ? seeds.take() : 0L, recordWeights);
             if (recordWeights) {
                 closeWeights();
                 lastWeights = TensorScope.unscoped(a.weights());
             }
-            Tensor merged = a.output().permute(0, 2, 1, 3).reshape(b, t, dim);    // [B, T, H·hd]
+            Tensor merged = a.output();                                      // [B, T, H·hd]
             return children().get("proj").forward(merged);
         });
     }

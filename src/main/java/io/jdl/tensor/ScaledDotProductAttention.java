@@ -3,11 +3,44 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
+import io.jdl.backend.Backend;
+import io.jdl.backend.MatrixBatch;
 import java.util.List;
 
-/** Scaled dot-product attention, forward and backward, as batched GEMMs around one fused softmax kernel. */
+/**
+ * Scaled dot-product attention, forward and backward, as batched GEMMs around one fused softmax kernel.
+ * The GEMMs read q, k, v and write the output and the gradients where they lie ({@link MatrixBatch}): in
+ * [B, H, T, D] tensors, or straight inside a fused projection [B, T, 3, H, D] with the output in [B, T, H, D]
+ * ({@link #selfAttention}), so splitting and merging heads copies nothing.
+ */
 final class ScaledDotProductAttention {
     private ScaledDotProductAttention() {
+    }
+
+    /**
+     * Where one operand's heads lie in its tensor: head (b, h) is a T × D matrix starting at
+     * {@code offset + b·batchStride + h·headStride}, rows {@code rowStride} apart.
+     */
+    private record Heads(Tensor tensor, long offset, int rowStride, long batchStride, long headStride) {
+        /** [B, H, T, D], dense. */
+        static Heads dense(Tensor t) {
+            int h = t.shape.dim(1), rows = t.shape.dim(2), d = t.shape.dim(3);
+            return new Heads(t, 0, d, (long) h * rows * d, (long) rows * d);
+        }
+
+        /** Part {@code part} (0 q, 1 k, 2 v) of a fused projection [B, T, 3, H, D] (or [B, T, H, D] with parts 1). */
+        static Heads interleaved(Tensor t, int parts, int part, int heads, int headDim) {
+            int row = parts * heads * headDim;
+            return new Heads(t, (long) part * heads * headDim, row, (long) t.shape.dim(1) * row, headDim);
+        }
+
+        MatrixBatch on(Tensor storageOf) {
+            return new MatrixBatch(storageOf.storage, offset, rowStride, batchStride, headStride);
+        }
+
+        MatrixBatch batch() {
+            return on(tensor);
+        }
     }
 
     /**
@@ -27,16 +60,6 @@ final class ScaledDotProductAttention {
      */
     static Attention attention(Tensor q, Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP,
                                long seed, boolean returnWeights) {
-        try (TensorScope scope = TensorScope.open()) { // a failure frees what was allocated
-            Attention a = compute(q, k, v, causal, keyPaddingMask, dropoutP, seed, returnWeights);
-            scope.keep(a.output());
-            scope.keep(a.weights());
-            return a;
-        }
-    }
-
-    private static Attention compute(Tensor q, Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask,
-                                     float dropoutP, long seed, boolean returnWeights) {
         Checks.sameDevice("attention", q, k);
         Checks.sameDevice("attention", q, v);
         if (q.shape.rank() != 4 || k.shape.rank() != 4 || v.shape.rank() != 4) {
@@ -50,8 +73,51 @@ final class ScaledDotProductAttention {
             throw new IllegalArgumentException("attention: q " + q.shape + ", k " + k.shape + " and v " + v.shape
                     + " do not fit (need q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv])");
         }
+        return scoped(() -> compute(Heads.dense(q), Heads.dense(k), Heads.dense(v), false, b, h, tq, tk, d, dv,
+                Shape.of(b, h, tq, dv), causal, keyPaddingMask, dropoutP, seed, returnWeights));
+    }
+
+    /**
+     * Multi-head self-attention on a fused projection: {@code qkv} [B, T, 3·H·D] holds, per token, q, k and v,
+     * each H heads of D ([B, T, 3, H, D]); the output is [B, T, H·D], heads side by side, ready for the output
+     * projection. The same as splitting and permuting qkv to [B, H, T, D] tensors, {@link #attention}, and
+     * permuting back, value for value, without those copies: the GEMMs read and write the interleaved layout
+     * in place, and the backward writes q's, k's and v's gradients into one [B, T, 3·H·D] gradient.
+     */
+    static Attention selfAttention(Tensor qkv, int heads, boolean causal, Tensor keyPaddingMask, float dropoutP,
+                                   long seed, boolean returnWeights) {
+        qkv.checkOpen();
+        Shape s = qkv.shape;
+        if (heads < 1 || s.rank() != 3 || s.dim(2) == 0 || s.dim(2) % (3 * heads) != 0 || s.dim(1) < 1) {
+            throw new IllegalArgumentException("selfAttention takes qkv [batch, tokens, 3 x heads x head_dim] with"
+                    + " tokens >= 1 and head_dim >= 1; shape " + s + " does not fit " + heads + " heads");
+        }
+        int b = s.dim(0), t = s.dim(1), d = s.dim(2) / (3 * heads);
+        return scoped(() -> compute(Heads.interleaved(qkv, 3, 0, heads, d), Heads.interleaved(qkv, 3, 1, heads, d),
+                Heads.interleaved(qkv, 3, 2, heads, d), true, b, heads, t, t, d, d, Shape.of(b, t, heads * d), causal,
+                keyPaddingMask, dropoutP, seed, returnWeights));
+    }
+
+    private static Attention scoped(java.util.function.Supplier<Attention> op) {
+        try (TensorScope scope = TensorScope.open()) { // a failure frees what was allocated
+            Attention a = op.get();
+            scope.keep(a.output());
+            scope.keep(a.weights());
+            return a;
+        }
+    }
+
+    /**
+     * The shared body: q, k, v located by their {@link Heads}; the output has {@code outShape} and the layout
+     * of q's heads with head size Dv ([B, H, Tq, Dv] for dense operands, [B, Tq, H, Dv] for a fused one). When
+     * {@code fused}, q, k, v are parts of one tensor and its gradient is one buffer in the same layout.
+     */
+    private static Attention compute(Heads q, Heads k, Heads v, boolean fused, int b, int h, int tq, int tk, int d,
+                                     int dv, Shape outShape, boolean causal, Tensor keyPaddingMask, float dropoutP,
+                                     long seed, boolean returnWeights) {
+        Tensor any = q.tensor();
         if (keyPaddingMask != null) {
-            Checks.sameDevice("attention", q, keyPaddingMask);
+            Checks.sameDevice("attention", any, keyPaddingMask);
             Shape m = keyPaddingMask.shape;
             if (!m.equals(Shape.of(b, tk)) && !m.equals(Shape.of(b, 1, 1, tk))) {
                 throw new IllegalArgumentException("attention: key padding mask of shape " + m
@@ -63,51 +129,79 @@ final class ScaledDotProductAttention {
         if (!(dropoutP >= 0 && dropoutP < 1)) {
             throw new IllegalArgumentException("attention dropout probability must be in [0, 1), got " + dropoutP);
         }
-        var be = q.backend;
-        int bh = b * h;
+        Backend be = any.backend;
         float scale = (float) (1 / Math.sqrt(d));
-        Tensor p = q.empty(Shape.of(b, h, tq, tk));                         // probabilities, [B, H, Tq, Tk]
-        be.matmul(false, true, bh, tq, tk, d, q.storage, k.storage, p.storage);
+        Tensor p = any.empty(Shape.of(b, h, tq, tk));                       // probabilities, [B, H, Tq, Tk]
+        be.matmul(false, true, b, h, tq, tk, d, q.batch(), k.batch(), scores(p, h, tq, tk));
         be.attentionSoftmax(p.storage, keyPaddingMask == null ? null : keyPaddingMask.storage, p.storage, b, h, tq,
                 tk, scale, causal);
         Tensor weights = returnWeights ? p.detach() : null;
         Tensor pd = p, dropMask = null;
         if (dropoutP > 0) {
-            pd = q.empty(p.shape);
-            dropMask = q.empty(p.shape);
+            pd = any.empty(p.shape);
+            dropMask = any.empty(p.shape);
             be.dropout(p.storage, pd.storage, dropMask.storage, p.numel(), dropoutP, seed);
         }
-        Tensor out = q.empty(Shape.of(b, h, tq, dv));
-        be.matmul(false, false, bh, tq, dv, tk, pd.storage, v.storage, out.storage);
+        Tensor out = any.empty(outShape);
+        Heads outHeads = fused ? Heads.interleaved(out, 1, 0, h, dv) : Heads.dense(out);
+        be.matmul(false, false, b, h, tq, dv, tk, scores(pd, h, tq, tk), v.batch(), outHeads.batch());
         Tensor probsDropped = pd, mask = dropMask;
         List<Tensor> saved = dropMask == null ? List.of(p) : List.of(p, pd, dropMask);
+        Tensor[] inputs = fused ? new Tensor[] {any} : new Tensor[] {q.tensor(), k.tensor(), v.tensor()};
         Tensor recorded = record("attention", out, g -> {
-            accumulate(v, () -> {
-                Tensor dV = v.empty(v.shape);
-                be.matmul(true, false, bh, tk, dv, tq, probsDropped.storage, g.storage, dV.storage);
-                return dV;
-            });
-            if (!q.needsGrad() && !k.needsGrad()) {
+            MatrixBatch dOut = outHeads.on(g);
+            if (fused) {
+                accumulate(any, () -> {
+                    Tensor dQkv = any.empty(any.shape);                      // [B, T, 3, H, D]
+                    be.matmul(true, false, b, h, tk, dv, tq, scores(probsDropped, h, tq, tk), dOut, v.on(dQkv));
+                    scoresBackward(be, g, dOut, p, mask, v, scale, b, h, tq, tk, dv, ds -> {
+                        be.matmul(false, false, b, h, tq, d, tk, scores(ds, h, tq, tk), k.batch(), q.on(dQkv));
+                        be.matmul(true, false, b, h, tk, d, tq, scores(ds, h, tq, tk), q.batch(), k.on(dQkv));
+                    });
+                    return dQkv;
+                });
                 return;
             }
-            try (Tensor ds = q.empty(p.shape)) {                            // dScores, [B, H, Tq, Tk]
-                be.matmul(false, true, bh, tq, tk, dv, g.storage, v.storage, ds.storage);
-                if (mask != null) {
-                    be.mul(ds.storage, mask.storage, ds.storage, ds.numel());
-                }
-                be.attentionSoftmaxBackward(p.storage, ds.storage, ds.storage, bh * tq, tk, scale);
-                accumulate(q, () -> {
-                    Tensor dQ = q.empty(q.shape);
-                    be.matmul(false, false, bh, tq, d, tk, ds.storage, k.storage, dQ.storage);
+            accumulate(v.tensor(), () -> {
+                Tensor dV = any.empty(v.tensor().shape);
+                be.matmul(true, false, b, h, tk, dv, tq, scores(probsDropped, h, tq, tk), dOut, v.on(dV));
+                return dV;
+            });
+            if (!q.tensor().needsGrad() && !k.tensor().needsGrad()) {
+                return;
+            }
+            scoresBackward(be, g, dOut, p, mask, v, scale, b, h, tq, tk, dv, ds -> {
+                accumulate(q.tensor(), () -> {
+                    Tensor dQ = any.empty(q.tensor().shape);
+                    be.matmul(false, false, b, h, tq, d, tk, scores(ds, h, tq, tk), k.batch(), q.on(dQ));
                     return dQ;
                 });
-                accumulate(k, () -> {
-                    Tensor dK = k.empty(k.shape);
-                    be.matmul(true, false, bh, tk, d, tq, ds.storage, q.storage, dK.storage);
+                accumulate(k.tensor(), () -> {
+                    Tensor dK = any.empty(k.tensor().shape);
+                    be.matmul(true, false, b, h, tk, d, tq, scores(ds, h, tq, tk), q.batch(), k.on(dK));
                     return dK;
                 });
-            }
-        }, saved, q, k, v);
+            });
+        }, saved, inputs);
         return new Attention(recorded, weights);
+    }
+
+    /** dScores [B, H, Tq, Tk] from the output's gradient, handed to {@code use} and freed after. */
+    private static void scoresBackward(Backend be, Tensor g, MatrixBatch dOut, Tensor p, Tensor mask, Heads v,
+                                       float scale, int b, int h, int tq, int tk, int dv,
+                                       java.util.function.Consumer<Tensor> use) {
+        try (Tensor ds = g.empty(p.shape)) {
+            be.matmul(false, true, b, h, tq, tk, dv, dOut, v.batch(), scores(ds, h, tq, tk));
+            if (mask != null) {
+                be.mul(ds.storage, mask.storage, ds.storage, ds.numel());
+            }
+            be.attentionSoftmaxBackward(p.storage, ds.storage, ds.storage, b * h * tq, tk, scale);
+            use.accept(ds);
+        }
+    }
+
+    /** A dense [B, H, Tq, Tk] tensor as the batch of its H·B score matrices. */
+    private static MatrixBatch scores(Tensor t, int h, int tq, int tk) {
+        return MatrixBatch.packed(t.storage, h, tq, tk);
     }
 }

@@ -488,6 +488,19 @@ public final class Tensor implements AutoCloseable {
         return ScaledDotProductAttention.attention(this, k, v, causal, keyPaddingMask, dropoutP, seed, returnWeights);
     }
 
+    /**
+     * Multi-head self-attention with this tensor as the fused projection qkv [B, T, 3·H·D] (per token q, k, v,
+     * each {@code heads} heads of D, i.e. [B, T, 3, H, D]); returns the output [B, T, H·D] (heads side by side)
+     * and, when asked, the weights [B, H, T, T]. The same values as splitting qkv into [B, H, T, D] tensors,
+     * {@link #attention} and merging the heads back, without copying for the split or the merge: the GEMMs read
+     * and write the [B, T, 3, H, D] and [B, T, H, D] layouts in place. Arguments as in {@link #attention}.
+     */
+    public Attention selfAttention(int heads, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
+                                   boolean returnWeights) {
+        return ScaledDotProductAttention.selfAttention(this, heads, causal, keyPaddingMask, dropoutP, seed,
+                returnWeights);
+    }
+
     // ---- lifetime ----
 
     /**

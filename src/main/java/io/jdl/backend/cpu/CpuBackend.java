@@ -5,6 +5,7 @@ import io.jdl.backend.Backend;
 import io.jdl.backend.ConvShape;
 import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
+import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
 import io.jdl.backend.DropoutMask;
 import java.util.Arrays;
@@ -61,6 +62,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
         CpuMatmul.matmul(transA, transB, batch, m, n, k, data(as), data(bs), data(cs));
+    }
+
+    @Override
+    public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
+                       MatrixBatch b, MatrixBatch c) {
+        CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
+                data(a.storage()), a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
+                data(b.storage()), b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
+                data(c.storage()), c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.jdl.backend.Backend;
 import io.jdl.backend.ConvShape;
 import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
+import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
 import io.jdl.cublas.Cublas;
 import io.jdl.cuda.CachingAllocator;
@@ -175,6 +176,17 @@ public final class CudaBackend implements Backend {
         }
         cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, mem(a), (long) m * k, mem(b), (long) k * n, 0f, mem(c),
                 (long) m * n, batch);
+    }
+
+    @Override
+    public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
+                       MatrixBatch b, MatrixBatch c) {
+        enter();
+        StridedGemm.run(cublas, transA, transB, outer, inner, m, n, k, gemmOperand(a), gemmOperand(b), gemmOperand(c));
+    }
+
+    private StridedGemm.Operand gemmOperand(MatrixBatch x) {
+        return new StridedGemm.Operand(mem(x.storage()), x);
     }
 
     @Override
