@@ -161,4 +161,24 @@ class ViewsTest {
             assertThrows(IllegalArgumentException.class, () -> x.flatten(-3));
         }
     }
+
+    @Test
+    void anUnreachableUnclosedViewIsReportedAndFreesOnlyItsHandle() throws InterruptedException {
+        LeakDetector.setLevel("paranoid");
+        try (Tensor base = Tensor.of(SIX.clone(), 2, 3)) {
+            long live = CpuStorage.liveCount(), leaks = LeakDetector.leaks();
+            base.reshape(6); // never closed
+            for (int i = 0; i < 200 && LeakDetector.leaks() < leaks + 1; i++) {
+                System.gc();
+                Thread.sleep(10);
+            }
+            assertEquals(leaks + 1, LeakDetector.leaks(), "the view is reported as a leak");
+            try (Tensor t = Tensor.of(new float[] {1}, 1)) { // creating a tensor frees the leaked handle
+                assertEquals(live + 1, CpuStorage.liveCount(), "the base's memory stays allocated");
+            }
+            assertArrayEquals(SIX, base.toArray());
+        } finally {
+            LeakDetector.setLevel("simple");
+        }
+    }
 }
