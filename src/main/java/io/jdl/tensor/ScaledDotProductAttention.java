@@ -88,11 +88,11 @@ final class ScaledDotProductAttention {
                                    long seed, boolean returnWeights) {
         qkv.checkOpen();
         Shape s = qkv.shape;
-        if (heads < 1 || s.rank() != 3 || s.dim(2) == 0 || s.dim(2) % (3 * heads) != 0 || s.dim(1) < 1) {
+        if (heads < 1 || s.rank() != 3 || s.dim(2) == 0 || s.dim(2) % (3L * heads) != 0 || s.dim(1) < 1) {
             throw new IllegalArgumentException("selfAttention takes qkv [batch, tokens, 3 x heads x head_dim] with"
                     + " tokens >= 1 and head_dim >= 1; shape " + s + " does not fit " + heads + " heads");
         }
-        int b = s.dim(0), t = s.dim(1), d = s.dim(2) / (3 * heads);
+        int b = s.dim(0), t = s.dim(1), d = s.dim(2) / 3 / heads;
         return scoped(() -> compute(Heads.interleaved(qkv, 3, 0, heads, d), Heads.interleaved(qkv, 3, 1, heads, d),
                 Heads.interleaved(qkv, 3, 2, heads, d), true, b, heads, t, t, d, d, Shape.of(b, t, heads * d), causal,
                 keyPaddingMask, dropoutP, seed, returnWeights));

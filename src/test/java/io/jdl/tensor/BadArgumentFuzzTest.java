@@ -331,6 +331,7 @@ class BadArgumentFuzzTest {
             return t.reshape(a.r.nextInt(25) == 0 ? null : a.dims());
         });
         ops.put("flatten", a -> a.tensor().flatten(a.param()));
+        ops.put("unsqueeze/squeeze", a -> a.r.nextBoolean() ? a.tensor().unsqueeze(a.param()) : a.tensor().squeeze(a.param()));
         ops.put("transpose", a -> a.tensor().transpose(a.param(), a.param()));
         ops.put("permute", a -> {
             Tensor t = a.tensor();
@@ -390,6 +391,14 @@ class BadArgumentFuzzTest {
             Tensor mask = a.r.nextBoolean() ? null : a.arg(d[0], d[2]);
             return a.tensor(d).attention(a.arg(d), a.arg(d), a.r.nextBoolean(), mask, a.r.nextInt(4) == 0 ? a.scalar() : 0.2f,
                     a.r.nextLong(), a.r.nextBoolean());
+        });
+        ops.put("selfAttention", a -> a.tensor(a.dims(3)).selfAttention(a.param(), a.r.nextBoolean(),
+                a.r.nextBoolean() ? null : a.arg(a.dims(2)), a.scalar(), a.r.nextLong(), a.r.nextBoolean()));
+        ops.put("selfAttention that fits", a -> {
+            int b = a.fit(), t = a.fit(), h = a.fit(), hd = a.fit();
+            Tensor mask = a.r.nextBoolean() ? null : a.arg(b, t);
+            return a.tensor(b, t, 3 * h * hd).selfAttention(h, a.r.nextBoolean(), mask,
+                    a.r.nextInt(4) == 0 ? a.scalar() : 0.2f, a.r.nextLong(), a.r.nextBoolean());
         });
         ops.put("scaledDotProductAttention", a -> {
             int[] d = a.dims(4);

@@ -181,4 +181,28 @@ class ViewsTest {
             LeakDetector.setLevel("simple");
         }
     }
+
+    @Test
+    void selfAttentionNamesWhatDoesNotFit() {
+        long live = CpuStorage.liveCount();
+        try (Tensor qkv = Tensor.zeros(Shape.of(2, 4, 12), io.jdl.device.Device.CPU);
+             Tensor odd = Tensor.zeros(Shape.of(2, 4, 10), io.jdl.device.Device.CPU);
+             Tensor badMask = Tensor.zeros(Shape.of(2, 3), io.jdl.device.Device.CPU)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> odd.selfAttention(2, false, null, 0f, 0, false));
+            assertTrue(e.getMessage().contains("[2, 4, 10]") && e.getMessage().contains("2 heads"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> qkv.selfAttention(0, false, null, 0f, 0, false));
+            assertThrows(IllegalArgumentException.class, () -> qkv.selfAttention(Integer.MAX_VALUE, false, null, 0f, 0, false));
+            e = assertThrows(IllegalArgumentException.class, () -> qkv.selfAttention(2, false, badMask, 0f, 0, false));
+            assertTrue(e.getMessage().contains("[2, 3]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> qkv.selfAttention(2, false, null, 1f, 0, false));
+            assertTrue(e.getMessage().contains("dropout"), e.getMessage());
+            try (Tensor out = qkv.selfAttention(2, true, null, 0f, 0, false).output()) {
+                assertEquals(Shape.of(2, 4, 4), out.shape());
+            }
+        }
+        assertEquals(live, CpuStorage.liveCount(), "failed calls freed what they allocated");
+        Tensor closed = Tensor.zeros(Shape.of(1, 1, 3), io.jdl.device.Device.CPU);
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> closed.selfAttention(1, false, null, 0f, 0, false));
+    }
 }
