@@ -24,8 +24,9 @@ import java.util.Arrays;
  * views readable, and closing a view frees nothing the base still uses. A view of a closed tensor cannot be
  * made. A view keeps its memory alive for as long as it is open, so a small view of a large
  * intermediate kept past its scope keeps the whole intermediate allocated; {@link Tensor#detach()} copies.
- * Leak detection, {@code CpuStorage.liveCount()} and the CUDA allocator count memory, not handles: a view
- * allocates nothing, and an unclosed view is reported as a leak like any tensor.
+ * {@code CpuStorage.liveCount()} and the CUDA allocator count memory, not handles: a view allocates nothing.
+ * An unclosed view that becomes unreachable is reported by the {@link LeakDetector} like any tensor, and
+ * freeing it releases only its handle.
  *
  * <p><b>Writes.</b> An in-place change through the base or a view ({@link Tensor#copyFrom},
  * {@link Tensor#fill}, optimizer steps) is seen by all of them, and raises the version counter they share:
