@@ -167,26 +167,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage a, Storage b, Storage c) {
         enter();
-        if ((long) batch * m * n == 0) {
-            return;
-        }
-        if (k == 0) {
-            layers.fill(mem(c), (long) batch * m * n, 0f);
-            return;
-        }
-        cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, mem(a), (long) m * k, mem(b), (long) k * n, 0f, mem(c),
-                (long) m * n, batch);
+        CublasMatmul.packed(cublas, layers, transA, transB, batch, m, n, k, mem(a), mem(b), mem(c));
     }
 
     @Override
     public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
                        MatrixBatch b, MatrixBatch c) {
         enter();
-        StridedGemm.run(cublas, transA, transB, outer, inner, m, n, k, gemmOperand(a), gemmOperand(b), gemmOperand(c));
-    }
-
-    private StridedGemm.Operand gemmOperand(MatrixBatch x) {
-        return new StridedGemm.Operand(mem(x.storage()), x);
+        CublasMatmul.strided(cublas, transA, transB, outer, inner, m, n, k, a, mem(a.storage()), b, mem(b.storage()),
+                c, mem(c.storage()));
     }
 
     @Override
