@@ -7,7 +7,7 @@ import java.util.Arrays;
 
 /**
  * Ops that move elements without arithmetic and change their order: expand, transpose, permute, concat,
- * split. Every result is a copy (a jdl tensor is dense and row-major, see {@link Views}; reshape, flatten,
+ * split. Every result is a copy (a jdl tensor is dense and row-major, see {@code Views}; reshape, flatten,
  * unsqueeze and squeeze are views there); the backward of each is the inverse move (expand's sums over the
  * repeated dimensions).
  */

@@ -15,7 +15,7 @@ import java.util.Random;
  *
  * <p><b>Lifetime.</b> A tensor owns a handle on its memory and frees it on {@link #close()}; views
  * ({@link #reshape}, {@link #flatten}, {@link #unsqueeze}, {@link #squeeze}) share the memory, which is freed
- * when the last tensor on it closes, in any order (see {@link Views}). The rules, in the order they apply:
+ * when the last tensor on it closes, in any order (see {@code Views}). The rules, in the order they apply:
  * <ul>
  * <li><b>Scopes.</b> A tensor created while a {@link TensorScope} is open on this thread belongs to that
  *     scope, which closes it when the scope closes unless it was {@linkplain TensorScope#keep kept}
@@ -41,7 +41,8 @@ import java.util.Random;
  * <p><b>Gradients</b> accumulate into leaves across backward calls until {@link #zeroGrad()}. Calling
  * {@code backward()} twice on one graph is an error (the first call freed it). A tensor modified in place
  * ({@link #copyFrom}, {@link #fill}, optimizer steps) after a recorded op read it makes {@code backward()}
- * throw, naming the op: each tensor counts its in-place changes ({@link #version()}), like PyTorch.
+ * throw, naming the op: each allocation counts its in-place changes ({@link #version()}), shared by a tensor
+ * and its views, like PyTorch.
  *
  * <p><b>Threads.</b> A tensor, and a graph with every tensor it reads, belongs to one thread at a time:
  * recording an op on a tensor that a live graph of another thread reads throws
@@ -126,7 +127,7 @@ public final class Tensor implements AutoCloseable {
         return of(data, shape, device);
     }
 
-    /** A view of this tensor's memory in {@code s} (same numel): no copy, a new handle (see {@link Views}). */
+    /** A view of this tensor's memory in {@code s} (same numel): no copy, a new handle (see {@code Views}). */
     Tensor view(Shape s) {
         checkOpen();
         return new Tensor(s, backend, storage.share(), version);
@@ -394,7 +395,8 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The same elements in a new shape, one dimension may be -1 (inferred): a view sharing this tensor's
-     * memory, no copy (see {@link Views} for the lifetime and in-place rules).
+     * memory, no copy. An in-place change through either is seen by both and counts in the version they
+     * share; each is closed on its own, in either order, and the memory is freed when the last one closes.
      */
     public Tensor reshape(int... dims) {
         return guarded(() -> Views.reshape(this, dims));
