@@ -1,5 +1,6 @@
 package io.jdl.io;
 
+import io.jdl.backend.HalfPrecision;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -153,8 +154,8 @@ public final class NamedArray {
         ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < numel; i++) {
             out[i] = switch (dtype) {
-                case F16 -> Float.float16ToFloat(b.getShort(2 * i));
-                case BF16 -> Float.intBitsToFloat((b.getShort(2 * i) & 0xffff) << 16);
+                case F16 -> HalfPrecision.F16.toFloat(b.getShort(2 * i));
+                case BF16 -> HalfPrecision.BF16.toFloat(b.getShort(2 * i));
                 case I64 -> (float) b.getLong(8 * i);
                 case I32 -> (float) b.getInt(4 * i);
                 case U8, BOOL -> (float) (raw[i] & 0xff);
