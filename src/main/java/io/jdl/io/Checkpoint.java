@@ -168,7 +168,9 @@ public final class Checkpoint {
     /**
      * Loads a state dict (from {@link #saveModel} or PyTorch's {@code safetensors.torch.save_file(model.state_dict())},
      * whose {@code num_batches_tracked} is I64) into {@code model}: names and shapes must match exactly; every
-     * dtype is converted to float32. A training checkpoint from {@link #save} works too: its {@code model.}
+     * dtype is converted to float32 as PyTorch's {@code load_state_dict} does when it copies into float32 parameters
+     * ({@link NamedArray#data()}): F16 and BF16 exactly (every half is a float32, so a state dict saved with
+     * {@code model.half()} or {@code model.bfloat16()} loads its exact values), integers exactly up to 2^24. A training checkpoint from {@link #save} works too: its {@code model.}
      * entries are loaded and the optimizer's state is ignored (evaluating needs only the weights).
      *
      * @return the file's metadata
