@@ -44,7 +44,8 @@ float F32(void** a, int i) { return arg<float>(a, i); }
 
 struct Access {
     int param;
-    long long elements;  // of 4-byte floats or ints; 0 for an unused (NULL-able) pointer
+    long long elements;  // 0 for an unused (NULL-able) pointer
+    int elementBytes = 4;  // 4-byte floats or ints; 2 for half buffers (bit patterns as unsigned short)
 };
 
 // A kernel's launch contract. signature: one letter per parameter (P pointer, i int, l long long,
@@ -108,6 +109,12 @@ const Contract CONTRACTS[] = {
     // (p, dp, dScores, rows, cols, scale)
     {"jdl_attention_softmax_backward_rows", "PPPiif", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3) * I32(a, 4)}, {2, I32(a, 3) * I32(a, 4)})},
+    // (x, y, n, bf16): x float, y half
+    {"jdl_float_to_half", "PPli", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2), 2})},
+    // (x, y, n, bf16): x half, y float
+    {"jdl_half_to_float", "PPli", false, none, ACCESSES({0, I64(a, 2), 2}, {1, I64(a, 2)})},
+    // (grad, n, invScale, foundInf)
+    {"jdl_amp_unscale", "PlfP", false, none, ACCESSES({0, I64(a, 1)}, {3, 1})},
 };
 
 // ---- the compiled kernels ---------------------------------------------------------------------------
@@ -297,13 +304,14 @@ cudaError_t cudaLaunchKernel(const void* func, dim3 gridDim, dim3 blockDim, void
     for (size_t i = 0; i < k.signature.size(); i++) {
         if (k.signature[i] != 'P') continue;
         long long elements = -1;
+        int elementBytes = 4;
         for (const Access& a : accesses)
-            if (a.param == (int)i) elements = a.elements;
+            if (a.param == (int)i) elements = a.elements, elementBytes = a.elementBytes;
         if (elements < 0)
             return (cudaError_t)fail(cudaErrorInvalidValue, "cudaLaunchKernel(%s): the stand-in has no extent for "
                                      "pointer argument %zu", k.name, i);
         std::string what = std::string(k.name) + " argument " + std::to_string(i);
-        if (span(arg<void*>(args, (int)i), (size_t)elements * 4, "cudaLaunchKernel", what.c_str()) == nullptr &&
+        if (span(arg<void*>(args, (int)i), (size_t)elements * elementBytes, "cudaLaunchKernel", what.c_str()) == nullptr &&
             elements > 0)
             return cudaErrorInvalidValue;
     }

@@ -121,7 +121,7 @@ class NativeKernelsTest {
 
     /** C parameter type (const stripped) to how NativeKernels marshals it. */
     private static final Map<String, Param> C_TYPES = Map.of(
-            "float*", Param.PTR, "int*", Param.PTR,
+            "float*", Param.PTR, "int*", Param.PTR, "unsigned short*", Param.PTR,
             "int", Param.I32, "float", Param.F32,
             "long long", Param.I64, "unsigned long long", Param.I64);
 
@@ -276,7 +276,10 @@ class NativeKernelsTest {
                 k -> k.layerNormBackward(stream, floats(rows * cols), floats(cols), floats(rows), floats(rows),
                         floats(rows * cols), floats(rows * cols), floats(cols), floats(cols), rows, cols),
                 k -> k.layerNormBackward(stream, floats(rows * cols), null, floats(rows), floats(rows),
-                        floats(rows * cols), floats(rows * cols), null, null, rows, cols));
+                        floats(rows * cols), floats(rows * cols), null, null, rows, cols),
+                k -> k.floatToHalf(stream, floats(n), allocator.allocate(2 * n), n, true),
+                k -> k.halfToFloat(stream, allocator.allocate(2 * n), floats(n), n, false),
+                k -> k.ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)));
     }
 
     @Test
