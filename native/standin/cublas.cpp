@@ -1,11 +1,13 @@
 // The host stand-in's cuBLAS (libcublas.so.13): the functions jdl calls, as column-major reference code
 // with the argument rules of the cuBLAS documentation (cuBLAS Library User Guide, sections "cublas<t>gemm",
-// "cublas<t>gemmStridedBatched", "cublas<t>geam", "cublas<t>axpy", "cublas<t>scal").
+// "cublas<t>gemmStridedBatched", "cublas<t>geam", "cublas<t>axpy", "cublas<t>scal", "cublasGemmEx",
+// "cublasGemmStridedBatchedEx").
 //
 // Each call checks its arguments and every matrix/vector range against its device allocation on the
 // calling thread, then queues the arithmetic on the handle's stream (host pointer mode: alpha and beta
 // are read before the call returns, as the documentation allows them to live on the caller's stack).
-// Arithmetic is plain FP32 with FP32 accumulation whatever the math mode (no TF32 rounding).
+// Arithmetic is plain FP32 with FP32 accumulation whatever the math mode (no TF32 rounding); the Ex variants read
+// half-precision inputs exactly, accumulate in FP32 and round a half-precision output to nearest even.
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -53,13 +55,13 @@ cublasStatus_t checkHandle(cublasHandle_t handle, const char* function) {
 bool validOp(cublasOperation_t op) { return op == CUBLAS_OP_N || op == CUBLAS_OP_T || op == CUBLAS_OP_C; }
 
 // Bytes a column-major rows x cols matrix with leading dimension ld spans (0 when empty).
-size_t matrixBytes(long long rows, long long cols, long long ld) {
-    return rows <= 0 || cols <= 0 ? 0 : (size_t)(ld * (cols - 1) + rows) * sizeof(float);
+size_t matrixBytes(long long rows, long long cols, long long ld, size_t elementSize = sizeof(float)) {
+    return rows <= 0 || cols <= 0 ? 0 : (size_t)(ld * (cols - 1) + rows) * elementSize;
 }
 
 // Bytes `batch` matrices `stride` elements apart span.
-size_t batchBytes(size_t one, long long stride, int batch) {
-    return one == 0 || batch <= 0 ? 0 : one + (size_t)(std::abs(stride) * (long long)(batch - 1)) * sizeof(float);
+size_t batchBytes(size_t one, long long stride, int batch, size_t elementSize = sizeof(float)) {
+    return one == 0 || batch <= 0 ? 0 : one + (size_t)(std::abs(stride) * (long long)(batch - 1)) * elementSize;
 }
 
 bool overlap(const void* a, size_t aBytes, const void* b, size_t bBytes) {
@@ -96,7 +98,7 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float
 // lda < max(1, k) otherwise, or if ldb < max(1, k) if transb == CUBLAS_OP_N and ldb < max(1, n) otherwise, or
 // if ldc < max(1, m), or if alpha, beta == NULL".
 cublasStatus_t checkGemm(const char* fn, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                         const float* alpha, int lda, int ldb, const float* beta, int ldc) {
+                         const void* alpha, int lda, int ldb, const void* beta, int ldc) {
     if (m < 0 || n < 0 || k < 0) return INVALID("%s: m %d, n %d, k %d: negative", fn, m, n, k);
     if (!validOp(ta) || !validOp(tb)) return INVALID("%s: transa %d, transb %d", fn, (int)ta, (int)tb);
     int aRows = ta == CUBLAS_OP_N ? m : k, bRows = tb == CUBLAS_OP_N ? k : n;
@@ -108,7 +110,7 @@ cublasStatus_t checkGemm(const char* fn, cublasOperation_t ta, cublasOperation_t
 }
 
 // Checks the three ranges (A and B only when read: k > 0 and alpha != 0) and that the output overlaps no input.
-cublasStatus_t checkRanges(const char* fn, const float* A, size_t aBytes, const float* B, size_t bBytes, float* C,
+cublasStatus_t checkRanges(const char* fn, const void* A, size_t aBytes, const void* B, size_t bBytes, void* C,
                            size_t cBytes) {
     if (!standin::span(A, aBytes, fn, "A") || !standin::span(B, bBytes, fn, "B") || !standin::span(C, cBytes, fn, "C"))
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -335,6 +337,154 @@ cublasStatus_t cublasSscal_v2_64(cublasHandle_t handle, int64_t n, const float* 
     return queue(handle, [=] {
         for (int64_t i = 0; i < n; i++) x[i * incx] *= a;
     }, fn);
+}
+
+}  // extern "C"
+
+// ---- cublasGemmEx / cublasGemmStridedBatchedEx: half-precision operands, FP32 accumulation -----------------
+
+namespace {
+
+size_t elementSize(cudaDataType t) { return t == CUDA_R_32F ? 4 : 2; }
+
+const char* typeName(cudaDataType t) {
+    switch (t) {
+        case CUDA_R_32F: return "CUDA_R_32F";
+        case CUDA_R_16F: return "CUDA_R_16F";
+        case CUDA_R_16BF: return "CUDA_R_16BF";
+        default: return "a type the stand-in does not implement";
+    }
+}
+
+// Half bit patterns <-> float: fp16 through the host compiler's _Float16 (IEEE round to nearest even, as the GPU);
+// bf16 is the upper half of a float, rounded to nearest even; a NaN stays a quiet NaN with its sign.
+float toFloat(const void* p, cudaDataType t, size_t i) {
+    if (t == CUDA_R_32F) return static_cast<const float*>(p)[i];
+    uint16_t h = static_cast<const uint16_t*>(p)[i];
+    if (t == CUDA_R_16F) {
+        _Float16 f;
+        std::memcpy(&f, &h, 2);
+        return (float)f;
+    }
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+void store(void* p, cudaDataType t, size_t i, float v) {
+    if (t == CUDA_R_32F) {
+        static_cast<float*>(p)[i] = v;
+        return;
+    }
+    uint16_t h;
+    if (t == CUDA_R_16F) {
+        _Float16 f = (_Float16)v;
+        std::memcpy(&h, &f, 2);
+    } else {
+        uint32_t b;
+        std::memcpy(&b, &v, 4);
+        h = (b & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((b >> 16) | 0x40u) : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+    }
+    static_cast<uint16_t*>(p)[i] = h;
+}
+
+// The column-major matrix of `elements` (as laid out with its leading dimension) at p, as floats.
+std::vector<float> widened(const void* p, cudaDataType t, size_t elements) {
+    std::vector<float> out(elements);
+    for (size_t i = 0; i < elements; i++) out[i] = toFloat(p, t, i);
+    return out;
+}
+
+// The combinations of the cuBLAS guide's cublasGemmEx table for CUBLAS_COMPUTE_32F (scale type CUDA_R_32F, so alpha
+// and beta are floats) among the real types jdl uses: A and B of one type, C of that type or CUDA_R_32F.
+cublasStatus_t checkTypes(const char* fn, cudaDataType at, cudaDataType bt, cudaDataType ct,
+                          cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+    bool known = (at == CUDA_R_32F || at == CUDA_R_16F || at == CUDA_R_16BF);
+    if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_PEDANTIC)
+        return (cublasStatus_t)standin::fail(CUBLAS_STATUS_NOT_SUPPORTED, "%s: computeType %d: the stand-in implements "
+                                             "CUBLAS_COMPUTE_32F (and _PEDANTIC) only", fn, (int)compute);
+    if (!known || bt != at || (ct != at && ct != CUDA_R_32F))
+        return (cublasStatus_t)standin::fail(CUBLAS_STATUS_NOT_SUPPORTED, "%s: Atype %s (%d), Btype %s (%d), Ctype %s "
+                                             "(%d) is not a combination cuBLAS supports with CUBLAS_COMPUTE_32F (A and "
+                                             "B of one type among CUDA_R_32F, CUDA_R_16F, CUDA_R_16BF; C of that type or "
+                                             "CUDA_R_32F)", fn, typeName(at), (int)at, typeName(bt), (int)bt,
+                                             typeName(ct), (int)ct);
+    bool validAlgo = (algo >= CUBLAS_GEMM_DEFAULT && algo <= CUBLAS_GEMM_ALGO23) ||
+                     (algo >= CUBLAS_GEMM_DEFAULT_TENSOR_OP && algo <= CUBLAS_GEMM_ALGO15_TENSOR_OP);
+    if (!validAlgo)
+        return (cublasStatus_t)standin::fail(CUBLAS_STATUS_NOT_SUPPORTED, "%s: algo %d is not a cublasGemmAlgo_t", fn,
+                                             (int)algo);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t gemmStridedBatchedEx(const char* fn, cublasHandle_t handle, cublasOperation_t transa,
+                                    cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A,
+                                    cudaDataType at, int lda, long long strideA, const void* B, cudaDataType bt,
+                                    int ldb, long long strideB, const void* beta, void* C, cudaDataType ct, int ldc,
+                                    long long strideC, int batchCount, cublasComputeType_t compute,
+                                    cublasGemmAlgo_t algo) {
+    cublasStatus_t st = checkHandle(handle, fn);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    st = checkGemm(fn, transa, transb, m, n, k, alpha, lda, ldb, beta, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    st = checkTypes(fn, at, bt, ct, compute, algo);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    if (batchCount < 0) return INVALID("%s: batchCount %d < 0", fn, batchCount);
+    if (m == 0 || n == 0 || batchCount == 0) return CUBLAS_STATUS_SUCCESS;
+    const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);
+    bool readsInputs = k > 0 && a != 0.0f;
+    size_t es = elementSize(at), cs = elementSize(ct);
+    long long aRows = transa == CUBLAS_OP_N ? m : k, aCols = transa == CUBLAS_OP_N ? k : m;
+    long long bRows = transb == CUBLAS_OP_N ? k : n, bCols = transb == CUBLAS_OP_N ? n : k;
+    size_t oneA = matrixBytes(aRows, aCols, lda, es), oneB = matrixBytes(bRows, bCols, ldb, es);
+    size_t oneC = matrixBytes(m, n, ldc, cs);
+    if (batchCount > 1 && (size_t)std::abs(strideC) * cs < oneC)
+        return INVALID("%s: strideC %lld makes the %d output matrices (%zu bytes each) overlap", fn, strideC,
+                       batchCount, oneC);
+    st = checkRanges(fn, A, readsInputs ? batchBytes(oneA, strideA, batchCount, es) : 0, B,
+                     readsInputs ? batchBytes(oneB, strideB, batchCount, es) : 0, C,
+                     batchBytes(oneC, strideC, batchCount, cs));
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    return queue(handle, [=] {
+        // Each batch: inputs widened to float (exact), the FP32 product of cublasSgemm, the output rounded once.
+        for (int i = 0; i < batchCount; i++) {
+            const char* ai = static_cast<const char*>(A) + i * strideA * (long long)es;
+            const char* bi = static_cast<const char*>(B) + i * strideB * (long long)es;
+            char* ci = static_cast<char*>(C) + i * strideC * (long long)cs;
+            std::vector<float> fa = readsInputs ? widened(ai, at, oneA / es) : std::vector<float>(1);
+            std::vector<float> fb = readsInputs ? widened(bi, bt, oneB / es) : std::vector<float>(1);
+            std::vector<float> fc = b != 0.0f ? widened(ci, ct, oneC / cs) : std::vector<float>(oneC / cs);
+            gemm(transa, transb, m, n, readsInputs ? k : 0, a, fa.data(), lda, fb.data(), ldb, b, fc.data(), ldc);
+            for (long long j = 0; j < n; j++)
+                for (long long r = 0; r < m; r++) store(ci, ct, (size_t)(r + j * ldc), fc[r + j * ldc]);
+        }
+    }, fn);
+}
+
+}  // namespace
+
+extern "C" {
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B,
+                            cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc,
+                            cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
+    ENTER("cublasGemmEx");
+    return gemmStridedBatchedEx("cublasGemmEx", handle, transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype,
+                                ldb, 0, beta, C, Ctype, ldc, 0, 1, computeType, algo);
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                                          int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype,
+                                          int lda, long long strideA, const void* B, cudaDataType Btype, int ldb,
+                                          long long strideB, const void* beta, void* C, cudaDataType Ctype, int ldc,
+                                          long long strideC, int batchCount, cublasComputeType_t computeType,
+                                          cublasGemmAlgo_t algo) {
+    ENTER("cublasGemmStridedBatchedEx");
+    return gemmStridedBatchedEx("cublasGemmStridedBatchedEx", handle, transa, transb, m, n, k, alpha, A, Atype, lda,
+                                strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType,
+                                algo);
 }
 
 }  // extern "C"

@@ -21,7 +21,8 @@ import java.util.Optional;
  *
  * <p>cuBLAS is column-major; a row-major matrix is its transpose seen column-major, so the row-major
  * product C = op(A)·op(B) is computed as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: operands swapped,
- * transpose flags kept. That translation lives only in {@link #gemm} and {@link #gemmStridedBatched}.
+ * transpose flags kept. That translation lives only in {@code prepare}, which the float32 products and
+ * {@link #gemmEx} share.
  *
  * <p>Like cuBLAS handles, an instance is not thread-safe: use it from one thread at a time.
  * Every operand is checked against the size of its {@link DeviceMemory} before the call, so a wrong
@@ -145,6 +146,94 @@ public final class Cublas extends NativeResource {
                                    DeviceMemory a, long offsetA, int lda, long strideA,
                                    DeviceMemory b, long offsetB, int ldb, long strideB, float beta,
                                    DeviceMemory c, long offsetC, int ldc, long strideC, int batch) {
+        ColumnMajor g = prepare(transA, transB, m, n, k, alpha, beta, a, offsetA, lda, strideA, b, offsetB, ldb, strideB,
+                c, offsetC, ldc, strideC, batch, Float.BYTES, Float.BYTES);
+        MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
+        if (batch == 1) {
+            check(cublasSgemm_v2(handle(), g.opB, g.opA, n, m, k, alphaBeta, g.b, g.ldb, g.a, g.lda, betaPtr, g.c, g.ldc),
+                    "cublasSgemm");
+        } else {
+            check(cublasSgemmStridedBatched(handle(), g.opB, g.opA, n, m, k, alphaBeta, g.b, g.ldb, strideB, g.a, g.lda,
+                    strideA, betaPtr, g.c, g.ldc, strideC, batch), "cublasSgemmStridedBatched");
+        }
+    }
+
+    /** Element types of {@link #gemmEx} operands, as cuBLAS's {@code cudaDataType}. */
+    public enum DataType {
+        F32(Float.BYTES), F16(2), BF16(2);
+
+        private final int bytes;
+
+        DataType(int bytes) {
+            this.bytes = bytes;
+        }
+
+        /** Bytes per element. */
+        public int bytes() {
+            return bytes;
+        }
+
+        int cuda() {
+            return switch (this) {
+                case F32 -> cuda_runtime_api_h.CUDA_R_32F();
+                case F16 -> cuda_runtime_api_h.CUDA_R_16F();
+                case BF16 -> cuda_runtime_api_h.CUDA_R_16BF();
+            };
+        }
+    }
+
+    /**
+     * Mixed-precision row-major products with float32 accumulation ({@code cublasGemmEx}, or
+     * {@code cublasGemmStridedBatchedEx} when {@code batch > 1}, with {@code CUBLAS_COMPUTE_32F}):
+     * C_i = alpha·op(A_i)·op(B_i) + beta·C_i, A and B of type {@code input}, C of type {@code output}, operands laid
+     * out as in {@link #gemmStridedBatched} with strides in elements. The products and sums are float32; a half
+     * {@code output} is rounded once, to nearest even, at the end. The combinations are those cuBLAS supports for
+     * {@code CUBLAS_COMPUTE_32F}: A and B both {@code BF16} or both {@code F16}, with C of that type or {@code F32};
+     * or all {@code F32} (then TF32 applies when {@link #setTf32} is on). Half buffers hold the 16-bit patterns.
+     *
+     * @throws IllegalArgumentException for another combination, a negative size or stride, or an operand whose device
+     *                                  block is too small for its elements in its type, before anything is queued
+     */
+    public void gemmEx(boolean transA, boolean transB, int m, int n, int k, float alpha, DataType input, DeviceMemory a,
+                       long strideA, DeviceMemory b, long strideB, float beta, DataType output, DeviceMemory c,
+                       long strideC, int batch) {
+        if (input == null || output == null) {
+            throw new IllegalArgumentException("gemmEx: input and output types must not be null");
+        }
+        if (output != input && output != DataType.F32) {
+            throw new IllegalArgumentException("gemmEx: A and B of " + input + " with C of " + output + " is not a"
+                    + " combination cuBLAS supports with CUBLAS_COMPUTE_32F; C must be " + input + " or F32");
+        }
+        ColumnMajor g = prepare(transA, transB, m, n, k, alpha, beta, a, 0, transA ? m : k, strideA, b, 0,
+                transB ? k : n, strideB, c, 0, n, strideC, batch, input.bytes, output.bytes);
+        MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
+        if (batch == 1) {
+            check(cublasGemmEx(handle(), g.opB, g.opA, n, m, k, alphaBeta, g.b, input.cuda(), g.ldb, g.a, input.cuda(),
+                    g.lda, betaPtr, g.c, output.cuda(), g.ldc, CUBLAS_COMPUTE_32F(), CUBLAS_GEMM_DEFAULT()),
+                    "cublasGemmEx");
+        } else {
+            check(cublasGemmStridedBatchedEx(handle(), g.opB, g.opA, n, m, k, alphaBeta, g.b, input.cuda(), g.ldb,
+                    strideB, g.a, input.cuda(), g.lda, strideA, betaPtr, g.c, output.cuda(), g.ldc, strideC, batch,
+                    CUBLAS_COMPUTE_32F(), CUBLAS_GEMM_DEFAULT()), "cublasGemmStridedBatchedEx");
+        }
+    }
+
+    /**
+     * cuBLAS's view of a row-major product: the operations, leading dimensions and first-matrix pointers of the
+     * swapped, column-major call Cᵀ (n×m) = op(B)ᵀ·op(A)ᵀ.
+     */
+    private record ColumnMajor(int opA, int opB, int lda, int ldb, int ldc, MemorySegment a, MemorySegment b,
+                               MemorySegment c) {
+    }
+
+    /**
+     * Checks the sizes and each operand (its matrices, of elements of the given size, inside its block), stores alpha
+     * and beta for the call, and returns the column-major call's parameters.
+     */
+    private ColumnMajor prepare(boolean transA, boolean transB, int m, int n, int k, float alpha, float beta,
+                                DeviceMemory a, long offsetA, int lda, long strideA, DeviceMemory b, long offsetB,
+                                int ldb, long strideB, DeviceMemory c, long offsetC, int ldc, long strideC, int batch,
+                                int inputBytes, int outputBytes) {
         if (m < 0 || n < 0 || k < 0 || batch < 1) {
             throw new IllegalArgumentException("gemm sizes must be non-negative and batch >= 1: m=" + m + " n=" + n
                     + " k=" + k + " batch=" + batch);
@@ -152,37 +241,31 @@ public final class Cublas extends NativeResource {
         lda = Math.max(1, lda);
         ldb = Math.max(1, ldb);
         ldc = Math.max(1, ldc);
-        checkOperand("A", a, offsetA, transA ? k : m, transA ? m : k, lda, strideA, batch);
-        checkOperand("B", b, offsetB, transB ? n : k, transB ? k : n, ldb, strideB, batch);
-        checkOperand("C", c, offsetC, m, n, ldc, strideC, batch);
+        checkOperand("A", a, offsetA, transA ? k : m, transA ? m : k, lda, strideA, batch, inputBytes);
+        checkOperand("B", b, offsetB, transB ? n : k, transB ? k : n, ldb, strideB, batch, inputBytes);
+        checkOperand("C", c, offsetC, m, n, ldc, strideC, batch, outputBytes);
         alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 0, alpha);
         alphaBeta.setAtIndex(ValueLayout.JAVA_FLOAT, 1, beta);
-        MemorySegment alphaPtr = alphaBeta;
-        MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
-        int opA = transA ? CUBLAS_OP_T() : CUBLAS_OP_N();
-        int opB = transB ? CUBLAS_OP_T() : CUBLAS_OP_N();
-        MemorySegment pa = a.pointer(offsetA * Float.BYTES), pb = b.pointer(offsetB * Float.BYTES);
-        MemorySegment pc = c.pointer(offsetC * Float.BYTES);
-        // Column-major view of row-major data: Cᵀ (n×m) = op(B)ᵀ·op(A)ᵀ.
-        if (batch == 1) {
-            check(cublasSgemm_v2(handle(), opB, opA, n, m, k, alphaPtr, pb, ldb, pa, lda, betaPtr, pc, ldc),
-                    "cublasSgemm");
-        } else {
-            check(cublasSgemmStridedBatched(handle(), opB, opA, n, m, k, alphaPtr, pb, ldb, strideB, pa, lda, strideA,
-                    betaPtr, pc, ldc, strideC, batch), "cublasSgemmStridedBatched");
-        }
+        return new ColumnMajor(transA ? CUBLAS_OP_T() : CUBLAS_OP_N(), transB ? CUBLAS_OP_T() : CUBLAS_OP_N(), lda, ldb,
+                ldc, a.pointer(offsetA * inputBytes), b.pointer(offsetB * inputBytes), c.pointer(offsetC * outputBytes));
     }
 
-    /** Throws unless {@code batch} rows × cols matrices (rows ld apart, stride apart, from offset) fit in m. */
+    /**
+     * Throws unless {@code batch} rows × cols matrices (rows ld apart, stride apart, from offset; elements of
+     * {@code elementBytes}) fit in m.
+     */
     private static void checkOperand(String name, DeviceMemory m, long offset, int rows, int cols, int ld, long stride,
-                                     int batch) {
+                                     int batch, int elementBytes) {
+        if (m == null) {
+            throw new IllegalArgumentException("gemm: operand " + name + " is null");
+        }
         if (stride < 0 || offset < 0 || rows > 0 && ld < cols) {
             throw new IllegalArgumentException("gemm: operand " + name + " has offset " + offset + ", stride " + stride
                     + " and leading dimension " + ld + " for rows of " + cols + " (need offset, stride >= 0, ld >= row)");
         }
         long end = (long) rows * cols == 0 ? offset : offset + (batch - 1) * stride + (long) (rows - 1) * ld + cols;
-        if (m.bytes() < end * Float.BYTES) {
-            throw new IllegalArgumentException("gemm: operand " + name + " needs " + end * Float.BYTES
+        if (m.bytes() < end * elementBytes) {
+            throw new IllegalArgumentException("gemm: operand " + name + " needs " + end * elementBytes
                     + " bytes but its device block has " + m.bytes());
         }
     }
