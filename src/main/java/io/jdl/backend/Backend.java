@@ -146,6 +146,12 @@ public interface Backend {
 
     void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                   float eps, float weightDecay, boolean decoupled, int step);
+
+    /**
+     * GradScaler's unscale of one gradient: grad[i] *= invScale, and foundInf[0] = 1 when any grad[i] was inf or
+     * NaN (otherwise foundInf is left as it is, so one zeroed flag collects a whole step without a host sync).
+     */
+    void ampUnscale(Storage grad, long n, float invScale, Storage foundInf);
     // ---- transformer operations ----
 
     /** out[i, :] = weight[ids[i], :] for every id (validated by the caller: inside [0, vocab)). */

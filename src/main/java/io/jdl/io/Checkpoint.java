@@ -2,6 +2,7 @@ package io.jdl.io;
 
 import io.jdl.nn.Module;
 import io.jdl.nn.Stochastic;
+import io.jdl.optim.GradScaler;
 import io.jdl.optim.Optimizer;
 import io.jdl.tensor.Tensor;
 import java.io.IOException;
@@ -33,7 +34,9 @@ import java.util.Objects;
  * holds them), {@code optimizer.<index>.<name>} (PyTorch's state names: {@code exp_avg}, {@code exp_avg_sq},
  * {@code momentum_buffer}; {@code step} as I64), {@code rng.<module path>} (I64 next seed of each
  * {@link Stochastic} module). The metadata holds the caller's entries and {@code jdl.*} entries for the
- * progress, the learning rate and the optimizer's class. PyTorch reads the file with
+ * progress, the learning rate and the optimizer's class, and, when a {@link GradScaler} is given, its state as
+ * {@code jdl.scaler.<PyTorch's state_dict key>} ({@code scale}, {@code growth_factor}, {@code backoff_factor},
+ * {@code growth_interval}, {@code _growth_tracker}). PyTorch reads the file with
  * {@code safetensors.torch.load_file}; strip the {@code model.} prefix for {@code load_state_dict}.
  * {@link #saveModel} writes a plain state dict instead.
  *
@@ -42,7 +45,8 @@ import java.util.Objects;
  * to NaN is refused rather than trained on. Nothing is changed when a check fails.
  */
 public final class Checkpoint {
-    private static final String MODEL = "model.", OPTIMIZER = "optimizer.", RNG = "rng.", META = "jdl.";
+    private static final String MODEL = "model.", OPTIMIZER = "optimizer.", RNG = "rng.", META = "jdl.",
+            SCALER = META + "scaler.";
 
     private Checkpoint() {
     }
@@ -73,6 +77,16 @@ public final class Checkpoint {
      */
     public static void save(Path file, Module model, Optimizer optimizer, Progress progress,
                             Map<String, String> metadata) throws IOException {
+        save(file, model, optimizer, null, progress, metadata);
+    }
+
+    /**
+     * Writes a training checkpoint with the loss scaler's state too (none for a disabled or null {@code scaler}).
+     *
+     * @param metadata the caller's entries; keys must not start with {@code jdl.}
+     */
+    public static void save(Path file, Module model, Optimizer optimizer, GradScaler scaler, Progress progress,
+                            Map<String, String> metadata) throws IOException {
         Objects.requireNonNull(progress, "progress");
         Map<String, String> meta = new LinkedHashMap<>();
         metadata.forEach((k, v) -> {
@@ -86,6 +100,14 @@ public final class Checkpoint {
         meta.put(META + "step", Long.toString(progress.step()));
         meta.put(META + "lr", Float.toString(optimizer.lr()));
         meta.put(META + "optimizer", optimizer.getClass().getName());
+        if (scaler != null && scaler.isEnabled()) {
+            GradScaler.State st = scaler.state();
+            meta.put(SCALER + "scale", Float.toString(st.scale()));
+            meta.put(SCALER + "growth_factor", Double.toString(st.growthFactor()));
+            meta.put(SCALER + "backoff_factor", Double.toString(st.backoffFactor()));
+            meta.put(SCALER + "growth_interval", Integer.toString(st.growthInterval()));
+            meta.put(SCALER + "_growth_tracker", Integer.toString(st.growthTracker()));
+        }
         List<NamedArray> arrays = new ArrayList<>(stateDictArrays(model, MODEL));
         optimizer.state().forEach((k, t) -> arrays.add(new NamedArray(OPTIMIZER + k, t.shape().dims(), t.toArray())));
         optimizer.counters().forEach((k, v) -> arrays.add(NamedArray.ofLongs(OPTIMIZER + k, new int[0], v)));
@@ -100,6 +122,18 @@ public final class Checkpoint {
      *                              non-finite model values; nothing is changed then
      */
     public static Resumed load(Path file, Module model, Optimizer optimizer) throws IOException {
+        return load(file, model, optimizer, null);
+    }
+
+    /**
+     * Restores {@code model}, {@code optimizer} and the loss scaler from {@code file}. A checkpoint saved with an
+     * enabled scaler needs an enabled {@code scaler} here and the other way round (a run resumed without its scale
+     * would restart it at 2^16 and skip steps); a disabled scaler is left as it is, as PyTorch's.
+     *
+     * @throws SafetensorsException when the file is not a checkpoint of this model, optimizer and scaler, or holds
+     *                              non-finite model values; nothing is changed then
+     */
+    public static Resumed load(Path file, Module model, Optimizer optimizer, GradScaler scaler) throws IOException {
         Safetensors.Contents c = Safetensors.read(file);
         Map<String, String> meta = c.metadata();
         String optimizerClass = meta.get(META + "optimizer");
@@ -134,6 +168,7 @@ public final class Checkpoint {
             }
         }
         checkStateDict(file, model, modelArrays);
+        GradScaler.State scalerState = scalerState(file, meta, scaler);
         Map<String, Stochastic> stochastic = stochastic(model, "");
         if (!stochastic.keySet().equals(seeds.keySet())) {
             throw new SafetensorsException(file + ": random state for modules " + seeds.keySet() + ", the model's"
@@ -151,10 +186,37 @@ public final class Checkpoint {
             optimizerState.values().forEach(Tensor::close);
         }
         optimizer.setLr(lr);
+        if (scalerState != null) {
+            scaler.loadState(scalerState);
+        }
         stochastic.forEach((path, m) -> m.seeds().set(seeds.get(path)));
         Map<String, String> callers = new LinkedHashMap<>(meta);
         callers.keySet().removeIf(k -> k.startsWith(META));
         return new Resumed(progress, lr, Map.copyOf(callers));
+    }
+
+    /** The scaler state saved in {@code meta}, or null when neither the file nor {@code scaler} has one. */
+    private static GradScaler.State scalerState(Path file, Map<String, String> meta, GradScaler scaler)
+            throws SafetensorsException {
+        boolean saved = meta.containsKey(SCALER + "scale");
+        boolean wanted = scaler != null && scaler.isEnabled();
+        if (saved != wanted) {
+            throw new SafetensorsException(file + (saved ? ": the checkpoint holds a GradScaler's state; pass an enabled"
+                    + " GradScaler to load it" : ": the checkpoint was saved without a GradScaler (or with a disabled"
+                    + " one), but an enabled GradScaler was given"));
+        }
+        if (!saved) {
+            return null;
+        }
+        try {
+            return new GradScaler.State(Float.parseFloat(meta.get(SCALER + "scale")),
+                    Double.parseDouble(meta.get(SCALER + "growth_factor")),
+                    Double.parseDouble(meta.get(SCALER + "backoff_factor")),
+                    Integer.parseInt(meta.get(SCALER + "growth_interval")),
+                    Integer.parseInt(meta.get(SCALER + "_growth_tracker")));
+        } catch (RuntimeException e) {
+            throw new SafetensorsException(file + ": bad GradScaler metadata: " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -39,6 +39,27 @@ public final class OptimizerSteps {
         v.bumpVersion();
     }
 
+    /**
+     * GradScaler's unscale of one gradient, in place (PyTorch's {@code _amp_foreach_non_finite_check_and_unscale_}):
+     * {@code grad *= invScale}, and {@code foundInf} (one element, on grad's device) set to 1 when grad held an inf
+     * or NaN. The flag is never cleared here: one zeroed flag collects every gradient of a step on the device, and
+     * the caller reads it once.
+     */
+    public static void ampUnscale(Tensor grad, float invScale, Tensor foundInf) {
+        Checks.sameDevice("ampUnscale", grad, foundInf);
+        if (foundInf.numel() != 1) {
+            throw new IllegalArgumentException("ampUnscale: foundInf must hold one element, has shape " + foundInf.shape());
+        }
+        if (!Float.isFinite(invScale)) {
+            throw new IllegalArgumentException("ampUnscale: invScale must be finite, got " + invScale);
+        }
+        Checks.notRecorded("ampUnscale", grad);
+        Checks.notRecorded("ampUnscale", foundInf);
+        grad.backend.ampUnscale(grad.storage, grad.numel(), invScale, foundInf.storage);
+        grad.bumpVersion();
+        foundInf.bumpVersion();
+    }
+
     private static void check(String op, Tensor param, Tensor... others) {
         param.checkOpen();
         Checks.notRecorded(op, param);

@@ -478,6 +478,19 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void ampUnscale(Storage gs, long n, float invScale, Storage flag) {
+        float[] grad = data(gs);
+        boolean nonFinite = false;
+        for (int i = 0; i < n; i++) {
+            nonFinite |= !Float.isFinite(grad[i]);
+            grad[i] = invScale == 1f ? grad[i] : grad[i] * invScale; // as PyTorch: a scale of 1 leaves every bit
+        }
+        if (nonFinite) {
+            data(flag)[0] = 1f;
+        }
+    }
+
+    @Override
     public void adamStep(Storage ps, Storage gs, Storage ms, Storage vs, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
         float[] p = data(ps), grad = data(gs), m = data(ms), v = data(vs);

@@ -499,10 +499,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdStep(Storage param, Storage grad, Storage momentumBuf, long n, float lr, float momentum,
                         float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
-        enter();
-        if (n == 0) {
-            return;
-        }
+        enter(); // NativeKernels launches nothing for n == 0
         NativeKernels.get().sgdStep(stream, mem(param), mem(grad), momentumBuf == null ? null : mem(momentumBuf), n, lr,
                 momentum, dampening, weightDecay, nesterov, firstStep);
     }
@@ -510,12 +507,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
-        enter();
-        if (n == 0) {
-            return;
-        }
+        enter(); // NativeKernels launches nothing for n == 0
         NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
                 weightDecay, decoupled, step);
+    }
+
+    @Override
+    public void ampUnscale(Storage grad, long n, float invScale, Storage foundInf) {
+        enter();
+        NativeKernels.get().ampUnscale(stream, mem(grad), n, invScale, mem(foundInf));
     }
 
     private static TensorDescriptor vector(long n) {
