@@ -12,6 +12,7 @@ import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.Gpu;
 import io.jdl.cuda.NativeKernels;
+import io.jdl.cuda.StandIn;
 import io.jdl.cuda.Stream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -160,6 +161,30 @@ class HalfPrecisionGpuTest {
         return out;
     }
 
+    /**
+     * The CPU emulation of gemmEx: half inputs (already rounded), float32 products summed in order of p, alpha and beta
+     * applied in float32, the output rounded once to its type (null: float32). The stand-in computes exactly this.
+     */
+    private static float[] emulate(boolean ta, boolean tb, int batch, int m, int n, int k, float alpha, float[] a,
+                                   float[] b, float beta, float[] c, HalfPrecision output) {
+        float[] out = new float[batch * m * n];
+        for (int q = 0; q < batch; q++) {
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    float s = 0;
+                    for (int p = 0; p < k; p++) {
+                        s += (ta ? a[q * m * k + p * m + i] : a[q * m * k + i * k + p])
+                                * (tb ? b[q * k * n + j * k + p] : b[q * k * n + p * n + j]);
+                    }
+                    int o = q * m * n + i * n + j;
+                    float v = alpha * s + (beta == 0 ? 0 : beta * c[o]);
+                    out[o] = output == null ? v : output.round(v);
+                }
+            }
+        }
+        return out;
+    }
+
     private float[] randomRounded(int n, HalfPrecision type) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
@@ -186,6 +211,12 @@ class HalfPrecisionGpuTest {
         }
         String what = input + "->" + output + " ta=" + ta + " tb=" + tb + " batch=" + batch + " m=" + m + " n=" + n
                 + " k=" + k + " alpha=" + alpha + " beta=" + beta;
+        if (StandIn.isLoaded()) { // its order of summation is the emulation's: bit for bit
+            float[] emulated = emulate(ta, tb, batch, m, n, k, alpha, a, b, beta, c0, out);
+            for (int i = 0; i < emulated.length; i++) {
+                assertEquals(Float.floatToRawIntBits(emulated[i]), Float.floatToRawIntBits(got[i]), what + ": C[" + i + "]");
+            }
+        }
         for (int i = 0; i < expected.length; i++) {
             // float32 accumulation in any order: k roundings of terms up to |alpha|·4²; a half output adds one rounding
             // (half its ulp), or a whole ulp when the accumulation error straddles a rounding boundary.
