@@ -6,6 +6,7 @@
 //
 // Parameter types are limited to what that test understands:
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
+//   unsigned short* / const unsigned short*      device pointers to bf16 / fp16 bit patterns
 //   long long                                    64-bit element counts
 //   unsigned long long                           64-bit seeds
 //   int, float                                   scalars and flags (0 = false)

@@ -10,8 +10,9 @@ import java.util.Objects;
  * jdl's own GPU kernels, for what cuBLAS and cuDNN lack: leaky ReLU and GELU (forward and backward),
  * softmax cross-entropy (forward and backward), SGD and Adam(W) steps, dropout with a counter-based
  * mask that {@code io.jdl.backend.DropoutMask} reproduces bit for bit on the CPU, embedding (forward and
- * backward), the masked attention softmax (forward and backward), and layer norm
- * (forward and backward).
+ * backward), the masked attention softmax (forward and backward), layer norm
+ * (forward and backward), float32 <-> bfloat16 / float16 conversion, and GradScaler's unscale with its
+ * non-finite check.
  *
  * <p>The kernels come from {@code native/jdl_kernels.cu}, built by {@code scripts/build-native} into a
  * fatbin (SASS for sm_80 and sm_90, PTX for compute_90 that newer GPUs JIT-compile) committed as the
