@@ -33,7 +33,9 @@ import java.util.Map;
  * <p><b>Semantics</b> (PyTorch's, checked against torch/amp/grad_scaler.py): defaults {@code initScale} 2^16,
  * {@code growthFactor} 2, {@code backoffFactor} 0.5, {@code growthInterval} 2000. {@link #unscale} multiplies each
  * gradient by {@code (float) (1 / (double) scale)} and records, per optimizer, whether any was inf or NaN; it may
- * be called once per optimizer between updates, and not after {@link #step}. {@link #step} unscales first if that
+ * be called once per optimizer between updates, and not after {@link #step}. Stricter than PyTorch, which checks
+ * this only before the first scale: unscale and step refuse to run when {@link #scale(Tensor)} was not called since
+ * the last update (unscaling gradients that were never scaled would shrink the step silently). {@link #step} unscales first if that
  * was not done, then calls {@code optimizer.step()} unless a non-finite gradient was found (the parameters and the
  * optimizer's state are then untouched). {@link #update} then backs the scale off ({@code scale *= backoffFactor},
  * good-step count reset) if any optimizer found a non-finite gradient, else counts a good step and after
@@ -87,6 +89,8 @@ public final class GradScaler implements AutoCloseable {
     private float scale;
     private double growthFactor, backoffFactor;
     private int growthInterval, growthTracker;
+    /** Whether {@link #scale(Tensor)} ran since the last update: unscaling gradients that were never scaled is a bug. */
+    private boolean scaled;
     private final Map<Optimizer, PerOptimizer> perOptimizer = new IdentityHashMap<>();
 
     /** PyTorch's defaults: scale 2^16, growth factor 2, backoff factor 0.5, growth interval 2000, enabled. */
@@ -118,7 +122,12 @@ public final class GradScaler implements AutoCloseable {
         if (loss == null) {
             throw new IllegalArgumentException("GradScaler.scale: loss is null");
         }
-        return enabled ? loss.scale(scale) : loss;
+        if (!enabled) {
+            return loss;
+        }
+        Tensor out = loss.scale(scale);
+        scaled = true;
+        return out;
     }
 
     /**
@@ -138,6 +147,11 @@ public final class GradScaler implements AutoCloseable {
         }
         if (state.stage == Stage.STEPPED) {
             throw new IllegalStateException("unscale() is being called after step()");
+        }
+        if (!scaled) {
+            throw new IllegalStateException("unscale() or step() without scale(loss) since the last update(): the"
+                    + " gradients were not scaled, and dividing them by the scale (" + scale + ") would shrink them;"
+                    + " call backward() on scaler.scale(loss)");
         }
         optimizer.checkParameters();
         float invScale = (float) (1.0 / scale); // in double, as PyTorch: exact for powers of two, rounded once otherwise
@@ -277,6 +291,7 @@ public final class GradScaler implements AutoCloseable {
     private void reset() {
         perOptimizer.values().forEach(s -> s.foundInf.values().forEach(Tensor::close));
         perOptimizer.clear();
+        scaled = false;
     }
 
     /** Frees the flags of an iteration not yet ended by {@link #update}. Idempotent. */

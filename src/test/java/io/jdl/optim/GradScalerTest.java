@@ -130,9 +130,19 @@ class GradScalerTest {
     void misuseIsAnErrorAsInPyTorch() {
         try (Tensor w = weight(Device.CPU); Sgd sgd = new Sgd(List.of(w), 0.1f); GradScaler scaler = new GradScaler()) {
             assertThrows(IllegalStateException.class, scaler::update, "update before any check");
+            IllegalStateException unscaled = assertThrows(IllegalStateException.class, () -> scaler.step(sgd));
+            assertTrue(unscaled.getMessage().contains("without scale(loss)"), unscaled.getMessage());
+            try (TensorScope scope = TensorScope.open()) {
+                scaler.scale(w.sum()); // scaled, but no backward: no parameter has a gradient
+            }
             IllegalStateException noGrad = assertThrows(IllegalStateException.class, () -> scaler.step(sgd));
             assertTrue(noGrad.getMessage().contains("no inf checks"), noGrad.getMessage());
             scaler.update(1024f); // a fixed scale ends the iteration too
+            try (TensorScope scope = TensorScope.open()) {
+                w.sum().backward(); // a backward without the scaler
+            }
+            assertThrows(IllegalStateException.class, () -> scaler.unscale(sgd), "gradients that were never scaled");
+            sgd.zeroGrad();
             backward(scaler, w, new float[] {1, 1, 1, 1});
             scaler.unscale(sgd);
             assertTrue(assertThrows(IllegalStateException.class, () -> scaler.unscale(sgd)).getMessage()
