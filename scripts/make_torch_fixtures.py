@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Writes the PyTorch-made test fixtures under src/test/resources/io/jdl/torch/ (committed; rerun only to change them).
 
-    JDL_TORCH_PYTHON=/path/to/python scripts/make_torch_fixtures.py      # or: python3 scripts/make_torch_fixtures.py
+    JDL_TORCH_PYTHON=/path/to/python scripts/make_torch_fixtures.py   # runs itself with that interpreter
+    python3 scripts/make_torch_fixtures.py                            # or with any Python that has torch
 
 Needs torch and safetensors in that interpreter (`pip install torch safetensors numpy`; CPU wheels suffice:
 nothing here uses a GPU). Deterministic: the same torch version writes the same bytes.
 
-1. half_tables.safetensors.gz -- the oracle of io.jdl.backend.HalfFloats (gzip of a safetensors file):
+1. half_tables.safetensors.gz -- the oracle of io.jdl.backend.HalfPrecision (gzip of a safetensors file):
    bf16_to_f32, f16_to_f32  F32 [65536]: element i is bit pattern i of the 16-bit type converted by
                             tensor.to(torch.float32);
    f32_inputs               F32 [N]: edge cases (signed zeros, infinities, NaN payloads quiet and signalling,
@@ -25,10 +26,18 @@ nothing here uses a GPU). Deterministic: the same torch version writes the same 
    seq_io.safetensors holds an input x [2, 1, 4, 4] and the eval-mode output y of the float32 model.
 """
 import gzip
-import io
 import json
 import os
 import sys
+
+# The interpreter that has PyTorch: JDL_TORCH_PYTHON when set (the script re-runs itself with it), else this one.
+_torch_python = os.environ.get("JDL_TORCH_PYTHON")
+if _torch_python and not os.environ.get("_JDL_TORCH_PYTHON_RUNNING"):
+    # Compared as given, not resolved: a virtual environment's python is a symlink to the base interpreter.
+    if not os.access(_torch_python, os.X_OK):
+        sys.exit(f"error: JDL_TORCH_PYTHON={_torch_python} is not an executable Python interpreter.")
+    os.environ["_JDL_TORCH_PYTHON_RUNNING"] = "1"
+    os.execv(_torch_python, [_torch_python] + sys.argv)
 
 try:
     import numpy as np
@@ -36,7 +45,8 @@ try:
     from safetensors.torch import save, save_file
 except ImportError as e:
     sys.exit(f"error: {e}. This script needs PyTorch, safetensors and numpy: pip install torch safetensors numpy "
-             "(any CPU build), then run it with that Python (JDL_TORCH_PYTHON=/path/to/python).")
+             f"(any CPU build), then run this script with that Python: JDL_TORCH_PYTHON=/path/to/python (tried "
+             f"{sys.executable}).")
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources", "io", "jdl", "torch")
 
