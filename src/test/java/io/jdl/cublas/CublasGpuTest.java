@@ -69,7 +69,7 @@ class CublasGpuTest {
     }
 
     /** Reference row-major op(A)·op(B) for each batch, in float64. */
-    private static float[] reference(boolean ta, boolean tb, int batch, int m, int n, int k, float[] a, float[] b) {
+    static float[] reference(boolean ta, boolean tb, int batch, int m, int n, int k, float[] a, float[] b) {
         float[] c = new float[batch * m * n];
         for (int q = 0; q < batch; q++) {
             for (int i = 0; i < m; i++) {

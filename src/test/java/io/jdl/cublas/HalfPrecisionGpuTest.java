@@ -140,27 +140,6 @@ class HalfPrecisionGpuTest {
     // ---------------------------------------------------------------------------------------------
     // gemmEx
 
-    /** What C should be: op(A)·op(B) of the half-rounded inputs in double, alpha and beta applied, for each batch. */
-    private static double[] reference(boolean ta, boolean tb, int batch, int m, int n, int k, float alpha, float[] a,
-                                      float[] b, float beta, float[] c) {
-        double[] out = new double[batch * m * n];
-        for (int q = 0; q < batch; q++) {
-            for (int i = 0; i < m; i++) {
-                for (int j = 0; j < n; j++) {
-                    double s = 0;
-                    for (int p = 0; p < k; p++) {
-                        double x = ta ? a[q * m * k + p * m + i] : a[q * m * k + i * k + p];
-                        double y = tb ? b[q * k * n + j * k + p] : b[q * k * n + p * n + j];
-                        s += x * y;
-                    }
-                    int o = q * m * n + i * n + j;
-                    out[o] = alpha * s + (beta == 0 ? 0 : beta * (double) c[o]);
-                }
-            }
-        }
-        return out;
-    }
-
     /**
      * The CPU emulation of gemmEx: half inputs (already rounded), float32 products summed in order of p, alpha and beta
      * applied in float32, the output rounded once to its type (null: float32). The stand-in computes exactly this.
@@ -203,7 +182,12 @@ class HalfPrecisionGpuTest {
         DeviceMemory dc = out == null ? upload(c0) : upload(out.fromFloats(c0));
         cublas.gemmEx(ta, tb, m, n, k, alpha, input, upload(in.fromFloats(a)), (long) m * k, upload(in.fromFloats(b)),
                 (long) k * n, beta, output, dc, (long) m * n, batch);
-        double[] expected = reference(ta, tb, batch, m, n, k, alpha, a, b, beta, c0);
+        // op(A)·op(B) of the half-rounded inputs summed in double, then alpha and beta
+        float[] product = CublasGpuTest.reference(ta, tb, batch, m, n, k, a, b);
+        double[] expected = new double[product.length];
+        for (int i = 0; i < expected.length; i++) {
+            expected[i] = alpha * (double) product[i] + (beta == 0 ? 0 : beta * (double) c0[i]);
+        }
         float[] got;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment host = download(dc, (long) batch * m * n * output.bytes(), arena);
