@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "standin.h"
 
@@ -30,6 +32,16 @@ bool pinnedRange(const void* ptr, size_t bytes, bool* overrun);
 struct Stream;
 Stream* resolveStream(cudaStream_t handle, const char* function);
 int streamDevice(const Stream* s);
+
+// Stream capture (streams.cpp): whether the stream is capturing; whether a potentially unsafe call (cudaMalloc,
+// cudaFree, a synchronisation) is prohibited for this thread now, in which case it has invalidated this thread's
+// captures and set the last error (the caller returns cudaErrorStreamCaptureUnsupported); invalidating them.
+bool capturing(const Stream* s);
+bool unsafeDuringCapture(const char* function);
+void invalidateCaptures(const char* function);
+
+// A new graph holding captured work, run in order by each cudaGraphLaunch (graphs.cpp).
+cudaGraph_t newGraph(int device, std::vector<std::function<void()>> nodes);
 
 }  // namespace standin
 

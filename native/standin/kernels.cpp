@@ -79,8 +79,16 @@ const Contract CONTRACTS[] = {
     // (param, grad, m, v, n, ...)
     {"jdl_adam_step", "PPPPlfffffiff", false, none,
      ACCESSES({0, I64(a, 4)}, {1, I64(a, 4)}, {2, I64(a, 4)}, {3, I64(a, 4)})},
+    // (param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, stepBase, replays)
+    {"jdl_adam_step_counted", "PPPPlfffffiiP", false, none,
+     ACCESSES({0, I64(a, 4)}, {1, I64(a, 4)}, {2, I64(a, 4)}, {3, I64(a, 4)}, {12, 1})},
+    // (counter)
+    {"jdl_count_replay", "P", false, none, ACCESSES({0, 1})},
     // (x, y, mask, n, p, seed)
     {"jdl_dropout", "PPPlfu", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (x, y, mask, n, p, seedBase, replays)
+    {"jdl_dropout_counted", "PPPlfuP", false, none,
+     ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)}, {6, 1})},
     // (weight, ids, out, n, dim, vocab)
     {"jdl_embedding_forward", "PPPlii", false, none,
      ACCESSES({0, I32(a, 5) * I32(a, 4)}, {1, I64(a, 3)}, {2, I64(a, 3) * I32(a, 4)})},

@@ -306,6 +306,7 @@ cudaError_t cudaGetDevice(int* device) {
 cudaError_t cudaMalloc(void** devPtr, size_t size) {
     ENTER("cudaMalloc");
     if (devPtr == nullptr) return (cudaError_t)fail(cudaErrorInvalidValue, "cudaMalloc: devPtr is NULL");
+    if (unsafeDuringCapture("cudaMalloc")) return cudaErrorStreamCaptureUnsupported;
     if (injectedMallocFailure())
         return (cudaError_t)fail(cudaErrorMemoryAllocation,
                                  "cudaMalloc: %zu bytes on device %d: out of memory injected by standinFailAllocations",
@@ -345,6 +346,7 @@ cudaError_t cudaMalloc(void** devPtr, size_t size) {
 cudaError_t cudaFree(void* devPtr) {
     ENTER("cudaFree");
     if (devPtr == nullptr) return cudaSuccess;
+    if (unsafeDuringCapture("cudaFree")) return cudaErrorStreamCaptureUnsupported;
     int device;
     {
         std::lock_guard<std::mutex> lock(allocationMutex);
@@ -383,6 +385,7 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
 cudaError_t cudaMallocHost(void** ptr, size_t size) {
     ENTER("cudaMallocHost");
     if (ptr == nullptr) return (cudaError_t)fail(cudaErrorInvalidValue, "cudaMallocHost: ptr is NULL");
+    if (unsafeDuringCapture("cudaMallocHost")) return cudaErrorStreamCaptureUnsupported;
     void* p = std::aligned_alloc(256, std::max<size_t>(256, (size + 255) / 256 * 256));
     if (p == nullptr) return (cudaError_t)fail(cudaErrorMemoryAllocation, "cudaMallocHost: %zu bytes", size);
     std::lock_guard<std::mutex> lock(allocationMutex);
@@ -394,6 +397,7 @@ cudaError_t cudaMallocHost(void** ptr, size_t size) {
 cudaError_t cudaFreeHost(void* ptr) {
     ENTER("cudaFreeHost");
     if (ptr == nullptr) return cudaSuccess;
+    if (unsafeDuringCapture("cudaFreeHost")) return cudaErrorStreamCaptureUnsupported;
     {
         std::lock_guard<std::mutex> lock(allocationMutex);
         auto it = allocations.find((uintptr_t)ptr);
@@ -436,6 +440,11 @@ const char* cudaGetErrorString(cudaError_t error) {
         case cudaErrorNotReady: return "device not ready";
         case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
         case cudaErrorLaunchFailure: return "unspecified launch failure";
+        case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+        case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+        case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+        case cudaErrorCapturedEvent: return "operation not permitted on an event last recorded in a capturing stream";
+        case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
         default: return cudaGetErrorName(error);
     }
 }

@@ -68,4 +68,6 @@ void standinFailCall(const char* function, int status, long long nth);  // nth c
 long long standinLiveAllocations(void);             // device allocations not yet freed
 long long standinCallCount(const char* function);   // calls of a library function so far (null: all calls)
 long long standinLaunchCount(void);                 // kernel launches so far
+long long standinGraphLaunchCount(void);            // (added) cudaGraphLaunch calls so far
+long long standinLiveGraphs(void);                  // (added) graphs and executable graphs not yet destroyed
 }

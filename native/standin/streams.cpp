@@ -5,6 +5,13 @@
 // wrong value (as it would on a GPU, but more often). The legacy default stream (NULL) is a stream per
 // device that, as CUDA documents for it, waits for the device's blocking streams before its work and makes
 // blocking streams wait for it; the stand-in does that by waiting on the host (stricter, same ordering).
+//
+// Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture) is modelled where work is queued: while a
+// stream captures, enqueue() appends the work to the capture instead of running it, so kernel launches,
+// async copies and memsets, and every cuBLAS/cuDNN call on that stream become the graph's nodes, in order,
+// with their arguments taken by value at record time (as on a GPU: a replay touches the same addresses).
+// Calls that cannot be captured fail as CUDA documents and invalidate the capture (see unsafeDuringCapture).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -20,6 +27,8 @@
 
 namespace standin {
 
+struct Capture;
+
 struct Stream {
     int device;
     bool blocking;  // created without cudaStreamNonBlocking (the legacy default stream counts as blocking)
@@ -30,6 +39,7 @@ struct Stream {
     unsigned long long enqueued = 0, done = 0;
     bool destroyed = false;
     std::thread worker;
+    Capture* capture = nullptr;  // set between cudaStreamBeginCapture and cudaStreamEndCapture (owning thread only)
 
     Stream(int device, bool blocking, bool legacyDefault)
         : device(device), blocking(blocking), legacyDefault(legacyDefault) {
@@ -67,7 +77,20 @@ struct Stream {
     }
 };
 
+// One capture sequence: the work recorded so far, and why it was invalidated (empty while valid).
+struct Capture {
+    cudaStreamCaptureMode mode;
+    std::thread::id thread;
+    std::vector<std::function<void()>> nodes;
+    std::string invalidatedBy;
+};
+
 namespace {
+
+// This thread's interaction mode (cudaThreadExchangeStreamCaptureMode), and the captures it began.
+thread_local cudaStreamCaptureMode threadMode = cudaStreamCaptureModeGlobal;
+thread_local std::vector<Stream*> capturesHere;
+std::atomic<int> globalCaptures{0};  // captures begun in cudaStreamCaptureModeGlobal, on any thread
 
 std::mutex registryMutex;
 std::set<Stream*> liveStreams;   // user-created streams not yet destroyed
@@ -127,10 +150,47 @@ static void legacyOrdering(Stream* s) {
 bool enqueue(void* stream, std::function<void()> work, const char* function) {
     Stream* s = resolveStream(reinterpret_cast<cudaStream_t>(stream), function);
     if (s == nullptr) return false;
+    if (s->capture != nullptr) {
+        if (!s->capture->invalidatedBy.empty()) {
+            fail(cudaErrorStreamCaptureInvalidated, "%s: the stream's capture was invalidated by %s", function,
+                 s->capture->invalidatedBy.c_str());
+            return false;
+        }
+        if (computing()) s->capture->nodes.push_back(std::move(work));  // recorded, not run
+        return true;
+    }
     if (!computing()) return true;
     legacyOrdering(s);
     s->push(std::move(work));
     return true;
+}
+
+bool capturing(const Stream* s) { return s->capture != nullptr; }
+
+// CUDA's rule (cudaThreadExchangeStreamCaptureMode): in the thread mode Global, a thread with a capture of
+// its own not begun in Relaxed mode, or while any thread has a Global capture, may not make potentially
+// unsafe calls (cudaMalloc, cudaFree, synchronisation); in ThreadLocal only its own captures count; Relaxed
+// allows them. A prohibited call invalidates this thread's captures (the stand-in does not track which
+// other thread's capture a call would disturb) and returns cudaErrorStreamCaptureUnsupported.
+bool unsafeDuringCapture(const char* function) {
+    if (threadMode == cudaStreamCaptureModeRelaxed) return false;
+    bool own = false;
+    int ownGlobal = 0;
+    for (Stream* s : capturesHere) {
+        own |= s->capture->mode != cudaStreamCaptureModeRelaxed;
+        ownGlobal += s->capture->mode == cudaStreamCaptureModeGlobal;
+    }
+    bool others = threadMode == cudaStreamCaptureModeGlobal && globalCaptures.load() > ownGlobal;
+    if (!own && !others) return false;
+    invalidateCaptures(function);
+    fail(cudaErrorStreamCaptureUnsupported, "%s: not permitted during stream capture (it is not queued on a stream, "
+         "so a graph cannot record it); the capture is invalidated", function);
+    return true;
+}
+
+void invalidateCaptures(const char* function) {
+    for (Stream* s : capturesHere)
+        if (s->capture->invalidatedBy.empty()) s->capture->invalidatedBy = function;
 }
 
 }  // namespace standin
@@ -146,6 +206,7 @@ struct CUevent_st {
     std::mutex mutex;
     std::condition_variable changed;
     unsigned long long recorded = 0, completed = 0;  // generations: cudaEventRecord bumps `recorded`
+    bool recordedInCapture = false;  // last recorded on a capturing stream: a graph node, not a point in time
     std::chrono::steady_clock::time_point time;
 };
 
@@ -210,12 +271,20 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     ENTER("cudaStreamSynchronize");
     Stream* s = resolveStream(stream, "cudaStreamSynchronize");
     if (s == nullptr) return cudaErrorInvalidResourceHandle;
+    if (s->capture != nullptr) {  // "necessarily conflicts" with capture, in every mode
+        if (s->capture->invalidatedBy.empty()) s->capture->invalidatedBy = "cudaStreamSynchronize";
+        return (cudaError_t)fail(cudaErrorStreamCaptureUnsupported, "cudaStreamSynchronize: the stream is capturing "
+                                 "(its work is recorded, not run, so there is nothing to wait for); the capture is "
+                                 "invalidated");
+    }
+    if (unsafeDuringCapture("cudaStreamSynchronize")) return cudaErrorStreamCaptureUnsupported;
     s->synchronize();
     return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
     ENTER("cudaDeviceSynchronize");
+    if (unsafeDuringCapture("cudaDeviceSynchronize")) return cudaErrorStreamCaptureUnsupported;
     synchronizeDevice(currentDevice());
     return cudaSuccess;
 }
@@ -245,6 +314,15 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
     if (overrun)
         return (cudaError_t)fail(cudaErrorInvalidValue, "cudaMemcpyAsync: %zu bytes at host %p overrun its "
                                  "cudaMallocHost allocation", count, host);
+    Stream* target = resolveStream(stream, fn);
+    if (target == nullptr) return cudaErrorInvalidResourceHandle;
+    if (host != nullptr && !pinned && capturing(target)) {
+        // A copy from or to pageable memory is staged or waited for on the host: a graph cannot replay that.
+        if (target->capture->invalidatedBy.empty()) target->capture->invalidatedBy = fn;
+        return (cudaError_t)fail(cudaErrorStreamCaptureUnsupported, "cudaMemcpyAsync: %zu bytes %s pageable host "
+                                 "memory %p on a capturing stream (only page-locked memory can be captured); the "
+                                 "capture is invalidated", count, kind == cudaMemcpyHostToDevice ? "from" : "to", host);
+    }
     if (host == nullptr || pinned) {
         if (!enqueue(stream, [dst, src, count] { std::memcpy(dst, src, count); }, fn)) return cudaErrorInvalidResourceHandle;
         return cudaSuccess;
@@ -314,9 +392,22 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     if (s->device != event->device)
         return (cudaError_t)fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: event of device %d, stream of device %d",
                                  event->device, s->device);
+    if (capturing(s)) {  // becomes a node of the graph; completes when a replay reaches it
+        {
+            std::lock_guard<std::mutex> lock(event->mutex);
+            event->recordedInCapture = true;
+        }
+        if (!enqueue(stream, [event] {
+                std::lock_guard<std::mutex> lock(event->mutex);
+                event->time = std::chrono::steady_clock::now();
+            }, "cudaEventRecord"))
+            return cudaErrorStreamCaptureInvalidated;
+        return cudaSuccess;
+    }
     unsigned long long generation;
     {
         std::lock_guard<std::mutex> lock(event->mutex);
+        event->recordedInCapture = false;
         generation = ++event->recorded;
     }
     auto complete = [event, generation] {
@@ -340,13 +431,20 @@ cudaError_t cudaEventQuery(cudaEvent_t event) {
     ENTER("cudaEventQuery");
     if (liveEvent(event, "cudaEventQuery") == nullptr) return cudaErrorInvalidResourceHandle;
     std::lock_guard<std::mutex> lock(event->mutex);
+    if (event->recordedInCapture)
+        return (cudaError_t)fail(cudaErrorCapturedEvent, "cudaEventQuery: the event was last recorded in a capturing "
+                                 "stream");
     return event->completed >= event->recorded ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
     ENTER("cudaEventSynchronize");
     if (liveEvent(event, "cudaEventSynchronize") == nullptr) return cudaErrorInvalidResourceHandle;
+    if (unsafeDuringCapture("cudaEventSynchronize")) return cudaErrorStreamCaptureUnsupported;
     std::unique_lock<std::mutex> lock(event->mutex);
+    if (event->recordedInCapture)
+        return (cudaError_t)fail(cudaErrorCapturedEvent, "cudaEventSynchronize: the event was last recorded in a "
+                                 "capturing stream");
     unsigned long long target = event->recorded;
     event->changed.wait(lock, [event, target] { return event->completed >= target; });
     return cudaSuccess;
@@ -367,6 +465,76 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
         return (cudaError_t)fail(cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: an event was never recorded");
     if (start->completed < start->recorded || end->completed < end->recorded) return cudaErrorNotReady;
     *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+    return cudaSuccess;
+}
+
+// ---- stream capture ---------------------------------------------------------------------------------
+
+// "Capture may not be initiated if stream is cudaStreamLegacy" (the legacy stream synchronises implicitly
+// with others, which a graph cannot record); a stream already capturing cannot begin again.
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+    ENTER("cudaStreamBeginCapture");
+    if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal &&
+        mode != cudaStreamCaptureModeRelaxed)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaStreamBeginCapture: mode %d", (int)mode);
+    Stream* s = resolveStream(stream, "cudaStreamBeginCapture");
+    if (s == nullptr) return cudaErrorInvalidResourceHandle;
+    if (s->legacyDefault)
+        return (cudaError_t)fail(cudaErrorStreamCaptureUnsupported, "cudaStreamBeginCapture: the legacy default "
+                                 "stream cannot be captured; capture a stream made with cudaStreamCreateWithFlags");
+    if (s->capture != nullptr)
+        return (cudaError_t)fail(cudaErrorIllegalState, "cudaStreamBeginCapture: the stream is already capturing");
+    s->capture = new Capture{mode, std::this_thread::get_id(), {}, {}};
+    capturesHere.push_back(s);
+    if (mode == cudaStreamCaptureModeGlobal) globalCaptures++;
+    return cudaSuccess;
+}
+
+// Ends the capture in every case; returns the graph, or NULL and cudaErrorStreamCaptureInvalidated when a
+// call invalidated it. A capture not begun in Relaxed mode must end on the thread that began it.
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* pGraph) {
+    ENTER("cudaStreamEndCapture");
+    if (pGraph == nullptr) return (cudaError_t)fail(cudaErrorInvalidValue, "cudaStreamEndCapture: pGraph is NULL");
+    Stream* s = resolveStream(stream, "cudaStreamEndCapture");
+    if (s == nullptr) return cudaErrorInvalidResourceHandle;
+    Capture* c = s->capture;
+    if (c == nullptr)
+        return (cudaError_t)fail(cudaErrorIllegalState, "cudaStreamEndCapture: the stream is not capturing");
+    if (c->mode != cudaStreamCaptureModeRelaxed && c->thread != std::this_thread::get_id())
+        return (cudaError_t)fail(cudaErrorStreamCaptureWrongThread, "cudaStreamEndCapture: the capture was begun on "
+                                 "another thread");
+    s->capture = nullptr;
+    std::erase(capturesHere, s);
+    if (c->mode == cudaStreamCaptureModeGlobal) globalCaptures--;
+    std::unique_ptr<Capture> ended(c);
+    if (!c->invalidatedBy.empty()) {
+        *pGraph = nullptr;
+        return (cudaError_t)fail(cudaErrorStreamCaptureInvalidated, "cudaStreamEndCapture: the capture was "
+                                 "invalidated by %s", c->invalidatedBy.c_str());
+    }
+    *pGraph = newGraph(s->device, std::move(c->nodes));
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* pCaptureStatus) {
+    ENTER("cudaStreamIsCapturing");
+    if (pCaptureStatus == nullptr)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaStreamIsCapturing: pCaptureStatus is NULL");
+    Stream* s = resolveStream(stream, "cudaStreamIsCapturing");
+    if (s == nullptr) return cudaErrorInvalidResourceHandle;
+    *pCaptureStatus = s->capture == nullptr ? cudaStreamCaptureStatusNone
+                      : s->capture->invalidatedBy.empty() ? cudaStreamCaptureStatusActive
+                                                          : cudaStreamCaptureStatusInvalidated;
+    return cudaSuccess;
+}
+
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+    ENTER("cudaThreadExchangeStreamCaptureMode");
+    if (mode == nullptr) return (cudaError_t)fail(cudaErrorInvalidValue, "cudaThreadExchangeStreamCaptureMode: mode is NULL");
+    if (*mode != cudaStreamCaptureModeGlobal && *mode != cudaStreamCaptureModeThreadLocal &&
+        *mode != cudaStreamCaptureModeRelaxed)
+        return (cudaError_t)fail(cudaErrorInvalidValue, "cudaThreadExchangeStreamCaptureMode: mode %d", (int)*mode);
+    std::swap(threadMode, *mode);
     return cudaSuccess;
 }
 
