@@ -225,25 +225,53 @@ extern "C" __global__ void jdl_sgd_step(float* param, const float* grad, float* 
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g * g
 //   param -= stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps)
+__device__ __forceinline__ void jdl_adam_element(float* param, const float* grad, float* m, float* v, long long i,
+                                                 float lr, float beta1, float beta2, float eps, float weightDecay,
+                                                 int decoupled, float stepSize, float biasCorrection2Sqrt) {
+    float p = param[i];
+    float g = grad[i];
+    if (weightDecay != 0.0f) {
+        if (decoupled) {
+            p *= 1.0f - lr * weightDecay;
+        } else {
+            g += weightDecay * p;
+        }
+    }
+    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = p - stepSize * mi / (sqrtf(vi) / biasCorrection2Sqrt + eps);
+}
+
 extern "C" __global__ void jdl_adam_step(float* param, const float* grad, float* m, float* v, long long n, float lr,
                                          float beta1, float beta2, float eps, float weightDecay, int decoupled,
                                          float stepSize, float biasCorrection2Sqrt) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        float p = param[i];
-        float g = grad[i];
-        if (weightDecay != 0.0f) {
-            if (decoupled) {
-                p *= 1.0f - lr * weightDecay;
-            } else {
-                g += weightDecay * p;
-            }
-        }
-        const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-        const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        param[i] = p - stepSize * mi / (sqrtf(vi) / biasCorrection2Sqrt + eps);
+        jdl_adam_element(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+                         biasCorrection2Sqrt);
     }
+}
+
+// Adam inside a CUDA graph: the step number t = stepBase + *replays is read on the device (a replay counter
+// that the graph itself advances, jdl_count_replay), so each replay applies the next step's bias
+// corrections, computed in double as the host does for jdl_adam_step (PyTorch's capturable Adam likewise
+// keeps its step on the device). The counter is a float: exact up to 2^24 replays.
+extern "C" __global__ void jdl_adam_step_counted(float* param, const float* grad, float* m, float* v, long long n,
+                                                 float lr, float beta1, float beta2, float eps, float weightDecay,
+                                                 int decoupled, int stepBase, const float* replays) {
+    const double t = (double)stepBase + (double)replays[0];
+    const float stepSize = (float)((double)lr / (1.0 - pow((double)beta1, t)));
+    const float biasCorrection2Sqrt = (float)sqrt(1.0 - pow((double)beta2, t));
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        jdl_adam_element(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+                         biasCorrection2Sqrt);
+    }
+}
+
+// *counter += 1, by one thread: the replay counter of a CUDA graph, advanced as the graph's last node.
+extern "C" __global__ void jdl_count_replay(float* counter) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) counter[0] += 1.0f;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -267,14 +295,27 @@ __device__ __forceinline__ bool jdl_dropout_keep(uint64_t seed, uint64_t index, 
 }
 
 // mask[i] = keep(seed, i, p) ? 1 / (1 - p) : 0;  y[i] = x[i] * mask[i].  0 <= p <= 1 (checked by the caller).
-extern "C" __global__ void jdl_dropout(const float* x, float* y, float* mask, long long n, float p,
-                                       unsigned long long seed) {
+__device__ __forceinline__ void jdl_dropout_apply(const float* x, float* y, float* mask, long long n, float p,
+                                                  unsigned long long seed) {
     const float scale = 1.0f / (1.0f - p);
     JDL_GRID_STRIDE_LOOP(i, n) {
         const float k = jdl_dropout_keep(seed, (uint64_t)i, p) ? scale : 0.0f;
         mask[i] = k;
         y[i] = x[i] * k;
     }
+}
+
+extern "C" __global__ void jdl_dropout(const float* x, float* y, float* mask, long long n, float p,
+                                       unsigned long long seed) {
+    jdl_dropout_apply(x, y, mask, n, p, seed);
+}
+
+// Dropout inside a CUDA graph: seed = seedBase + *replays (the graph's replay counter), so replay k draws
+// the mask of the k-th next seed, as k more eager steps would (a seed baked into the graph would repeat one
+// mask forever; PyTorch's graph-safe RNG keeps its offset on the device for the same reason).
+extern "C" __global__ void jdl_dropout_counted(const float* x, float* y, float* mask, long long n, float p,
+                                               unsigned long long seedBase, const float* replays) {
+    jdl_dropout_apply(x, y, mask, n, p, seedBase + (unsigned long long)replays[0]);
 }
 
 // ---------------------------------------------------------------------------------------------------

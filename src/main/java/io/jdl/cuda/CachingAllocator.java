@@ -20,6 +20,14 @@ import java.util.Map;
  *
  * <p>{@link #allocatedBytes()} counts blocks in use, {@link #reservedBytes()} all memory obtained from
  * CUDA (in use plus cached); {@link #emptyCache()} gives the cached part back.
+ *
+ * <p><b>Graph pools.</b> While a CUDA graph is captured ({@link #beginGraphPool}), every block handed out
+ * and every block freed belongs to that graph's {@link GraphPool}: the graph replays kernels that read and
+ * write those addresses, so no one else may get them until the graph is gone. A block freed during the
+ * capture may be reused by a later allocation of the same capture (the replay runs in the same order, as
+ * the eager step did). After the capture the pool's free blocks stay reserved for the graph; blocks still
+ * in use (the step's outputs, gradients) return to the pool when closed. {@link GraphPool#close()} gives the
+ * free blocks back to CUDA, and blocks closed after that go to the ordinary cache.
  */
 public final class CachingAllocator extends NativeResource {
     private static final long SMALL = 1L << 20;
@@ -57,6 +65,8 @@ public final class CachingAllocator extends NativeResource {
     private long allocated;
     private long reserved;
     private long peakAllocated;
+    /** The pool of the graph being captured, or null. */
+    private GraphPool capturing;
 
     public CachingAllocator(RawAllocator raw) {
         this.raw = raw;
@@ -79,14 +89,26 @@ public final class CachingAllocator extends NativeResource {
             throw new IllegalArgumentException("negative allocation size: " + bytes);
         }
         long size = roundUp(bytes);
-        ArrayDeque<Long> free = cached.get(size);
-        long address = free != null && !free.isEmpty() ? free.pop() : cudaMallocRetrying(size);
+        GraphPool pool = capturing;
+        long address;
+        if (pool != null) {
+            // A block of the ordinary cache is not used by any graph (graphs keep theirs): it may join this one.
+            Long reused = pool.take(size);
+            address = reused != null ? reused : cached.containsKey(size) && !cached.get(size).isEmpty()
+                    ? cached.get(size).pop() : pool.cudaMalloc(size);
+        } else {
+            ArrayDeque<Long> free = cached.get(size);
+            address = free != null && !free.isEmpty() ? free.pop() : cudaMallocRetrying(size);
+        }
         allocated += size;
         peakAllocated = Math.max(peakAllocated, allocated);
-        return new DeviceMemory(address, bytes, size, this);
+        DeviceMemory block = new DeviceMemory(address, bytes, size, this);
+        block.pool = pool;
+        return block;
     }
 
     private long cudaMallocRetrying(long size) {
+        // (Only outside captures: emptying the cache calls cudaFree, which would invalidate one.)
         long address;
         try {
             address = raw.malloc(size);
@@ -116,6 +138,12 @@ public final class CachingAllocator extends NativeResource {
 
     synchronized void free(DeviceMemory block) {
         allocated -= block.blockBytes();
+        GraphPool pool = capturing != null ? capturing : block.pool;
+        if (pool != null && !pool.closed) {
+            // During a capture even a block from before it joins the graph: a recorded kernel may read it.
+            pool.put(block.blockBytes(), block.address());
+            return;
+        }
         if (isClosed()) {
             // The allocator is gone: give the block straight back to CUDA.
             raw.free(block.address());
@@ -144,10 +172,114 @@ public final class CachingAllocator extends NativeResource {
         peakAllocated = allocated;
     }
 
-    /** Returns every cached (free) block to CUDA. */
+    /** Returns every cached (free) block to CUDA; not while a graph is captured (cudaFree would end it). */
     public synchronized void emptyCache() {
         checkOpen();
+        if (capturing != null) {
+            throw new GraphCaptureException("emptyCache() inside CUDA graph capture: cudaFree synchronises the device");
+        }
         freeCached();
+    }
+
+    /**
+     * Starts routing allocations and frees to a new pool for the graph about to be captured, until
+     * {@link GraphPool#endCapture()}.
+     *
+     * @throws IllegalStateException when a capture pool is active already
+     */
+    public synchronized GraphPool beginGraphPool() {
+        checkOpen();
+        if (capturing != null) {
+            throw new IllegalStateException("a CUDA graph is already being captured with this allocator");
+        }
+        capturing = new GraphPool();
+        return capturing;
+    }
+
+    /**
+     * The device memory of one CUDA graph (see the class comment). Owned by the graph's owner: close it after
+     * the graph. Not closing it keeps its blocks reserved until the allocator is closed.
+     */
+    public final class GraphPool implements AutoCloseable {
+        private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
+        private long poolBytes;
+        private long mallocs;
+        private boolean closed;
+
+        private GraphPool() {
+        }
+
+        private Long take(long size) {
+            ArrayDeque<Long> list = free.get(size);
+            return list == null || list.isEmpty() ? null : list.pop();
+        }
+
+        private void put(long size, long address) {
+            free.computeIfAbsent(size, k -> new ArrayDeque<>()).push(address);
+        }
+
+        /** New memory during a capture: relaxed capture mode (allowed, not recorded), no cache-emptying retry. */
+        private long cudaMalloc(long size) {
+            long address;
+            try {
+                address = CudaGraph.relaxed(() -> raw.malloc(size));
+            } catch (CudaException e) {
+                throw outOfMemory(size, e);
+            }
+            reserved += size;
+            poolBytes += size;
+            mallocs++;
+            return address;
+        }
+
+        /** Stops taking this thread's allocations; the blocks stay the graph's. Idempotent. */
+        public void endCapture() {
+            synchronized (CachingAllocator.this) {
+                if (capturing == this) {
+                    capturing = null;
+                }
+            }
+        }
+
+        /** Bytes obtained from CUDA for this graph during its capture (the rest came from the cache). */
+        public long newBytes() {
+            synchronized (CachingAllocator.this) {
+                return poolBytes;
+            }
+        }
+
+        /** {@code cudaMalloc} calls made for this graph. */
+        public long mallocCount() {
+            synchronized (CachingAllocator.this) {
+                return mallocs;
+            }
+        }
+
+        /** Bytes of free blocks held for the graph (what {@link #close()} gives back to CUDA). */
+        public long heldFreeBytes() {
+            synchronized (CachingAllocator.this) {
+                return free.entrySet().stream().mapToLong(e -> e.getKey() * e.getValue().size()).sum();
+            }
+        }
+
+        /** Gives the free blocks back to CUDA; blocks still in use go to the ordinary cache when closed. Idempotent. */
+        @Override
+        public void close() {
+            synchronized (CachingAllocator.this) {
+                endCapture();
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                for (Map.Entry<Long, ArrayDeque<Long>> e : free.entrySet()) {
+                    for (long address : e.getValue()) {
+                        raw.free(address);
+                        reserved -= e.getKey();
+                    }
+                }
+                free.clear();
+            }
+        }
     }
 
     private void freeCached() {

@@ -15,6 +15,8 @@ public final class DeviceMemory extends NativeResource {
     private final long bytes;
     private final long blockBytes;
     private final CachingAllocator owner;
+    /** The graph pool this block was allocated for, or null (see {@link CachingAllocator}). */
+    CachingAllocator.GraphPool pool;
 
     DeviceMemory(long address, long bytes, long blockBytes, CachingAllocator owner) {
         this.address = address;

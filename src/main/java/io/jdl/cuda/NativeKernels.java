@@ -223,6 +223,37 @@ public final class NativeKernels {
      */
     public void adamStep(Stream stream, DeviceMemory param, DeviceMemory grad, DeviceMemory m, DeviceMemory v, long n,
             float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
+        checkAdam(stream, param, grad, m, v, n, beta1, beta2, step);
+        // Bias corrections in double, as torch computes them (Python floats), then rounded once.
+        float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
+        float biasCorrection2Sqrt = (float) Math.sqrt(1.0 - Math.pow(beta2, step));
+        if (n > 0) {
+            launch(Kernel.ADAM_STEP, stream, elementwiseGrid(n), BLOCK, param.pointer(), grad.pointer(), m.pointer(),
+                    v.pointer(), n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, stepSize,
+                    biasCorrection2Sqrt);
+        }
+    }
+
+    /**
+     * {@link #adamStep} for a CUDA graph: the step number is {@code stepBase + replays[0]}, read on the device
+     * when the kernel runs, so each replay of the graph uses the next step's bias corrections.
+     *
+     * @param replays one float, the graph's replay counter ({@link #countReplay})
+     */
+    public void adamStepCounted(Stream stream, DeviceMemory param, DeviceMemory grad, DeviceMemory m, DeviceMemory v,
+            long n, float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int stepBase,
+            DeviceMemory replays) {
+        checkAdam(stream, param, grad, m, v, n, beta1, beta2, stepBase);
+        requireFloats("replays", replays, 1);
+        if (n > 0) {
+            launch(Kernel.ADAM_STEP_COUNTED, stream, elementwiseGrid(n), BLOCK, param.pointer(), grad.pointer(),
+                    m.pointer(), v.pointer(), n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, stepBase,
+                    replays.pointer());
+        }
+    }
+
+    private void checkAdam(Stream stream, DeviceMemory param, DeviceMemory grad, DeviceMemory m, DeviceMemory v, long n,
+            float beta1, float beta2, int step) {
         checkStream(stream);
         checkCount("n", n);
         if (step < 1) {
@@ -235,14 +266,13 @@ public final class NativeKernels {
         requireFloats("grad", grad, n);
         requireFloats("m", m, n);
         requireFloats("v", v, n);
-        // Bias corrections in double, as torch computes them (Python floats), then rounded once.
-        float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
-        float biasCorrection2Sqrt = (float) Math.sqrt(1.0 - Math.pow(beta2, step));
-        if (n > 0) {
-            launch(Kernel.ADAM_STEP, stream, elementwiseGrid(n), BLOCK, param.pointer(), grad.pointer(), m.pointer(),
-                    v.pointer(), n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, stepSize,
-                    biasCorrection2Sqrt);
-        }
+    }
+
+    /** Adds 1 to the float {@code counter[0]} on the device: a CUDA graph's replay counter, its last node. */
+    public void countReplay(Stream stream, DeviceMemory counter) {
+        checkStream(stream);
+        requireFloats("counter", counter, 1);
+        launch(Kernel.COUNT_REPLAY, stream, 1, BLOCK, counter.pointer());
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -257,16 +287,34 @@ public final class NativeKernels {
      * @param p the probability of dropping an element, {@code 0 <= p <= 1} ({@code p == 1} drops all)
      */
     public void dropout(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p, long seed) {
+        checkDropout(stream, x, y, mask, n, p);
+        if (n > 0) {
+            launch(Kernel.DROPOUT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(), n, p,
+                    seed);
+        }
+    }
+
+    /**
+     * {@link #dropout} for a CUDA graph: the seed is {@code seedBase + replays[0]}, read on the device, so
+     * replay k draws the mask that the k-th next eager step would.
+     */
+    public void dropoutCounted(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p,
+            long seedBase, DeviceMemory replays) {
+        checkDropout(stream, x, y, mask, n, p);
+        requireFloats("replays", replays, 1);
+        if (n > 0) {
+            launch(Kernel.DROPOUT_COUNTED, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(),
+                    n, p, seedBase, replays.pointer());
+        }
+    }
+
+    private void checkDropout(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p) {
         checkStream(stream);
         checkCount("n", n);
         checkProbability(p);
         requireFloats("x", x, n);
         requireFloats("y", y, n);
         requireFloats("mask", mask, n);
-        if (n > 0) {
-            launch(Kernel.DROPOUT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(), n, p,
-                    seed);
-        }
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ public final class StandIn {
         final MethodHandle liveAllocations;
         final MethodHandle callCount;
         final MethodHandle launchCount;
+        final MethodHandle graphLaunchCount;
+        final MethodHandle liveGraphs;
 
         private Exports(SymbolLookup lookup) {
             Linker linker = Linker.nativeLinker();
@@ -51,6 +53,8 @@ public final class StandIn {
             callCount = handle(linker, lookup, "standinCallCount",
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
             launchCount = handle(linker, lookup, "standinLaunchCount", FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+            graphLaunchCount = handle(linker, lookup, "standinGraphLaunchCount", FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+            liveGraphs = handle(linker, lookup, "standinLiveGraphs", FunctionDescriptor.of(ValueLayout.JAVA_LONG));
         }
 
         private static MethodHandle handle(Linker linker, SymbolLookup lookup, String name, FunctionDescriptor d) {
@@ -163,6 +167,24 @@ public final class StandIn {
     public static long launchCount() {
         try {
             return (long) exports().launchCount.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphLaunch} calls accepted so far. */
+    public static long graphLaunchCount() {
+        try {
+            return (long) exports().graphLaunchCount.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Graphs and executable graphs created and not yet destroyed. */
+    public static long liveGraphs() {
+        try {
+            return (long) exports().liveGraphs.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }

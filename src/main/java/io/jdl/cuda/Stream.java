@@ -18,6 +18,8 @@ public final class Stream extends NativeResource {
     private final MemorySegment handle;
     private final java.util.concurrent.atomic.AtomicLong hostSyncs = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong stagingWaits = new java.util.concurrent.atomic.AtomicLong();
+    /** Between {@link #beginCapture} and {@link #endCapture}: host reads, uploads and waits are refused. */
+    private volatile boolean capturing;
 
     private Stream(MemorySegment handle) {
         this.handle = handle;
@@ -41,6 +43,10 @@ public final class Stream extends NativeResource {
 
     /** Blocks until all work queued on this stream has finished. */
     public void synchronize() {
+        if (capturing) {
+            throw new GraphCaptureException("cannot wait for the stream inside CUDA graph capture (its work is recorded,"
+                    + " not run)");
+        }
         hostSyncs.incrementAndGet();
         Cuda.check(cudaStreamSynchronize(handle()), "cudaStreamSynchronize");
     }
@@ -71,6 +77,7 @@ public final class Stream extends NativeResource {
 
     /** Queues a copy of {@code bytes} from native host memory to device memory. */
     public void copyToDevice(MemorySegment src, long srcOffset, DeviceMemory dst, long dstOffset, long bytes) {
+        checkNotCapturing(false, bytes + " bytes host to device");
         checkHost(src, srcOffset, bytes);
         dst.checkRange(dstOffset, bytes);
         Cuda.check(cudaMemcpyAsync(dst.pointer(dstOffset), src.asSlice(srcOffset), bytes, cudaMemcpyHostToDevice(), handle()),
@@ -79,6 +86,7 @@ public final class Stream extends NativeResource {
 
     /** Queues a copy of {@code bytes} from device memory to native host memory. */
     public void copyToHost(DeviceMemory src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
+        checkNotCapturing(true, bytes + " bytes device to host");
         src.checkRange(srcOffset, bytes);
         checkHost(dst, dstOffset, bytes);
         Cuda.check(cudaMemcpyAsync(dst.asSlice(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToHost(), handle()),
@@ -97,6 +105,44 @@ public final class Stream extends NativeResource {
     public void memset(DeviceMemory dst, long offset, int value, long bytes) {
         dst.checkRange(offset, bytes);
         Cuda.check(cudaMemsetAsync(dst.pointer(offset), value, bytes, handle()), "cudaMemsetAsync");
+    }
+
+    /** Whether this stream is capturing a CUDA graph ({@link CudaGraph#capture}). */
+    public boolean isCapturing() {
+        return capturing;
+    }
+
+    /**
+     * Throws {@link GraphCaptureException} naming {@code what} while this stream captures: a host read
+     * ({@code read}) or an upload would be recorded as a copy from or to host memory that a replay reuses.
+     */
+    public void checkNotCapturing(boolean read, String what) {
+        if (capturing) {
+            throw read ? GraphCaptureException.hostRead(what) : GraphCaptureException.upload(what);
+        }
+    }
+
+    void beginCapture() {
+        checkOpen();
+        if (capturing) {
+            throw new IllegalStateException("the stream is already capturing a CUDA graph");
+        }
+        Cuda.check(cudaStreamBeginCapture(handle, cudaStreamCaptureModeThreadLocal()), "cudaStreamBeginCapture");
+        capturing = true;
+    }
+
+    /** Ends the capture; the graph, or NULL when CUDA invalidated it (the status is then left to the caller). */
+    MemorySegment endCapture() {
+        capturing = false;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int status = cudaStreamEndCapture(handle, out);
+            if (status == cudaErrorStreamCaptureInvalidated()) {
+                return MemorySegment.NULL;
+            }
+            Cuda.check(status, "cudaStreamEndCapture");
+            return out.get(ValueLayout.ADDRESS, 0);
+        }
     }
 
     private static void checkHost(MemorySegment host, long offset, long bytes) {
