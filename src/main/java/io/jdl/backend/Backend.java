@@ -29,6 +29,22 @@ public interface Backend {
     /** The first {@code numel} floats of {@code src}, after all queued work on it has finished. */
     float[] download(Storage src, long numel);
 
+    /**
+     * Records the device work that {@code body} queues into a {@link CapturedGraph} instead of running it.
+     * Nothing runs until the first {@link CapturedGraph#replay()}. The body must not read device values
+     * or upload host arrays (it throws, and the capture is discarded with everything it allocated).
+     *
+     * @throws UnsupportedOperationException on a device without graphs (the CPU)
+     */
+    default CapturedGraph captureGraph(Runnable body) {
+        throw new UnsupportedOperationException("CUDA graph capture needs a CUDA device; this tensor is on " + device());
+    }
+
+    /** Whether {@link #captureGraph} is recording on the calling thread now. */
+    default boolean isCapturing() {
+        return false;
+    }
+
     /** out[i] = value for every element. */
     void fill(Storage out, float value);
 

@@ -1,5 +1,6 @@
 package io.jdl.nn;
 
+import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Tensor;
 
 /**
@@ -20,7 +21,12 @@ public final class Dropout extends Module implements Stochastic {
 
     @Override
     protected Tensor compute(Tensor x) {
-        return isTraining() ? x.dropout(p, seeds.take(), true) : x; // identity in evaluation
+        if (!isTraining()) {
+            return x; // identity in evaluation
+        }
+        // Captured as a CUDA graph, the mask's seed is this seed plus the graph's replay counter (on the device).
+        CudaGraphStep.advancesPerReplay(n -> seeds.set(seeds.peek() + n));
+        return x.dropout(p, seeds.take(), true);
     }
 
     @Override

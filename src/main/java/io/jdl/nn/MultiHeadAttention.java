@@ -130,6 +130,9 @@ public final class MultiHeadAttention extends Module implements Stochastic {
         return scoped(() -> {
             Tensor qkv = children().get("qkv").forward(x);                 // [B, T, 3·dim] = [B, T, 3, H, hd]
             boolean train = isTraining() && dropout > 0;
+            if (train) {  // captured as a CUDA graph: seed + the graph's replay counter, as in Dropout
+                io.jdl.tensor.CudaGraphStep.advancesPerReplay(n -> seeds.set(seeds.peek() + n));
+            }
             // The heads are read from qkv and written to [B, T, H, hd] in place: no split or merge copies.
             Attention a = qkv.selfAttention(heads, causal, keyPaddingMask, train ? dropout : 0f,
                     train ? seeds.take() : 0L, recordWeights);

@@ -1,5 +1,6 @@
 package io.jdl.optim;
 
+import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
 import java.util.HashSet;
@@ -17,8 +18,11 @@ import java.util.Set;
  * Adam adamW = Adam.builder().lr(3e-4f).betas(0.9f, 0.95f).weightDecay(0.1f).decoupled(true).build(model.parameters());
  * }</pre>
  *
- * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize}, {@code capturable} or {@code foreach}
- * options; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
+ * <p>In a step captured as a CUDA graph ({@link CudaGraphStep}) the bias corrections use the step count
+ * plus the graph's replay counter, read on the device, as PyTorch's {@code capturable=True} does.
+ *
+ * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize} or {@code foreach}
+ * options; always capturable; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
  * parameter rather than a float tensor. AdamW's default weight decay is 0.01 as in PyTorch; Adam's is 0.
  */
 public final class Adam extends Optimizer {
@@ -120,6 +124,9 @@ public final class Adam extends Optimizer {
             }
             Map<String, Tensor> s = stateFor(i);
             steps[i]++;
+            int index = i;
+            // In a captured step the kernel adds the graph's replay counter to this step number on the device.
+            CudaGraphStep.advancesPerReplay(n -> steps[index] += n);
             OptimizerSteps.adam(p, g, s.get("exp_avg"), s.get("exp_avg_sq"), lr, beta1, beta2, eps, weightDecay,
                     decoupled, steps[i]);
         }

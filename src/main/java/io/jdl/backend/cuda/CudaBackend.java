@@ -2,6 +2,7 @@ package io.jdl.backend.cuda;
 
 import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
+import io.jdl.backend.CapturedGraph;
 import io.jdl.backend.ConvShape;
 import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
@@ -52,8 +53,11 @@ public final class CudaBackend implements Backend {
     private final Cudnn cudnn;
     private final HostToDeviceStaging staging;
     private final CudnnLayers layers;
+    private final TargetsCache targetsCache;
     private final OpTensorDescriptor mulDescriptor;
     private final ReduceDescriptor sumDescriptor;
+    /** The graph being captured on this backend's stream, or null (set by CudaGraphCapture). */
+    CudaGraphCapture capture;
 
     private CudaBackend(int index) {
         this.properties = CudaDevice.get(index);
@@ -67,6 +71,7 @@ public final class CudaBackend implements Backend {
         this.mulDescriptor = new OpTensorDescriptor(OpTensorDescriptor.Op.MUL);
         this.sumDescriptor = new ReduceDescriptor(ReduceDescriptor.Op.SUM);
         this.layers = new CudnnLayers(cudnn, allocator, cublas::tf32);
+        this.targetsCache = new TargetsCache(allocator, staging);
     }
 
     /** The backend of CUDA device {@code index}; throws {@code CudaUnavailableException} without one. */
@@ -146,6 +151,7 @@ public final class CudaBackend implements Backend {
     @Override
     public float[] download(Storage src, long numel) {
         enter();
+        stream.checkNotCapturing(true, "a download of " + numel + " floats (toArray(), item(), a loss as a float)");
         long bytes = numel * Float.BYTES;
         if (bytes == 0) {
             return new float[0];
@@ -156,6 +162,17 @@ public final class CudaBackend implements Backend {
             stream.synchronize();
             return host.toArray(ValueLayout.JAVA_FLOAT);
         }
+    }
+
+    @Override
+    public CapturedGraph captureGraph(Runnable body) {
+        enter();
+        return CudaGraphCapture.capture(this, stream, allocator, staging, body);
+    }
+
+    @Override
+    public boolean isCapturing() {
+        return capture != null;
     }
 
     @Override
@@ -364,33 +381,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The targets as int32 on the device, copied asynchronously (the tensor layer validated them). */
-    private DeviceMemory uploadInts(int[] values) {
-        DeviceMemory d = allocator.allocate((long) values.length * Integer.BYTES);
-        staging.upload(values, d);
-        return d;
+    /** The targets as int32: the graph's static buffer while capturing, else the cached upload. */
+    private DeviceMemory deviceTargets(int[] targets, int rows, int classes, int ignoreIndex) {
+        return capture != null ? capture.targets(targets, rows, classes, ignoreIndex, allocator) : targetsCache.get(targets);
     }
-
-    /**
-     * The device copy of {@code targets}, uploaded only when a different array comes: the tensor layer
-     * passes the same (private, never modified) array to forward and backward, so a training step
-     * uploads its targets once. The last copy is kept until the next loss (one small block).
-     */
-    private DeviceMemory deviceTargets(int[] targets) {
-        if (targets != lastTargets) {
-            lastTargets = null;
-            if (lastTargetsMemory != null) {
-                lastTargetsMemory.close();
-                lastTargetsMemory = null;
-            }
-            lastTargetsMemory = uploadInts(targets);
-            lastTargets = targets;
-        }
-        return lastTargetsMemory;
-    }
-
-    private int[] lastTargets;
-    private DeviceMemory lastTargetsMemory;
 
     @Override
     public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
@@ -398,8 +392,8 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), deviceTargets(targets), mem(lossPerRow), rows,
-                classes, ignoreIndex);
+        NativeKernels.get().softmaxCrossEntropy(stream, mem(logits), deviceTargets(targets, rows, classes, ignoreIndex),
+                mem(lossPerRow), rows, classes, ignoreIndex);
     }
 
     @Override
@@ -409,8 +403,8 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), deviceTargets(targets), mem(dLogits), rows,
-                classes, ignoreIndex, scale);
+        NativeKernels.get().softmaxCrossEntropyBackward(stream, mem(logits), deviceTargets(targets, rows, classes, ignoreIndex),
+                mem(dLogits), rows, classes, ignoreIndex, scale);
     }
 
     // ---- convolution, pooling, batch norm (cuDNN layers) ----
@@ -491,7 +485,11 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
+        if (capture != null) {  // the seed becomes seed + replays on the device
+            NativeKernels.get().dropoutCounted(stream, mem(x), mem(y), mem(mask), n, p, seed, capture.replayCounter());
+        } else {
+            NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
+        }
     }
 
     // ---- optimizers: fused kernels, parameters never leave the device ----
@@ -508,8 +506,13 @@ public final class CudaBackend implements Backend {
     public void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
         enter(); // NativeKernels launches nothing for n == 0
-        NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
-                weightDecay, decoupled, step);
+        if (capture != null) {  // the step becomes step + replays on the device
+            NativeKernels.get().adamStepCounted(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
+                    weightDecay, decoupled, step, capture.replayCounter());
+        } else {
+            NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
+                    weightDecay, decoupled, step);
+        }
     }
 
     @Override
@@ -535,7 +538,7 @@ public final class CudaBackend implements Backend {
         if ((long) ids.length * dim == 0) {
             return;
         }
-        try (DeviceMemory d = uploadInts(ids)) {
+        try (DeviceMemory d = DeviceInts.upload(allocator, staging, ids)) {
             NativeKernels.get().embeddingForward(stream, mem(weight), d, mem(out), ids.length, dim);
         }
     }
@@ -547,7 +550,7 @@ public final class CudaBackend implements Backend {
         if ((long) ids.length * dim == 0) {
             return;
         }
-        try (DeviceMemory d = uploadInts(ids)) {
+        try (DeviceMemory d = DeviceInts.upload(allocator, staging, ids)) {
             NativeKernels.get().embeddingBackward(stream, mem(dOut), d, mem(dWeight), ids.length, dim);
         }
     }
