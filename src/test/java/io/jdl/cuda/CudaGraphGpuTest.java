@@ -1,0 +1,138 @@
+package io.jdl.cuda;
+
+import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Stream capture and CUDA graphs in the safe layer, against CUDA's documented rules (and the stand-in's model
+ * of them): a capture records and runs nothing, each launch replays it, calls a graph cannot record fail and
+ * invalidate the capture, and the allocator's graph pool keeps its blocks from everyone else.
+ */
+@Tag("gpu")
+class CudaGraphGpuTest {
+
+    @BeforeEach
+    void needsGpu() {
+        Gpu.assumeAvailable();
+        CudaDevice.get(0).makeCurrent();
+    }
+
+    private static float read(Stream stream, DeviceMemory m) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Float.BYTES);
+            stream.copyToHost(m, 0, host, 0, Float.BYTES);
+            stream.synchronize();
+            return host.get(ValueLayout.JAVA_FLOAT, 0);
+        }
+    }
+
+    @Test
+    void aCaptureRunsNothingAndEachLaunchReplaysIt() {
+        try (CachingAllocator allocator = new CachingAllocator(); Stream stream = Stream.create();
+             DeviceMemory counter = allocator.allocate(Float.BYTES)) {
+            stream.memset(counter, 0, 0, Float.BYTES);
+            try (CudaGraph graph = CudaGraph.capture(stream, () -> {
+                NativeKernels.get().countReplay(stream, counter);
+                NativeKernels.get().countReplay(stream, counter);
+            })) {
+                assertFalse(stream.isCapturing());
+                assertEquals(0f, read(stream, counter), "capturing ran the kernels");
+                for (int i = 0; i < 3; i++) {
+                    graph.launch(stream);
+                }
+                assertEquals(6f, read(stream, counter));
+            }
+        }
+    }
+
+    @Test
+    void synchronisingACapturingStreamFailsAndInvalidatesTheCapture() {
+        try (Stream stream = Stream.create()) {
+            int[] status = new int[1];
+            CudaException e = assertThrows(CudaException.class, () -> CudaGraph.capture(stream,
+                    () -> status[0] = cudaStreamSynchronize(stream.handle())));
+            assertEquals(cudaErrorStreamCaptureUnsupported(), status[0]);
+            assertEquals(cudaErrorStreamCaptureInvalidated(), e.status());
+            assertFalse(stream.isCapturing());
+            stream.synchronize(); // usable again
+        }
+    }
+
+    @Test
+    void cudaMallocDuringCaptureNeedsRelaxedMode() {
+        try (Stream stream = Stream.create(); Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int[] status = new int[2];
+            CudaException e = assertThrows(CudaException.class, () -> CudaGraph.capture(stream,
+                    () -> status[0] = cudaMalloc(out, 256)));
+            assertEquals(cudaErrorStreamCaptureUnsupported(), status[0], "cudaMalloc in thread-local capture mode");
+            assertEquals(cudaErrorStreamCaptureInvalidated(), e.status());
+            MemorySegment[] block = new MemorySegment[1];
+            try (CudaGraph graph = CudaGraph.capture(stream, () -> {
+                status[1] = CudaGraph.relaxed(() -> cudaMalloc(out, 256));
+                block[0] = out.get(ValueLayout.ADDRESS, 0);
+            })) {
+                assertEquals(cudaSuccess(), status[1], "cudaMalloc with the thread's mode relaxed");
+            }
+            Cuda.check(cudaFree(block[0]), "cudaFree");
+        }
+    }
+
+    @Test
+    void hostReadsUploadsAndWaitsInsideACaptureAreRefusedByName() {
+        try (CachingAllocator allocator = new CachingAllocator(); Stream stream = Stream.create();
+             DeviceMemory m = allocator.allocate(16); Arena arena = Arena.ofConfined();
+             HostToDeviceStaging staging = new HostToDeviceStaging(stream)) {
+            MemorySegment host = arena.allocate(16);
+            GraphCaptureException read = assertThrows(GraphCaptureException.class, () -> CudaGraph.capture(stream,
+                    () -> stream.copyToHost(m, 0, host, 0, 16)));
+            assertTrue(read.getMessage().startsWith("cannot read a device value inside CUDA graph capture: 16 bytes"),
+                    read.getMessage());
+            GraphCaptureException upload = assertThrows(GraphCaptureException.class, () -> CudaGraph.capture(stream,
+                    () -> staging.upload(new float[4], m)));
+            assertTrue(upload.getMessage().startsWith("cannot upload host data inside CUDA graph capture"));
+            assertThrows(GraphCaptureException.class, () -> CudaGraph.capture(stream, stream::synchronize));
+            assertFalse(stream.isCapturing());
+            staging.upload(new float[] {1, 2, 3, 4}, m); // eager again
+            stream.synchronize();
+        }
+    }
+
+    @Test
+    void aGraphPoolKeepsItsBlocksUntilClosed() {
+        try (CachingAllocator allocator = new CachingAllocator(); Stream stream = Stream.create()) {
+            DeviceMemory before = allocator.allocate(1000);
+            long beforeAddress = before.address();
+            CachingAllocator.GraphPool pool = allocator.beginGraphPool();
+            assertThrows(IllegalStateException.class, allocator::beginGraphPool);
+            DeviceMemory inCapture = allocator.allocate(1000);
+            long captured = inCapture.address();
+            before.close();       // freed during the capture: joins the graph's pool
+            inCapture.close();
+            DeviceMemory again = allocator.allocate(1000);
+            assertTrue(again.address() == captured || again.address() == beforeAddress, "reuse inside the capture");
+            again.close();
+            pool.endCapture();
+            assertEquals(2048, pool.heldFreeBytes(), "both blocks (the 1000 bytes round up to 1024) stay the graph's");
+            DeviceMemory after = allocator.allocate(1000);
+            assertNotEquals(captured, after.address(), "a block of the graph went to someone else");
+            assertNotEquals(beforeAddress, after.address(), "a block freed during the capture went to someone else");
+            long reserved = allocator.reservedBytes();
+            pool.close();
+            assertEquals(reserved - 2048, allocator.reservedBytes(), "close gives the pool's free blocks back");
+            assertEquals(0, pool.heldFreeBytes());
+            after.close();
+        }
+    }
+}
