@@ -12,8 +12,11 @@ import io.jdl.cuda.Gpu;
 import io.jdl.cuda.StandIn;
 import io.jdl.device.Device;
 import io.jdl.nn.Activations;
+import io.jdl.nn.BatchNorm2d;
+import io.jdl.nn.Conv2d;
 import io.jdl.nn.Dropout;
 import io.jdl.nn.Linear;
+import io.jdl.nn.Pool2d;
 import io.jdl.nn.Sequential;
 import io.jdl.optim.Adam;
 import io.jdl.tensor.CudaGraphStep;
@@ -35,6 +38,7 @@ import org.junit.jupiter.api.Test;
 class CudaGraphStepGpuTest {
     private static final int BATCH = 16, IN = 12, HIDDEN = 24, CLASSES = 5, STEPS = 6;
     private final Device gpu = Device.cuda(0);
+    private Shape input = Shape.of(BATCH, IN);
     private CudaBackend backend;
 
     @BeforeEach
@@ -52,11 +56,11 @@ class CudaGraphStepGpuTest {
     private record Batch(float[] x, int[] y) {
     }
 
-    private static List<Batch> batches() {
+    private List<Batch> batches() {
         Random rng = new Random(3);
         List<Batch> out = new ArrayList<>();
         for (int s = 0; s < STEPS; s++) {
-            float[] x = new float[BATCH * IN];
+            float[] x = new float[Math.toIntExact(input.numel())];
             for (int i = 0; i < x.length; i++) {
                 x[i] = (float) rng.nextGaussian();
             }
@@ -67,7 +71,7 @@ class CudaGraphStepGpuTest {
 
     private float eagerStep(Sequential net, Adam adam, Batch b) {
         adam.zeroGrad();
-        try (Tensor x = Tensor.of(b.x(), Shape.of(BATCH, IN), gpu); Tensor loss = net.forward(x).crossEntropy(b.y())) {
+        try (Tensor x = Tensor.of(b.x(), input, gpu); Tensor loss = net.forward(x).crossEntropy(b.y())) {
             loss.backward();
             adam.step();
             return loss.item();
@@ -76,7 +80,7 @@ class CudaGraphStepGpuTest {
 
     /** Warm-up step on batch 0, then a capture whose output is the loss; x is the static input. */
     private CudaGraphStep warmUpAndCapture(Sequential net, Adam adam, Tensor x, Batch first) {
-        try (Tensor b0 = Tensor.of(first.x(), Shape.of(BATCH, IN), gpu)) {
+        try (Tensor b0 = Tensor.of(first.x(), input, gpu)) {
             x.copyFrom(b0);
         }
         adam.zeroGrad();
@@ -94,7 +98,7 @@ class CudaGraphStepGpuTest {
     }
 
     private void feed(CudaGraphStep step, Tensor x, Batch b) {
-        try (Tensor fresh = Tensor.of(b.x(), Shape.of(BATCH, IN), gpu)) {
+        try (Tensor fresh = Tensor.of(b.x(), input, gpu)) {
             x.copyFrom(fresh);
         }
         step.setTargets(b.y());
@@ -102,13 +106,29 @@ class CudaGraphStepGpuTest {
 
     @Test
     void replaysTrainExactlyAsEagerStepsWithAdamAndDropout() {
+        assertReplaysTrainAsEagerSteps(model(100), model(100), 2);
+    }
+
+    /** Convolution, batch norm (running statistics updated in place by the graph), pooling, dropout. */
+    @Test
+    void aConvolutionalStepReplaysAsEagerSteps() {
+        input = Shape.of(BATCH, 1, 8, 8);
+        assertReplaysTrainAsEagerSteps(cnn(200), cnn(200), 5);
+    }
+
+    private static Sequential cnn(long dropoutSeed) {
+        Random rng = new Random(5);
+        return new Sequential(new Conv2d(1, 4, 3, 1, rng), new BatchNorm2d(4), Activations.relu(), Pool2d.max(2),
+                Activations.flatten(), new Dropout(0.25f, dropoutSeed), new Linear(4 * 4 * 4, CLASSES, rng));
+    }
+
+    private void assertReplaysTrainAsEagerSteps(Sequential eager, Sequential graphed, int dropoutIndex) {
         List<Batch> data = batches();
-        Sequential eager = model(100), graphed = model(100);
         eager.to(gpu);
         graphed.to(gpu);
         float[] eagerLosses = new float[STEPS], graphLosses = new float[STEPS];
         try (Adam a = new Adam(eager.parameters(), 1e-2f); Adam g = new Adam(graphed.parameters(), 1e-2f);
-             Tensor x = Tensor.zeros(Shape.of(BATCH, IN), gpu)) {
+             Tensor x = Tensor.zeros(input, gpu)) {
             for (int s = 0; s < STEPS; s++) {
                 eagerLosses[s] = eagerStep(eager, a, data.get(s));
             }
@@ -132,7 +152,12 @@ class CudaGraphStepGpuTest {
             }
             // The host copies of the device counters say what the eager run's do (checkpoints stay right).
             assertEquals(a.counters(), g.counters());
-            assertEquals(((Dropout) eager.get(2)).seeds().peek(), ((Dropout) graphed.get(2)).seeds().peek());
+            assertEquals(((Dropout) eager.get(dropoutIndex)).seeds().peek(),
+                    ((Dropout) graphed.get(dropoutIndex)).seeds().peek());
+            for (String name : eager.stateDict().keySet()) { // includes batch norm's running statistics
+                double err = Gpu.relativeError(graphed.stateDict().get(name).toArray(), eager.stateDict().get(name).toArray());
+                assertTrue(err < 1e-6, name + " differs from the eager run by " + err);
+            }
             // Dropout drew a fresh mask each replay: a constant seed would not have matched the eager losses above.
             assertNotEquals(eagerLosses[1], eagerLosses[2]);
         }
@@ -143,7 +168,7 @@ class CudaGraphStepGpuTest {
         List<Batch> data = batches();
         Sequential net = model(5);
         net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(Shape.of(BATCH, IN), gpu);
+        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu);
              CudaGraphStep step = warmUpAndCapture(net, adam, x, data.get(0))) {
             feed(step, x, data.get(1));
             backend.synchronize();
@@ -171,7 +196,7 @@ class CudaGraphStepGpuTest {
         List<Batch> data = batches();
         Sequential net = model(9);
         net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(Shape.of(BATCH, IN), gpu)) {
+        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
             backend.synchronize();
@@ -205,7 +230,7 @@ class CudaGraphStepGpuTest {
         List<Batch> data = batches();
         Sequential net = model(11);
         net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(Shape.of(BATCH, IN), gpu)) {
+        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
             backend.allocator().emptyCache();
@@ -233,7 +258,7 @@ class CudaGraphStepGpuTest {
         List<Batch> data = batches();
         Sequential net = model(13);
         net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(Shape.of(BATCH, IN), gpu);
+        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu);
              CudaGraphStep step = warmUpAndCapture(net, adam, x, data.get(0))) {
             IllegalStateException unset = assertThrows(IllegalStateException.class, step::replay);
             assertTrue(unset.getMessage().contains("setTargets"), unset.getMessage());
