@@ -43,7 +43,8 @@ import java.util.function.Supplier;
  *     CUDA graph capture: ..."), and the capture is discarded with the memory it took.</li>
  * <li><b>Gradients.</b> Call {@code zeroGrad()} inside the step, before backward: the gradients are then
  *     created by the captured backward in the graph's memory, and every replay writes them afresh. Do not
- *     close or zero them between replays.</li>
+ *     close or zero them between replays. After the last replay they hold its gradients (as after an eager
+ *     step): an eager step that follows must begin with {@code zeroGrad()}.</li>
  * <li><b>What is baked in:</b> shapes, the learning rate, every scalar argument. Adam's step count and dropout
  *     seeds are not: they add a replay counter that the graph keeps on the device, so replay k computes what
  *     the k-th eager step after the capture would (and {@link #replay} advances the host copies of those

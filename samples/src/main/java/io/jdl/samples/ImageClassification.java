@@ -66,6 +66,7 @@ final class ImageClassification {
                    Function<Random, Module> build, Extra extra) throws IOException {
         long started = System.nanoTime();
         Device device = o.device();
+        o.checkCudaGraph(device);
         RunFolder out = o.outputFolder(sample);
         FashionMnist data = dataOptions.load();
         Dataset train = data.train(), test = data.test();
@@ -119,7 +120,8 @@ final class ImageClassification {
             Evaluation eval = null;
             int step;
             LrSchedule schedule = LrSchedule.cosine(lr, Math.max(1, epochs), lr / 100);
-            try (Adam opt = Adam.adamW(model.parameters(), lr, recipe.weightDecay())) {
+            try (Adam opt = Adam.adamW(model.parameters(), lr, recipe.weightDecay());
+                 TrainingSteps steps = new TrainingSteps(model, opt, device, o.cudaGraph)) {
                 Checkpoint.Progress from = o.resume == null ? new Checkpoint.Progress(0, 0, 0)
                         : Checkpoints.resume(model, opt, o.resume);
                 if (from.step() >= planned) {
@@ -130,6 +132,7 @@ final class ImageClassification {
                 step = (int) from.step();
                 for (int epoch = from.epoch(); epoch < epochs && step < planned; epoch++) {
                     opt.setLr(schedule.lr(epoch));
+                    steps.newEpoch();
                     model.train(true);
                     long correct = 0, seen = 0;
                     int batchInEpoch = epoch == from.epoch() ? from.batchInEpoch() : 0;
@@ -139,19 +142,17 @@ final class ImageClassification {
                     try (ProgressBar bar = new ProgressBar(label, images, "img");
                          DataLoader.Epoch batches = trainLoader.epoch(epoch, batchInEpoch)) {
                         for (DataLoader.Batch batch : batches) {
-                            try (batch; Tensor logits = model.forward(batch.inputs()).retain();
-                                 Tensor loss = logits.crossEntropy(batch.labels())) {
-                                loss.backward();
-                                opt.step();
-                                opt.zeroGrad();
+                            try (batch) {
+                                // Reading values syncs the GPU: only every few steps (and for the epoch's accuracy).
+                                boolean read = (step + 1) % 10 == 1 || !device.isCuda();
+                                TrainingSteps.Read r = steps.step(batch, read);
                                 step++;
                                 batchInEpoch++;
-                                // Reading values syncs the GPU: only every few steps (and for the epoch's accuracy).
                                 double lossValue = Double.NaN;
-                                if (step % 10 == 1 || !device.isCuda()) {
-                                    lossValue = loss.item();
+                                if (read) {
+                                    lossValue = r.loss();
                                     curves.trainLoss(step, lossValue);
-                                    correct += countCorrect(logits.toArray(), batch.labels());
+                                    correct += countCorrect(r.logits(), batch.labels());
                                     seen += batch.size();
                                 }
                                 bar.advance(batch.size(), lossValue);

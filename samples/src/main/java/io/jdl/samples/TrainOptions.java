@@ -45,6 +45,10 @@ public final class TrainOptions {
     @Option(names = "--eval-only", description = "only evaluate the --resume checkpoint; writes just the evaluation files")
     boolean evalOnly;
 
+    @Option(names = "--cuda-graph", description = "capture the training step as a CUDA graph and replay it (CUDA only;"
+            + " recaptured each epoch, as the learning rate changes)")
+    boolean cudaGraph;
+
     private Device chosen;
 
     /** Refuses values that cannot work on any machine (exit code 2), before anything is loaded. */
@@ -64,6 +68,9 @@ public final class TrainOptions {
         if (evalOnly && (steps != null || lr != null)) {
             throw UserError.usage("--eval-only trains nothing, so --steps and --lr do not apply");
         }
+        if (evalOnly && cudaGraph) {
+            throw UserError.usage("--eval-only trains nothing, so --cuda-graph does not apply");
+        }
         if (overwrite && out == null) {
             throw UserError.usage("--overwrite needs --out DIR: without --out every run gets a new folder");
         }
@@ -75,6 +82,14 @@ public final class TrainOptions {
             chosen = GpuReport.choose("--device", device);
         }
         return chosen;
+    }
+
+    /** Refuses {@code --cuda-graph} on a device without CUDA graphs, before anything is loaded or written. */
+    void checkCudaGraph(Device chosen) {
+        if (cudaGraph && !chosen.isCuda()) {
+            String problem = "--cuda-graph needs a CUDA device; this run is on " + chosen;
+            throw device != null ? UserError.usage(problem) : UserError.runtime(problem + " (no usable GPU was found)", null);
+        }
     }
 
     /** Whether the run will compute on a GPU (the device asked for, or the best present), without printing. */

@@ -30,13 +30,19 @@ class SamplesEndToEndTest {
     /** 96 training and 32 test images whose class is a bright horizontal band at row 2·label. */
     @BeforeAll
     static void writeData() throws IOException {
-        data = tmp.resolve("data");
-        Files.createDirectories(data);
-        write(FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS, 96, 1);
-        write(FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS, 32, 2);
+        data = writeData(tmp);
     }
 
-    private static void write(String images, String labels, int n, long seed) throws IOException {
+    /** Writes the tiny data set into {@code root}/data and returns that folder. */
+    static Path writeData(Path root) throws IOException {
+        Path dir = root.resolve("data");
+        Files.createDirectories(dir);
+        write(dir, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS, 96, 1);
+        write(dir, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS, 32, 2);
+        return dir;
+    }
+
+    private static void write(Path data, String images, String labels, int n, long seed) throws IOException {
         Random r = new Random(seed);
         byte[] pixels = new byte[n * 784];
         byte[] y = new byte[n];
