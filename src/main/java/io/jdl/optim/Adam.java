@@ -117,6 +117,7 @@ public final class Adam extends Optimizer {
     @Override
     public void step() {
         checkParameters();
+        CudaGraphStep.bakesIn("Adam learning rate", this::lr); // a constant of a captured step's kernels
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {

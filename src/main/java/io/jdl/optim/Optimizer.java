@@ -1,5 +1,6 @@
 package io.jdl.optim;
 
+import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Tensor;
 import io.jdl.tensor.TensorScope;
 import java.util.ArrayList;
@@ -104,6 +105,11 @@ public abstract class Optimizer implements AutoCloseable {
         Tensor p = params.get(i);
         Map<String, Tensor> s = state.get(i);
         if (s == null) {
+            if (CudaGraphStep.isCapturing() && !stateNames().isEmpty()) {
+                // Zeros made inside a capture would be made again by every replay: the moments would never grow.
+                throw new IllegalStateException(getClass().getSimpleName() + " has no state for parameter " + i
+                        + " yet: run one eager step before capturing a CUDA graph step (it creates " + stateNames() + ")");
+            }
             s = new LinkedHashMap<>();
             for (String name : stateNames()) {
                 s.put(name, TensorScope.unscoped(Tensor.zeros(p.shape(), p.device()))); // the optimizer owns its state

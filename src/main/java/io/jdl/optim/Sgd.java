@@ -1,5 +1,6 @@
 package io.jdl.optim;
 
+import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
 import java.util.List;
@@ -97,6 +98,7 @@ public final class Sgd extends Optimizer {
     @Override
     public void step() {
         checkParameters();
+        CudaGraphStep.bakesIn("SGD learning rate", this::lr); // a constant of a captured step's kernels
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {

@@ -34,13 +34,15 @@ import java.util.function.Supplier;
  * <p><b>Rules</b> (as PyTorch's {@code torch.cuda.graph}):
  * <ul>
  * <li><b>Warm up first.</b> Run the step eagerly at least once before capturing: the optimizer creates its
- *     state tensors and cuDNN chooses its algorithms on the first step, which a capture cannot do.</li>
+ *     state tensors and cuDNN chooses its algorithms on the first step, which a capture cannot do (an optimizer
+ *     without state refuses to step inside a capture).</li>
  * <li><b>Static inputs.</b> A replay reads the memory the capture read: copy each batch into the same input
  *     tensors ({@link Tensor#copyFrom}) and the cross-entropy targets with {@link #setTargets}; the targets
  *     given to {@code crossEntropy} inside the capture only shape it (rows, classes, ignored rows).</li>
  * <li><b>No host reads or uploads</b> inside the capture: {@code item()}, {@code toArray()}, {@code Tensor.of}
  *     from host values, embedding ids throw {@code GraphCaptureException} ("cannot read a device value inside
- *     CUDA graph capture: ..."), and the capture is discarded with the memory it took.</li>
+ *     CUDA graph capture: ..."), and the capture is discarded with the memory it took (gradients that its
+ *     backward created were never computed: {@code zeroGrad()} before the next step).</li>
  * <li><b>Gradients.</b> Call {@code zeroGrad()} inside the step, before backward: the gradients are then
  *     created by the captured backward in the graph's memory, and every replay writes them afresh. Do not
  *     close or zero them between replays. After the last replay they hold its gradients (as after an eager
@@ -48,26 +50,33 @@ import java.util.function.Supplier;
  * <li><b>What is baked in:</b> shapes, the learning rate, every scalar argument. Adam's step count and dropout
  *     seeds are not: they add a replay counter that the graph keeps on the device, so replay k computes what
  *     the k-th eager step after the capture would (and {@link #replay} advances the host copies of those
- *     counters, so a checkpoint stays right). Recapture after changing the batch size, the learning rate or
- *     the optimizer's state (loading a checkpoint).</li>
+ *     counters, so a checkpoint stays right). Recapture after changing the batch size, the learning rate (a
+ *     replay refuses to run with a changed one) or the optimizer's state (loading a checkpoint).</li>
  * </ul>
  *
  * <p><b>Lifetime.</b> Owns the graph, its private memory pool and the output tensor until {@link #close()};
  * tensors created in the step that outlive it (gradients) keep their memory until closed. One thread.
  */
 public final class CudaGraphStep implements AutoCloseable {
-    /** Host counters that the step being captured on this thread advanced (see {@link #advancesPerReplay}). */
-    private static final ThreadLocal<List<IntConsumer>> CAPTURING = new ThreadLocal<>();
+    /** What the step being captured on this thread registered (see {@link #advancesPerReplay}, {@link #bakesIn}). */
+    private static final ThreadLocal<Registrations> CAPTURING = new ThreadLocal<>();
+
+    /** A host value the graph holds as a constant: the value then, and how to read it now. */
+    private record Baked(String what, Supplier<Object> current, Object captured) {
+    }
+
+    private record Registrations(List<IntConsumer> counters, List<Baked> baked) {
+    }
 
     private final CapturedGraph graph;
     private final Tensor output;
-    private final List<IntConsumer> hostCounters;
+    private final Registrations registered;
     private boolean closed;
 
-    private CudaGraphStep(CapturedGraph graph, Tensor output, List<IntConsumer> hostCounters) {
+    private CudaGraphStep(CapturedGraph graph, Tensor output, Registrations registered) {
         this.graph = graph;
         this.output = output;
-        this.hostCounters = hostCounters;
+        this.registered = registered;
     }
 
     /**
@@ -89,9 +98,9 @@ public final class CudaGraphStep implements AutoCloseable {
             throw new IllegalStateException("a CUDA graph step is already being captured on this thread");
         }
         Backend backend = Backends.of(device);
-        List<IntConsumer> counters = new ArrayList<>();
+        Registrations registered = new Registrations(new ArrayList<>(), new ArrayList<>());
         Tensor[] output = new Tensor[1];
-        CAPTURING.set(counters);
+        CAPTURING.set(registered);
         CapturedGraph graph;
         try {
             graph = backend.captureGraph(() -> {
@@ -112,9 +121,9 @@ public final class CudaGraphStep implements AutoCloseable {
         } finally {
             CAPTURING.remove();
             // The capture ran no step: the host counters it advanced go back (a failed capture's too).
-            counters.forEach(c -> c.accept(-1));
+            registered.counters().forEach(c -> c.accept(-1));
         }
-        return new CudaGraphStep(graph, output[0], counters);
+        return new CudaGraphStep(graph, output[0], registered);
     }
 
     /** Whether a step is being captured on this thread (for code that must act differently, like Adam). */
@@ -128,17 +137,40 @@ public final class CudaGraphStep implements AutoCloseable {
      * capture (which ran no step), +1 per replay, so it always says what an eager run would.
      */
     public static void advancesPerReplay(IntConsumer advance) {
-        List<IntConsumer> counters = CAPTURING.get();
-        if (counters != null) {
-            counters.add(advance);
+        Registrations r = CAPTURING.get();
+        if (r != null) {
+            r.counters().add(advance);
         }
     }
 
-    /** Queues one replay of the step; returns at once. */
+    /**
+     * Registers, during a capture, a host value that the recorded work uses as a constant (an optimizer's
+     * learning rate): {@link #replay()} then refuses to run once it differs from its value at capture, instead
+     * of silently replaying the old one. A no-op outside a capture.
+     */
+    public static void bakesIn(String what, Supplier<Object> current) {
+        Registrations r = CAPTURING.get();
+        if (r != null) {
+            r.baked().add(new Baked(what, current, current.get()));
+        }
+    }
+
+    /**
+     * Queues one replay of the step; returns at once.
+     *
+     * @throws IllegalStateException when a value baked into the graph changed since the capture (recapture)
+     */
     public void replay() {
         checkOpen();
+        for (Baked b : registered.baked()) {
+            Object now = b.current().get();
+            if (!now.equals(b.captured())) {
+                throw new IllegalStateException("the " + b.what() + " changed from " + b.captured() + " to " + now
+                        + " since the step was captured, and the graph holds the old value: capture the step again");
+            }
+        }
         graph.replay();
-        hostCounters.forEach(c -> c.accept(1));
+        registered.counters().forEach(c -> c.accept(1));
     }
 
     /** The static output (the loss): rewritten by every replay; reading it waits for the replays queued. */

@@ -273,4 +273,34 @@ class CudaGraphStepGpuTest {
             assertTrue(divisor.getMessage().contains("recapture"), divisor.getMessage());
         }
     }
+
+    @Test
+    void aChangedLearningRateIsRefusedAtReplayAndCapturingWithoutWarmUpThrows() {
+        List<Batch> data = batches();
+        Sequential net = model(17);
+        net.to(gpu);
+        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
+            // No eager step yet: Adam would create its moments inside the capture, and every replay would zero them.
+            IllegalStateException cold = assertThrows(IllegalStateException.class, () -> CudaGraphStep.capture(gpu, () -> {
+                adam.zeroGrad();
+                Tensor loss = net.forward(x).crossEntropy(data.get(0).y());
+                loss.backward();
+                adam.step();
+                return loss;
+            }));
+            assertTrue(cold.getMessage().contains("run one eager step before capturing"), cold.getMessage());
+            assertFalse(backend.isCapturing());
+            try (CudaGraphStep step = warmUpAndCapture(net, adam, x, data.get(0))) {
+                feed(step, x, data.get(1));
+                step.replay();
+                adam.setLr(5e-4f);
+                IllegalStateException e = assertThrows(IllegalStateException.class, step::replay);
+                assertTrue(e.getMessage().startsWith("the Adam learning rate changed from 0.001 to 5.0E-4"), e.getMessage());
+                assertEquals(1, step.replays(), "the refused replay did not run");
+                adam.setLr(1e-3f);
+                step.replay();
+                assertEquals(2, step.replays());
+            }
+        }
+    }
 }
