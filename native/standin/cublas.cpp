@@ -22,6 +22,8 @@ struct cublasContext {
     int device;
     cudaStream_t stream = nullptr;
     cublasMath_t mathMode = CUBLAS_DEFAULT_MATH;
+    void* workspace = nullptr;  // cublasSetWorkspace's buffer (the stand-in computes without one), or NULL
+    size_t workspaceBytes = 0;
 };
 
 namespace {
@@ -200,6 +202,28 @@ cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId) 
     cublasStatus_t st = checkHandle(handle, "cublasSetStream_v2");
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     handle->stream = streamId;
+    // "this function unconditionally resets the cuBLAS library workspace back to the default workspace pool"
+    handle->workspace = nullptr;
+    handle->workspaceBytes = 0;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+// A user-owned device buffer for the calls that follow (what keeps a graph capture from allocating inside
+// cuBLAS): it must be device memory of the handle's device, 256-byte aligned; NULL with size 0 goes back to
+// the default pool. The stand-in's reference GEMM needs no workspace, so it only checks and records it.
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes) {
+    ENTER("cublasSetWorkspace_v2");
+    cublasStatus_t st = checkHandle(handle, "cublasSetWorkspace_v2");
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    if (workspace == nullptr && workspaceSizeInBytes != 0)
+        return INVALID("cublasSetWorkspace_v2: workspace is NULL but workspaceSizeInBytes is %zu", workspaceSizeInBytes);
+    if ((uintptr_t)workspace % 256 != 0)
+        return INVALID("cublasSetWorkspace_v2: workspace %p is not aligned to 256 bytes", workspace);
+    if (workspaceSizeInBytes != 0 &&
+        standin::span(workspace, workspaceSizeInBytes, "cublasSetWorkspace_v2", "workspace") == nullptr)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    handle->workspace = workspace;
+    handle->workspaceBytes = workspaceSizeInBytes;
     return CUBLAS_STATUS_SUCCESS;
 }
 

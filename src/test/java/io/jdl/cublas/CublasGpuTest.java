@@ -95,6 +95,17 @@ class CublasGpuTest {
         }
     }
 
+    /** The workspace CUDA graph capture gives cuBLAS: GEMMs are still right with it. */
+    @Test
+    void gemmsAreRightWithAUserWorkspace() {
+        try (DeviceMemory workspace = alloc.allocate(Cublas.recommendedWorkspaceBytes(9))) {
+            cublas.setWorkspace(workspace);
+            assertTrue(gemmError(false, true, 2, 33, 17, 65) < 1e-5);
+            stream.synchronize();
+        }
+        assertTrue(Cublas.recommendedWorkspaceBytes(8) == 4L << 20 && Cublas.recommendedWorkspaceBytes(10) == 32L << 20);
+    }
+
     @Test
     void gemmMatchesTheReferenceForEveryTransposeInFp32() {
         for (boolean ta : new boolean[] {false, true}) {

@@ -135,4 +135,53 @@ class CudaGraphGpuTest {
             after.close();
         }
     }
+
+    private static DeviceMemory upload(CachingAllocator allocator, Stream stream, float... values) {
+        DeviceMemory m = allocator.allocate((long) values.length * Float.BYTES);
+        try (Arena arena = Arena.ofConfined()) {
+            stream.copyToDevice(arena.allocateFrom(ValueLayout.JAVA_FLOAT, values), 0, m, 0, m.bytes());
+            stream.synchronize();
+        }
+        return m;
+    }
+
+    private static float[] download(Stream stream, DeviceMemory m) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(m.bytes());
+            stream.copyToHost(m, 0, host, 0, m.bytes());
+            stream.synchronize();
+            return host.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** The counted kernels with counter c compute what the plain ones do at step / seed base + c, bit for bit. */
+    @Test
+    void countedAdamAndDropoutEqualThePlainKernelsAtBasePlusTheCounter() {
+        int n = 1000;
+        float[] p = new float[n], g = new float[n], m = new float[n], v = new float[n];
+        java.util.Random r = new java.util.Random(1);
+        for (int i = 0; i < n; i++) {
+            p[i] = (float) r.nextGaussian();
+            g[i] = (float) r.nextGaussian();
+            m[i] = 0.1f * (float) r.nextGaussian();
+            v[i] = 0.01f * Math.abs((float) r.nextGaussian());
+        }
+        NativeKernels k = NativeKernels.get();
+        try (CachingAllocator a = new CachingAllocator(); Stream s = Stream.create();
+             DeviceMemory p1 = upload(a, s, p); DeviceMemory g1 = upload(a, s, g); DeviceMemory m1 = upload(a, s, m);
+             DeviceMemory v1 = upload(a, s, v); DeviceMemory p2 = upload(a, s, p); DeviceMemory g2 = upload(a, s, g);
+             DeviceMemory m2 = upload(a, s, m); DeviceMemory v2 = upload(a, s, v); DeviceMemory counter = upload(a, s, 4f);
+             DeviceMemory y1 = a.allocate(4L * n); DeviceMemory y2 = a.allocate(4L * n);
+             DeviceMemory k1 = a.allocate(4L * n); DeviceMemory k2 = a.allocate(4L * n)) {
+            k.adamStep(s, p1, g1, m1, v1, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, true, 7);
+            k.adamStepCounted(s, p2, g2, m2, v2, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, true, 3, counter);
+            assertEquals(java.util.Arrays.toString(download(s, p1)), java.util.Arrays.toString(download(s, p2)));
+            assertEquals(java.util.Arrays.toString(download(s, v1)), java.util.Arrays.toString(download(s, v2)));
+            k.dropout(s, g1, y1, k1, n, 0.3f, 19L);
+            k.dropoutCounted(s, g2, y2, k2, n, 0.3f, 15L, counter);
+            assertEquals(java.util.Arrays.toString(download(s, k1)), java.util.Arrays.toString(download(s, k2)));
+            k.countReplay(s, counter);
+            assertEquals(5f, download(s, counter)[0]);
+        }
+    }
 }

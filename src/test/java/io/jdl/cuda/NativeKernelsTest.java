@@ -260,7 +260,11 @@ class NativeKernelsTest {
                 k -> k.sgdStep(stream, floats(n), floats(n), null, n, 0.1f, 0f, 0f, 0f, false, true),
                 k -> k.adamStep(stream, floats(n), floats(n), floats(n), floats(n), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f,
                         true, 3),
+                k -> k.adamStepCounted(stream, floats(n), floats(n), floats(n), floats(n), n, 1e-3f, 0.9f, 0.999f, 1e-8f,
+                        0.01f, true, 3, floats(1)),
+                k -> k.countReplay(stream, floats(1)),
                 k -> k.dropout(stream, floats(n), floats(n), floats(n), n, 0.5f, 99L),
+                k -> k.dropoutCounted(stream, floats(n), floats(n), floats(n), n, 0.5f, 99L, floats(1)),
                 k -> k.embeddingBackward(stream, floats(rows * cols), ints(rows), floats(50L * cols), rows, cols),
                 k -> k.embeddingForward(stream, floats(50L * cols), ints(rows), floats(rows * cols), rows, cols),
                 k -> k.attentionSoftmax(stream, floats(2L * 3 * rows * cols), floats(2L * cols), floats(2L * 3 * rows * cols),
@@ -377,6 +381,11 @@ class NativeKernelsTest {
         assertRejected("v", () -> kernels.adamStep(stream, floats(n), floats(n), floats(n), floats(n - 1), n, 1e-3f,
                 0.9f, 0.999f, 1e-8f, 0f, false, 1));
         assertRejected("mask", () -> kernels.dropout(stream, floats(n), floats(n), floats(n - 1), n, 0.5f, 1));
+        assertRejected("replays", () -> kernels.dropoutCounted(stream, floats(n), floats(n), floats(n), n, 0.5f, 1,
+                floats(0)));
+        assertRejected("replays", () -> kernels.adamStepCounted(stream, floats(n), floats(n), floats(n), floats(n), n,
+                1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, 1, floats(0)));
+        assertRejected("counter", () -> kernels.countReplay(stream, floats(0)));
         assertRejected("dOut", () -> kernels.embeddingBackward(stream, floats(29), ints(3), floats(100), 3, 10));
         assertRejected("ids", () -> kernels.embeddingBackward(stream, floats(30), ints(2), floats(100), 3, 10));
         assertRejected("dWeight", () -> kernels.embeddingBackward(stream, floats(30), ints(3), floats(9), 3, 10));

@@ -97,6 +97,11 @@ class CudaGraphStepGpuTest {
         });
     }
 
+    /** The backend's first capture gives cuBLAS a workspace it keeps: done here, so that it is not counted later. */
+    private void firstCaptureDone() {
+        backend.captureGraph(() -> { }).close();
+    }
+
     private void feed(CudaGraphStep step, Tensor x, Batch b) {
         try (Tensor fresh = Tensor.of(b.x(), input, gpu)) {
             x.copyFrom(fresh);
@@ -199,6 +204,7 @@ class CudaGraphStepGpuTest {
         try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
+            firstCaptureDone();
             backend.synchronize();
             long allocated = backend.allocator().allocatedBytes();
             long graphs = StandIn.isLoaded() ? StandIn.liveGraphs() : 0;
@@ -233,6 +239,7 @@ class CudaGraphStepGpuTest {
         try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
+            firstCaptureDone();
             backend.allocator().emptyCache();
             long reserved = backend.allocator().reservedBytes();
             long live = StandIn.isLoaded() ? StandIn.liveAllocations() : 0;

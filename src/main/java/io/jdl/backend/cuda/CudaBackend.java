@@ -56,8 +56,9 @@ public final class CudaBackend implements Backend {
     private final TargetsCache targetsCache;
     private final OpTensorDescriptor mulDescriptor;
     private final ReduceDescriptor sumDescriptor;
-    /** The graph being captured on this backend's stream, or null (set by CudaGraphCapture). */
+    /** The graph being captured now, or null; cuBLAS's user workspace from the first capture on (CudaGraphCapture). */
     CudaGraphCapture capture;
+    DeviceMemory cublasWorkspace;
 
     private CudaBackend(int index) {
         this.properties = CudaDevice.get(index);
@@ -167,7 +168,7 @@ public final class CudaBackend implements Backend {
     @Override
     public CapturedGraph captureGraph(Runnable body) {
         enter();
-        return CudaGraphCapture.capture(this, stream, allocator, staging, body);
+        return CudaGraphCapture.capture(this, stream, allocator, staging, cublas, body);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.jdl.backend.cuda;
 
 import io.jdl.backend.CapturedGraph;
+import io.jdl.cublas.Cublas;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaGraph;
 import io.jdl.cuda.DeviceMemory;
@@ -13,6 +14,9 @@ import io.jdl.cuda.Stream;
  * memory pool ({@link CachingAllocator.GraphPool}), a replay counter on the device (one float, advanced by
  * the graph's last kernel) that Adam's step count and dropout's seed add to, and the static int32 buffer
  * that a captured cross-entropy reads its targets from.
+ *
+ * <p>The backend's first capture gives cuBLAS a user workspace ({@code cublasSetWorkspace}, NVIDIA's
+ * recommended size), kept for the backend's life, so that cuBLAS allocates nothing inside a capture.
  *
  * <p>While capturing, {@link CudaBackend} asks this object for those ({@link #replayCounter()},
  * {@link #targets}); outside a capture it has none.
@@ -45,7 +49,18 @@ final class CudaGraphCapture implements CapturedGraph {
      * capture (a zeroing recorded in the graph would reset it every replay).
      */
     static CudaGraphCapture capture(CudaBackend backend, Stream stream, CachingAllocator allocator,
-                                    HostToDeviceStaging staging, Runnable body) {
+                                    HostToDeviceStaging staging, Cublas cublas, Runnable body) {
+        if (backend.cublasWorkspace == null) {
+            // cuBLAS's own workspace pool would allocate inside the capture: give it one for the backend's life.
+            DeviceMemory workspace = allocator.allocate(Cublas.recommendedWorkspaceBytes(backend.properties().major()));
+            try {
+                cublas.setWorkspace(workspace);
+            } catch (RuntimeException e) {
+                workspace.close();
+                throw e;
+            }
+            backend.cublasWorkspace = workspace;
+        }
         DeviceMemory counter = allocator.allocate(Float.BYTES);
         CudaGraphCapture c;
         try {
