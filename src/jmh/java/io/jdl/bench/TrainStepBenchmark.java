@@ -24,6 +24,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * sample CNN ({@link io.jdl.models.FashionMnistModels#cnn} at width 32) at {@code batch} images, or, with
  * {@code -p model=gpt -p batch=64}, the 6-layer, 6-head, 384-wide causal transformer on 256-token windows
  * of a 65-character vocabulary (bench_torch.py's gpt row); {@link TrainStepFixture} builds them.
+ * {@code -p cudaGraph=true} replays the step from a CUDA graph ({@link io.jdl.tensor.CudaGraphStep}).
  * {@code -p tf32=true} turns on TF32 tensor-core math for products and convolutions (GPU only).
  * On a GPU each step ends with one stream synchronisation so the time is the device's; the
  * {@code hostSyncs} counter reports the host waits inside the step before it (must be 0), and TearDown prints
@@ -55,6 +56,10 @@ public class TrainStepBenchmark {
     @Param({"false"})
     public boolean tf32;
 
+    /** {@code -p cudaGraph=true}: the step captured once as a CUDA graph and replayed (mlp and cnn, CUDA only). */
+    @Param({"false"})
+    public boolean cudaGraph;
+
     private TrainStepFixture fixture;
 
     /** Host syncs per step, reported by JMH next to the time. */
@@ -67,6 +72,9 @@ public class TrainStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         fixture = new TrainStepFixture(model, device, batch, hidden, tf32);
+        if (cudaGraph) {
+            fixture.captureGraph();
+        }
         if (fixture.bench.cuda() != null && StandIn.isLoaded()) {
             // The stand-in counts every runtime/cuBLAS/cuDNN call and kernel launch: report one warm step's.
             fixture.step();

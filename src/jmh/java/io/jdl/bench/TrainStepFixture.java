@@ -5,6 +5,7 @@ import io.jdl.models.FashionMnistModels;
 import io.jdl.nn.Module;
 import io.jdl.nn.Transformer;
 import io.jdl.optim.Adam;
+import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
@@ -36,6 +37,8 @@ final class TrainStepFixture implements AutoCloseable {
     private final Adam optimizer;
     private final Tensor input;
     private final int[] ids, labels;
+    /** With {@link #captureGraph()}: the step as a CUDA graph, replayed by {@link #step()}. */
+    private CudaGraphStep graph;
 
     /**
      * @param device cpu, cuda or cuda:N
@@ -86,8 +89,34 @@ final class TrainStepFixture implements AutoCloseable {
         optimizer.zeroGrad();
     }
 
+    /**
+     * Captures the step as a CUDA graph (after one eager warm-up step); from then on {@link #step()} copies the
+     * labels into the graph's static targets and replays it, as a training loop with {@code --cuda-graph} does.
+     */
+    void captureGraph() {
+        if (gpt != null) {
+            throw new IllegalArgumentException("the gpt step uploads token ids, which a CUDA graph cannot capture");
+        }
+        step();
+        graph = CudaGraphStep.capture(bench.device(), () -> {
+            optimizer.zeroGrad();
+            Tensor loss;
+            try (Tensor logits = logits()) {
+                loss = loss(logits);
+            }
+            loss.backward();
+            optimizer.step();
+            return loss;
+        });
+    }
+
     /** One whole step (no synchronisation). */
     void step() {
+        if (graph != null) {
+            graph.setTargets(labels);
+            graph.replay();
+            return;
+        }
         try (Tensor logits = logits(); Tensor loss = loss(logits)) {
             loss.backward();
         }
@@ -101,6 +130,9 @@ final class TrainStepFixture implements AutoCloseable {
 
     @Override
     public void close() {
+        if (graph != null) {
+            graph.close();
+        }
         optimizer.close();
         if (input != null) {
             input.close();
