@@ -97,10 +97,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     public Integer call() throws Exception {
         long started = System.nanoTime();
         options.validate();
-        if (options.cudaGraph) {
-            throw UserError.usage("--cuda-graph applies to the image samples (mlp, cnn, vit): charlm uploads new token ids"
-                    + " every step, which a CUDA graph cannot capture");
-        }
+        options.refuseCudaGraph("charlm", "uploads new token ids every step");
         if (generate < 0) {
             throw UserError.usage("--generate", generate, "must be at least 0");
         }

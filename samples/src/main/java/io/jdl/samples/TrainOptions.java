@@ -45,8 +45,8 @@ public final class TrainOptions {
     @Option(names = "--eval-only", description = "only evaluate the --resume checkpoint; writes just the evaluation files")
     boolean evalOnly;
 
-    @Option(names = "--cuda-graph", description = "capture the training step as a CUDA graph and replay it (CUDA only;"
-            + " recaptured each epoch, as the learning rate changes)")
+    @Option(names = "--cuda-graph", description = "capture the training step as a CUDA graph and replay it (mlp, cnn;"
+            + " CUDA only; recaptured each epoch, as the learning rate changes)")
     boolean cudaGraph;
 
     private Device chosen;
@@ -82,6 +82,14 @@ public final class TrainOptions {
             chosen = GpuReport.choose("--device", device);
         }
         return chosen;
+    }
+
+    /** Refuses {@code --cuda-graph} for a sample whose step uploads host data every step ({@code why}). */
+    void refuseCudaGraph(String sample, String why) {
+        if (cudaGraph) {
+            throw UserError.usage("--cuda-graph applies to mlp and cnn: " + sample + " " + why
+                    + ", which a CUDA graph cannot capture");
+        }
     }
 
     /** Refuses {@code --cuda-graph} on a device without CUDA graphs, before anything is loaded or written. */

@@ -55,6 +55,7 @@ final class VitSample implements Callable<Integer>, SampleHelp.Defaults {
     @Override
     public Integer call() throws Exception {
         Architecture arch = ImageClassification.architecture("vit", options, dataOptions);
+        options.refuseCudaGraph("vit", "uploads its position ids every step (positional embedding)");
         boolean gpu = options.onGpu();
         int p = arch.integer("--patch", patch, gpu ? 4 : 7, 1);
         if (28 % p != 0) {
