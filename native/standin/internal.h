@@ -1,4 +1,4 @@
-// What the three source files of libcudart.so.13 (runtime.cpp, streams.cpp, kernels.cpp) share, beyond
+// What the four source files of libcudart.so.13 (runtime.cpp, streams.cpp, kernels.cpp, graphs.cpp) share, beyond
 // standin.h. Not used by libcublas or libcudnn.
 #pragma once
 

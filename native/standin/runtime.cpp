@@ -1,5 +1,6 @@
 // The host stand-in's CUDA runtime, part 1: devices, device and pinned memory, errors, fault injection,
-// call counters and the no-compute switch. Streams and events are in streams.cpp, kernels in kernels.cpp.
+// call counters and the no-compute switch. Streams, events and stream capture are in streams.cpp, kernels in
+// kernels.cpp, CUDA graphs in graphs.cpp.
 //
 // Device memory is host memory handed out by cudaMalloc and tracked here; every range a call touches is
 // checked against the allocation it falls in (span()). Compiled against CUDA 13's own cuda_runtime_api.h,
