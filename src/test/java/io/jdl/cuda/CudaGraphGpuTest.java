@@ -184,4 +184,27 @@ class CudaGraphGpuTest {
             assertEquals(5f, download(s, counter)[0]);
         }
     }
+
+    /** The stand-in's model of two more refusals (checked against NVIDIA's error codes; see native/standin). */
+    @Test
+    void pageableCopiesAndCapturedEventsAreRefusedOnTheStandIn() {
+        Gpu.assumeStandIn("the stand-in's capture model of pageable copies and captured events");
+        try (CachingAllocator allocator = new CachingAllocator(); Stream stream = Stream.create();
+             DeviceMemory m = allocator.allocate(64); Arena arena = Arena.ofConfined(); Event event = Event.create()) {
+            MemorySegment pageable = arena.allocate(64);
+            int[] status = new int[1];
+            CudaException e = assertThrows(CudaException.class, () -> CudaGraph.capture(stream, () -> status[0] =
+                    cudaMemcpyAsync(m.pointer(), pageable, 64, cudaMemcpyHostToDevice(), stream.handle())));
+            assertEquals(cudaErrorStreamCaptureUnsupported(), status[0], "a copy from pageable memory in a capture");
+            assertEquals(cudaErrorStreamCaptureInvalidated(), e.status());
+            try (CudaGraph graph = CudaGraph.capture(stream, () -> event.record(stream))) {
+                assertEquals(cudaErrorCapturedEvent(), cudaEventQuery(event.handle()),
+                        "querying an event last recorded in a capture");
+                graph.launch(stream);
+            }
+            event.record(stream); // recorded eagerly again: an ordinary event
+            stream.synchronize();
+            assertEquals(cudaSuccess(), cudaEventQuery(event.handle()));
+        }
+    }
 }
