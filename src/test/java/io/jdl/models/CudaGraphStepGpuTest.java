@@ -121,6 +121,11 @@ class CudaGraphStepGpuTest {
         assertReplaysTrainAsEagerSteps(cnn(200), cnn(200), 5);
     }
 
+    private Sequential onGpu(Sequential net) {
+        net.to(gpu);
+        return net;
+    }
+
     private static Sequential cnn(long dropoutSeed) {
         Random rng = new Random(5);
         return new Sequential(new Conv2d(1, 4, 3, 1, rng), new BatchNorm2d(4), Activations.relu(), Pool2d.max(2),
@@ -132,7 +137,8 @@ class CudaGraphStepGpuTest {
         eager.to(gpu);
         graphed.to(gpu);
         float[] eagerLosses = new float[STEPS], graphLosses = new float[STEPS];
-        try (Adam a = new Adam(eager.parameters(), 1e-2f); Adam g = new Adam(graphed.parameters(), 1e-2f);
+        try (eager; graphed; Adam a = new Adam(eager.parameters(), 1e-2f);
+             Adam g = new Adam(graphed.parameters(), 1e-2f);
              Tensor x = Tensor.zeros(input, gpu)) {
             for (int s = 0; s < STEPS; s++) {
                 eagerLosses[s] = eagerStep(eager, a, data.get(s));
@@ -160,7 +166,8 @@ class CudaGraphStepGpuTest {
             assertEquals(((Dropout) eager.get(dropoutIndex)).seeds().peek(),
                     ((Dropout) graphed.get(dropoutIndex)).seeds().peek());
             for (String name : eager.stateDict().keySet()) { // includes batch norm's running statistics
-                double err = Gpu.relativeError(graphed.stateDict().get(name).toArray(), eager.stateDict().get(name).toArray());
+                double err = Gpu.relativeError(graphed.stateDict().get(name).toArray(),
+                        eager.stateDict().get(name).toArray());
                 assertTrue(err < 1e-6, name + " differs from the eager run by " + err);
             }
             // Dropout drew a fresh mask each replay: a constant seed would not have matched the eager losses above.
@@ -171,9 +178,8 @@ class CudaGraphStepGpuTest {
     @Test
     void replayAllocatesNothingAndLaunchesOneGraph() {
         List<Batch> data = batches();
-        Sequential net = model(5);
-        net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu);
+        try (Sequential net = onGpu(model(5)); Adam adam = new Adam(net.parameters(), 1e-3f);
+             Tensor x = Tensor.zeros(input, gpu);
              CudaGraphStep step = warmUpAndCapture(net, adam, x, data.get(0))) {
             feed(step, x, data.get(1));
             backend.synchronize();
@@ -199,9 +205,8 @@ class CudaGraphStepGpuTest {
     @Test
     void aHostReadInsideTheCaptureThrowsAndLeavesTheBackendUsable() {
         List<Batch> data = batches();
-        Sequential net = model(9);
-        net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
+        try (Sequential net = onGpu(model(9)); Adam adam = new Adam(net.parameters(), 1e-3f);
+             Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
             firstCaptureDone();
@@ -234,9 +239,8 @@ class CudaGraphStepGpuTest {
     @Test
     void closingTheStepGivesItsPoolBack() {
         List<Batch> data = batches();
-        Sequential net = model(11);
-        net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
+        try (Sequential net = onGpu(model(11)); Adam adam = new Adam(net.parameters(), 1e-3f);
+             Tensor x = Tensor.zeros(input, gpu)) {
             eagerStep(net, adam, data.get(0));
             adam.zeroGrad();
             firstCaptureDone();
@@ -263,9 +267,8 @@ class CudaGraphStepGpuTest {
     @Test
     void targetsThatDoNotFitTheCaptureAreRefused() {
         List<Batch> data = batches();
-        Sequential net = model(13);
-        net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu);
+        try (Sequential net = onGpu(model(13)); Adam adam = new Adam(net.parameters(), 1e-3f);
+             Tensor x = Tensor.zeros(input, gpu);
              CudaGraphStep step = warmUpAndCapture(net, adam, x, data.get(0))) {
             IllegalStateException unset = assertThrows(IllegalStateException.class, step::replay);
             assertTrue(unset.getMessage().contains("setTargets"), unset.getMessage());
@@ -284,9 +287,8 @@ class CudaGraphStepGpuTest {
     @Test
     void aChangedLearningRateIsRefusedAtReplayAndCapturingWithoutWarmUpThrows() {
         List<Batch> data = batches();
-        Sequential net = model(17);
-        net.to(gpu);
-        try (Adam adam = new Adam(net.parameters(), 1e-3f); Tensor x = Tensor.zeros(input, gpu)) {
+        try (Sequential net = onGpu(model(17)); Adam adam = new Adam(net.parameters(), 1e-3f);
+             Tensor x = Tensor.zeros(input, gpu)) {
             // No eager step yet: Adam would create its moments inside the capture, and every replay would zero them.
             IllegalStateException cold = assertThrows(IllegalStateException.class, () -> CudaGraphStep.capture(gpu, () -> {
                 adam.zeroGrad();
