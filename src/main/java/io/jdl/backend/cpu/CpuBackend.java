@@ -23,6 +23,26 @@ public final class CpuBackend implements Backend {
     private CpuBackend() {
     }
 
+    /**
+     * The threads the CPU backend's kernels run on, the calling thread included: the system property
+     * {@code jdl.cpu.threads} when set, else {@link Runtime#availableProcessors()}, or what
+     * {@link #setThreads(int)} set last. Small loops stay on the calling thread whatever the count.
+     */
+    public static int threads() {
+        return CpuParallel.threads();
+    }
+
+    /**
+     * Sets the threads the CPU backend's kernels run on (1: everything on the calling thread), for the whole
+     * JVM. jdl runs them on its own pool, never on the JDK's common pool; an operation already running
+     * finishes on the threads it started with.
+     *
+     * @throws IllegalArgumentException when {@code threads < 1}
+     */
+    public static void setThreads(int threads) {
+        CpuParallel.setThreads(threads);
+    }
+
     private static float[] data(Storage s) {
         if (!(s instanceof CpuStorage cpu)) {
             throw new IllegalArgumentException("CPU backend got storage on " + s.device());
@@ -111,11 +131,6 @@ public final class CpuBackend implements Backend {
                 out[o * inner + i] = (float) s;
             }
         }
-    }
-
-    /** Runs body(i) for i in [0, count), across cores when the total work is large enough. */
-    private static void forEach(int count, long work, java.util.function.IntConsumer body) {
-        CpuParallel.range(count, work).forEach(body);
     }
 
     // ---- data movement ----
@@ -247,7 +262,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void softmax(boolean log, Storage xs, Storage ys, int rows, int cols) {
         float[] x = data(xs), y = data(ys);
-        forEach(rows, (long) rows * cols * 8, r -> {
+        CpuParallel.forEach(rows, (long) rows * cols * 8, r -> {
             int off = r * cols;
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < cols; j++) {
@@ -385,7 +400,7 @@ public final class CpuBackend implements Backend {
         float[] saveMean = data(sms), saveInv = data(sis);
         long m = (long) n * hw;
         // Channels are independent: they run in parallel.
-        forEach(c, m * c * 8, ch -> {
+        CpuParallel.forEach(c, m * c * 8, ch -> {
             double sum = 0, sq = 0;
             for (int i = 0; i < n; i++) {
                 for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
@@ -430,7 +445,7 @@ public final class CpuBackend implements Backend {
         float[] x = data(xs), dy = data(dys), gamma = data(gs), mean = data(sms), inv = data(sis);
         float[] dx = data(dxs), dGamma = data(dgs), dBeta = data(dbs);
         long m = (long) n * hw;
-        forEach(c, m * c * 8, ch -> {
+        CpuParallel.forEach(c, m * c * 8, ch -> {
             double sumDy = 0, sumDyXhat = 0;
             for (int i = 0; i < n; i++) {
                 for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {

@@ -105,7 +105,7 @@ final class CpuConv {
     static void forward(ConvShape s, float[] x, float[] w, float[] y) {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s));
-        CpuParallel.range(chunks, flops(s)).forEach(t -> {
+        CpuParallel.forEach(chunks, flops(s), t -> {
             float[][] col = new float[rows][ohw], out = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 for (int gi = 0; gi < g; gi++) {
@@ -122,7 +122,7 @@ final class CpuConv {
     static void backwardData(ConvShape s, float[] w, float[] dy, float[] dx) {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), hw = s.h() * s.w(), chunks = chunks(n, flops(s));
-        CpuParallel.range(chunks, flops(s)).forEach(t -> {
+        CpuParallel.forEach(chunks, flops(s), t -> {
             float[][] dcol = new float[rows][ohw], dyRows = new float[kpg][ohw];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {
                 java.util.Arrays.fill(dx, img * s.c() * hw, (img + 1) * s.c() * hw, 0f);
@@ -169,7 +169,7 @@ final class CpuConv {
         int oh = s.outH(), ow = s.outW(), ohw = oh * ow, g = s.groups(), cpg = s.c() / g, kpg = s.k() / g;
         int rows = cpg * s.r() * s.s(), n = s.n(), chunks = chunks(n, flops(s)), wSize = s.k() * rows;
         double[][] partial = new double[chunks][];
-        CpuParallel.range(chunks, flops(s)).forEach(t -> {
+        CpuParallel.forEach(chunks, flops(s), t -> {
             float[][] pixels = new float[ohw][rows], part = new float[kpg][rows];
             double[] acc = new double[wSize];
             for (int img = t * n / chunks; img < (t + 1) * n / chunks; img++) {

@@ -37,7 +37,7 @@ final class CpuMatmul {
         int batch = Math.multiplyExact(outer, inner);
         long work = (long) batch * m * n * k;
         float[][][] bRows = new float[batch][k][];
-        CpuParallel.range(batch * k, work).forEach(bp -> {
+        CpuParallel.forEach(batch * k, work, bp -> {
             int bi = bp / k, p = bp % k;
             int bAt = Math.toIntExact(bOff + bi / inner * bOuter + bi % inner * bInner);
             float[] row = new float[n];
@@ -52,7 +52,7 @@ final class CpuMatmul {
         });
         // Tasks: tiles of up to ROW_TILE rows of one product, so a k-block of B is reused from cache by every row.
         int tiles = (m + ROW_TILE - 1) / ROW_TILE, ais = transA ? 1 : lda, aps = transA ? lda : 1;
-        CpuParallel.range(batch * tiles, work).forEach(t -> {
+        CpuParallel.forEach(batch * tiles, work, t -> {
             int bi = t / tiles, i0 = t % tiles * ROW_TILE, mt = Math.min(ROW_TILE, m - i0);
             int aAt = Math.toIntExact(aOff + bi / inner * aOuter + bi % inner * aInner) + i0 * ais;
             int cAt = Math.toIntExact(cOff + bi / inner * cOuter + bi % inner * cInner) + i0 * ldc;

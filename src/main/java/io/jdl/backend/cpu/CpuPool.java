@@ -2,7 +2,7 @@ package io.jdl.backend.cpu;
 
 import io.jdl.backend.PoolShape;
 import java.util.Arrays;
-import java.util.stream.IntStream;
+import java.util.function.IntConsumer;
 
 /**
  * 2-d max and average pooling on the CPU, forward and backward. Each window's first maximum in
@@ -18,8 +18,9 @@ final class CpuPool {
     private CpuPool() {
     }
 
-    private static IntStream planes(PoolShape s) {
-        return CpuParallel.range(s.n() * s.c(), (long) s.n() * s.c() * s.h() * s.w());
+    /** Runs body(nc) for every (image, channel) plane nc, across cores when large enough. */
+    private static void planes(PoolShape s, IntConsumer body) {
+        CpuParallel.forEach(s.n() * s.c(), (long) s.n() * s.c() * s.h() * s.w(), body);
     }
 
     static void forward(PoolShape s, float[] x, float[] y) {
@@ -29,7 +30,7 @@ final class CpuPool {
         }
         int oh = s.outH(), ow = s.outW();
         double area = (double) s.kh() * s.kw();
-        planes(s).forEach(nc -> {
+        planes(s, nc -> {
             for (int i = 0; i < oh; i++) {
                 Window rows = Window.of(i, s.strideH(), s.padH(), s.kh(), s.h());
                 for (int j = 0; j < ow; j++) {
@@ -49,7 +50,7 @@ final class CpuPool {
         int oh = s.outH(), ow = s.outW(), hw = s.h() * s.w();
         double area = (double) s.kh() * s.kw();
         // Windows of one (image, channel) plane only touch that plane: planes run in parallel.
-        planes(s).forEach(nc -> {
+        planes(s, nc -> {
             Arrays.fill(dx, nc * hw, (nc + 1) * hw, 0f);
             for (int i = 0; i < oh; i++) {
                 Window rows = Window.of(i, s.strideH(), s.padH(), s.kh(), s.h());
@@ -129,7 +130,7 @@ final class CpuPool {
 
     private static void forwardMaxInside(PoolShape s, float[] x, float[] y) {
         int oh = s.outH(), ow = s.outW(), h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW();
-        planes(s).forEach(nc -> {
+        planes(s, nc -> {
             for (int i = 0; i < oh; i++) {
                 int row = (nc * h + i * sh) * w, out = (nc * oh + i) * ow;
                 for (int j = 0; j < ow; j++) {
@@ -141,7 +142,7 @@ final class CpuPool {
 
     private static void backwardMaxInside(PoolShape s, float[] x, float[] dy, float[] dx) {
         int oh = s.outH(), ow = s.outW(), h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW();
-        planes(s).forEach(nc -> {
+        planes(s, nc -> {
             Arrays.fill(dx, nc * h * w, (nc + 1) * h * w, 0f);
             for (int i = 0; i < oh; i++) {
                 int row = (nc * h + i * sh) * w, out = (nc * oh + i) * ow;
