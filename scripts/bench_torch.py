@@ -47,13 +47,14 @@ class Mlp(nn.Module):
 
 
 class Cnn(nn.Module):
-    """The `cnn` sample (FashionMnistModels.cnn at width 32): two conv-BN-ReLU-maxpool stages, then a dropout MLP head."""
+    """The `cnn` sample (FashionMnistModels.cnn, width 32 by default): two conv-BN-ReLU-maxpool stages, then a dropout MLP head."""
 
-    def __init__(self):
+    def __init__(self, width=32):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32)
-        self.conv2, self.bn2 = nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64)
-        self.fc1, self.fc2 = nn.Linear(64 * 7 * 7, 128), nn.Linear(128, 10)
+        c = width
+        self.conv1, self.bn1 = nn.Conv2d(1, c, 3, padding=1), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, 2 * c, 3, padding=1), nn.BatchNorm2d(2 * c)
+        self.fc1, self.fc2 = nn.Linear(2 * c * 7 * 7, 128), nn.Linear(128, 10)
         self.drop = nn.Dropout(0.25)
 
     def forward(self, x):
