@@ -211,14 +211,17 @@ public final class CpuBackend implements Backend {
             CpuElementwise.relu(x, y, (int) n);
             return;
         }
+        if (act == Activation.GELU) {
+            CpuGelu.forward(x, y, n);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float v = x[i];
             y[i] = switch (act) {
-                case RELU -> Math.max(v, 0f);
+                case RELU, GELU -> throw new AssertionError(act + " has its own kernel, above");
                 case LEAKY_RELU -> v > 0 ? v : param * v;
                 case SIGMOID -> (float) (1 / (1 + Math.exp(-v)));
                 case TANH -> (float) Math.tanh(v);
-                case GELU -> (float) (v * normalCdf(v));
             };
         }
     }
@@ -231,32 +234,19 @@ public final class CpuBackend implements Backend {
             CpuElementwise.reluBackward(x, dy, dx, (int) n);
             return;
         }
+        if (act == Activation.GELU) {
+            CpuGelu.backward(x, dy, dx, n);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float v = x[i], g = dy[i];
             dx[i] = switch (act) {
-                case RELU -> v > 0 ? g : 0f;
+                case RELU, GELU -> throw new AssertionError(act + " has its own kernel, above");
                 case LEAKY_RELU -> v > 0 ? g : param * g;
                 case SIGMOID -> g * y[i] * (1 - y[i]);
                 case TANH -> g * (1 - y[i] * y[i]);
-                // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-                case GELU -> (float) (g * (normalCdf(v) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)));
             };
         }
-    }
-
-    /** Φ(x) = (1 + erf(x/√2)) / 2. */
-    private static double normalCdf(double x) {
-        return 0.5 * erfc(-x / Math.sqrt(2));
-    }
-
-    /** Complementary error function, fractional error below 1.2e-7 (Numerical Recipes' erfcc). */
-    static double erfc(double x) {
-        double z = Math.abs(x);
-        double t = 1 / (1 + 0.5 * z);
-        double r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? r : 2 - r;
     }
 
     @Override

@@ -83,6 +83,24 @@ final class CpuParallel {
         new Loop(count, Math.max(1, count / (p.threads * CHUNKS_PER_THREAD)), body).run(p);
     }
 
+    /** A body over an index range [from, to). */
+    @FunctionalInterface
+    interface RangeBody {
+        void run(int from, int to);
+    }
+
+    /** Elements per range of {@link #forEachRange}: 64 KiB of floats, large enough to amortise a hand-off. */
+    static final int RANGE = 1 << 14;
+
+    /**
+     * Runs body over [0, n) cut into ranges of {@link #RANGE} elements, across the pool when
+     * {@code n · workPerElement} reaches {@link #MIN_WORK}: the shape of every element-wise kernel.
+     */
+    static void forEachRange(long n, int workPerElement, RangeBody body) {
+        int size = Math.toIntExact(n), ranges = (int) ((n + RANGE - 1) / RANGE);
+        forEach(ranges, n * workPerElement, r -> body.run(r * RANGE, Math.min(size, (r + 1) * RANGE)));
+    }
+
     /** One parallel loop: a counter handing out chunks, and the count of chunks not yet finished. */
     private static final class Loop implements Runnable {
         private final int count, grain;
