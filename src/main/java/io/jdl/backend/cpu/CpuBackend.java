@@ -471,15 +471,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void sgdStep(Storage ps, Storage gs, Storage bufs, long n, float lr, float momentum, float dampening,
                         float weightDecay, boolean nesterov, boolean firstStep) {
-        float[] p = data(ps), grad = data(gs), buf = momentum != 0 ? data(bufs) : null;
-        for (int i = 0; i < n; i++) {
-            float g = grad[i] + weightDecay * p[i];
-            if (momentum != 0) {
-                buf[i] = firstStep ? g : momentum * buf[i] + (1 - dampening) * g;
-                g = nesterov ? g + momentum * buf[i] : buf[i];
-            }
-            p[i] -= lr * g;
-        }
+        CpuOptimizers.sgd(data(ps), data(gs), momentum != 0 ? data(bufs) : null, n, lr, momentum, dampening,
+                weightDecay, nesterov, firstStep);
     }
 
     @Override
@@ -498,20 +491,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void adamStep(Storage ps, Storage gs, Storage ms, Storage vs, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
-        float[] p = data(ps), grad = data(gs), m = data(ms), v = data(vs);
-        double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
-        for (int i = 0; i < n; i++) {
-            float g = grad[i];
-            if (decoupled) {
-                p[i] *= 1 - lr * weightDecay;
-            } else {
-                g += weightDecay * p[i];
-            }
-            m[i] = beta1 * m[i] + (1 - beta1) * g;
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-            p[i] -= (float) (lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps));
-        }
+        CpuOptimizers.adam(data(ps), data(gs), data(ms), data(vs), n, lr, beta1, beta2, eps, weightDecay, decoupled,
+                step);
     }
+
     // ---- transformer operations (CpuTransformerKernels) ----
 
     @Override
