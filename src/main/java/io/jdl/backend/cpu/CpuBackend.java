@@ -122,15 +122,32 @@ public final class CpuBackend implements Backend {
     @Override
     public void sum(Storage xs, Storage outs, int outer, int dim, int inner) {
         float[] x = data(xs), out = data(outs);
-        for (int o = 0; o < outer; o++) {
-            for (int i = 0; i < inner; i++) {
+        if (inner == 1) { // sums of contiguous rows
+            CpuParallel.forEach(outer, (long) outer * dim, o -> {
                 double s = 0;
                 for (int d = 0; d < dim; d++) {
-                    s += x[(o * dim + d) * inner + i];
+                    s += x[o * dim + d];
                 }
-                out[o * inner + i] = (float) s;
-            }
+                out[o] = (float) s;
+            });
+            return;
         }
+        // x [outer, dim, inner] -> out [outer, inner]: rows of x added into a float64 row, walking memory in order
+        // (a column walk per output element, stride inner, missed the cache on a bias gradient)
+        int span = 1024, spans = (inner + span - 1) / span;
+        CpuParallel.forEach(outer * spans, (long) outer * dim * inner, t -> {
+            int o = t / spans, i0 = t % spans * span, len = Math.min(span, inner - i0);
+            double[] acc = new double[len];
+            for (int d = 0; d < dim; d++) {
+                int row = (o * dim + d) * inner + i0;
+                for (int i = 0; i < len; i++) {
+                    acc[i] += x[row + i];
+                }
+            }
+            for (int i = 0; i < len; i++) {
+                out[o * inner + i0 + i] = (float) acc[i];
+            }
+        });
     }
 
     // ---- data movement ----
