@@ -96,27 +96,31 @@ public final class CpuBackend implements Backend {
     @Override
     public void axpby(float alpha, Storage as, float beta, Storage bs, Storage outs, long n) {
         float[] a = data(as), b = data(bs), out = data(outs);
-        for (int i = 0; i < n; i++) {
-            out[i] = alpha * a[i] + beta * b[i];
-        }
+        CpuParallel.forEachRange(n, 3, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = alpha * a[i] + beta * b[i];
+            }
+        });
     }
 
     @Override
     public void mul(Storage as, Storage bs, Storage outs, long n) {
         float[] a = data(as), b = data(bs), out = data(outs);
-        for (int i = 0; i < n; i++) {
-            out[i] = a[i] * b[i];
-        }
+        CpuParallel.forEachRange(n, 2, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = a[i] * b[i];
+            }
+        });
     }
 
     @Override
     public void addBias(Storage xs, Storage biases, Storage outs, int rows, int cols) {
         float[] x = data(xs), bias = data(biases), out = data(outs);
-        for (int r = 0; r < rows; r++) {
+        CpuParallel.forEach(rows, (long) rows * cols, r -> {
             for (int c = 0; c < cols; c++) {
                 out[r * cols + c] = x[r * cols + c] + bias[c];
             }
-        }
+        });
     }
 
     @Override
@@ -171,9 +175,11 @@ public final class CpuBackend implements Backend {
     public void mulScalar(Storage xs, Storage ss, Storage outs, long n) {
         float[] x = data(xs), out = data(outs);
         float s = data(ss)[0];
-        for (int i = 0; i < n; i++) {
-            out[i] = x[i] * s;
-        }
+        CpuParallel.forEachRange(n, 1, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = x[i] * s;
+            }
+        });
     }
 
     @Override
@@ -290,7 +296,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void softmaxBackward(boolean log, Storage ys, Storage dys, Storage dxs, int rows, int cols) {
         float[] y = data(ys), dy = data(dys), dx = data(dxs);
-        for (int r = 0; r < rows; r++) {
+        CpuParallel.forEach(rows, (long) rows * cols * 8, r -> {
             int off = r * cols;
             double dot = 0;
             for (int j = 0; j < cols; j++) {
@@ -300,7 +306,7 @@ public final class CpuBackend implements Backend {
                 // softmax: y·(dy - Σ dy·y); log-softmax: dy - exp(y)·Σ dy
                 dx[off + j] = (float) (log ? dy[off + j] - Math.exp(y[off + j]) * dot : y[off + j] * (dy[off + j] - dot));
             }
-        }
+        });
     }
 
     @Override

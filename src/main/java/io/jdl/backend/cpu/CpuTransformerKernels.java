@@ -3,7 +3,8 @@ package io.jdl.backend.cpu;
 /**
  * The CPU reference of the transformer operations (layer norm, embedding, attention softmax), on plain
  * row-major float arrays; {@link CpuBackend} calls them. Float32 storage, float64 accumulation. Each
- * method states the same formula as its CUDA twin in {@code native/jdl_kernels.cu}.
+ * method states the same formula as its CUDA twin in {@code native/jdl_kernels.cu}. Rows are independent,
+ * so the row kernels run rows across cores ({@link CpuParallel}).
  */
 final class CpuTransformerKernels {
     private CpuTransformerKernels() {
@@ -33,7 +34,7 @@ final class CpuTransformerKernels {
      */
     static void layerNorm(float[] x, float[] gamma, float[] beta, float[] y, float[] mean, float[] rstd, int rows,
                           int cols, float eps) {
-        for (int r = 0; r < rows; r++) {
+        CpuParallel.forEach(rows, (long) rows * cols * 6, r -> {
             int o = r * cols;
             double s = 0;
             for (int j = 0; j < cols; j++) {
@@ -52,7 +53,7 @@ final class CpuTransformerKernels {
                 double g = gamma != null ? gamma[j] : 1, b = beta != null ? beta[j] : 0;
                 y[o + j] = (float) ((x[o + j] - mu) * rs * g + b);
             }
-        }
+        });
     }
 
     /**
@@ -101,8 +102,8 @@ final class CpuTransformerKernels {
     static void attentionSoftmax(float[] scores, float[] keyMask, float[] probs, int batch, int heads, int tq,
                                  int tk, float scale, boolean causal) {
         int rows = batch * heads * tq;
-        boolean[] allowed = new boolean[tk];
-        for (int r = 0; r < rows; r++) {
+        CpuParallel.forEach(rows, (long) rows * tk * 20, r -> {
+            boolean[] allowed = new boolean[tk];
             int i = r % tq, b = r / (heads * tq), o = r * tk;
             double m = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < tk; j++) {
@@ -120,12 +121,12 @@ final class CpuTransformerKernels {
             for (int j = 0; j < tk; j++) {
                 probs[o + j] = allowed[j] ? (float) (Math.exp(scale * scores[o + j] - m) / z) : 0f;
             }
-        }
+        });
     }
 
     /** dScores = scale·p·(dp - rowsum(dp·p)) over rows of [rows, cols]; dScores may be dp. */
     static void attentionSoftmaxBackward(float[] p, float[] dp, float[] dScores, int rows, int cols, float scale) {
-        for (int r = 0; r < rows; r++) {
+        CpuParallel.forEach(rows, (long) rows * cols * 4, r -> {
             int o = r * cols;
             double s = 0;
             for (int j = 0; j < cols; j++) {
@@ -134,6 +135,6 @@ final class CpuTransformerKernels {
             for (int j = 0; j < cols; j++) {
                 dScores[o + j] = (float) (scale * p[o + j] * (dp[o + j] - s));
             }
-        }
+        });
     }
 }
