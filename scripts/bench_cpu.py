@@ -114,7 +114,14 @@ def main():
         here = os.path.dirname(os.path.abspath(__file__))
         torch = Side("torch", [py, os.path.join(here, "bench_cpu_torch.py")], env={**os.environ, **ALLOCATOR})
         torch_info = torch.ask(f"THREADS {threads}")
-    print("ENV " + json.dumps(environment(jdl_info, torch_info)), flush=True)
+    env = environment(jdl_info, torch_info)
+    print("ENV " + json.dumps(env), flush=True)
+    load = float(env["loadavg"].split()[0]) if env["loadavg"][:1].isdigit() else 0.0
+    if load > os.cpu_count():
+        print(f"WARNING: load average {load} on {os.cpu_count()} cores: other processes compete for the CPU. "
+              "Interleaving spreads the load over both sides, but multi-threaded steps suffer from "
+              "oversubscription unevenly (PyTorch's OpenMP threads spin at barriers); --threads 1 compares "
+              "one core each and is the fairer measure on a busy machine.", flush=True)
 
     sides = [jdl] + ([torch] if torch else [])
     steps = {}
