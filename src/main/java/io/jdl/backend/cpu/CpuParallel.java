@@ -118,8 +118,12 @@ final class CpuParallel {
 
         void run(Pool p) {
             int helpers = Math.min(p.threads - 1, unfinished.get() - 1);
-            for (int h = 0; h < helpers; h++) {
-                p.workers.execute(this);
+            try {
+                for (int h = 0; h < helpers; h++) {
+                    p.workers.execute(this);
+                }
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // setThreads shut this pool down meanwhile: the caller takes the chunks no helper will
             }
             run();
             while (unfinished.get() > 0) {
