@@ -98,7 +98,7 @@ final class CpuParallel {
      */
     static void forEachRange(long n, int workPerElement, RangeBody body) {
         int size = Math.toIntExact(n), ranges = (int) ((n + RANGE - 1) / RANGE);
-        forEach(ranges, n * workPerElement, r -> body.run(r * RANGE, Math.min(size, (r + 1) * RANGE)));
+        forEach(ranges, n * workPerElement, r -> body.run(r * RANGE, (int) Math.min(size, (r + 1L) * RANGE)));
     }
 
     /** One parallel loop: a counter handing out chunks, and the count of chunks not yet finished. */
