@@ -29,7 +29,7 @@ class DependencyTest {
 
     static {
         layer(0, "io.jdl.bindings");
-        layer(1, "io.jdl.cuda", "io.jdl.cublas", "io.jdl.cudnn");
+        layer(1, "io.jdl.cuda", "io.jdl.cublas", "io.jdl.cudnn", "io.jdl.cpunative");
         layer(2, "io.jdl.device");
         layer(3, "io.jdl.backend");
         layer(4, "io.jdl.autograd");

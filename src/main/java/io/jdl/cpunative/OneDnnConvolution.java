@@ -1,0 +1,307 @@
+package io.jdl.cpunative;
+
+import static io.jdl.bindings.dnnl.dnnl_h.*;
+
+import io.jdl.bindings.dnnl.dnnl_memory_desc_t;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * oneDNN's direct convolution (forward, backward data, backward weights) for one shape, on float32 NCHW
+ * tensors with OIHW (GOIHW with groups) weights and no bias, as PyTorch's {@code conv2d} computes it.
+ *
+ * <p>Layouts: each primitive is created with its tensors' layouts left to oneDNN ({@code dnnl_format_tag_any}),
+ * which picks its blocked layouts (e.g. {@code nChw16c} on AVX-512) and its JIT kernels for them; a tensor whose
+ * chosen layout is not the plain one is reordered into it before the call (inputs) or out of it after (the
+ * result), as PyTorch's oneDNN path does. With plain layouts forced, oneDNN falls back to im2col and GEMM.
+ *
+ * <p>Memory: oneDNN primitives keep pointers to their memory, so they cannot work on Java heap arrays: each call
+ * copies its inputs into this object's off-heap plain buffers (one per tensor role: source, weights,
+ * destination; a gradient uses the buffer of the tensor it is the gradient of) and its result back. The copies
+ * and reorders are linear in the tensors; the convolution is not.
+ *
+ * <p>Lifetime: the buffers and primitives live until {@link #close()}; a closed object refuses every call.
+ * Thread safety: calls on one object are serialised (they share the buffers).
+ */
+public final class OneDnnConvolution implements AutoCloseable {
+    /** The CPU engine, made once per process: creating one detects the CPU's instruction sets. */
+    private static final MemorySegment ENGINE;
+
+    static {
+        CpuNativeLibraries.load(CpuNativeLibraries.Library.ONEDNN);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            OneDnn.check(dnnl_engine_create(out, dnnl_cpu(), 0), "dnnl_engine_create");
+            ENGINE = out.get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
+    /** Loads oneDNN and creates its CPU engine (if not yet); throws {@link CpuNativeLibraryException} when it cannot. */
+    public static void ensureLoaded() {
+        // The static initialiser did the work.
+    }
+
+    private final Arena arena = Arena.ofShared();
+    /** Every oneDNN object made here, destroyed by close() in reverse order. */
+    private final List<MemorySegment> primitives = new ArrayList<>(), primitiveDescs = new ArrayList<>(),
+            memories = new ArrayList<>();
+    private final long srcElements, weightElements, dstElements;
+    /** The plain (NCHW / OIHW) buffers and their memory objects. */
+    private final MemorySegment srcBuf, weightBuf, dstBuf, srcMem, weightMem, dstMem;
+    private final Step forward, backwardData, backwardWeights;
+    private boolean closed;
+
+    /**
+     * Builds the three primitives for the given NCHW shape (padding symmetric, as PyTorch's; {@code oh}/{@code ow}
+     * the output size it gives).
+     *
+     * @throws OneDnnException when oneDNN has no implementation for it (the caller then uses its own kernel)
+     */
+    public OneDnnConvolution(int n, int c, int h, int w, int k, int r, int s, int oh, int ow, int strideH, int strideW,
+                             int padH, int padW, int dilationH, int dilationW, int groups) {
+        boolean done = false;
+        try {
+            srcElements = (long) n * c * h * w;
+            weightElements = (long) k * (c / groups) * r * s;
+            dstElements = (long) n * k * oh * ow;
+            long[] srcDims = {n, c, h, w}, dstDims = {n, k, oh, ow};
+            long[] weightDims = groups == 1 ? new long[] {k, c, r, s} : new long[] {groups, k / groups, c / groups, r, s};
+            int weightTag = groups == 1 ? dnnl_oihw() : dnnl_goihw();
+            MemorySegment srcPlain = desc(dnnl_nchw(), srcDims), weightPlain = desc(weightTag, weightDims),
+                    dstPlain = desc(dnnl_nchw(), dstDims);
+            MemorySegment srcAny = desc(dnnl_format_tag_any(), srcDims), dstAny = desc(dnnl_format_tag_any(), dstDims),
+                    weightAny = desc(dnnl_format_tag_any(), weightDims);
+            srcBuf = arena.allocate(srcElements * Float.BYTES, 64);
+            weightBuf = arena.allocate(weightElements * Float.BYTES, 64);
+            dstBuf = arena.allocate(dstElements * Float.BYTES, 64);
+            srcMem = memory(srcPlain, srcBuf);
+            weightMem = memory(weightPlain, weightBuf);
+            dstMem = memory(dstPlain, dstBuf);
+            MemorySegment strides = dims(strideH, strideW), dilates = dims(dilationH - 1L, dilationW - 1L),
+                    pad = dims(padH, padW);
+
+            MemorySegment fwd = opDesc();
+            OneDnn.check(dnnl_dilated_convolution_forward_desc_init(fwd, dnnl_forward_training(), dnnl_convolution_direct(),
+                    srcAny, weightAny, MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
+                    "dnnl_dilated_convolution_forward_desc_init");
+            MemorySegment fwdPd = primitiveDesc(fwd, MemorySegment.NULL);
+            forward = new Step(fwdPd,
+                    new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), srcPlain, srcMem, true),
+                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), weightPlain, weightMem, true),
+                    new ArgSpec(DNNL_ARG_DST(), dnnl_query_dst_md(), dstPlain, dstMem, false));
+
+            MemorySegment bwdData = opDesc();
+            OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(bwdData, dnnl_convolution_direct(), srcAny,
+                    weightAny, dstAny, strides, dilates, pad, pad), "dnnl_dilated_convolution_backward_data_desc_init");
+            backwardData = new Step(primitiveDesc(bwdData, fwdPd),
+                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), dstPlain, dstMem, true),
+                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), weightPlain, weightMem, true),
+                    new ArgSpec(DNNL_ARG_DIFF_SRC(), dnnl_query_diff_src_md(), srcPlain, srcMem, false));
+
+            MemorySegment bwdWeights = opDesc();
+            OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(bwdWeights, dnnl_convolution_direct(),
+                    srcAny, weightAny, MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
+                    "dnnl_dilated_convolution_backward_weights_desc_init");
+            backwardWeights = new Step(primitiveDesc(bwdWeights, fwdPd),
+                    new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), srcPlain, srcMem, true),
+                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), dstPlain, dstMem, true),
+                    new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), weightPlain, weightMem, false));
+            done = true;
+        } finally {
+            if (!done) {
+                close();
+            }
+        }
+    }
+
+    /** y = conv(x, w). */
+    public synchronized void forward(float[] x, float[] w, float[] y) {
+        copyIn(x, srcBuf, srcElements);
+        copyIn(w, weightBuf, weightElements);
+        forward.run();
+        copyOut(dstBuf, y, dstElements);
+    }
+
+    /** dx = the gradient of Σ dy·conv(x, w) with respect to x (dx overwritten). */
+    public synchronized void backwardData(float[] w, float[] dy, float[] dx) {
+        copyIn(w, weightBuf, weightElements);
+        copyIn(dy, dstBuf, dstElements);
+        backwardData.run();
+        copyOut(srcBuf, dx, srcElements);
+    }
+
+    /** dw = the gradient of Σ dy·conv(x, w) with respect to w (dw overwritten). */
+    public synchronized void backwardWeights(float[] x, float[] dy, float[] dw) {
+        copyIn(x, srcBuf, srcElements);
+        copyIn(dy, dstBuf, dstElements);
+        backwardWeights.run();
+        copyOut(weightBuf, dw, weightElements);
+    }
+
+    /**
+     * One argument of a primitive: the plain memory it is read from (input) or written to (output) and, when the
+     * primitive chose another layout, its own memory in that layout and the reorder between the two.
+     */
+    private final class Arg {
+        final int id;
+        final MemorySegment used, reorder, plain;
+        final boolean input;
+
+        Arg(int id, int query, MemorySegment plainDesc, MemorySegment plainMem, MemorySegment pd, boolean input) {
+            this.id = id;
+            this.plain = plainMem;
+            this.input = input;
+            MemorySegment chosen = dnnl_primitive_desc_query_md(pd, query, 0);
+            if (dnnl_memory_desc_equal(chosen, plainDesc) != 0) {
+                used = plainMem;
+                reorder = MemorySegment.NULL;
+            } else {
+                used = memory(chosen, DNNL_MEMORY_ALLOCATE());
+                reorder = input ? reorder(plainDesc, chosen) : reorder(chosen, plainDesc);
+            }
+        }
+    }
+
+    /** An argument as the constructor names it, bound to its primitive descriptor by {@link Step}. */
+    private record ArgSpec(int id, int query, MemorySegment plainDesc, MemorySegment plainMem, boolean input) {
+    }
+
+    private Arg bind(ArgSpec a, MemorySegment pd) {
+        return new Arg(a.id, a.query, a.plainDesc, a.plainMem, pd, a.input);
+    }
+
+    /** A primitive with its arguments: reorders in, the primitive, reorder out. */
+    private final class Step {
+        final MemorySegment primitive;
+        final Arg[] args;
+
+        Step(MemorySegment pd, ArgSpec... specs) {
+            args = new Arg[specs.length];
+            for (int i = 0; i < specs.length; i++) {
+                args[i] = bind(specs[i], pd);
+            }
+            primitive = primitive(pd);
+        }
+
+        void run() {
+            checkOpen();
+            try (Arena call = Arena.ofConfined()) {
+                MemorySegment streamOut = call.allocate(ValueLayout.ADDRESS);
+                OneDnn.check(dnnl_stream_create(streamOut, ENGINE, dnnl_stream_default_flags()), "dnnl_stream_create");
+                MemorySegment stream = streamOut.get(ValueLayout.ADDRESS, 0);
+                try {
+                    for (Arg a : args) {
+                        if (a.input && !a.reorder.equals(MemorySegment.NULL)) {
+                            execute(call, stream, a.reorder, DNNL_ARG_FROM(), a.plain, DNNL_ARG_TO(), a.used);
+                        }
+                    }
+                    MemorySegment list = call.allocate(16L * args.length, 8);
+                    for (int i = 0; i < args.length; i++) {
+                        // dnnl_exec_arg_t {int arg; dnnl_memory_t memory;}: 16 bytes each.
+                        list.set(ValueLayout.JAVA_INT, 16L * i, args[i].id);
+                        list.set(ValueLayout.ADDRESS, 16L * i + 8, args[i].used);
+                    }
+                    OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
+                    for (Arg a : args) {
+                        if (!a.input && !a.reorder.equals(MemorySegment.NULL)) {
+                            execute(call, stream, a.reorder, DNNL_ARG_FROM(), a.used, DNNL_ARG_TO(), a.plain);
+                        }
+                    }
+                    OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
+                } finally {
+                    dnnl_stream_destroy(stream);
+                }
+            }
+        }
+    }
+
+    private static void execute(Arena call, MemorySegment stream, MemorySegment primitive, int id0, MemorySegment mem0,
+                                int id1, MemorySegment mem1) {
+        MemorySegment list = call.allocate(32, 8);
+        list.set(ValueLayout.JAVA_INT, 0, id0);
+        list.set(ValueLayout.ADDRESS, 8, mem0);
+        list.set(ValueLayout.JAVA_INT, 16, id1);
+        list.set(ValueLayout.ADDRESS, 24, mem1);
+        OneDnn.check(dnnl_primitive_execute(primitive, stream, 2, list), "dnnl_primitive_execute (reorder)");
+    }
+
+    private void copyIn(float[] from, MemorySegment to, long count) {
+        checkOpen();
+        MemorySegment.copy(from, 0, to, ValueLayout.JAVA_FLOAT, 0, Math.toIntExact(count));
+    }
+
+    private static void copyOut(MemorySegment from, float[] to, long count) {
+        MemorySegment.copy(from, ValueLayout.JAVA_FLOAT, 0, to, 0, Math.toIntExact(count));
+    }
+
+    /**
+     * Room for a {@code dnnl_convolution_desc_t}, which oneDNN fills in. Not through the generated
+     * {@code dnnl_convolution_desc_t} class: jextract 23 gives it a {@code padding[2][12]} layout that JDK 25
+     * refuses when the class initialises ("Path does not select a value layout"). The C struct is 5,976 bytes
+     * in oneDNN 2.6 (sizeof, x86-64); twice that leaves room for a later 2.x.
+     */
+    private MemorySegment opDesc() {
+        return arena.allocate(2 * 5976, 64);
+    }
+
+    private MemorySegment dims(long... values) {
+        return arena.allocateFrom(ValueLayout.JAVA_LONG, values);
+    }
+
+    private MemorySegment desc(int tag, long... shape) {
+        MemorySegment md = arena.allocate(dnnl_memory_desc_t.layout());
+        OneDnn.check(dnnl_memory_desc_init_by_tag(md, shape.length, dims(shape), dnnl_f32(), tag), "dnnl_memory_desc_init_by_tag");
+        return md;
+    }
+
+    private MemorySegment primitiveDesc(MemorySegment opDesc, MemorySegment hint) {
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        OneDnn.check(dnnl_primitive_desc_create(out, opDesc, MemorySegment.NULL, ENGINE, hint), "dnnl_primitive_desc_create");
+        primitiveDescs.add(out.get(ValueLayout.ADDRESS, 0));
+        return primitiveDescs.getLast();
+    }
+
+    private MemorySegment reorder(MemorySegment from, MemorySegment to) {
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        OneDnn.check(dnnl_reorder_primitive_desc_create(out, from, ENGINE, to, ENGINE, MemorySegment.NULL),
+                "dnnl_reorder_primitive_desc_create");
+        primitiveDescs.add(out.get(ValueLayout.ADDRESS, 0));
+        return primitive(primitiveDescs.getLast());
+    }
+
+    private MemorySegment primitive(MemorySegment pd) {
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        OneDnn.check(dnnl_primitive_create(out, pd), "dnnl_primitive_create");
+        primitives.add(out.get(ValueLayout.ADDRESS, 0));
+        return primitives.getLast();
+    }
+
+    private MemorySegment memory(MemorySegment md, MemorySegment buffer) {
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        OneDnn.check(dnnl_memory_create(out, md, ENGINE, buffer), "dnnl_memory_create");
+        memories.add(out.get(ValueLayout.ADDRESS, 0));
+        return memories.getLast();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this oneDNN convolution is closed");
+        }
+    }
+
+    /** Destroys the primitives, their descriptors and the memory objects, and frees the buffers; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        primitives.reversed().forEach(p -> dnnl_primitive_destroy(p));
+        primitiveDescs.reversed().forEach(p -> dnnl_primitive_desc_destroy(p));
+        memories.reversed().forEach(m -> dnnl_memory_destroy(m));
+        arena.close();
+    }
+}

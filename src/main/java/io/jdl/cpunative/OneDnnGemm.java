@@ -1,0 +1,56 @@
+package io.jdl.cpunative;
+
+import io.jdl.bindings.dnnl.dnnl_h;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * oneDNN's row-major single-precision GEMM ({@code dnnl_sgemm}) on Java {@code float[]} arrays, without copies.
+ *
+ * <p>Why no copy: the handle is linked with {@link Linker.Option#critical(boolean) critical(true)}, which lets a
+ * downcall take heap segments ({@link MemorySegment#ofArray(float[])}); the JVM keeps the arrays in place for the
+ * duration of the call (no garbage collection can move them, so none can start until it returns). That is right
+ * for a GEMM: it does not call back into Java, and it ends in milliseconds.
+ *
+ * <p>Threads: oneDNN in Debian's build runs on OpenMP; the number of threads is OpenMP's ({@code OMP_NUM_THREADS},
+ * default: every core), fixed when the library is loaded.
+ */
+public final class OneDnnGemm {
+    private static final MethodHandle SGEMM;
+
+    static {
+        CpuNativeLibraries.load(CpuNativeLibraries.Library.ONEDNN);
+        SGEMM = Linker.nativeLinker().downcallHandle(dnnl_h.dnnl_sgemm$address(), dnnl_h.dnnl_sgemm$descriptor(),
+                Linker.Option.critical(true));
+    }
+
+    private OneDnnGemm() {
+    }
+
+    /** Loads oneDNN (if not yet); throws {@link CpuNativeLibraryException} when it cannot. */
+    public static void ensureLoaded() {
+        // The static initialiser did the work.
+    }
+
+    /**
+     * {@code C = op(A)·op(B)}, all row-major: A is m×k (k×m when transA) at {@code a[aOff..]} with row stride lda,
+     * B is k×n (n×k when transB) with row stride ldb, C is m×n with row stride ldc and is overwritten. The caller
+     * checks the bounds (this is a native call: an index past an array corrupts memory).
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, int lda,
+                             float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int status;
+        try {
+            status = (int) SGEMM.invokeExact((byte) (transA ? 'T' : 'N'), (byte) (transB ? 'T' : 'N'), (long) m, (long) n,
+                    (long) k, 1f, slice(a, aOff), (long) lda, slice(b, bOff), (long) ldb, 0f, slice(c, cOff), (long) ldc);
+        } catch (Throwable t) {
+            throw new IllegalStateException("dnnl_sgemm failed to run", t);
+        }
+        OneDnn.check(status, "dnnl_sgemm");
+    }
+
+    private static MemorySegment slice(float[] array, int offset) {
+        return MemorySegment.ofArray(array).asSlice((long) offset * Float.BYTES);
+    }
+}
