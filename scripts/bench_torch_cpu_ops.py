@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch CPU on the shapes of CpuGemmLibrariesBenchmark and CpuConvLibrariesBenchmark (the reference row of
-results/cpu/gemm-libraries-jmh.log and conv-libraries-jmh.log).
+"""PyTorch CPU on the shapes of CpuGemmLibrariesBenchmark and CpuConvBenchmark (the reference for
+results/cpu/gemm-libraries-jmh.log and native-cpu-jmh.log).
 
   $JDL_TORCH_PYTHON scripts/bench_torch_cpu_ops.py [--threads 2] [--seconds 1]
 

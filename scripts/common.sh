@@ -76,6 +76,23 @@ ensure_nvidia_libs() {
 
 # Installs Debian's dataset-fashion-mnist package (the four IDX files) when it is missing and we can
 # (root with apt); otherwise says how to get the files. The samples also take --data DIR.
+# oneDNN (Debian libdnnl2), the native library of the CPU backend's matrix products and convolutions.
+# Installed when missing and we are root with apt; otherwise one note: jdl then runs its pure-Java kernels
+# (slower, same results within float32 rounding). JDL_CPU_NATIVE=off skips this and the library.
+ensure_cpu_native_libs() {
+  [[ "${JDL_CPU_NATIVE:-}" == off ]] && return 0
+  local soname=libdnnl.so.2
+  if [[ -n "${JDL_CPU_LIBRARY_PATH:-}" ]] || /sbin/ldconfig -p 2>/dev/null | grep -q "$soname"; then return 0; fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing oneDNN for the CPU backend (Debian package libdnnl2) ..."
+    { apt-get install -y -qq libdnnl2 || { apt-get update -qq && apt-get install -y -qq libdnnl2; }; } >/dev/null \
+      || echo "warning: apt-get could not install libdnnl2; the CPU backend runs its pure-Java kernels (slower)." >&2
+  else
+    echo "note: oneDNN ($soname) is not installed, so the CPU backend runs its pure-Java kernels (slower):" \
+      "run 'sudo apt-get install libdnnl2' or set JDL_CPU_LIBRARY_PATH to the folder holding $soname." >&2
+  fi
+}
+
 ensure_fashion_mnist() {
   local dir=/usr/share/datasets/fashion-mnist
   [[ -n "${JDL_FASHION_MNIST:-}" || -f "$dir/train-images-idx3-ubyte.gz" ]] && return 0

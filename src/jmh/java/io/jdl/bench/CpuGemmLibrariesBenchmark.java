@@ -3,7 +3,6 @@ package io.jdl.bench;
 import io.jdl.backend.Storage;
 import io.jdl.backend.cpu.CpuBackend;
 import io.jdl.cpunative.OneDnnGemm;
-import io.jdl.cpunative.OpenBlasGemm;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -22,7 +21,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The candidates for the CPU backend's matrix product, on the same float arrays: the backend itself
  * ({@code java}: its pure-Java kernel when run with {@code -Djdl.cpu.native=off}, else whatever it calls),
- * oneDNN's {@code dnnl_sgemm} and OpenBLAS's {@code cblas_sgemm} (both through FFM on the heap arrays, no copy).
+ * and oneDNN's {@code dnnl_sgemm} (through FFM on the heap arrays, no copy). OpenBLAS's {@code cblas_sgemm}
+ * was a third candidate until oneDNN was chosen (commit 038e047 has it, and results/cpu/gemm-libraries-jmh.log
+ * its numbers).
  * Shapes {@code MxKxN:TT}: C[M, N] = op(A)·op(B) with the transposes the MLP's backward uses
  * ({@code NT}: dX = dY·Wᵀ, {@code TN}: dW = Xᵀ·dY).
  */
@@ -37,7 +38,7 @@ public class CpuGemmLibrariesBenchmark {
             "128x1024x1024:NT", "1024x128x1024:TN"})
     public String shape;
 
-    @Param({"java", "onednn", "openblas"})
+    @Param({"java", "onednn"})
     public String impl;
 
     private int m, n, k;
@@ -75,7 +76,6 @@ public class CpuGemmLibrariesBenchmark {
         switch (impl) {
             case "java" -> CpuBackend.INSTANCE.matmul(transA, transB, 1, m, n, k, as, bs, cs);
             case "onednn" -> OneDnnGemm.sgemm(transA, transB, m, n, k, a, 0, lda, b, 0, ldb, c, 0, n);
-            case "openblas" -> OpenBlasGemm.sgemm(transA, transB, m, n, k, a, 0, lda, b, 0, ldb, c, 0, n);
             default -> throw new IllegalArgumentException("impl " + impl);
         }
         return impl.equals("java") ? cs : c;

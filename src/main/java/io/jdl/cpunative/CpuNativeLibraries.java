@@ -13,7 +13,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Finds and loads the native CPU libraries that the CPU backend's fast path calls (oneDNN, OpenBLAS), as
+ * Finds and loads the native CPU library that the CPU backend's fast path calls (oneDNN), as
  * {@code io.jdl.cuda.NativeLibraries} does for the NVIDIA ones: the generated bindings look their symbols up
  * through {@link java.lang.foreign.SymbolLookup#loaderLookup()}, so a library is {@link System#load}ed here before
  * its first downcall.
@@ -34,8 +34,7 @@ public final class CpuNativeLibraries {
 
     /** The CPU libraries jdl can bind to, by versioned soname. */
     public enum Library {
-        ONEDNN("oneDNN", "libdnnl.so.2", "libdnnl2"),
-        OPENBLAS("OpenBLAS", "libopenblas.so.0", "libopenblas0");
+        ONEDNN("oneDNN", "libdnnl.so.2", "libdnnl2");
 
         final String displayName;
         final String soname;

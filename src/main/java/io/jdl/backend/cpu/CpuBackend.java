@@ -11,10 +11,13 @@ import io.jdl.backend.DropoutMask;
 import java.util.Arrays;
 
 /**
- * The pure-Java reference backend: float32 storage, float64 accumulation in sums. Matrix products
- * ({@link CpuMatmul}) and convolutions ({@link CpuConv}, im2col) run on a vectorised float32 kernel
- * ({@link CpuGemm}) over short blocks (256 terms, or one image) whose sums are added in float64. It is the
- * oracle the CUDA backend is tested against, and the default without a GPU. It holds no mutable state:
+ * The CPU backend: float32 storage on the Java heap, float64 accumulation in sums. Matrix products and
+ * convolutions go through oneDNN where it is installed ({@link NativeMatmul}, {@link NativeConv}; see
+ * {@link CpuNative} for the switch); otherwise, and always with {@code -Djdl.cpu.native=off}, they run on
+ * pure-Java kernels ({@link CpuMatmul}, {@link CpuConv}, im2col) over a vectorised float32 kernel
+ * ({@link CpuGemm}) in short blocks (256 terms, or one image) whose sums are added in float64; those kernels
+ * are the oracle the native path is tested against. The backend is the oracle the CUDA backend is tested
+ * against, and the default without a GPU. It holds no mutable state:
  * calls from several threads are safe on distinct storages (a storage itself is confined to one thread).
  */
 public final class CpuBackend implements Backend {
@@ -81,7 +84,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
-        CpuMatmul.matmul(transA, transB, batch, m, n, k, data(as), data(bs), data(cs));
+        float[] a = data(as), b = data(bs), c = data(cs);
+        if (!NativeMatmul.matmul(transA, transB, batch, m, n, k, a, b, c)) {
+            CpuMatmul.matmul(transA, transB, batch, m, n, k, a, b, c);
+        }
     }
 
     @Override
@@ -350,21 +356,30 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    // ---- convolution: im2col and float32 matrix products (CpuConv) ----
+    // ---- convolution: oneDNN (NativeConv) where present, else im2col and float32 matrix products (CpuConv) ----
 
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
-        CpuConv.forward(s, data(xs), data(ws), data(ys));
+        float[] x = data(xs), w = data(ws), y = data(ys);
+        if (!NativeConv.forward(s, x, w, y)) {
+            CpuConv.forward(s, x, w, y);
+        }
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
-        CpuConv.backwardData(s, data(ws), data(dys), data(dxs));
+        float[] w = data(ws), dy = data(dys), dx = data(dxs);
+        if (!NativeConv.backwardData(s, w, dy, dx)) {
+            CpuConv.backwardData(s, w, dy, dx);
+        }
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
-        CpuConv.backwardFilter(s, data(xs), data(dys), data(dws));
+        float[] x = data(xs), dy = data(dys), dw = data(dws);
+        if (!NativeConv.backwardFilter(s, x, dy, dw)) {
+            CpuConv.backwardFilter(s, x, dy, dw);
+        }
     }
 
     @Override

@@ -1,0 +1,144 @@
+package io.jdl.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jdl.backend.ConvShape;
+import io.jdl.backend.Storage;
+import io.jdl.cpunative.CpuNativeLibraries;
+import io.jdl.cpunative.CpuNativeLibraries.Library;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CPU backend's matrix products and convolutions (native through {@link NativeMatmul} / {@link NativeConv}
+ * where the library is present, as on CI, which installs it) against the pure-Java kernels ({@link CpuMatmul},
+ * {@link CpuConv}), the oracle, on random shapes including odd ones. Tolerance: float32 rounding of a sum of k
+ * products, relative to Σ|products| (the native libraries accumulate in float32 in another order).
+ */
+class NativeCpuKernelsTest {
+    private static final CpuBackend CPU = CpuBackend.INSTANCE;
+
+    private static float[] random(Random rng, long n) {
+        float[] v = new float[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rng.nextGaussian();
+        }
+        return v;
+    }
+
+    /** |actual − expected| ≤ 4·k·2⁻²⁴·(typical |product| sum ≈ k) + 1e-5, elementwise, with the index in the message. */
+    private static void assertClose(String what, float[] expected, float[] actual, long k) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        double tol = 4.0 * k * Math.ulp(1f) * Math.max(1, Math.sqrt(k)) + 1e-5;
+        for (int i = 0; i < expected.length; i++) {
+            double scale = Math.max(1, Math.abs(expected[i]));
+            assertTrue(Math.abs(expected[i] - actual[i]) <= tol * scale,
+                    what + " at " + i + ": Java " + expected[i] + ", backend " + actual[i] + " (tolerance " + tol * scale + ")");
+        }
+    }
+
+    private static float[] backendMatmul(boolean ta, boolean tb, int batch, int m, int n, int k, float[] a, float[] b) {
+        try (Storage as = CPU.upload(a); Storage bs = CPU.upload(b); Storage cs = CPU.allocate((long) batch * m * n)) {
+            CPU.matmul(ta, tb, batch, m, n, k, as, bs, cs);
+            return CPU.download(cs, (long) batch * m * n);
+        }
+    }
+
+    @Test
+    void matmulMatchesTheJavaKernelOnOddShapes() {
+        Random rng = new Random(15);
+        int[][] shapes = {{1, 1, 1, 1}, {1, 1, 300, 1}, {1, 3, 17, 127}, {2, 127, 3, 17}, {1, 128, 784, 1024},
+                {3, 33, 65, 129}, {1, 512, 1, 200}, {1, 200, 257, 1}, {4, 64, 32, 64}, {2, 17, 1000, 3}, {1, 0, 5, 7},
+                {2, 5, 0, 7}, {1, 5, 7, 0}};
+        for (int[] sh : shapes) {
+            int batch = sh[0], m = sh[1], n = sh[2], k = sh[3];
+            for (int t = 0; t < 4; t++) {
+                boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+                float[] a = random(rng, (long) batch * m * k), b = random(rng, (long) batch * k * n);
+                float[] expected = new float[batch * m * n];
+                CpuMatmul.matmul(ta, tb, batch, m, n, k, a, b, expected);
+                assertClose("matmul batch " + batch + " m " + m + " n " + n + " k " + k + " transA " + ta + " transB " + tb,
+                        expected, backendMatmul(ta, tb, batch, m, n, k, a, b), k);
+            }
+        }
+    }
+
+    @Test
+    void convolutionMatchesTheJavaKernelForwardAndBackward() {
+        Random rng = new Random(16);
+        List<ConvShape> shapes = new ArrayList<>(List.of(
+                // (n, c, h, w, k, r, s, padH, padW, strideH, strideW, dilationH, dilationW, groups)
+                new ConvShape(128, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), // the cnn sample's second layer
+                new ConvShape(8, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+                new ConvShape(3, 3, 17, 13, 5, 3, 2, 2, 0, 2, 3, 1, 1, 1),
+                new ConvShape(2, 6, 19, 21, 9, 3, 3, 2, 1, 1, 2, 2, 2, 3),
+                new ConvShape(5, 4, 9, 9, 4, 5, 5, 3, 3, 2, 2, 1, 1, 2),
+                new ConvShape(4, 8, 15, 15, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1), // a ResNet stage entry
+                new ConvShape(1, 127, 7, 7, 3, 1, 1, 0, 0, 1, 1, 1, 1, 1),
+                new ConvShape(6, 2, 16, 16, 2, 3, 3, 2, 2, 2, 2, 3, 3, 1),
+                new ConvShape(2, 4, 12, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 4), // depthwise-like: 1 channel per group
+                new ConvShape(9, 3, 6, 6, 7, 6, 6, 0, 0, 1, 1, 1, 1, 1)));
+        for (int i = 0; i < 6; i++) { // random odd shapes
+            int g = 1 + rng.nextInt(3), c = g * (1 + rng.nextInt(5)), k = g * (1 + rng.nextInt(5));
+            int r = 1 + rng.nextInt(4), s = 1 + rng.nextInt(4), dil = 1 + rng.nextInt(2);
+            int h = (r - 1) * dil + 1 + rng.nextInt(12), w = (s - 1) * dil + 1 + rng.nextInt(12);
+            shapes.add(new ConvShape(1 + rng.nextInt(9), c, h, w, k, r, s, rng.nextInt(r), rng.nextInt(s),
+                    1 + rng.nextInt(3), 1 + rng.nextInt(3), dil, dil, g));
+        }
+        for (ConvShape s : shapes) {
+            float[] x = random(rng, (long) s.n() * s.c() * s.h() * s.w());
+            float[] w = random(rng, (long) s.k() * (s.c() / s.groups()) * s.r() * s.s());
+            float[] dy = random(rng, (long) s.n() * s.k() * s.outH() * s.outW());
+            float[] y = new float[dy.length], dx = new float[x.length], dw = new float[w.length];
+            CpuConv.forward(s, x, w, y);
+            CpuConv.backwardData(s, w, dy, dx);
+            CpuConv.backwardFilter(s, x, dy, dw);
+            try (Storage xs = CPU.upload(x); Storage ws = CPU.upload(w); Storage dys = CPU.upload(dy);
+                 Storage ys = CPU.allocate(y.length); Storage dxs = CPU.allocate(x.length); Storage dws = CPU.allocate(w.length)) {
+                CPU.conv2d(s, xs, ws, ys);
+                CPU.conv2dBackwardData(s, ws, dys, dxs);
+                CPU.conv2dBackwardFilter(s, xs, dys, dws);
+                long taps = (long) (s.c() / s.groups()) * s.r() * s.s();
+                assertClose("conv2d " + s, y, CPU.download(ys, y.length), taps);
+                assertClose("conv2d backward data " + s, dx, CPU.download(dxs, x.length), (long) (s.k() / s.groups()) * s.r() * s.s());
+                assertClose("conv2d backward filter " + s, dw, CPU.download(dws, w.length), (long) s.n() * s.outH() * s.outW());
+            }
+        }
+    }
+
+    @Test
+    void theNativePathRunsExactlyWhereOneDnnIsInstalledAndNotOff() {
+        boolean expected = CpuNative.MODE != CpuNative.Mode.OFF && CpuNativeLibraries.isAvailable(Library.ONEDNN);
+        assertEquals(expected, NativeMatmul.active(), "native matrix products (mode " + CpuNative.MODE + ")");
+        assertEquals(expected, NativeConv.active(), "native convolutions (mode " + CpuNative.MODE + ")");
+        float[] a = random(new Random(1), 64 * 64), c = new float[64 * 64];
+        assertEquals(expected, NativeMatmul.matmul(false, false, 1, 64, 64, 64, a, a, c));
+    }
+
+    @Test
+    void aNativeCallOnArraysShorterThanTheShapesIsRefusedNotRun() {
+        if (NativeMatmul.active()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> NativeMatmul.matmul(false, false, 2, 64, 64, 64, new float[64 * 64], new float[2 * 64 * 64],
+                            new float[2 * 64 * 64]));
+            assertTrue(e.getMessage().contains("too short"), e.getMessage());
+        } else {
+            assertFalse(NativeMatmul.matmul(false, false, 2, 64, 64, 64, new float[64 * 64], new float[2 * 64 * 64],
+                    new float[2 * 64 * 64]));
+        }
+    }
+
+    @Test
+    void theModeIsOneOfThreeWordsAndAnythingElseIsNamed() {
+        assertEquals(CpuNative.Mode.AUTO, CpuNative.mode(null));
+        assertEquals(CpuNative.Mode.OFF, CpuNative.mode("off"));
+        assertEquals(CpuNative.Mode.ON, CpuNative.mode(" ON "));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CpuNative.mode("fast"));
+        assertTrue(e.getMessage().contains("'fast'") && e.getMessage().contains("auto, on or off"), e.getMessage());
+    }
+}
