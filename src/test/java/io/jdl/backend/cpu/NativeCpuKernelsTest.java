@@ -1,5 +1,6 @@
 package io.jdl.backend.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -130,6 +131,33 @@ class NativeCpuKernelsTest {
         } else {
             assertFalse(NativeMatmul.matmul(false, false, 2, 64, 64, 64, new float[64 * 64], new float[2 * 64 * 64],
                     new float[2 * 64 * 64]));
+        }
+    }
+
+    /** The same inputs give the same bits twice (a seeded CPU run is reproducible, and resuming it bit-identical). */
+    @Test
+    void repeatedCallsGiveIdenticalBits() {
+        Random rng = new Random(17);
+        ConvShape s = new ConvShape(64, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        float[] x = random(rng, 64L * 16 * 14 * 14), w = random(rng, 32L * 16 * 9), dy = random(rng, 64L * 32 * 14 * 14);
+        float[] a = random(rng, 300L * 700), b = random(rng, 300L * 500);
+        float[][] first = null;
+        for (int run = 0; run < 3; run++) {
+            try (Storage xs = CPU.upload(x); Storage ws = CPU.upload(w); Storage dys = CPU.upload(dy);
+                 Storage ys = CPU.allocate(dy.length); Storage dxs = CPU.allocate(x.length); Storage dws = CPU.allocate(w.length)) {
+                CPU.conv2d(s, xs, ws, ys);
+                CPU.conv2dBackwardData(s, ws, dys, dxs);
+                CPU.conv2dBackwardFilter(s, xs, dys, dws);
+                float[][] now = {CPU.download(ys, dy.length), CPU.download(dxs, x.length), CPU.download(dws, w.length),
+                        backendMatmul(true, false, 1, 700, 500, 300, a, b)};
+                if (first == null) {
+                    first = now;
+                } else {
+                    for (int i = 0; i < now.length; i++) {
+                        assertArrayEquals(first[i], now[i], "result " + i + " of run " + run);
+                    }
+                }
+            }
         }
     }
 
