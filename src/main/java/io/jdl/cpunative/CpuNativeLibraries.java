@@ -27,7 +27,11 @@ import java.util.stream.Stream;
  *       {@code /usr/local/lib});</li>
  *   <li>the dynamic linker's cache ({@code ldconfig -p}).</li>
  * </ol>
- * A library that is not found is not an error here: {@link #load} says so with an exception listing every place
+ * With system property {@code jdl.cpu.library.search} (or {@code JDL_CPU_LIBRARY_SEARCH}) set to
+ * {@code explicit-only}, only step 1 is searched: the tests use it to run as on a machine without oneDNN, and a
+ * deployment can pin exactly which file it loads.
+ *
+ * <p>A library that is not found is not an error here: {@link #load} says so with an exception listing every place
  * searched and how to install it, and the CPU backend then keeps its pure-Java kernels.
  */
 public final class CpuNativeLibraries {
@@ -100,7 +104,9 @@ public final class CpuNativeLibraries {
         return find(soname, dirs).orElseThrow(() -> new CpuNativeLibraryException(
                 displayName + " (" + soname + ") was not found. Searched, in order:\n  "
                         + String.join("\n  ", dirs.stream().map(Path::toString).toList())
-                        + "\n  the ldconfig cache (ldconfig -p)\nInstall it (" + installHint
+                        + (explicitOnly() ? "\n  (nothing else: jdl.cpu.library.search is explicit-only)"
+                                : "\n  the ldconfig cache (ldconfig -p)")
+                        + "\nInstall it (" + installHint
                         + ") or set JDL_CPU_LIBRARY_PATH (or -Djdl.cpu.library.path) to the directory holding it."));
     }
 
@@ -109,6 +115,9 @@ public final class CpuNativeLibraries {
         Set<Path> dirs = new LinkedHashSet<>();
         pathList(System.getProperty("jdl.cpu.library.path")).forEach(dirs::add);
         pathList(System.getenv("JDL_CPU_LIBRARY_PATH")).forEach(dirs::add);
+        if (explicitOnly()) {
+            return new ArrayList<>(dirs);
+        }
         pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
         String arch = System.getProperty("os.arch").equals("amd64") ? "x86_64" : System.getProperty("os.arch");
         for (String dir : new String[] {"/usr/lib/" + arch + "-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"}) {
@@ -124,7 +133,20 @@ public final class CpuNativeLibraries {
                 return Optional.of(candidate.toAbsolutePath());
             }
         }
-        return LdconfigCache.lookup(soname);
+        return explicitOnly() ? Optional.empty() : LdconfigCache.lookup(soname);
+    }
+
+    /** Whether the search is restricted to {@code jdl.cpu.library.path} / {@code JDL_CPU_LIBRARY_PATH}. */
+    static boolean explicitOnly() {
+        String mode = System.getProperty("jdl.cpu.library.search", System.getenv("JDL_CPU_LIBRARY_SEARCH"));
+        if (mode == null || mode.isBlank() || mode.equals("default")) {
+            return false;
+        }
+        if (mode.equals("explicit-only")) {
+            return true;
+        }
+        throw new CpuNativeLibraryException("jdl.cpu.library.search / JDL_CPU_LIBRARY_SEARCH is '" + mode
+                + "': expected explicit-only or default");
     }
 
     private static List<Path> pathList(String value) {

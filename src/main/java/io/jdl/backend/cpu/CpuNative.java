@@ -2,7 +2,6 @@ package io.jdl.backend.cpu;
 
 import io.jdl.cpunative.CpuNativeLibraries.Library;
 import java.util.Locale;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,29 +41,42 @@ final class CpuNative {
     }
 
     /**
-     * Runs {@code load} (which loads {@code library} and links what the caller needs) unless the mode is off.
-     *
-     * @return whether the native path is usable; false after logging why (auto) or never (on: the error is thrown)
+     * Whether a native path can be used, decided once: {@link #usable()} says whether to take it, and throws (mode
+     * {@code on} only) when it cannot be.
      */
-    static boolean tryLoad(Library library, String what, Supplier<?> load) {
+    record Status(boolean loaded, String why) {
+        /** True: take the native path; false: the Java kernels. Mode on with the library unusable: the error, every time. */
+        boolean usable() {
+            if (!loaded && MODE == Mode.ON) {
+                throw new IllegalStateException(why);
+            }
+            return loaded;
+        }
+    }
+
+    /**
+     * Runs {@code load} (which loads {@code library} and links what the caller needs) unless the mode is off;
+     * when it fails in mode auto, logs once that the Java kernels run and how to install the library.
+     */
+    static Status tryLoad(Library library, String what, Runnable load) {
         if (MODE == Mode.OFF) {
             LOG.info("jdl.cpu.native=off: {} run on the pure-Java kernels", what);
-            return false;
+            return new Status(false, "jdl.cpu.native=off");
         }
         try {
-            load.get();
-            return true;
+            load.run();
+            return new Status(true, null);
         } catch (RuntimeException | LinkageError thrown) {
             // A library missing in a class's static initialiser arrives wrapped; its cause says what is wrong.
             Throwable e = thrown instanceof ExceptionInInitializerError && thrown.getCause() != null ? thrown.getCause() : thrown;
+            String why = library + " cannot be used for " + what + ": " + e.getMessage();
             if (MODE == Mode.ON) {
-                throw new IllegalStateException("jdl.cpu.native=on but " + library + " cannot be used for " + what + ": "
-                        + e.getMessage(), e);
+                return new Status(false, "jdl.cpu.native=on but " + why);
             }
             LOG.warn("{} run on the pure-Java kernels: {} is not usable ({}). For native speed: {} (or set "
                     + "JDL_CPU_LIBRARY_PATH); -Djdl.cpu.native=off silences this.", what, library,
                     String.valueOf(e.getMessage()).replace('\n', ' '), library.installHint());
-            return false;
+            return new Status(false, why);
         }
     }
 }

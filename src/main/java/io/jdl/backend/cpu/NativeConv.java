@@ -43,14 +43,11 @@ final class NativeConv {
 
     /** Whether products (convolutions) of enough work go through the native library in this process. */
     static boolean active() {
-        return CpuNative.MODE != CpuNative.Mode.OFF && Loaded.OK;
+        return CpuNative.MODE != CpuNative.Mode.OFF && Loaded.STATUS.usable();
     }
 
     private static final class Loaded {
-        static final boolean OK = CpuNative.tryLoad(Library.ONEDNN, "convolutions", () -> {
-            OneDnnConvolution.ensureLoaded();
-            return null;
-        });
+        static final CpuNative.Status STATUS = CpuNative.tryLoad(Library.ONEDNN, "convolutions", OneDnnConvolution::ensureLoaded);
     }
 
     /** y = conv(x, w) through oneDNN; false (nothing done) when the Java kernel is to run it. */
@@ -83,7 +80,7 @@ final class NativeConv {
     /** The oneDNN convolution for {@code s}, or null to use the Java kernel (native off, missing, refused, or small). */
     private static OneDnnConvolution of(ConvShape s) {
         double work = (double) s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
-        if (work < MIN_WORK || CpuNative.MODE == CpuNative.Mode.OFF || !Loaded.OK) {
+        if (work < MIN_WORK || !active()) {
             return null;
         }
         synchronized (CACHE) {

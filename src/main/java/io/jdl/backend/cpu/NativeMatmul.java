@@ -16,14 +16,11 @@ final class NativeMatmul {
 
     /** Whether products (convolutions) of enough work go through the native library in this process. */
     static boolean active() {
-        return CpuNative.MODE != CpuNative.Mode.OFF && Loaded.OK;
+        return CpuNative.MODE != CpuNative.Mode.OFF && Loaded.STATUS.usable();
     }
 
     private static final class Loaded {
-        static final boolean OK = CpuNative.tryLoad(Library.ONEDNN, "matrix products", () -> {
-            OneDnnGemm.ensureLoaded();
-            return null;
-        });
+        static final CpuNative.Status STATUS = CpuNative.tryLoad(Library.ONEDNN, "matrix products", OneDnnGemm::ensureLoaded);
     }
 
     /**
@@ -31,7 +28,7 @@ final class NativeMatmul {
      * nothing) when the native path is off, missing or not worth it for these sizes.
      */
     static boolean matmul(boolean transA, boolean transB, int batch, int m, int n, int k, float[] a, float[] b, float[] c) {
-        if ((long) m * n * k < MIN_WORK || CpuNative.MODE == CpuNative.Mode.OFF || !Loaded.OK) {
+        if ((long) m * n * k < MIN_WORK || !active()) {
             return false;
         }
         long aSize = (long) m * k, bSize = (long) k * n, cSize = (long) m * n;

@@ -121,6 +121,19 @@ class NativeCpuKernelsTest {
         assertEquals(expected, NativeMatmul.matmul(false, false, 1, 64, 64, 64, a, a, c));
     }
 
+    /** The surefire execution cpu-without-onednn pins the search to an empty folder: there the Java kernels must run. */
+    @Test
+    void withTheSearchPinnedToAnEmptyFolderTheJavaKernelsRun() {
+        if ("explicit-only".equals(System.getProperty("jdl.cpu.library.search"))
+                && !CpuNativeLibraries.isAvailable(Library.ONEDNN)) {
+            assertFalse(NativeMatmul.active());
+            assertFalse(NativeConv.active());
+        } else {
+            assertEquals(CpuNative.MODE != CpuNative.Mode.OFF && CpuNativeLibraries.isAvailable(Library.ONEDNN),
+                    NativeConv.active());
+        }
+    }
+
     @Test
     void aNativeCallOnArraysShorterThanTheShapesIsRefusedNotRun() {
         if (NativeMatmul.active()) {
