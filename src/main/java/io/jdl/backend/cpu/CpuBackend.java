@@ -93,10 +93,14 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
                        MatrixBatch b, MatrixBatch c) {
+        float[] ad = data(a.storage()), bd = data(b.storage()), cd = data(c.storage());
+        if (NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
+            return;
+        }
         CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
-                data(a.storage()), a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
-                data(b.storage()), b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
-                data(c.storage()), c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
+                ad, a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
+                bd, b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
+                cd, c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
     }
 
     @Override

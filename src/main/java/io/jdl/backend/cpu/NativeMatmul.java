@@ -1,5 +1,6 @@
 package io.jdl.backend.cpu;
 
+import io.jdl.backend.MatrixBatch;
 import io.jdl.cpunative.CpuNativeLibraries.Library;
 import io.jdl.cpunative.OneDnnGemm;
 
@@ -24,8 +25,8 @@ final class NativeMatmul {
     }
 
     /**
-     * C = op(A)·op(B) for each of {@code batch} products, as {@link CpuMatmul#matmul}; returns false (having done
-     * nothing) when the native path is off, missing or not worth it for these sizes.
+     * C = op(A)·op(B) for each of {@code batch} packed products, as {@link CpuMatmul#matmul}; returns false (having
+     * done nothing) when the native path is off, missing or not worth it for these sizes.
      */
     static boolean matmul(boolean transA, boolean transB, int batch, int m, int n, int k, float[] a, float[] b, float[] c) {
         if ((long) m * n * k < MIN_WORK || !active()) {
@@ -37,11 +38,42 @@ final class NativeMatmul {
             throw new IllegalArgumentException("matmul: arrays of " + a.length + ", " + b.length + ", " + c.length
                     + " elements are too short for " + batch + " products of [" + m + ", " + k + "]·[" + k + ", " + n + "]");
         }
-        int lda = transA ? m : k, ldb = transB ? k : n;
         for (int i = 0; i < batch; i++) {
-            int aOff = (int) (i * aSize), bOff = (int) (i * bSize), cOff = (int) (i * cSize);
-            OneDnnGemm.sgemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, n);
+            OneDnnGemm.sgemm(transA, transB, m, n, k, a, (int) (i * aSize), transA ? m : k, b, (int) (i * bSize),
+                    transB ? k : n, c, (int) (i * cSize), n);
         }
         return true;
+    }
+
+    /**
+     * C(o, i) = op(A(o, i))·op(B(o, i)) over a two-level batch laid out as the {@link MatrixBatch}es say (their
+     * storages are ignored: the arrays are given), as {@link CpuMatmul}'s strided product; false (nothing done) when
+     * the native path is off, missing or not worth it.
+     */
+    static boolean matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k,
+                          float[] a, MatrixBatch al, float[] b, MatrixBatch bl, float[] c, MatrixBatch cl) {
+        if ((long) m * n * k < MIN_WORK || !active()) {
+            return false;
+        }
+        // A native call does not check bounds: a layout reaching past its array is refused here.
+        long aEnd = al.end(outer, inner, transA ? k : m, transA ? m : k), bEnd = bl.end(outer, inner, transB ? n : k,
+                transB ? k : n), cEnd = cl.end(outer, inner, m, n);
+        if (aEnd > a.length || bEnd > b.length || cEnd > c.length) {
+            throw new IllegalArgumentException("matmul: arrays of " + a.length + ", " + b.length + ", " + c.length
+                    + " elements are too short for " + outer + "x" + inner + " products of [" + m + ", " + k + "]·[" + k
+                    + ", " + n + "] laid out to end at " + aEnd + ", " + bEnd + ", " + cEnd);
+        }
+        for (int o = 0; o < outer; o++) {
+            for (int i = 0; i < inner; i++) {
+                OneDnnGemm.sgemm(transA, transB, m, n, k, a, start(al, o, i), al.rowStride(), b, start(bl, o, i),
+                        bl.rowStride(), c, start(cl, o, i), cl.rowStride());
+            }
+        }
+        return true;
+    }
+
+    /** Where matrix (o, i) starts; within the array, as checked. */
+    private static int start(MatrixBatch l, int o, int i) {
+        return Math.toIntExact(l.offset() + o * l.outerStride() + i * l.innerStride());
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.backend.ConvShape;
+import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
 import io.jdl.cpunative.CpuNativeLibraries;
 import io.jdl.cpunative.CpuNativeLibraries.Library;
@@ -66,6 +67,34 @@ class NativeCpuKernelsTest {
                 assertClose("matmul batch " + batch + " m " + m + " n " + n + " k " + k + " transA " + ta + " transB " + tb,
                         expected, backendMatmul(ta, tb, batch, m, n, k, a, b), k);
             }
+        }
+    }
+
+    /** Attention's layout: heads of a fused [B, T, 3, H, D] projection read in place, rows 3HD apart; and a broadcast. */
+    @Test
+    void stridedBatchedMatmulMatchesTheJavaKernel() {
+        Random rng = new Random(18);
+        int batch = 3, t = 37, heads = 4, d = 16, row = 3 * heads * d;
+        float[] qkv = random(rng, (long) batch * t * row), v = random(rng, (long) t * d);
+        try (Storage qkvs = CPU.upload(qkv); Storage vs = CPU.upload(v); Storage scores = CPU.allocate((long) batch * heads * t * t);
+             Storage out = CPU.allocate((long) batch * heads * t * d)) {
+            // scores[b, h] = q[b, :, h]·k[b, :, h]ᵀ: [t, d]·[d, t], both read in place from the projection.
+            MatrixBatch q = new MatrixBatch(qkvs, 0, row, (long) t * row, d);
+            MatrixBatch k = new MatrixBatch(qkvs, heads * d, row, (long) t * row, d);
+            MatrixBatch s = new MatrixBatch(scores, 0, t, (long) heads * t * t, (long) t * t);
+            float[] expected = new float[batch * heads * t * t];
+            CpuMatmul.matmul(false, true, batch, heads, t, t, d, qkv, 0, row, (long) t * row, d, qkv, heads * d, row,
+                    (long) t * row, d, expected, 0, t, (long) heads * t * t, (long) t * t);
+            CPU.matmul(false, true, batch, heads, t, t, d, q, k, s);
+            float[] sc = CPU.download(scores, expected.length);
+            assertClose("q·kᵀ in place", expected, sc, d);
+            // out[b, h] = scores[b, h]·v with one v for every (b, h): strides 0 broadcast it.
+            MatrixBatch vb = new MatrixBatch(vs, 0, d, 0, 0), o = new MatrixBatch(out, 0, d, (long) heads * t * d, (long) t * d);
+            float[] expectedOut = new float[batch * heads * t * d];
+            CpuMatmul.matmul(false, false, batch, heads, t, d, t, sc, 0, t, (long) heads * t * t, (long) t * t, v, 0, d, 0, 0,
+                    expectedOut, 0, d, (long) heads * t * d, (long) t * d);
+            CPU.matmul(false, false, batch, heads, t, d, t, s, vb, o);
+            assertClose("scores·v broadcast", expectedOut, CPU.download(out, expectedOut.length), t);
         }
     }
 
