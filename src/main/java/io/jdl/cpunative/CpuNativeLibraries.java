@@ -1,7 +1,6 @@
 package io.jdl.cpunative;
 
-import io.jdl.cuda.LdconfigCache;
-import java.nio.file.Files;
+import io.jdl.cuda.LibrarySearch;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -10,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Finds and loads the native CPU library that the CPU backend's fast path calls (oneDNN), as
@@ -113,12 +111,12 @@ public final class CpuNativeLibraries {
     /** Every directory searched before the ldconfig cache, in order, without duplicates. */
     public static List<Path> searchDirectories() {
         Set<Path> dirs = new LinkedHashSet<>();
-        pathList(System.getProperty("jdl.cpu.library.path")).forEach(dirs::add);
-        pathList(System.getenv("JDL_CPU_LIBRARY_PATH")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getProperty("jdl.cpu.library.path")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getenv("JDL_CPU_LIBRARY_PATH")).forEach(dirs::add);
         if (explicitOnly()) {
             return new ArrayList<>(dirs);
         }
-        pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
         String arch = System.getProperty("os.arch").equals("amd64") ? "x86_64" : System.getProperty("os.arch");
         for (String dir : new String[] {"/usr/lib/" + arch + "-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"}) {
             dirs.add(Path.of(dir));
@@ -127,32 +125,11 @@ public final class CpuNativeLibraries {
     }
 
     private static Optional<Path> find(String soname, List<Path> dirs) {
-        for (Path dir : dirs) {
-            Path candidate = dir.resolve(soname);
-            if (Files.isRegularFile(candidate)) {
-                return Optional.of(candidate.toAbsolutePath());
-            }
-        }
-        return explicitOnly() ? Optional.empty() : LdconfigCache.lookup(soname);
+        return LibrarySearch.find(soname, dirs, explicitOnly());
     }
 
     /** Whether the search is restricted to {@code jdl.cpu.library.path} / {@code JDL_CPU_LIBRARY_PATH}. */
     static boolean explicitOnly() {
-        String mode = System.getProperty("jdl.cpu.library.search", System.getenv("JDL_CPU_LIBRARY_SEARCH"));
-        if (mode == null || mode.isBlank() || mode.equals("default")) {
-            return false;
-        }
-        if (mode.equals("explicit-only")) {
-            return true;
-        }
-        throw new CpuNativeLibraryException("jdl.cpu.library.search / JDL_CPU_LIBRARY_SEARCH is '" + mode
-                + "': expected explicit-only or default");
-    }
-
-    private static List<Path> pathList(String value) {
-        if (value == null || value.isBlank()) {
-            return List.of();
-        }
-        return Stream.of(value.split(":")).filter(s -> !s.isBlank()).map(Path::of).toList();
+        return LibrarySearch.explicitOnly("jdl.cpu.library.search", "JDL_CPU_LIBRARY_SEARCH", CpuNativeLibraryException::new);
     }
 }

@@ -11,19 +11,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-/**
- * The dynamic linker's cache, as {@code ldconfig -p} prints it: the last place {@link NativeLibraries} looks, and
- * {@code io.jdl.cpunative.CpuNativeLibraries} too.
- */
-public final class LdconfigCache {
+/** The dynamic linker's cache, as {@code ldconfig -p} prints it: the last place {@link NativeLibraries} looks. */
+final class LdconfigCache {
 
     private static volatile Map<String, Path> entries;
 
     private LdconfigCache() {
     }
 
-    /** The path the cache gives for {@code soname}, when it names an existing file. */
-    public static Optional<Path> lookup(String soname) {
+    static Optional<Path> lookup(String soname) {
         return Optional.ofNullable(entries().get(soname)).filter(Files::isRegularFile);
     }
 

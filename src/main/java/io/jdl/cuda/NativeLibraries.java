@@ -129,37 +129,23 @@ public final class NativeLibraries {
     }
 
     private static Optional<Path> find(String soname, List<Path> dirs) {
-        for (Path dir : dirs) {
-            Path candidate = dir.resolve(soname);
-            if (Files.isRegularFile(candidate)) {
-                return Optional.of(candidate.toAbsolutePath());
-            }
-        }
-        return explicitOnly() ? Optional.empty() : LdconfigCache.lookup(soname);
+        return LibrarySearch.find(soname, dirs, explicitOnly());
     }
 
     /** Whether the search is restricted to {@code jdl.library.path} / {@code JDL_LIBRARY_PATH}. */
     static boolean explicitOnly() {
-        String mode = System.getProperty("jdl.library.search", System.getenv("JDL_LIBRARY_SEARCH"));
-        if (mode == null || mode.isBlank() || mode.equals("default")) {
-            return false;
-        }
-        if (mode.equals("explicit-only")) {
-            return true;
-        }
-        throw new NativeLibraryException("jdl.library.search / JDL_LIBRARY_SEARCH is '" + mode
-                + "': expected explicit-only or default");
+        return LibrarySearch.explicitOnly("jdl.library.search", "JDL_LIBRARY_SEARCH", NativeLibraryException::new);
     }
 
     /** Every directory searched, in order, without duplicates. */
     public static List<Path> searchDirectories() {
         Set<Path> dirs = new LinkedHashSet<>();
-        pathList(System.getProperty("jdl.library.path")).forEach(dirs::add);
-        pathList(System.getenv("JDL_LIBRARY_PATH")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getProperty("jdl.library.path")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getenv("JDL_LIBRARY_PATH")).forEach(dirs::add);
         if (explicitOnly()) {
             return new ArrayList<>(dirs);
         }
-        pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
+        LibrarySearch.pathList(System.getenv("LD_LIBRARY_PATH")).forEach(dirs::add);
         for (String home : new String[] {System.getenv("CUDA_HOME"), System.getenv("CUDA_PATH"), "/usr/local/cuda"}) {
             if (home != null && !home.isBlank()) {
                 for (String sub : new String[] {"lib64", "lib", "targets/x86_64-linux/lib"}) {
@@ -178,7 +164,7 @@ public final class NativeLibraries {
     /** {@code site-packages/nvidia} folders of NVIDIA's pip wheels, and jdl's own unpacked copy. */
     private static List<Path> pipNvidiaRoots() {
         Set<Path> sitePackages = new LinkedHashSet<>();
-        pathList(System.getenv("PYTHONPATH")).forEach(sitePackages::add);
+        LibrarySearch.pathList(System.getenv("PYTHONPATH")).forEach(sitePackages::add);
         String home = System.getProperty("user.home");
         for (String prefix : new String[] {System.getenv("VIRTUAL_ENV"), System.getenv("CONDA_PREFIX"), "/usr/local",
                 "/usr", "/opt/conda", home + "/.local"}) {
@@ -207,12 +193,5 @@ public final class NativeLibraries {
         } catch (IOException e) {
             // An unreadable directory is simply not a place where the library is.
         }
-    }
-
-    private static List<Path> pathList(String value) {
-        if (value == null || value.isBlank()) {
-            return List.of();
-        }
-        return Stream.of(value.split(":")).filter(s -> !s.isBlank()).map(Path::of).toList();
     }
 }
