@@ -22,8 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * The candidates for the CPU backend's matrix product, on the same float arrays: the backend itself
  * ({@code java}: its pure-Java kernel when run with {@code -Djdl.cpu.native=off}, else whatever it calls),
  * and oneDNN's {@code dnnl_sgemm} (through FFM on the heap arrays, no copy). OpenBLAS's {@code cblas_sgemm}
- * was a third candidate until oneDNN was chosen (commit 038e047 has it, and results/cpu/gemm-libraries-jmh.log
- * its numbers).
+ * was a third candidate until oneDNN was chosen: {@code git log -S OpenBlasGemm} finds the commits that have it,
+ * and results/cpu/gemm-libraries-jmh.log has its numbers.
  * Shapes {@code MxKxN:TT}: C[M, N] = op(A)·op(B) with the transposes the MLP's backward uses
  * ({@code NT}: dX = dY·Wᵀ, {@code TN}: dW = Xᵀ·dY).
  */
