@@ -100,9 +100,11 @@ def main():
     args = ap.parse_args()
     rows = [r for r in ROWS if args.only in r]
     java = shlex.split(os.environ["JDL_BENCH_JAVA"])
+    jdl_env = dict(os.environ)
     if args.threads:
         java.insert(1, f"-Djdl.cpu.threads={args.threads}")
-    jdl = Side("jdl", java)
+        jdl_env["OMP_NUM_THREADS"] = str(args.threads)  # oneDNN's calls run on OpenMP's threads, not jdl's pool
+    jdl = Side("jdl", java, env=jdl_env)
     jdl_info = jdl.ask("INFO")
     threads = int(jdl_info[1].split("=")[1])
 
@@ -112,7 +114,10 @@ def main():
         print(TORCH_MISSING.format(py=py), flush=True)
     else:
         here = os.path.dirname(os.path.abspath(__file__))
-        torch = Side("torch", [py, os.path.join(here, "bench_cpu_torch.py")], env={**os.environ, **ALLOCATOR})
+        # PyTorch as its users run it: OpenMP's default waiting (scripts/bench-cpu sets OMP_WAIT_POLICY=PASSIVE
+        # for jdl's oneDNN only), its threads set by torch.set_num_threads.
+        torch_env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+        torch = Side("torch", [py, os.path.join(here, "bench_cpu_torch.py")], env={**torch_env, **ALLOCATOR})
         torch_info = torch.ask(f"THREADS {threads}")
     env = environment(jdl_info, torch_info)
     print("ENV " + json.dumps(env), flush=True)

@@ -53,7 +53,12 @@ public final class CpuStepRows {
                 String[] w = line.trim().split("\\s+");
                 if (w[0].equals("INFO")) {
                     System.out.println("INFO threads=" + io.jdl.backend.cpu.CpuBackend.threads() + " java="
-                            + Runtime.version());
+                            + Runtime.version() + " jdl.cpu.native=" + System.getProperty("jdl.cpu.native",
+                            System.getenv().getOrDefault("JDL_CPU_NATIVE", "auto")) + " onednn-found="
+                            + io.jdl.cpunative.CpuNativeLibraries.isAvailable(
+                                    io.jdl.cpunative.CpuNativeLibraries.Library.ONEDNN)
+                            + " OMP_NUM_THREADS=" + System.getenv().getOrDefault("OMP_NUM_THREADS", "unset")
+                            + " OMP_WAIT_POLICY=" + System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"));
                 } else {
                     Row row = rows.computeIfAbsent(w[0], CpuStepRows::build);
                     int steps = Integer.parseInt(w[1]);
