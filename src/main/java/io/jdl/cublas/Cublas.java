@@ -96,6 +96,7 @@ public final class Cublas extends NativeResource {
     }
 
     static void check(int status, String call) {
+        io.jdl.cuda.NativeCounters.countCall();
         if (status != CUBLAS_STATUS_SUCCESS()) {
             throw new CublasException(call, status, Cuda.cString(cublasGetStatusName(status)),
                     Cuda.cString(cublasGetStatusString(status)));

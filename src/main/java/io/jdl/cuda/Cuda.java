@@ -47,6 +47,7 @@ public final class Cuda {
 
     /** Throws a {@link CudaException} naming {@code call} unless {@code status} is {@code cudaSuccess}. */
     public static void check(int status, String call) {
+        NativeCounters.countCall();
         if (status != cudaSuccess()) {
             throw new CudaException(call, status, errorName(status), errorString(status));
         }

@@ -71,10 +71,13 @@ final class KernelLibrary {
 
         final String symbol;
         final List<Param> params;
+        /** The call named in a failed launch's exception, built once. */
+        final String launchCall;
 
         Kernel(String symbol, Param... params) {
             this.symbol = symbol;
             this.params = List.of(params);
+            this.launchCall = "cudaLaunchKernel(" + symbol + ")";
         }
     }
 
@@ -211,8 +214,9 @@ final class KernelLibrary {
             MemorySegment streamHandle = stream.handle();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment argv = marshal(arena, kernel, args);
+                NativeCounters.countLaunch();
                 Cuda.check(launchStatus(arena, kernels[kernel.ordinal()], gridX, blockX, argv, streamHandle),
-                        "cudaLaunchKernel(" + kernel.symbol + ")");
+                        kernel.launchCall);
             }
         }
 

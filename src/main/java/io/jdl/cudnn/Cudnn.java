@@ -98,6 +98,7 @@ public final class Cudnn extends NativeResource {
     }
 
     static void check(int status, String call) {
+        io.jdl.cuda.NativeCounters.countCall();
         if (status != CUDNN_STATUS_SUCCESS()) {
             throw new CudnnException(call, status, statusName(status), lastError());
         }

@@ -13,6 +13,7 @@ import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.HostToDeviceStaging;
+import io.jdl.cuda.NativeCounters;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cuda.Stream;
@@ -105,6 +106,14 @@ public final class CudaBackend implements Backend {
     public Cudnn cudnn() {
         enter();
         return cudnn;
+    }
+
+    /**
+     * jdl's native calls and kernel launches so far, counted in the library (not by the stand-in), for all
+     * devices of the process: subtract two snapshots around a training step to get its host-side work.
+     */
+    public static NativeCounters.Snapshot counters() {
+        return NativeCounters.snapshot();
     }
 
     /** Waits for all queued work. */
