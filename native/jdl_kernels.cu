@@ -537,89 +537,159 @@ extern "C" __global__ void jdl_attention_softmax_backward_rows(const float* p, c
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Mixed precision (issue #14): float32 <-> bfloat16 / float16, and GradScaler's unscale with its non-finite check.
-//
-// Half buffers are unsigned short* holding the bit patterns. The rounding is written out in integer arithmetic,
-// the rule of io.jdl.backend.HalfPrecision (round to nearest even; overflow to inf; fp16 subnormals; NaN kept
-// quiet with its sign and top payload bits), so that the GPU, its host emulation and the CPU reference agree bit
-// for bit, NaNs included (cuda_bf16.h's __float2bfloat16_rn turns every NaN into 0x7FFF).
+// Pointwise arithmetic: what the CUDA backend used cuBLAS geam and the legacy cuDNN calls (SetTensor,
+// OpTensor, AddTensor) for, each of which cost a descriptor set-up and microseconds of host time. Outputs
+// may alias inputs (each element is read, then written, by one thread).
 
-__device__ __forceinline__ unsigned short jdl_float_to_bf16(float v) {
-    const unsigned int b = __float_as_uint(v);
-    if ((b & 0x7fffffffu) > 0x7f800000u) {
-        return (unsigned short)((b >> 16) | 0x0040u);
-    }
-    return (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);  // a carry into the exponent is right, up to inf
-}
-
-__device__ __forceinline__ unsigned short jdl_float_to_f16(float v) {
-    const unsigned int b = __float_as_uint(v);
-    const unsigned int sign = (b >> 16) & 0x8000u;
-    const unsigned int abs = b & 0x7fffffffu;
-    if (abs > 0x7f800000u) {
-        return (unsigned short)(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
-    }
-    if (abs >= 0x477ff000u) {  // >= 65520, halfway between 65504 and 2^16
-        return (unsigned short)(sign | 0x7c00u);
-    }
-    if (abs >= 0x38800000u) {  // >= 2^-14: normal; round at bit 13 and rebias the exponent 127 -> 15
-        return (unsigned short)(sign | ((abs + 0xfffu + ((abs >> 13) & 1u) - 0x38000000u) >> 13));
-    }
-    if (abs <= 0x33000000u) {  // <= 2^-25: zero (the tie at 2^-25 goes to the even zero)
-        return (unsigned short)sign;
-    }
-    const unsigned int shift = 126u - (abs >> 23);  // subnormal: the value in units of 2^-24, shift in [14, 24]
-    const unsigned int m = (abs & 0x7fffffu) | 0x800000u;
-    unsigned int units = m >> shift;
-    const unsigned int rest = m & ((1u << shift) - 1u);
-    const unsigned int half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (units & 1u) != 0u)) {
-        units++;
-    }
-    return (unsigned short)(sign | units);
-}
-
-__device__ __forceinline__ float jdl_bf16_to_float(unsigned short h) {
-    return __uint_as_float((unsigned int)h << 16);
-}
-
-__device__ __forceinline__ float jdl_f16_to_float(unsigned short h) {
-    const unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
-    const unsigned int exponent = ((unsigned int)h >> 10) & 0x1fu;
-    const unsigned int mantissa = (unsigned int)h & 0x3ffu;
-    if (exponent == 0x1fu) {
-        return __uint_as_float(mantissa == 0u ? sign | 0x7f800000u : sign | 0x7fc00000u | (mantissa << 13));
-    }
-    if (exponent == 0u) {  // zero or subnormal: mantissa * 2^-24, exact
-        return __uint_as_float(sign | __float_as_uint((float)mantissa * 5.9604644775390625e-8f));
-    }
-    return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
-// y[i] = x[i] rounded to bfloat16 (bf16 != 0) or float16, as bit patterns.
-extern "C" __global__ void jdl_float_to_half(const float* x, unsigned short* y, long long n, int bf16) {
+// out = value
+extern "C" __global__ void jdl_fill(float* out, long long n, float value) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = bf16 ? jdl_float_to_bf16(x[i]) : jdl_float_to_f16(x[i]);
+        out[i] = value;
     }
 }
 
-// y[i] = the float32 value of the bfloat16 (bf16 != 0) or float16 bit pattern x[i] (exact).
-extern "C" __global__ void jdl_half_to_float(const unsigned short* x, float* y, long long n, int bf16) {
+// out = alpha * a + beta * b
+extern "C" __global__ void jdl_axpby(const float* a, const float* b, float* out, long long n, float alpha,
+                                     float beta) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = bf16 ? jdl_bf16_to_float(x[i]) : jdl_f16_to_float(x[i]);
+        out[i] = alpha * a[i] + beta * b[i];
     }
 }
 
-// GradScaler's unscale (PyTorch's _amp_foreach_non_finite_check_and_unscale_): grad[i] *= invScale, and
-// foundInf[0] = 1 when any grad[i] (before scaling) is inf or NaN. foundInf is only ever set, never cleared, so one
-// flag collects the check over every gradient of a step (many launches) and the host reads it once. Threads that
-// race to set it all write the same value.
-extern "C" __global__ void jdl_amp_unscale(float* grad, long long n, float invScale, float* foundInf) {
+// out = a * b
+extern "C" __global__ void jdl_mul(const float* a, const float* b, float* out, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float v = grad[i];
-        if ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) {  // exponent all ones: inf or NaN
-            *foundInf = 1.0f;
+        out[i] = a[i] * b[i];
+    }
+}
+
+// out = x * s[0]; the scalar stays on the device (a loss scale, a mean's 1/n)
+extern "C" __global__ void jdl_mul_scalar(const float* x, const float* s, float* out, long long n) {
+    const float v = s[0];
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        out[i] = x[i] * v;
+    }
+}
+
+// For out [outer, dim, inner] (n = outer * dim * inner elements): out[o, d, i] = x[o, i] (the backward of a
+// sum over d). inner = 1 broadcasts along rows, dim * inner = n repeats one row.
+extern "C" __global__ void jdl_broadcast(const float* x, float* out, long long n, int dim, int inner) {
+    const long long block = (long long)dim * inner;
+    JDL_GRID_STRIDE_LOOP(k, n) {
+        out[k] = x[(k / block) * inner + k % inner];
+    }
+}
+
+// out [rows, cols] = x + bias[col] (n = rows * cols); with hw > 1, for [n, c, hw], bias[(k / hw) % cols]:
+// the per-channel bias of a convolution is the same kernel with cols = channels.
+extern "C" __global__ void jdl_add_bias(const float* x, const float* bias, float* out, long long n, int cols,
+                                        int hw) {
+    JDL_GRID_STRIDE_LOOP(k, n) {
+        out[k] = x[k] + bias[(k / hw) % cols];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ReLU, sigmoid, tanh (forward from x, backward from x or the forward output y, as torch's formulas)
+
+// y = x > 0 ? x : 0 (NaN stays NaN, as torch.relu)
+extern "C" __global__ void jdl_relu(const float* x, float* y, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float v = x[i];
+        y[i] = v > 0.0f || v != v ? v : 0.0f;
+    }
+}
+
+// dx = x > 0 ? dy : 0
+extern "C" __global__ void jdl_relu_backward(const float* x, const float* dy, float* dx, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    }
+}
+
+// y = 1 / (1 + exp(-x))
+extern "C" __global__ void jdl_sigmoid(const float* x, float* y, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+    }
+}
+
+// dx = dy * y * (1 - y), y the forward output
+extern "C" __global__ void jdl_sigmoid_backward(const float* y, const float* dy, float* dx, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float s = y[i];
+        dx[i] = dy[i] * s * (1.0f - s);
+    }
+}
+
+// y = tanh(x)
+extern "C" __global__ void jdl_tanh(const float* x, float* y, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        y[i] = tanhf(x[i]);
+    }
+}
+
+// dx = dy * (1 - y * y), y the forward output
+extern "C" __global__ void jdl_tanh_backward(const float* y, const float* dy, float* dx, long long n) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float t = y[i];
+        dx[i] = dy[i] * (1.0f - t * t);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sums over one axis of x viewed as [outer, dim, inner]: out[o, i] = sum over d of x[o, d, i] (overwritten).
+
+// inner == 1: one block of exactly JDL_BLOCK threads per row o (rows = outer, cols = dim); dim may be 0.
+extern "C" __global__ void jdl_sum_rows(const float* x, float* out, int rows, int cols) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* xr = x + (long long)r * cols;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        s += xr[j];
+    }
+    s = jdl_block_sum(s, shared);
+    if (threadIdx.x == 0) {
+        out[r] = s;
+    }
+}
+
+// Any inner: a grid-stride loop over the outer * inner outputs, each adding its dim elements (adjacent
+// threads read adjacent columns). For a bias gradient, [1, batch, features].
+extern "C" __global__ void jdl_sum_axis(const float* x, float* out, int outer, int dim, int inner) {
+    const long long n = (long long)outer * inner;
+    JDL_GRID_STRIDE_LOOP(k, n) {
+        const long long o = k / inner;
+        const long long i = k % inner;
+        const float* p = x + o * dim * inner + i;
+        float s = 0.0f;
+        for (int d = 0; d < dim; d++) {
+            s += p[(long long)d * inner];
         }
-        grad[i] = invScale == 1.0f ? v : v * invScale;
+        out[k] = s;
+    }
+}
+
+// db[c] = sum over n and i of dy[n, c, i] for dy [batch, channels, hw]: one block of exactly JDL_BLOCK threads
+// per channel (grid = channels); batch or hw may be 0 (db = 0).
+extern "C" __global__ void jdl_channel_bias_backward(const float* dy, float* db, int batch, int channels, int hw) {
+    __shared__ float shared[JDL_BLOCK];
+    const int c = blockIdx.x;
+    if (c >= channels) {
+        return;
+    }
+    const long long count = (long long)batch * hw;
+    float s = 0.0f;
+    for (long long k = threadIdx.x; k < count; k += JDL_BLOCK) {
+        const long long b = k / hw;
+        s += dy[(b * channels + c) * hw + k % hw];
+    }
+    s = jdl_block_sum(s, shared);
+    if (threadIdx.x == 0) {
+        db[c] = s;
     }
 }

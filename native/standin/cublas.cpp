@@ -242,6 +242,17 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// The mode last set (CUBLAS_DEFAULT_MATH for a new handle), as cuBLAS reports it: jdl's tests read it to check
+// that products follow io.jdl.device.Precision.
+cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
+    ENTER("cublasGetMathMode");
+    cublasStatus_t st = checkHandle(handle, "cublasGetMathMode");
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    if (mode == nullptr) return INVALID("cublasGetMathMode: mode is NULL");
+    *mode = handle->mathMode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 // Strided batched GEMM: batch i uses A + i * strideA, B + i * strideB, C + i * strideC. Batches of C must
 // not overlap one another (on a GPU they run concurrently). cublasSgemm_v2 is the one-batch case.
 static cublasStatus_t gemmStridedBatched(const char* fn, cublasHandle_t handle, cublasOperation_t transa,

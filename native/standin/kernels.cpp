@@ -117,12 +117,35 @@ const Contract CONTRACTS[] = {
     // (p, dp, dScores, rows, cols, scale)
     {"jdl_attention_softmax_backward_rows", "PPPiif", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3) * I32(a, 4)}, {2, I32(a, 3) * I32(a, 4)})},
-    // (x, y, n, bf16): x float, y half
-    {"jdl_float_to_half", "PPli", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2), 2})},
-    // (x, y, n, bf16): x half, y float
-    {"jdl_half_to_float", "PPli", false, none, ACCESSES({0, I64(a, 2), 2}, {1, I64(a, 2)})},
-    // (grad, n, invScale, foundInf)
-    {"jdl_amp_unscale", "PlfP", false, none, ACCESSES({0, I64(a, 1)}, {3, 1})},
+    // (out, n, value)
+    {"jdl_fill", "Plf", false, none, ACCESSES({0, I64(a, 1)})},
+    // (a, b, out, n, alpha, beta)
+    {"jdl_axpby", "PPPlff", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (a, b, out, n)
+    {"jdl_mul", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (x, s, out, n): s is one float
+    {"jdl_mul_scalar", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? 1 : 0}, {2, I64(a, 3)})},
+    // (x, out, n, dim, inner): x holds n / dim elements
+    {"jdl_broadcast", "PPlii", false, none,
+     ACCESSES({0, I32(a, 3) > 0 ? I64(a, 2) / I32(a, 3) : 0}, {1, I64(a, 2)})},
+    // (x, bias, out, n, cols, hw)
+    {"jdl_add_bias", "PPPlii", false, none,
+     ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? I32(a, 4) : 0}, {2, I64(a, 3)})},
+    {"jdl_relu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
+    {"jdl_relu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    {"jdl_sigmoid", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
+    {"jdl_sigmoid_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    {"jdl_tanh", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
+    {"jdl_tanh_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // (x, out, rows, cols): one block per row
+    {"jdl_sum_rows", "PPii", true, [](void** a) { return I32(a, 2); },
+     ACCESSES({0, I32(a, 2) * I32(a, 3)}, {1, I32(a, 2)})},
+    // (x, out, outer, dim, inner)
+    {"jdl_sum_axis", "PPiii", false, none,
+     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4)}, {1, I32(a, 2) * I32(a, 4)})},
+    // (dy, db, batch, channels, hw): one block per channel
+    {"jdl_channel_bias_backward", "PPiii", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)})},
 };
 
 // ---- the compiled kernels ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@ package io.jdl.bench;
 
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 
 /**
  * The device side that the GPU benchmarks share: the TF32 switch, one synchronisation per timed call, and
@@ -14,15 +15,15 @@ final class BenchDevice {
     private final CudaBackend cuda;
 
     /**
-     * @param tf32 TF32 tensor-core math for matrix products and convolutions on a GPU; set here, before the
-     *             first operation, since convolution plans keep the mode they were made with
+     * @param tf32 TF32 tensor-core math for matrix products and convolutions on a GPU ({@link Precision#tf32}: both
+     *             on or both off, as bench_torch.py's --tf32 on / off)
      */
     BenchDevice(String name, boolean tf32) {
         device = Device.parse(name);
         cuda = device.isCuda() ? CudaBackend.get(device.index()) : null;
         if (cuda != null) {
-            cuda.cublas().setTf32(tf32);
         }
+        Precision.tf32(tf32);
     }
 
     Device device() {

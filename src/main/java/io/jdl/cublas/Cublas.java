@@ -113,8 +113,25 @@ public final class Cublas extends NativeResource {
         tf32 = enabled;
     }
 
+    /** The TF32 setting this object last applied (no native call). */
     public boolean tf32() {
         return tf32;
+    }
+
+    /** Applies {@code enabled} only when it differs from the handle's current mode: one native call per change. */
+    public void useTf32(boolean enabled) {
+        if (enabled != tf32) {
+            setTf32(enabled);
+        }
+    }
+
+    /** The handle's math mode as cuBLAS reports it ({@code cublasGetMathMode}), e.g. CUBLAS_DEFAULT_MATH (0). */
+    public int mathMode() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check(cublasGetMathMode(handle(), out), "cublasGetMathMode");
+            return out.get(ValueLayout.JAVA_INT, 0);
+        }
     }
 
     /**

@@ -65,9 +65,21 @@ final class KernelLibrary {
                 Param.I32, Param.I32, Param.F32, Param.I32),
         ATTENTION_SOFTMAX_BACKWARD_ROWS("jdl_attention_softmax_backward_rows", Param.PTR, Param.PTR, Param.PTR,
                 Param.I32, Param.I32, Param.F32),
-        FLOAT_TO_HALF("jdl_float_to_half", Param.PTR, Param.PTR, Param.I64, Param.I32),
-        HALF_TO_FLOAT("jdl_half_to_float", Param.PTR, Param.PTR, Param.I64, Param.I32),
-        AMP_UNSCALE("jdl_amp_unscale", Param.PTR, Param.I64, Param.F32, Param.PTR);
+        FILL("jdl_fill", Param.PTR, Param.I64, Param.F32),
+        AXPBY("jdl_axpby", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.F32),
+        MUL("jdl_mul", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        MUL_SCALAR("jdl_mul_scalar", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        BROADCAST("jdl_broadcast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        ADD_BIAS("jdl_add_bias", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        RELU("jdl_relu", Param.PTR, Param.PTR, Param.I64),
+        RELU_BACKWARD("jdl_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        SIGMOID("jdl_sigmoid", Param.PTR, Param.PTR, Param.I64),
+        SIGMOID_BACKWARD("jdl_sigmoid_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        TANH("jdl_tanh", Param.PTR, Param.PTR, Param.I64),
+        TANH_BACKWARD("jdl_tanh_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        SUM_ROWS("jdl_sum_rows", Param.PTR, Param.PTR, Param.I32, Param.I32),
+        SUM_AXIS("jdl_sum_axis", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
+        CHANNEL_BIAS_BACKWARD("jdl_channel_bias_backward", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32);
 
         final String symbol;
         final List<Param> params;
@@ -116,17 +128,52 @@ final class KernelLibrary {
         checkArgs(kernel, args);
         MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
         MemorySegment slots = arena.allocate(8L * Math.max(1, args.length), 8);
+        writeArgs(slots, kernel, args);
         for (int i = 0; i < args.length; i++) {
-            MemorySegment slot = slots.asSlice(8L * i, 8);
-            switch (kernel.params.get(i)) {
-                case PTR -> slot.set(ValueLayout.ADDRESS, 0, (MemorySegment) args[i]);
-                case I32 -> slot.set(ValueLayout.JAVA_INT, 0, (Integer) args[i]);
-                case I64 -> slot.set(ValueLayout.JAVA_LONG, 0, (Long) args[i]);
-                case F32 -> slot.set(ValueLayout.JAVA_FLOAT, 0, (Float) args[i]);
-            }
-            argv.setAtIndex(ValueLayout.ADDRESS, i, slot);
+            argv.setAtIndex(ValueLayout.ADDRESS, i, slots.asSlice(8L * i, 8));
         }
         return argv;
+    }
+
+    /** Writes checked {@code args} into consecutive 8-byte slots, each as its C parameter type. */
+    private static void writeArgs(MemorySegment slots, Kernel kernel, Object[] args) {
+        for (int i = 0; i < args.length; i++) {
+            long at = 8L * i;
+            switch (kernel.params.get(i)) {
+                case PTR -> slots.set(ValueLayout.ADDRESS, at, (MemorySegment) args[i]);
+                case I32 -> slots.set(ValueLayout.JAVA_INT, at, (Integer) args[i]);
+                case I64 -> slots.set(ValueLayout.JAVA_LONG, at, (Long) args[i]);
+                case F32 -> slots.set(ValueLayout.JAVA_FLOAT, at, (Float) args[i]);
+            }
+        }
+    }
+
+    /** One thread's argument slots, argv and dims for launches (see {@code LibraryLauncher.SCRATCH}). */
+    static final class LaunchScratch {
+        /** More than any kernel's parameter count. */
+        static final int MAX_ARGS = 16;
+        final MemorySegment argv, slots, grid, block;
+
+        LaunchScratch() {
+            Arena arena = Arena.ofAuto();
+            argv = arena.allocate(ValueLayout.ADDRESS, MAX_ARGS);
+            slots = arena.allocate(8L * MAX_ARGS, 8);
+            grid = dim3Of(arena, 1);
+            block = dim3Of(arena, 1);
+            for (int i = 0; i < MAX_ARGS; i++) {
+                argv.setAtIndex(ValueLayout.ADDRESS, i, slots.asSlice(8L * i, 8));
+            }
+        }
+
+        /** As {@link KernelLibrary#marshal}, into this scratch. */
+        MemorySegment marshal(Kernel kernel, Object[] args) {
+            checkArgs(kernel, args);
+            if (args.length > MAX_ARGS) {
+                throw new IllegalStateException(kernel.symbol + " has more than " + MAX_ARGS + " parameters");
+            }
+            writeArgs(slots, kernel, args);
+            return argv;
+        }
     }
 
     /** A {@code dim3} by value: {@code (x, 1, 1)}. */
@@ -209,15 +256,23 @@ final class KernelLibrary {
             }
         }
 
+        /**
+         * Per host thread, the native memory a launch marshals into, reused: cudaLaunchKernel copies the
+         * arguments and dims before it returns, so no launch needs an arena of its own. The scratch lives as
+         * long as its thread (an automatic arena).
+         */
+        private static final ThreadLocal<LaunchScratch> SCRATCH = ThreadLocal.withInitial(LaunchScratch::new);
+
         @Override
         public void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object[] args) {
             MemorySegment streamHandle = stream.handle();
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment argv = marshal(arena, kernel, args);
-                NativeCounters.countLaunch();
-                Cuda.check(launchStatus(arena, kernels[kernel.ordinal()], gridX, blockX, argv, streamHandle),
-                        kernel.launchCall);
-            }
+            LaunchScratch scratch = SCRATCH.get();
+            MemorySegment argv = scratch.marshal(kernel, args);
+            dim3.x(scratch.grid, gridX);
+            dim3.x(scratch.block, blockX);
+            NativeCounters.countLaunch();
+            Cuda.check(cudaLaunchKernel(kernels[kernel.ordinal()], scratch.grid, scratch.block, argv, 0L, streamHandle),
+                    kernel.launchCall);
         }
 
         /**

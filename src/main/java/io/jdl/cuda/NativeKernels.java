@@ -61,9 +61,16 @@ public final class NativeKernels {
     private static volatile NativeKernels instance;
 
     private final Launcher launcher;
+    private final PointwiseKernels pointwise;
 
     NativeKernels(Launcher launcher) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
+        this.pointwise = new PointwiseKernels(this);
+    }
+
+    /** The pointwise arithmetic, activation and axis-sum kernels, with the same contract as this class. */
+    public PointwiseKernels pointwise() {
+        return pointwise;
     }
 
     /**
@@ -523,17 +530,17 @@ public final class NativeKernels {
     // ---------------------------------------------------------------------------------------------
     // Checks and launching
 
-    private static void checkStream(Stream stream) {
+    static void checkStream(Stream stream) {
         Objects.requireNonNull(stream, "stream");
     }
 
-    private static void checkCount(String name, long count) {
+    static void checkCount(String name, long count) {
         if (count < 0) {
             throw new IllegalArgumentException(name + " must be >= 0, got " + count);
         }
     }
 
-    private static void checkPositive(String name, long count) {
+    static void checkPositive(String name, long count) {
         if (count < 1) {
             throw new IllegalArgumentException(name + " must be >= 1, got " + count);
         }
@@ -545,15 +552,15 @@ public final class NativeKernels {
         }
     }
 
-    private static void requireFloats(String name, DeviceMemory buffer, long count) {
+    static void requireFloats(String name, DeviceMemory buffer, long count) {
         requireBytes(name, buffer, count, Float.BYTES, "float");
     }
 
-    private static void requireInts(String name, DeviceMemory buffer, long count) {
+    static void requireInts(String name, DeviceMemory buffer, long count) {
         requireBytes(name, buffer, count, Integer.BYTES, "int32");
     }
 
-    private static void requireOptionalFloats(String name, DeviceMemory buffer, long count) {
+    static void requireOptionalFloats(String name, DeviceMemory buffer, long count) {
         if (buffer != null) {
             requireFloats(name, buffer, count);
         }
@@ -568,7 +575,7 @@ public final class NativeKernels {
         }
     }
 
-    private static MemorySegment pointerOrNull(DeviceMemory buffer) {
+    static MemorySegment pointerOrNull(DeviceMemory buffer) {
         return buffer == null ? MemorySegment.NULL : buffer.pointer();
     }
 
@@ -577,7 +584,7 @@ public final class NativeKernels {
         return (int) Math.min((n + BLOCK - 1) / BLOCK, MAX_ELEMENTWISE_BLOCKS);
     }
 
-    private void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object... args) {
+    void launch(Kernel kernel, Stream stream, int gridX, int blockX, Object... args) {
         KernelLibrary.checkArgs(kernel, args);
         launcher.launch(kernel, stream, gridX, blockX, args);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.autograd.GradCheck;
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.CachingAllocator;
@@ -48,7 +49,7 @@ class GpuParityTest {
     @BeforeEach
     void needsGpu() {
         Assumptions.assumeTrue(CudaDevice.isAvailable(), "no CUDA device: " + CudaDevice.unavailableReason());
-        CudaBackend.get(0).cublas().setTf32(false);
+        Precision.tf32(false);
     }
 
     static double relativeError(float[] actual, float[] expected) {

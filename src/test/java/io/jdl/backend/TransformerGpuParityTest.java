@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.autograd.GradCheck;
 import io.jdl.backend.cuda.CudaBackend;
 import io.jdl.cuda.Gpu;
@@ -34,7 +35,7 @@ class TransformerGpuParityTest {
     @BeforeEach
     void needsGpu() {
         Gpu.assumeAvailable();
-        CudaBackend.get(0).cublas().setTf32(false);
+        Precision.tf32(false);
     }
 
     static void close(String what, float[] gpu, float[] cpu) {

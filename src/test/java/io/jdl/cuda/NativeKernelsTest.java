@@ -281,9 +281,21 @@ class NativeKernelsTest {
                         floats(rows * cols), floats(rows * cols), floats(cols), floats(cols), rows, cols),
                 k -> k.layerNormBackward(stream, floats(rows * cols), null, floats(rows), floats(rows),
                         floats(rows * cols), floats(rows * cols), null, null, rows, cols),
-                k -> k.floatToHalf(stream, floats(n), allocator.allocate(2 * n), n, true),
-                k -> k.halfToFloat(stream, allocator.allocate(2 * n), floats(n), n, false),
-                k -> k.ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)));
+                k -> k.pointwise().fill(stream, floats(n), n, 1f),
+                k -> k.pointwise().axpby(stream, 1f, floats(n), 2f, floats(n), floats(n), n),
+                k -> k.pointwise().mul(stream, floats(n), floats(n), floats(n), n),
+                k -> k.pointwise().mulScalar(stream, floats(n), floats(1), floats(n), n),
+                k -> k.pointwise().broadcast(stream, floats(rows), floats(rows * cols), 1, cols, rows),
+                k -> k.pointwise().addBias(stream, floats(rows * cols), floats(cols), floats(rows * cols), rows, cols, 1),
+                k -> k.pointwise().sum(stream, floats(rows * cols), floats(rows), rows, cols, 1),
+                k -> k.pointwise().sum(stream, floats(rows * cols), floats(cols), 1, rows, cols),
+                k -> k.pointwise().channelBiasBackward(stream, floats(rows * cols), floats(rows), 1, rows, cols),
+                k -> {
+                    for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
+                        k.pointwise().activation(stream, act, floats(n), floats(n), n);
+                        k.pointwise().activationBackward(stream, act, floats(n), floats(n), floats(n), floats(n), n);
+                    }
+                });
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.jdl.samples;
 
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -15,6 +16,11 @@ import picocli.CommandLine.Option;
 public final class TrainOptions {
     @Option(names = "--device", description = "cuda, cuda:N or cpu (default: cuda when a usable GPU exists, else cpu)")
     String device;
+
+    @Option(names = "--tf32", paramLabel = "on|off", description = "on: TF32 tensor cores for float32 matrix products and"
+            + " convolutions (faster on Ampere and later GPUs, about 3 decimal digits); off: exact float32 for both"
+            + " (default: PyTorch's, products exact and cuDNN convolutions TF32; ignored on the CPU)")
+    String tf32;
 
     @Option(names = "--steps", description = "stop after this many optimizer steps in all")
     Integer steps;
@@ -62,6 +68,9 @@ public final class TrainOptions {
         if (lr != null) {
             UserError.positive("--lr", lr);
         }
+        if (tf32 != null && !tf32.equals("on") && !tf32.equals("off")) {
+            throw UserError.usage("--tf32 takes on or off, got '" + tf32 + "'");
+        }
         if (evalOnly && resume == null) {
             throw UserError.usage("--eval-only needs --resume CHECKPOINT: evaluating untrained weights says nothing");
         }
@@ -80,6 +89,9 @@ public final class TrainOptions {
     Device device() {
         if (chosen == null) {
             chosen = GpuReport.choose("--device", device);
+            if (tf32 != null) {
+                Precision.tf32(tf32.equals("on"));
+            }
         }
         return chosen;
     }

@@ -5,6 +5,7 @@ import io.jdl.backend.Backend;
 import io.jdl.backend.CapturedGraph;
 import io.jdl.backend.ConvShape;
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.backend.PoolShape;
 import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
@@ -24,7 +25,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Tensors on one CUDA device: a stream, a caching allocator, and a cuBLAS and a cuDNN handle bound to
- * that stream. Every operation is queued on the stream; only {@link #download} waits for it.
+ * that stream. Every operation is queued on the stream; only {@link #download} waits for it. Products and
+ * convolutions follow {@link Precision} (TF32 or not), read at each call.
  *
  * <p>One backend exists per device for the life of the process ({@link #get(int)}). Like the library
  * handles it wraps, it is meant for one thread at a time, but that thread may change: CUDA's current
@@ -32,7 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * thread (remembered per thread, so it costs a {@code cudaSetDevice} only when the device changes).
  *
  * <p>The operations live in one class per op family ({@link CudaElementwise}, {@link CudaDataMovement},
- * {@link CudaReductions}, {@link CudaTransformerOps}, {@link CudnnLayers}); this class owns the device
+ * {@link CudaSoftmax}, {@link CudaTransformerOps}, {@link CudnnLayers}); this class owns the device
  * state they share and checks that every storage belongs to its device.
  *
  * <p>Zero-element operands are accepted as on the CPU backend: nothing is queued for an empty output,
@@ -57,7 +59,7 @@ public final class CudaBackend implements Backend {
     private final CudnnLayers layers;
     private final CudaElementwise elementwise;
     private final CudaDataMovement movement;
-    private final CudaReductions reductions;
+    private final CudaSoftmax softmaxOps;
     private final CudaTransformerOps transformer;
 
     private CudaBackend(int index) {
@@ -69,10 +71,11 @@ public final class CudaBackend implements Backend {
         this.cublas = Cublas.create(stream);
         this.cudnn = Cudnn.create(stream);
         this.staging = new HostToDeviceStaging(stream);
-        this.layers = new CudnnLayers(cudnn, allocator, cublas::tf32);
-        this.elementwise = new CudaElementwise(stream, cublas, cudnn, layers);
-        this.movement = new CudaDataMovement(stream, cudnn);
-        this.reductions = new CudaReductions(stream, cudnn, allocator, staging, layers);
+        DescriptorCache descriptors = new DescriptorCache();
+        this.elementwise = new CudaElementwise(stream);
+        this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
+        this.movement = new CudaDataMovement(stream, cudnn, descriptors);
+        this.softmaxOps = new CudaSoftmax(stream, cudnn, allocator, staging, descriptors);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
     }
 
@@ -205,6 +208,7 @@ public final class CudaBackend implements Backend {
             elementwise.fill(mem(c), (long) batch * m * n, 0f);
             return;
         }
+        cublas.useTf32(Precision.matmulTf32());
         cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, mem(a), (long) m * k, mem(b), (long) k * n, 0f, mem(c),
                 (long) m * n, batch);
     }
@@ -230,7 +234,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sum(Storage x, Storage out, int outer, int dim, int inner) {
         enter();
-        reductions.sum(mem(x), mem(out), outer, dim, inner);
+        elementwise.sum(mem(x), mem(out), outer, dim, inner);
     }
 
     // ---- data movement ----
@@ -283,26 +287,26 @@ public final class CudaBackend implements Backend {
     @Override
     public void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
         enter();
-        reductions.softmax(log, mem(x), mem(y), rows, cols);
+        softmaxOps.softmax(log, mem(x), mem(y), rows, cols);
     }
 
     @Override
     public void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
         enter();
-        reductions.softmaxBackward(log, mem(y), mem(dy), mem(dx), rows, cols);
+        softmaxOps.softmaxBackward(log, mem(y), mem(dy), mem(dx), rows, cols);
     }
 
     @Override
     public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
         enter();
-        reductions.crossEntropy(mem(logits), targets, mem(lossPerRow), rows, classes, ignoreIndex);
+        softmaxOps.crossEntropy(mem(logits), targets, mem(lossPerRow), rows, classes, ignoreIndex);
     }
 
     @Override
     public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
                                      int ignoreIndex, float scale) {
         enter();
-        reductions.crossEntropyBackward(mem(logits), targets, mem(dLogits), rows, classes, ignoreIndex, scale);
+        softmaxOps.crossEntropyBackward(mem(logits), targets, mem(dLogits), rows, classes, ignoreIndex, scale);
     }
 
     // ---- convolution, pooling, batch norm (cuDNN layers) ----
@@ -328,16 +332,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
         enter();
-        if (x != out) {
-            movement.copy(mem(x), mem(out), (long) n * c * hw);
-        }
-        layers.addChannelBias(mem(bias), mem(out), n, c, hw);
+        elementwise.addChannelBias(mem(x), mem(bias), mem(out), n, c, hw);
     }
 
     @Override
     public void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
         enter();
-        layers.channelBiasBackward(mem(dy), mem(db), n, c, hw);
+        elementwise.channelBiasBackward(mem(dy), mem(db), n, c, hw);
     }
 
     @Override

@@ -13,10 +13,12 @@ import java.util.Arrays;
 final class CudaDataMovement {
     private final Stream stream;
     private final Cudnn cudnn;
+    private final DescriptorCache descriptors;
 
-    CudaDataMovement(Stream stream, Cudnn cudnn) {
+    CudaDataMovement(Stream stream, Cudnn cudnn, DescriptorCache descriptors) {
         this.stream = stream;
         this.cudnn = cudnn;
+        this.descriptors = descriptors;
     }
 
     void copy(DeviceMemory src, DeviceMemory dst, long n) {
@@ -40,10 +42,7 @@ final class CudaDataMovement {
             viewStride[i] = xStride[perm[i]];
         }
         // x seen through permuted strides is the output's logical layout; transform packs it.
-        try (TensorDescriptor view = TensorDescriptor.strided(outDims, viewStride);
-             TensorDescriptor packed = TensorDescriptor.of(outDims)) {
-            cudnn.transformTensor(1f, view, x, 0, 0f, packed, out, 0);
-        }
+        cudnn.transformTensor(1f, descriptors.strided(outDims, viewStride), x, 0, 0f, descriptors.tensor(outDims), out, 0);
     }
 
     void copySlice(DeviceMemory block, DeviceMemory whole, int outer, int size, int inner, int total, int offset,
@@ -51,15 +50,13 @@ final class CudaDataMovement {
         if ((long) outer * size * inner == 0) {
             return;
         }
-        try (TensorDescriptor packed = TensorDescriptor.of(outer, size, inner);
-             TensorDescriptor slice = TensorDescriptor.strided(new int[] {outer, size, inner},
-                     new int[] {total * inner, inner, 1})) {
-            long sliceOffset = (long) offset * inner * Float.BYTES;
-            if (intoSlice) {
-                cudnn.transformTensor(1f, packed, block, 0, 0f, slice, whole, sliceOffset);
-            } else {
-                cudnn.transformTensor(1f, slice, whole, sliceOffset, 0f, packed, block, 0);
-            }
+        TensorDescriptor packed = descriptors.tensor(outer, size, inner);
+        TensorDescriptor slice = descriptors.strided(new int[] {outer, size, inner}, new int[] {total * inner, inner, 1});
+        long sliceOffset = (long) offset * inner * Float.BYTES;
+        if (intoSlice) {
+            cudnn.transformTensor(1f, packed, block, 0, 0f, slice, whole, sliceOffset);
+        } else {
+            cudnn.transformTensor(1f, slice, whole, sliceOffset, 0f, packed, block, 0);
         }
     }
 }

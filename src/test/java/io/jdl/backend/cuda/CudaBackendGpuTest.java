@@ -2,6 +2,7 @@ package io.jdl.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.backend.Activation;
@@ -12,6 +13,7 @@ import io.jdl.backend.Storage;
 import io.jdl.backend.cpu.CpuBackend;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.Gpu;
+import io.jdl.device.Precision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -36,7 +38,7 @@ class CudaBackendGpuTest {
     @BeforeEach
     void needsGpu() {
         Gpu.assumeAvailable();
-        CudaBackend.get(0).cublas().setTf32(false);
+        Precision.tf32(false);
     }
 
     @AfterEach
@@ -44,7 +46,7 @@ class CudaBackendGpuTest {
         storages.forEach(Storage::close);
         storages.clear();
         if (CudaDevice.isAvailable()) {
-            CudaBackend.get(0).cublas().setTf32(false);
+            Precision.tf32(false);
         }
     }
 
@@ -197,17 +199,91 @@ class CudaBackendGpuTest {
         }
     }
 
+    /** Odd sizes (not multiples of a block, a block and one, more than the grid-stride cap needs). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 7, 257, 3001})
+    void pointwiseKernelsMatchTheCpu(int n) {
+        float[] a = random(n), b = random(n), dy = random(n), s = {1.75f};
+        same(n, (be, in, o) -> be.axpby(0.5f, in[0], -3f, in[1], o, n), a, b);
+        same(n, (be, in, o) -> be.mul(in[0], in[1], o, n), a, b);
+        same(n, (be, in, o) -> be.mulScalar(in[0], in[1], o, n), a, s);
+        same(n, (be, in, o) -> be.fill(o, -2.5f), a);
+        for (Activation act : Activation.values()) {
+            same(n, (be, in, o) -> be.activation(act, 0.01f, in[0], o, n), a);
+            // the backward from the forward output y, computed on each backend from the same x
+            same(n, (be, in, o) -> {
+                Storage y = be.allocate(n);
+                storages.add(y);
+                be.activation(act, 0.01f, in[0], y, n);
+                be.activationBackward(act, 0.01f, in[0], y, in[1], o, n);
+            }, a, dy);
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"3,7,5", "1,300,37", "129,513,1", "2,1,9", "5,2,1"})
+    void biasesBroadcastAndSumsMatchTheCpu(int outer, int dim, int inner) {
+        int n = outer * dim * inner;
+        float[] x = random(n), small = random(outer * inner), bias = random(dim);
+        same(n, (be, in, o) -> be.broadcast(in[0], o, outer, dim, inner), small);
+        same(n, (be, in, o) -> be.addChannelBias(in[0], in[1], o, outer, dim, inner), x, bias);
+        same(n, (be, in, o) -> be.addChannelBias(in[0], in[1], in[0], outer, dim, inner) , x, bias);
+        float[][] sums = both(outer * inner, (be, in, o) -> be.sum(in[0], o, outer, dim, inner), x);
+        assertArrayEquals(sums[1], sums[0], 1e-4f);  // float sums of up to 513 terms, in another order
+        float[][] db = both(dim, (be, in, o) -> be.channelBiasBackward(in[0], o, outer, dim, inner), x);
+        assertArrayEquals(db[1], db[0], 1e-4f);
+        same(outer * dim, (be, in, o) -> be.addBias(in[0], in[1], o, outer, dim), random(outer * dim), bias);
+    }
+
+    @Test
+    void pointwiseKernelsNameAShortOperand() {
+        CudaBackend gpu = CudaBackend.get(0);
+        try (io.jdl.cuda.DeviceMemory small = gpu.allocator().allocate(8 * Float.BYTES);
+             io.jdl.cuda.DeviceMemory big = gpu.allocator().allocate(16 * Float.BYTES)) {
+            var k = io.jdl.cuda.NativeKernels.get().pointwise();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> k.axpby(gpu.stream(), 1f, big, 1f, small, big, 16));
+            assertTrue(e.getMessage().startsWith("b holds 32 bytes"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> k.addBias(gpu.stream(), big, small, big, 1, 9, 1));
+            assertTrue(e.getMessage().startsWith("x holds 64 bytes") || e.getMessage().startsWith("bias holds"),
+                    e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> k.sum(gpu.stream(), big, small, 3, 1, 3));
+            assertTrue(e.getMessage().startsWith("out holds 32 bytes"), e.getMessage());
+        }
+    }
+
     @Test
     void convolutionPlansFollowTheTf32Setting() {
         ConvShape s = new ConvShape(2, 8, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1);
         float[] x = random(2 * 8 * 36), w = random(4 * 8 * 9);
         int outSize = 2 * 4 * 36;
-        CudaBackend gpu = CudaBackend.get(0);
-        gpu.cublas().setTf32(true);
-        both(outSize, (b, in, o) -> b.conv2d(s, in[0], in[1], o), x, w);  // caches a plan with TF32 on
-        gpu.cublas().setTf32(false);
+        Precision.cudnnAllowTf32(true);
+        float[][] on = both(outSize, (b, in, o) -> b.conv2d(s, in[0], in[1], o), x, w);  // caches a plan with TF32 on
+        Precision.cudnnAllowTf32(false);
         float[][] r = both(outSize, (b, in, o) -> b.conv2d(s, in[0], in[1], o), x, w);
         double err = Gpu.relativeError(r[0], r[1]);
         assertTrue(err < 1e-5, "with TF32 off the convolution is float32-exact, relative error " + err);
+        double tf32Err = Gpu.relativeError(on[0], on[1]);
+        assertTrue(tf32Err < 1e-2, "TF32 keeps about 3 digits, relative error " + tf32Err);
+    }
+
+    @Test
+    void productsFollowTheMatmulPrecision() {
+        CudaBackend gpu = CudaBackend.get(0);
+        float[] a = random(6 * 5), b = random(5 * 4);
+        for (Precision.MatmulPrecision p : Precision.MatmulPrecision.values()) {
+            Precision.float32MatmulPrecision(p);
+            both(6 * 4, (be, in, o) -> be.matmul(false, false, 1, 6, 4, 5, in[0], in[1], o), a, b);
+            // CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3: what the handle holds after the product.
+            assertEquals(p == Precision.MatmulPrecision.HIGH ? 3 : 0, gpu.cublas().mathMode(), p.toString());
+        }
+    }
+
+    @Test
+    void precisionDefaultsAreTorchs() {
+        Precision.defaults();
+        assertEquals(Precision.MatmulPrecision.HIGHEST, Precision.float32MatmulPrecision());
+        assertTrue(Precision.cudnnAllowTf32());
+        assertThrows(IllegalArgumentException.class, () -> Precision.float32MatmulPrecision(null));
     }
 }

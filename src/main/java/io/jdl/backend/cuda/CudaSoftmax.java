@@ -6,69 +6,39 @@ import io.jdl.cuda.HostToDeviceStaging;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cuda.Stream;
 import io.jdl.cudnn.Cudnn;
-import io.jdl.cudnn.ReduceDescriptor;
-import io.jdl.cudnn.TensorDescriptor;
 
 /**
- * The reduction family of {@link CudaBackend}: sums over an axis, row softmax and softmax cross-entropy
- * (forward and backward), on device memory. Owned by one backend and used from one thread at a time.
+ * The row-reduction family of {@link CudaBackend}: row softmax (cuDNN) and softmax cross-entropy (one jdl
+ * kernel each way), on device memory. Owned by one backend and used from one thread at a time.
  */
-final class CudaReductions {
+final class CudaSoftmax {
     private final Stream stream;
     private final Cudnn cudnn;
     private final CachingAllocator allocator;
     private final HostToDeviceStaging staging;
-    private final CudnnLayers layers;
-    private final ReduceDescriptor sumDescriptor = new ReduceDescriptor(ReduceDescriptor.Op.SUM);
+    private final DescriptorCache descriptors;
 
-    CudaReductions(Stream stream, Cudnn cudnn, CachingAllocator allocator, HostToDeviceStaging staging,
-                   CudnnLayers layers) {
+    CudaSoftmax(Stream stream, Cudnn cudnn, CachingAllocator allocator, HostToDeviceStaging staging,
+                   DescriptorCache descriptors) {
         this.stream = stream;
         this.cudnn = cudnn;
         this.allocator = allocator;
         this.staging = staging;
-        this.layers = layers;
-    }
-
-    /** For x viewed as [outer, dim, inner]: out[o][i] = Σ_d x[o][d][i]. */
-    void sum(DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
-        long results = (long) outer * inner;
-        if (results == 0) {
-            return;
-        }
-        if (dim <= 1) {
-            // Nothing to reduce: cudnnReduceTensor rejects (or mishandles) equal input and output shapes.
-            if (dim == 0) {
-                layers.fill(out, results, 0f);
-            } else {
-                stream.copyOnDevice(x, 0, out, 0, results * Float.BYTES);
-            }
-            return;
-        }
-        try (TensorDescriptor in = TensorDescriptor.of(outer, dim, inner);
-             TensorDescriptor result = TensorDescriptor.of(outer, 1, inner)) {
-            try (DeviceMemory workspace = layers.workspace(cudnn.reductionWorkspaceBytes(sumDescriptor, in, result))) {
-                cudnn.reduce(sumDescriptor, workspace, 1f, in, x, 0f, result, out);
-            }
-        }
+        this.descriptors = descriptors;
     }
 
     void softmax(boolean log, DeviceMemory x, DeviceMemory y, int rows, int cols) {
         if ((long) rows * cols == 0) {
             return;
         }
-        try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
-            cudnn.softmaxForward(log, d, x, y);
-        }
+        cudnn.softmaxForward(log, descriptors.tensor(rows, cols, 1, 1), x, y);
     }
 
     void softmaxBackward(boolean log, DeviceMemory y, DeviceMemory dy, DeviceMemory dx, int rows, int cols) {
         if ((long) rows * cols == 0) {
             return;
         }
-        try (TensorDescriptor d = TensorDescriptor.of(rows, cols, 1, 1)) {
-            cudnn.softmaxBackward(log, d, y, dy, dx);
-        }
+        cudnn.softmaxBackward(log, descriptors.tensor(rows, cols, 1, 1), y, dy, dx);
     }
 
     /**

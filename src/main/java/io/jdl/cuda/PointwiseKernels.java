@@ -1,0 +1,186 @@
+package io.jdl.cuda;
+
+import static io.jdl.cuda.NativeKernels.BLOCK;
+import static io.jdl.cuda.NativeKernels.checkCount;
+import static io.jdl.cuda.NativeKernels.checkStream;
+import static io.jdl.cuda.NativeKernels.elementwiseGrid;
+import static io.jdl.cuda.NativeKernels.requireFloats;
+
+import io.jdl.cuda.KernelLibrary.Kernel;
+
+/**
+ * jdl's pointwise kernels: fill, axpby, products, broadcast, row and channel biases, ReLU / sigmoid / tanh
+ * with their backward, and sums over one axis (including a convolution's bias gradient). They replace
+ * cuBLAS geam and the legacy cuDNN calls (SetTensor, OpTensor, AddTensor, Activation, ReduceTensor,
+ * ConvolutionBackwardBias), each of which needed tensor descriptors set up per call: one launch, no
+ * descriptor, no workspace.
+ *
+ * <p>The contract is {@link NativeKernels}'s: each method checks counts and buffer sizes before queueing
+ * (IllegalArgumentException naming the operand), queues one kernel on {@code stream} and returns at
+ * once; nothing is queued for zero elements. Outputs may alias inputs (each element is read, then written,
+ * by one thread), except for the sums and the channel-bias gradient, whose output must not overlap the input.
+ * Obtained from {@link NativeKernels#pointwise()}; stateless, usable from any thread.
+ */
+public final class PointwiseKernels {
+    private final NativeKernels kernels;
+
+    PointwiseKernels(NativeKernels kernels) {
+        this.kernels = kernels;
+    }
+
+    /** {@code out[i] = value} for {@code i < n}. */
+    public void fill(Stream stream, DeviceMemory out, long n, float value) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("out", out, n);
+        if (n > 0) {
+            kernels.launch(Kernel.FILL, stream, elementwiseGrid(n), BLOCK, out.pointer(), n, value);
+        }
+    }
+
+    /** {@code out = alpha * a + beta * b} over {@code n} elements. */
+    public void axpby(Stream stream, float alpha, DeviceMemory a, float beta, DeviceMemory b, DeviceMemory out, long n) {
+        elementwise3(Kernel.AXPBY, stream, "a", a, "b", b, "out", out, n, alpha, beta);
+    }
+
+    /** {@code out = a * b} over {@code n} elements. */
+    public void mul(Stream stream, DeviceMemory a, DeviceMemory b, DeviceMemory out, long n) {
+        elementwise3(Kernel.MUL, stream, "a", a, "b", b, "out", out, n);
+    }
+
+    /** {@code out = x * s[0]} over {@code n} elements; {@code s} holds one float on the device. */
+    public void mulScalar(Stream stream, DeviceMemory x, DeviceMemory s, DeviceMemory out, long n) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("s", s, n > 0 ? 1 : 0);
+        requireFloats("out", out, n);
+        if (n > 0) {
+            kernels.launch(Kernel.MUL_SCALAR, stream, elementwiseGrid(n), BLOCK, x.pointer(), s.pointer(), out.pointer(), n);
+        }
+    }
+
+    /** For {@code out [outer, dim, inner]}: {@code out[o, d, i] = x[o, i]} ({@code x [outer, inner]}). */
+    public void broadcast(Stream stream, DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
+        checkStream(stream);
+        checkCount("outer", outer);
+        checkCount("dim", dim);
+        checkCount("inner", inner);
+        long n = (long) outer * dim * inner;
+        requireFloats("x", x, n == 0 ? 0 : (long) outer * inner);
+        requireFloats("out", out, n);
+        if (n > 0) {
+            kernels.launch(Kernel.BROADCAST, stream, elementwiseGrid(n), BLOCK, x.pointer(), out.pointer(), n, dim, inner);
+        }
+    }
+
+    /**
+     * {@code out[r, k, i] = x[r, k, i] + bias[k]} for x {@code [rows, cols, hw]}: a linear layer's bias with
+     * {@code hw = 1}, a convolution's per-channel bias with {@code cols} channels of {@code hw} pixels.
+     */
+    public void addBias(Stream stream, DeviceMemory x, DeviceMemory bias, DeviceMemory out, int rows, int cols, int hw) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkCount("cols", cols);
+        checkCount("hw", hw);
+        long n = (long) rows * cols * hw;
+        requireFloats("x", x, n);
+        requireFloats("bias", bias, n == 0 ? 0 : cols);
+        requireFloats("out", out, n);
+        if (n > 0) {
+            kernels.launch(Kernel.ADD_BIAS, stream, elementwiseGrid(n), BLOCK, x.pointer(), bias.pointer(), out.pointer(),
+                    n, cols, hw);
+        }
+    }
+
+    /** The activations these kernels compute (leaky ReLU and GELU are {@link NativeKernels}'). */
+    public enum Activation {
+        RELU(Kernel.RELU, Kernel.RELU_BACKWARD, false),
+        SIGMOID(Kernel.SIGMOID, Kernel.SIGMOID_BACKWARD, true),
+        TANH(Kernel.TANH, Kernel.TANH_BACKWARD, true);
+
+        final Kernel forward, backward;
+        /** Whether the backward reads the forward output y (else the input x). */
+        final boolean fromOutput;
+
+        Activation(Kernel forward, Kernel backward, boolean fromOutput) {
+            this.forward = forward;
+            this.backward = backward;
+            this.fromOutput = fromOutput;
+        }
+    }
+
+    /** {@code y = act(x)} over {@code n} elements. */
+    public void activation(Stream stream, Activation act, DeviceMemory x, DeviceMemory y, long n) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("y", y, n);
+        if (n > 0) {
+            kernels.launch(act.forward, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n);
+        }
+    }
+
+    /**
+     * {@code dx = act'(x) * dy}: ReLU from the input x ({@code x > 0 ? dy : 0}), sigmoid ({@code dy·y·(1 - y)})
+     * and tanh ({@code dy·(1 - y²)}) from the forward output y; the one not read may be null.
+     */
+    public void activationBackward(Stream stream, Activation act, DeviceMemory x, DeviceMemory y, DeviceMemory dy,
+                                   DeviceMemory dx, long n) {
+        elementwise3(act.backward, stream, act.fromOutput ? "y" : "x", act.fromOutput ? y : x, "dy", dy, "dx", dx, n);
+    }
+
+    /** For x {@code [outer, dim, inner]}: {@code out[o, i] = sum over d of x[o, d, i]} (0 when dim is 0). */
+    public void sum(Stream stream, DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
+        checkStream(stream);
+        checkCount("outer", outer);
+        checkCount("dim", dim);
+        checkCount("inner", inner);
+        long results = (long) outer * inner;
+        requireFloats("x", x, results * dim);
+        requireFloats("out", out, results);
+        if (results == 0) {
+            return;
+        }
+        if (inner == 1) {
+            // Row sums: a block per row reads the row coalesced (a thread per row would stride by dim).
+            kernels.launch(Kernel.SUM_ROWS, stream, outer, BLOCK, x.pointer(), out.pointer(), outer, dim);
+        } else {
+            kernels.launch(Kernel.SUM_AXIS, stream, elementwiseGrid(results), BLOCK, x.pointer(), out.pointer(), outer,
+                    dim, inner);
+        }
+    }
+
+    /** A convolution's bias gradient: {@code db[k] = sum over n and i of dy[n, k, i]} for dy {@code [batch, channels, hw]}. */
+    public void channelBiasBackward(Stream stream, DeviceMemory dy, DeviceMemory db, int batch, int channels, int hw) {
+        checkStream(stream);
+        checkCount("batch", batch);
+        checkCount("channels", channels);
+        checkCount("hw", hw);
+        requireFloats("dy", dy, (long) batch * channels * hw);
+        requireFloats("db", db, channels);
+        if (channels > 0) {
+            kernels.launch(Kernel.CHANNEL_BIAS_BACKWARD, stream, channels, BLOCK, dy.pointer(), db.pointer(), batch,
+                    channels, hw);
+        }
+    }
+
+    /** One kernel over (a, b, out, n, extra...), all three of n floats; the names are the operands' in messages. */
+    private void elementwise3(Kernel kernel, Stream stream, String aName, DeviceMemory a, String bName, DeviceMemory b,
+                              String outName, DeviceMemory out, long n, Object... extra) {
+        checkStream(stream);
+        checkCount("n", n);
+        requireFloats(aName, a, n);
+        requireFloats(bName, b, n);
+        requireFloats(outName, out, n);
+        if (n > 0) {
+            Object[] args = new Object[4 + extra.length];
+            args[0] = a.pointer();
+            args[1] = b.pointer();
+            args[2] = out.pointer();
+            args[3] = n;
+            System.arraycopy(extra, 0, args, 4, extra.length);
+            kernels.launch(kernel, stream, elementwiseGrid(n), BLOCK, args);
+        }
+    }
+}
