@@ -693,3 +693,76 @@ extern "C" __global__ void jdl_channel_bias_backward(const float* dy, float* db,
         db[c] = s;
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Multi-tensor optimizer steps (PyTorch's foreach): one launch updates every parameter of an optimizer.
+// `table` (int64, device memory) holds, for each of `tensors` tensors, JDL_MT_FIELDS entries
+//   [param, grad, state1, state2, n]   (device addresses of float buffers, then the element count)
+// followed, from table + tensors * JDL_MT_FIELDS, by `chunks` pairs [tensor index, first element]: each chunk
+// covers JDL_MT_CHUNK elements of one tensor (fewer at its end). Blocks take chunks in a grid-stride loop,
+// threads the chunk's elements. The per-element arithmetic is jdl_adam_step's / jdl_sgd_step's, so the
+// results are bit-identical to one launch per tensor.
+
+#define JDL_MT_FIELDS 5
+#define JDL_MT_CHUNK 16384
+
+// Adam / AdamW as jdl_adam_step on every tensor of the table (state1 = m, state2 = v), all at step t:
+// stepSize = lr / (1 - beta1^t), biasCorrection2Sqrt = sqrt(1 - beta2^t), computed by the caller.
+extern "C" __global__ void jdl_adam_multi(const long long* table, int tensors, int chunks, float lr, float beta1,
+                                          float beta2, float eps, float weightDecay, int decoupled, float stepSize,
+                                          float biasCorrection2Sqrt) {
+    const long long* chunkTable = table + (long long)tensors * JDL_MT_FIELDS;
+    for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
+        const long long* t = table + chunkTable[2 * c] * JDL_MT_FIELDS;
+        float* param = (float*)t[0];
+        const float* grad = (const float*)t[1];
+        float* m = (float*)t[2];
+        float* v = (float*)t[3];
+        const long long start = chunkTable[2 * c + 1];
+        const long long end = start + JDL_MT_CHUNK < t[4] ? start + JDL_MT_CHUNK : t[4];
+        for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
+            float p = param[i];
+            float g = grad[i];
+            if (weightDecay != 0.0f) {
+                if (decoupled) {
+                    p *= 1.0f - lr * weightDecay;
+                } else {
+                    g += weightDecay * p;
+                }
+            }
+            const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+            const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            param[i] = p - stepSize * mi / (sqrtf(vi) / biasCorrection2Sqrt + eps);
+        }
+    }
+}
+
+// SGD as jdl_sgd_step on every tensor of the table (state1 = momentum buffer, 0 when momentum == 0; state2
+// unused), all with the same firstStep.
+extern "C" __global__ void jdl_sgd_multi(const long long* table, int tensors, int chunks, float lr, float momentum,
+                                         float dampening, float weightDecay, int nesterov, int firstStep) {
+    const long long* chunkTable = table + (long long)tensors * JDL_MT_FIELDS;
+    for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
+        const long long* t = table + chunkTable[2 * c] * JDL_MT_FIELDS;
+        float* param = (float*)t[0];
+        const float* grad = (const float*)t[1];
+        float* momentumBuf = (float*)t[2];
+        const long long start = chunkTable[2 * c + 1];
+        const long long end = start + JDL_MT_CHUNK < t[4] ? start + JDL_MT_CHUNK : t[4];
+        for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
+            const float p = param[i];
+            float g = grad[i];
+            if (weightDecay != 0.0f) {
+                g += weightDecay * p;
+            }
+            if (momentum != 0.0f) {
+                const float buf = firstStep ? g : momentum * momentumBuf[i] + (1.0f - dampening) * g;
+                momentumBuf[i] = buf;
+                g = nesterov ? g + momentum * buf : buf;
+            }
+            param[i] = p - lr * g;
+        }
+    }
+}

@@ -444,6 +444,64 @@ int main() {
         }
         check(("channel_bias_backward" + c).c_str(), edb, db);
     }
+    // --- multi-tensor Adam / SGD: bit-identical to one jdl_adam_step / jdl_sgd_step per tensor
+    {
+        std::vector<long long> sizes = {1, 300, JDL_MT_CHUNK + 1, 2 * JDL_MT_CHUNK + 77};
+        int T = (int)sizes.size();
+        for (int variant = 0; variant < 4; variant++) {
+            std::vector<std::vector<float>> p, g, m, v, p2, m2, v2;
+            std::vector<long long> table;
+            for (int t = 0; t < T; t++) {
+                p.push_back(randn(sizes[t], 1));
+                g.push_back(randn(sizes[t], 1));
+                m.push_back(randn(sizes[t], 0.1));
+                auto vv = randn(sizes[t], 0.1);
+                for (auto& x : vv) x = x * x;
+                v.push_back(vv);
+            }
+            p2 = p, m2 = m, v2 = v;
+            for (int t = 0; t < T; t++) {
+                table.insert(table.end(), {(long long)(intptr_t)p2[t].data(), (long long)(intptr_t)g[t].data(),
+                                           (long long)(intptr_t)m2[t].data(), (long long)(intptr_t)v2[t].data(),
+                                           sizes[t]});
+            }
+            int chunks = 0;
+            for (int t = 0; t < T; t++) {
+                for (long long s0 = 0; s0 < sizes[t]; s0 += JDL_MT_CHUNK, chunks++) table.insert(table.end(), {t, s0});
+            }
+            bool adam = variant < 2;
+            float lr = 1e-2f, wd = 0.05f, stepSize = (float)(lr / (1 - std::pow(0.9, 3))),
+                  bc2 = (float)std::sqrt(1 - std::pow(0.999, 3));
+            for (int t = 0; t < T; t++) {
+                long long n = sizes[t];
+                if (adam) {
+                    launch(3, B, [&] {
+                        jdl_adam_step(p[t].data(), g[t].data(), m[t].data(), v[t].data(), n, lr, 0.9f, 0.999f, 1e-8f, wd,
+                                      variant, stepSize, bc2);
+                    });
+                } else {
+                    launch(3, B, [&] {
+                        jdl_sgd_step(p[t].data(), g[t].data(), m[t].data(), n, lr, 0.9f, 0.1f, wd, variant == 3, 0);
+                    });
+                }
+            }
+            // a grid smaller than the chunk count: blocks loop over chunks
+            if (adam) {
+                launch(2, B, [&] {
+                    jdl_adam_multi(table.data(), T, chunks, lr, 0.9f, 0.999f, 1e-8f, wd, variant, stepSize, bc2);
+                });
+            } else {
+                launch(2, B, [&] { jdl_sgd_multi(table.data(), T, chunks, lr, 0.9f, 0.1f, wd, variant == 3, 0); });
+            }
+            bool same = true;
+            for (int t = 0; t < T; t++) {
+                same = same && p[t] == p2[t] && m[t] == m2[t] && (!adam || v[t] == v2[t]);
+            }
+            checkNaN((std::string(adam ? "adam_multi" : "sgd_multi") + " variant " + std::to_string(variant)
+                      + " bit-identical to one step per tensor (4 tensors, " + std::to_string(chunks) + " chunks)").c_str(),
+                     same);
+        }
+    }
     std::printf(failures == 0 ? "all ok\n" : "%d FAILED\n", failures);
     return failures == 0 ? 0 : 1;
 }

@@ -146,6 +146,11 @@ const Contract CONTRACTS[] = {
     // (dy, db, batch, channels, hw): one block per channel
     {"jdl_channel_bias_backward", "PPiii", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)})},
+    // (table, tensors, chunks, ...): the int64 table of tensors * 5 + chunks * 2 entries, counted here in 4-byte
+    // elements. The buffers it points to are checked on the Java side (NativeKernels) before the table is built:
+    // at enqueue time the table's own upload may not have run yet.
+    {"jdl_adam_multi", "Piifffffiff", false, none, ACCESSES({0, 2 * (I32(a, 1) * JDL_MT_FIELDS + 2 * I32(a, 2))})},
+    {"jdl_sgd_multi", "Piiffffii", false, none, ACCESSES({0, 2 * (I32(a, 1) * JDL_MT_FIELDS + 2 * I32(a, 2))})},
 };
 
 // ---- the compiled kernels ---------------------------------------------------------------------------

@@ -164,10 +164,24 @@ public interface Backend {
                   float eps, float weightDecay, boolean decoupled, int step);
 
     /**
-     * GradScaler's unscale of one gradient: grad[i] *= invScale, and foundInf[0] = 1 when any grad[i] was inf or
-     * NaN (otherwise foundInf is left as it is, so one zeroed flag collects a whole step without a host sync).
+     * {@link #sgdStep} on every tensor i of the arrays (PyTorch's {@code foreach}): one launch on a GPU. Here,
+     * one call per tensor. {@code momentumBufs} is null when momentum is 0.
      */
-    void ampUnscale(Storage grad, long n, float invScale, Storage foundInf);
+    default void sgdSteps(Storage[] params, Storage[] grads, Storage[] momentumBufs, long[] sizes, float lr,
+                          float momentum, float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
+        for (int i = 0; i < params.length; i++) {
+            sgdStep(params[i], grads[i], momentumBufs == null ? null : momentumBufs[i], sizes[i], lr, momentum, dampening,
+                    weightDecay, nesterov, firstStep);
+        }
+    }
+
+    /** {@link #adamStep} on every tensor i, all at the same {@code step} (PyTorch's {@code foreach}). */
+    default void adamSteps(Storage[] params, Storage[] grads, Storage[] m, Storage[] v, long[] sizes, float lr,
+                           float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
+        for (int i = 0; i < params.length; i++) {
+            adamStep(params[i], grads[i], m[i], v[i], sizes[i], lr, beta1, beta2, eps, weightDecay, decoupled, step);
+        }
+    }
     // ---- transformer operations ----
 
     /** out[i, :] = weight[ids[i], :] for every id (validated by the caller: inside [0, vocab)). */

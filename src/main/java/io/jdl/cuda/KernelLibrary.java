@@ -79,7 +79,11 @@ final class KernelLibrary {
         TANH_BACKWARD("jdl_tanh_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
         SUM_ROWS("jdl_sum_rows", Param.PTR, Param.PTR, Param.I32, Param.I32),
         SUM_AXIS("jdl_sum_axis", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
-        CHANNEL_BIAS_BACKWARD("jdl_channel_bias_backward", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32);
+        CHANNEL_BIAS_BACKWARD("jdl_channel_bias_backward", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
+        ADAM_MULTI("jdl_adam_multi", Param.PTR, Param.I32, Param.I32, Param.F32, Param.F32, Param.F32, Param.F32,
+                Param.F32, Param.I32, Param.F32, Param.F32),
+        SGD_MULTI("jdl_sgd_multi", Param.PTR, Param.I32, Param.I32, Param.F32, Param.F32, Param.F32, Param.F32,
+                Param.I32, Param.I32);
 
         final String symbol;
         final List<Param> params;

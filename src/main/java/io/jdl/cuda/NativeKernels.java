@@ -62,10 +62,17 @@ public final class NativeKernels {
 
     private final Launcher launcher;
     private final PointwiseKernels pointwise;
+    private final MultiTensorKernels multiTensor;
 
     NativeKernels(Launcher launcher) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
         this.pointwise = new PointwiseKernels(this);
+        this.multiTensor = new MultiTensorKernels(this);
+    }
+
+    /** The multi-tensor (foreach) optimizer steps: one launch for all parameters. */
+    public MultiTensorKernels multiTensor() {
+        return multiTensor;
     }
 
     /** The pointwise arithmetic, activation and axis-sum kernels, with the same contract as this class. */

@@ -3,6 +3,7 @@ package io.jdl.optim;
 import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,11 +19,11 @@ import java.util.Set;
  * Adam adamW = Adam.builder().lr(3e-4f).betas(0.9f, 0.95f).weightDecay(0.1f).decoupled(true).build(model.parameters());
  * }</pre>
  *
- * <p>In a step captured as a CUDA graph ({@link CudaGraphStep}) the bias corrections use the step count
- * plus the graph's replay counter, read on the device, as PyTorch's {@code capturable=True} does.
+ * <p>Like PyTorch's {@code foreach=True} (its default on CUDA), a step updates all parameters at once: one
+ * multi-tensor kernel on a GPU, not one per parameter.
  *
- * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize} or {@code foreach}
- * options; always capturable; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
+ * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize}, {@code capturable} or {@code foreach}
+ * options; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
  * parameter rather than a float tensor. AdamW's default weight decay is 0.01 as in PyTorch; Adam's is 0.
  */
 public final class Adam extends Optimizer {
@@ -114,23 +115,41 @@ public final class Adam extends Optimizer {
         return STATE;
     }
 
+    /**
+     * Updates every parameter that has a gradient, in one multi-tensor launch per distinct step count (one in
+     * a loop where every parameter always gets a gradient), as PyTorch's {@code foreach} implementation.
+     */
     @Override
     public void step() {
         checkParameters();
-        CudaGraphStep.bakesIn("Adam learning rate", this::lr); // a constant of a captured step's kernels
+        Map<Integer, Group> byStep = new LinkedHashMap<>();
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {
                 continue;
             }
             Map<String, Tensor> s = stateFor(i);
-            steps[i]++;
-            int index = i;
-            // In a captured step the kernel adds the graph's replay counter to this step number on the device.
-            CudaGraphStep.advancesPerReplay(n -> steps[index] += n);
-            OptimizerSteps.adam(p, g, s.get("exp_avg"), s.get("exp_avg_sq"), lr, beta1, beta2, eps, weightDecay,
-                    decoupled, steps[i]);
+            Group group = byStep.computeIfAbsent(steps[i] + 1, k -> new Group());
+            group.params.add(p);
+            group.grads.add(g);
+            group.m.add(s.get("exp_avg"));
+            group.v.add(s.get("exp_avg_sq"));
+            group.indices.add(i);
         }
+        for (Map.Entry<Integer, Group> e : byStep.entrySet()) {
+            Group group = e.getValue();
+            OptimizerSteps.adamForeach(group.params, group.grads, group.m, group.v, lr, beta1, beta2, eps, weightDecay,
+                    decoupled, e.getKey());
+            // Counted once the update is queued: a step that threw leaves the counts as they were.
+            group.indices.forEach(i -> steps[i]++);
+        }
+    }
+
+    /** The parameters updated together (same step count), with their gradients and moments. */
+    private static final class Group {
+        final List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>(), m = new ArrayList<>(),
+                v = new ArrayList<>();
+        final List<Integer> indices = new ArrayList<>();
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.jdl.optim;
 import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.OptimizerSteps;
 import io.jdl.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -95,18 +96,32 @@ public final class Sgd extends Optimizer {
         return momentum == 0 ? List.of() : List.of("momentum_buffer");
     }
 
+    /**
+     * Updates every parameter that has a gradient: one multi-tensor launch for those whose momentum buffer
+     * is new (initialised from the gradient) and one for the rest, as PyTorch's {@code foreach} implementation.
+     */
     @Override
     public void step() {
         checkParameters();
-        CudaGraphStep.bakesIn("SGD learning rate", this::lr); // a constant of a captured step's kernels
+        List<List<Tensor>> params2 = List.of(new ArrayList<>(), new ArrayList<>());
+        List<List<Tensor>> grads2 = List.of(new ArrayList<>(), new ArrayList<>());
+        List<List<Tensor>> bufs2 = List.of(new ArrayList<>(), new ArrayList<>());
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (g == null) {
                 continue;
             }
-            boolean first = !hasState(i);
+            int first = hasState(i) ? 0 : 1;
             Tensor buf = stateFor(i).get("momentum_buffer");
-            OptimizerSteps.sgd(p, g, buf, lr, momentum, dampening, weightDecay, nesterov, first && buf != null);
+            params2.get(first).add(p);
+            grads2.get(first).add(g);
+            bufs2.get(first).add(buf);
+        }
+        for (int first = 0; first < 2; first++) {
+            if (!params2.get(first).isEmpty()) {
+                OptimizerSteps.sgdForeach(params2.get(first), grads2.get(first), momentum == 0 ? null : bufs2.get(first),
+                        lr, momentum, dampening, weightDecay, nesterov, first == 1 && momentum != 0);
+            }
         }
     }
 }

@@ -1,5 +1,13 @@
 package io.jdl.tensor;
 
+import io.jdl.backend.Backend;
+import io.jdl.backend.Storage;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * The fused, in-place optimizer updates (PyTorch semantics), checked: every tensor open, on the parameter's
  * device, of its shape, and a leaf. Each call raises the {@link Tensor#version()} of what it writes, so a
@@ -58,6 +66,83 @@ public final class OptimizerSteps {
         grad.backend.ampUnscale(grad.storage, grad.numel(), invScale, foundInf.storage);
         grad.bumpVersion();
         foundInf.bumpVersion();
+    }
+
+    /**
+     * {@link #sgd} on every parameter i of the lists at once (PyTorch's {@code foreach}): one launch per device
+     * on a GPU. {@code momentumBufs} is null when momentum is 0.
+     */
+    public static void sgdForeach(List<Tensor> params, List<Tensor> grads, List<Tensor> momentumBufs, float lr,
+                                  float momentum, float dampening, float weightDecay, boolean nesterov,
+                                  boolean firstStep) {
+        for (List<Integer> group : byDevice("sgd", params, grads, momentumBufs, null)) {
+            Tensor p0 = params.get(group.get(0));
+            p0.backend.sgdSteps(storages(params, group), storages(grads, group),
+                    momentumBufs == null ? null : storages(momentumBufs, group), sizes(params, group), lr, momentum,
+                    dampening, weightDecay, nesterov, firstStep);
+            bumpVersions(group, params, momentumBufs);
+        }
+    }
+
+    /** {@link #adam} on every parameter i of the lists at once, all at step number {@code step} (from 1). */
+    public static void adamForeach(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr,
+                                   float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
+        if (step < 1) {
+            throw new IllegalArgumentException("adam: step counts from 1, got " + step);
+        }
+        for (List<Integer> group : byDevice("adam", params, grads, ms, vs)) {
+            Tensor p0 = params.get(group.get(0));
+            p0.backend.adamSteps(storages(params, group), storages(grads, group), storages(ms, group),
+                    storages(vs, group), sizes(params, group), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+            bumpVersions(group, params, ms, vs);
+        }
+    }
+
+    /** Checks every parameter with its gradient and state, and splits the indices by device (usually one). */
+    private static Collection<List<Integer>> byDevice(String op, List<Tensor> params, List<Tensor> grads,
+                                                      List<Tensor> s1, List<Tensor> s2) {
+        Checks.notNull(op, "params", params);
+        Checks.notNull(op, "grads", grads);
+        int n = params.size();
+        if (grads.size() != n || (s1 != null && s1.size() != n) || (s2 != null && s2.size() != n)) {
+            throw new IllegalArgumentException(op + ": " + n + " parameters but " + grads.size() + " gradients"
+                    + (s1 == null ? "" : ", " + s1.size() + " state tensors"));
+        }
+        Map<Backend, List<Integer>> groups = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            Tensor p = Checks.notNull(op, "params[" + i + "]", params.get(i));
+            check(op, p, Checks.notNull(op, "grads[" + i + "]", grads.get(i)), s1 == null ? null : s1.get(i),
+                    s2 == null ? null : s2.get(i));
+            groups.computeIfAbsent(p.backend, b -> new ArrayList<>()).add(i);
+        }
+        return groups.values();
+    }
+
+    private static Storage[] storages(List<Tensor> tensors, List<Integer> group) {
+        Storage[] out = new Storage[group.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = tensors.get(group.get(k)).storage;
+        }
+        return out;
+    }
+
+    private static long[] sizes(List<Tensor> tensors, List<Integer> group) {
+        long[] out = new long[group.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = tensors.get(group.get(k)).numel();
+        }
+        return out;
+    }
+
+    @SafeVarargs
+    private static void bumpVersions(List<Integer> group, List<Tensor>... lists) {
+        for (List<Tensor> list : lists) {
+            if (list != null) {
+                for (int i : group) {
+                    list.get(i).version++;
+                }
+            }
+        }
     }
 
     private static void check(String op, Tensor param, Tensor... others) {

@@ -121,7 +121,7 @@ class NativeKernelsTest {
 
     /** C parameter type (const stripped) to how NativeKernels marshals it. */
     private static final Map<String, Param> C_TYPES = Map.of(
-            "float*", Param.PTR, "int*", Param.PTR, "unsigned short*", Param.PTR,
+            "float*", Param.PTR, "int*", Param.PTR, "long long*", Param.PTR,
             "int", Param.I32, "float", Param.F32,
             "long long", Param.I64, "unsigned long long", Param.I64);
 
@@ -290,6 +290,13 @@ class NativeKernelsTest {
                 k -> k.pointwise().sum(stream, floats(rows * cols), floats(rows), rows, cols, 1),
                 k -> k.pointwise().sum(stream, floats(rows * cols), floats(cols), 1, rows, cols),
                 k -> k.pointwise().channelBiasBackward(stream, floats(rows * cols), floats(rows), 1, rows, cols),
+                k -> k.multiTensor().adam(stream, new MultiTensorKernels.Table(allocator, (e, d) -> { }),
+                        new DeviceMemory[] {floats(n), floats(3)}, new DeviceMemory[] {floats(n), floats(3)},
+                        new DeviceMemory[] {floats(n), floats(3)}, new DeviceMemory[] {floats(n), floats(3)},
+                        new long[] {n, 3}, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, 2),
+                k -> k.multiTensor().sgd(stream, new MultiTensorKernels.Table(allocator, (e, d) -> { }),
+                        new DeviceMemory[] {floats(n)}, new DeviceMemory[] {floats(n)}, null, new long[] {n}, 0.1f, 0f, 0f,
+                        0f, false, true),
                 k -> {
                     for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
                         k.pointwise().activation(stream, act, floats(n), floats(n), n);

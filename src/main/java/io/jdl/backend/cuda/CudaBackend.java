@@ -14,6 +14,7 @@ import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.CudaDevice;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.HostToDeviceStaging;
+import io.jdl.cuda.MultiTensorKernels;
 import io.jdl.cuda.NativeCounters;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cudnn.Cudnn;
@@ -61,6 +62,8 @@ public final class CudaBackend implements Backend {
     private final CudaDataMovement movement;
     private final CudaSoftmax softmaxOps;
     private final CudaTransformerOps transformer;
+    /** The device tables of the multi-tensor optimizer steps, kept while the parameter lists are unchanged. */
+    private final MultiTensorKernels.Table adamTable, sgdTable;
 
     private CudaBackend(int index) {
         this.properties = CudaDevice.get(index);
@@ -77,6 +80,8 @@ public final class CudaBackend implements Backend {
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
         this.softmaxOps = new CudaSoftmax(stream, cudnn, allocator, staging, descriptors);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
+        this.adamTable = new MultiTensorKernels.Table(allocator, staging::upload);
+        this.sgdTable = new MultiTensorKernels.Table(allocator, staging::upload);
     }
 
     /** The backend of CUDA device {@code index}; throws {@code CudaUnavailableException} without one. */
@@ -406,6 +411,31 @@ public final class CudaBackend implements Backend {
             NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
                     weightDecay, decoupled, step);
         }
+    }
+
+    @Override
+    public void sgdSteps(Storage[] params, Storage[] grads, Storage[] momentumBufs, long[] sizes, float lr,
+                         float momentum, float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
+        enter();
+        NativeKernels.get().multiTensor().sgd(stream, sgdTable, mems(params), mems(grads),
+                momentumBufs == null ? null : mems(momentumBufs), sizes, lr, momentum, dampening, weightDecay, nesterov,
+                firstStep);
+    }
+
+    @Override
+    public void adamSteps(Storage[] params, Storage[] grads, Storage[] m, Storage[] v, long[] sizes, float lr,
+                          float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
+        enter();
+        NativeKernels.get().multiTensor().adam(stream, adamTable, mems(params), mems(grads), mems(m), mems(v), sizes, lr,
+                beta1, beta2, eps, weightDecay, decoupled, step);
+    }
+
+    private DeviceMemory[] mems(Storage[] storages) {
+        DeviceMemory[] out = new DeviceMemory[storages.length];
+        for (int i = 0; i < storages.length; i++) {
+            out[i] = storages[i] == null ? null : mem(storages[i]);
+        }
+        return out;
     }
 
     // ---- transformer operations (jdl kernels; the matrix products go through matmul) ----
