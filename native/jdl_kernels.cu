@@ -6,7 +6,7 @@
 //
 // Parameter types are limited to what that test understands:
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
-//   unsigned short* / const unsigned short*      device pointers to bf16 / fp16 bit patterns
+//   const long long*                             device pointer to an int64 table (multi-tensor steps)
 //   long long                                    64-bit element counts
 //   unsigned long long                           64-bit seeds
 //   int, float                                   scalars and flags (0 = false)
@@ -14,7 +14,7 @@
 // Launch shapes (chosen by NativeKernels):
 //   elementwise kernels: 1-D grid, blockDim JDL_BLOCK, grid-stride loop over n (64-bit indices);
 //   *_rows kernels: one block of exactly JDL_BLOCK threads per row;
-//   jdl_layer_norm_backward_columns: blockDim JDL_BLOCK, one block per JDL_COL_TILE columns.
+//   jdl_layer_norm_backward_columns: blockDim JDL_BLOCK, one block per JDL_COL_TILE columns and row chunk.
 //
 // Float32 throughout, no fast-math (IEEE division and sqrt, accurate expf/logf/erff).
 
@@ -426,24 +426,34 @@ extern "C" __global__ void jdl_layer_norm_backward_rows(const float* x, const fl
     }
 }
 
-// dGamma[j] = sum over rows of dy[r, j] * xhat[r, j];  dBeta[j] = sum over rows of dy[r, j]; both overwritten,
-// either may be NULL (not computed). Block of JDL_BLOCK threads = JDL_COL_TILE columns x JDL_ROW_LANES row lanes;
-// grid ceil(cols / JDL_COL_TILE). Lane l sums rows l, l + JDL_ROW_LANES, ...; the lanes are then added in shared
-// memory. Launched before jdl_layer_norm_backward_rows, so that dx may alias dy.
+// dGamma[j] = sum over rows of dy[r, j] * xhat[r, j];  dBeta[j] = sum over rows of dy[r, j], parallel over rows as
+// well as columns: block b takes column tile b % tiles (JDL_COL_TILE columns, tiles = ceil(cols / JDL_COL_TILE)) and
+// row chunk b / tiles (rows [chunk * rowsPerChunk, +rowsPerChunk)); grid = tiles * chunks, blockDim JDL_BLOCK =
+// JDL_COL_TILE columns x JDL_ROW_LANES row lanes. Lane l sums rows l, l + JDL_ROW_LANES, ... of the chunk; the lanes
+// are added in shared memory and the chunk's sums written to partialG / partialB [chunks, cols] (either may be NULL:
+// not computed). With one chunk these are dGamma / dBeta themselves; with more, jdl_layer_norm_backward_finish adds the
+// chunks. Launched before jdl_layer_norm_backward_rows, so that dx may alias dy.
 extern "C" __global__ void jdl_layer_norm_backward_columns(const float* x, const float* mean, const float* rstd,
-                                                           const float* dy, float* dGamma, float* dBeta, int rows,
-                                                           int cols) {
+                                                           const float* dy, float* partialG, float* partialB, int rows,
+                                                           int cols, int rowsPerChunk) {
     __shared__ float sharedG[JDL_ROW_LANES][JDL_COL_TILE + 1];
     __shared__ float sharedB[JDL_ROW_LANES][JDL_COL_TILE + 1];
+    const int tiles = (cols + JDL_COL_TILE - 1) / JDL_COL_TILE;
+    const int chunk = blockIdx.x / tiles;
     const int c = threadIdx.x % JDL_COL_TILE;     // column within the tile: adjacent threads, adjacent columns
     const int lane = threadIdx.x / JDL_COL_TILE;  // row lane
-    const int j = blockIdx.x * JDL_COL_TILE + c;
+    const int j = (blockIdx.x % tiles) * JDL_COL_TILE + c;
+    const long long first = (long long)chunk * rowsPerChunk;
+    const long long last = first + rowsPerChunk < rows ? first + rowsPerChunk : rows;
+    if (chunk > 0 && first >= rows) {
+        return;  // a block past the last chunk (whole block leaves together); chunk 0 writes zeros for rows == 0
+    }
 
     float sgx = 0.0f;
     float sb = 0.0f;
     if (j < cols) {
-        for (int r = lane; r < rows; r += JDL_ROW_LANES) {
-            const long long k = (long long)r * cols + j;
+        for (long long r = first + lane; r < last; r += JDL_ROW_LANES) {
+            const long long k = r * cols + j;
             const float d = dy[k];
             sgx += d * ((x[k] - mean[r]) * rstd[r]);
             sb += d;
@@ -458,6 +468,31 @@ extern "C" __global__ void jdl_layer_norm_backward_columns(const float* x, const
         for (int l = 0; l < JDL_ROW_LANES; l++) {
             tg += sharedG[l][c];
             tb += sharedB[l][c];
+        }
+        const long long at = (long long)chunk * cols + j;
+        if (partialG != NULL) {
+            partialG[at] = tg;
+        }
+        if (partialB != NULL) {
+            partialB[at] = tb;
+        }
+    }
+}
+
+// dGamma[j] = sum over chunks of partialG[chunk, j], and likewise dBeta from partialB (either pair may be NULL):
+// the second pass of jdl_layer_norm_backward_columns when it used more than one row chunk. Grid-stride over cols.
+extern "C" __global__ void jdl_layer_norm_backward_finish(const float* partialG, const float* partialB, float* dGamma,
+                                                          float* dBeta, int chunks, int cols) {
+    JDL_GRID_STRIDE_LOOP(j, cols) {
+        float tg = 0.0f;
+        float tb = 0.0f;
+        for (int k = 0; k < chunks; k++) {
+            if (partialG != NULL) {
+                tg += partialG[(long long)k * cols + j];
+            }
+            if (partialB != NULL) {
+                tb += partialB[(long long)k * cols + j];
+            }
         }
         if (dGamma != NULL) {
             dGamma[j] = tg;

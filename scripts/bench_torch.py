@@ -26,6 +26,11 @@ rows the budget cut have "skipped"), then a table.
 
   python3 scripts/bench_torch.py [--device cuda] [--steps 30] [--warmup 5] [--tf32 both] [--compile]
                                  [--budget SECONDS] [--only TEXT]
+
+--device meta runs the training steps on PyTorch's meta device: the dispatcher, autograd and the optimizer
+run, nothing is computed, so the wall time is PyTorch's host-side cost per step (what jdl's host stand-in in
+no-compute mode measures for jdl: scripts/bench-host-cost runs both). Adam runs its foreach implementation,
+PyTorch's default on CUDA. Only the training-step rows; TF32 does not apply. Not GPU figures.
 """
 import argparse
 import json
@@ -231,7 +236,8 @@ def train_step(make_model, make_x, make_y, device, compiled, timer):
     torch.manual_seed(0)
     model = make_model().to(device).train()
     forward = torch.compile(model) if compiled else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # foreach is what Adam picks on CUDA; on meta its default would be the per-parameter loop.
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True if device.type == "meta" else None)
     x, y = make_x(), make_y()
 
     def step():
@@ -247,7 +253,8 @@ def train_step(make_model, make_x, make_y, device, compiled, timer):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cuda, cpu, or meta (host-side cost only, nothing computed)")
     p.add_argument("--steps", type=int, default=30, help="timed calls per row")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tf32", choices=["off", "on", "both"], default="both")
@@ -263,11 +270,15 @@ def main():
                    cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     print("ENV " + json.dumps(env), flush=True)
     timer = Timer(device)
-    tf32_modes = {"off": [False], "on": [True], "both": [False, True]}[a.tf32]
+    meta = device.type == "meta"
+    if meta:
+        print("NOTE meta device: host-side cost per step (dispatcher, autograd, optimizer; nothing computed), "
+              "not GPU figures", flush=True)
+    tf32_modes = [False] if meta else {"off": [False], "on": [True], "both": [False, True]}[a.tf32]
     plan = []  # (row, variant, tf32, compiled, setup)
     for compiled in [False, True] if a.compile else [False]:
         for tf32 in tf32_modes:
-            if not compiled:
+            if not compiled and not meta:
                 plan += [(row, variant, tf32, False, setup) for row, variant, setup in op_rows(device)]
             plan += [(row, variant, tf32, compiled, lambda m=m, x=x, y=y, c=compiled: train_step(m, x, y, device, c, timer))
                      for row, variant, m, x, y in step_rows(device)]
@@ -280,7 +291,8 @@ def main():
             r["skipped"] = f"time budget of {a.budget:.0f} s spent"
         else:
             try:
-                set_tf32(tf32)
+                if not meta:
+                    set_tf32(tf32)
                 r.update(timer.run(setup(), a.warmup, a.steps))
             except Exception as e:  # one broken row (e.g. torch.compile without a compiler) must not stop the others
                 r["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

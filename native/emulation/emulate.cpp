@@ -230,7 +230,7 @@ int main() {
         });
         launch((cols + JDL_COL_TILE - 1) / JDL_COL_TILE, B, [&] {
             jdl_layer_norm_backward_columns(x.data(), mean.data(), rstd.data(), dy.data(), dg.data(), db.data(), rows,
-                                            cols);
+                                            cols, rows);
         });
         launch(rows, B, [&] {
             jdl_layer_norm_backward_rows(x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(), dx.data(), rows,
@@ -281,7 +281,7 @@ int main() {
         std::vector<float> d2 = dy, dg2(cols, NAN);
         launch((cols + JDL_COL_TILE - 1) / JDL_COL_TILE, B, [&] {
             jdl_layer_norm_backward_columns(x.data(), mean.data(), rstd.data(), d2.data(), dg2.data(), nullptr, rows,
-                                            cols);
+                                            cols, rows);
         });
         launch(rows, B, [&] {
             jdl_layer_norm_backward_rows(x.data(), gamma.data(), mean.data(), rstd.data(), d2.data(), d2.data(), rows,
@@ -294,9 +294,35 @@ int main() {
         std::vector<float> dg(40, NAN), db(40, NAN);
         float dummy = 0;
         launch(2, B, [&] {
-            jdl_layer_norm_backward_columns(&dummy, &dummy, &dummy, &dummy, dg.data(), db.data(), 0, 40);
+            jdl_layer_norm_backward_columns(&dummy, &dummy, &dummy, &dummy, dg.data(), db.data(), 0, 40, 1);
         });
         check("layer_norm_backward_columns rows=0 writes zeros", std::vector<double>(40, 0), dg, 0);
+    }
+    // --- layer norm column sums in row chunks (odd rows, a last chunk shorter than the others), then the finish pass
+    for (int cols : {7, 300}) {
+        int rows = 1001, perChunk = 64, chunks = (rows + perChunk - 1) / perChunk, tiles = (cols + JDL_COL_TILE - 1) / JDL_COL_TILE;
+        auto x = randn((size_t)rows * cols, 1), dy = randn((size_t)rows * cols, 1), mean = randn(rows, 0.1),
+             rstd = randn(rows, 0.2);
+        for (auto& v : rstd) v = 1 + std::fabs(v);
+        std::vector<float> pg((size_t)chunks * cols, NAN), pb((size_t)chunks * cols, NAN), dg(cols, NAN), db(cols, NAN),
+            dbOnly(cols, NAN);
+        launch(tiles * chunks, B, [&] {
+            jdl_layer_norm_backward_columns(x.data(), mean.data(), rstd.data(), dy.data(), pg.data(), pb.data(), rows, cols,
+                                            perChunk);
+        });
+        launch(1, B, [&] { jdl_layer_norm_backward_finish(pg.data(), pb.data(), dg.data(), db.data(), chunks, cols); });
+        launch(1, B, [&] { jdl_layer_norm_backward_finish(nullptr, pb.data(), nullptr, dbOnly.data(), chunks, cols); });
+        std::vector<double> eDg(cols, 0), eDb(cols, 0);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) {
+                long long k = (long long)r * cols + j;
+                eDg[j] += dy[k] * ((x[k] - (double)mean[r]) * rstd[r]);
+                eDb[j] += dy[k];
+            }
+        std::string c = " rows=1001 in chunks of 64, cols=" + std::to_string(cols);
+        check(("layer_norm_backward dGamma" + c).c_str(), eDg, dg, 1e-4);
+        check(("layer_norm_backward dBeta" + c).c_str(), eDb, db, 1e-4);
+        check(("layer_norm_backward dBeta alone" + c).c_str(), eDb, dbOnly, 1e-4);
     }
     // --- embedding forward
     {

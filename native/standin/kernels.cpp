@@ -60,6 +60,13 @@ struct Contract {
 
 long long none(void**) { return 0; }
 
+// Row chunks of jdl_layer_norm_backward_columns (rows, rowsPerChunk at 6 and 8): at least one.
+long long lnChunks(void** a) {
+    long long per = I32(a, 8) > 0 ? I32(a, 8) : 1;
+    long long chunks = (I32(a, 6) + per - 1) / per;
+    return chunks > 0 ? chunks : 1;
+}
+
 #define ACCESSES(...) [](void** a) { return std::vector<Access>{__VA_ARGS__}; }
 const Contract CONTRACTS[] = {
     {"jdl_leaky_relu", "PPlf", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
@@ -103,11 +110,16 @@ const Contract CONTRACTS[] = {
     {"jdl_layer_norm_backward_rows", "PPPPPPii", true, [](void** a) { return I32(a, 6); },
      ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, arg<void*>(a, 1) ? I32(a, 7) : 0}, {2, I32(a, 6)}, {3, I32(a, 6)},
               {4, I32(a, 6) * I32(a, 7)}, {5, I32(a, 6) * I32(a, 7)})},
-    // (x, mean, rstd, dy, dGamma, dBeta, rows, cols): grid ceil(cols / JDL_COL_TILE); dGamma, dBeta may be NULL
-    {"jdl_layer_norm_backward_columns", "PPPPPPii", false,
-     [](void** a) { return (I32(a, 7) + JDL_COL_TILE - 1) / (long long)JDL_COL_TILE; },
+    // (x, mean, rstd, dy, partialG, partialB, rows, cols, rowsPerChunk): grid ceil(cols / JDL_COL_TILE) * chunks,
+    // chunks = max(1, ceil(rows / rowsPerChunk)); partialG, partialB [chunks, cols] may be NULL
+    {"jdl_layer_norm_backward_columns", "PPPPPPiii", false,
+     [](void** a) { return (I32(a, 7) + JDL_COL_TILE - 1) / (long long)JDL_COL_TILE * lnChunks(a); },
      ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, I32(a, 6)}, {2, I32(a, 6)}, {3, I32(a, 6) * I32(a, 7)},
-              {4, arg<void*>(a, 4) ? I32(a, 7) : 0}, {5, arg<void*>(a, 5) ? I32(a, 7) : 0})},
+              {4, arg<void*>(a, 4) ? lnChunks(a) * I32(a, 7) : 0}, {5, arg<void*>(a, 5) ? lnChunks(a) * I32(a, 7) : 0})},
+    // (partialG, partialB, dGamma, dBeta, chunks, cols): each pointer may be NULL
+    {"jdl_layer_norm_backward_finish", "PPPPii", false, none,
+     ACCESSES({0, arg<void*>(a, 0) ? I32(a, 4) * I32(a, 5) : 0}, {1, arg<void*>(a, 1) ? I32(a, 4) * I32(a, 5) : 0},
+              {2, arg<void*>(a, 2) ? I32(a, 5) : 0}, {3, arg<void*>(a, 3) ? I32(a, 5) : 0})},
     // (scores, keyMask, probs, rows, heads, tq, tk, scale, causal): keyMask [batch, tk] may be NULL
     {"jdl_attention_softmax_rows", "PPPiiiifi", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 3) * I32(a, 6)},

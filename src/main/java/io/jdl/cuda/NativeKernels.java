@@ -418,6 +418,27 @@ public final class NativeKernels {
     public void layerNormBackward(Stream stream, DeviceMemory x, DeviceMemory gamma, DeviceMemory mean,
             DeviceMemory rstd, DeviceMemory dy, DeviceMemory dx, DeviceMemory dGamma, DeviceMemory dBeta, int rows,
             int cols) {
+        layerNormBackward(stream, x, gamma, mean, rstd, dy, dx, dGamma, dBeta, rows, cols, null);
+    }
+
+    /**
+     * Row chunks {@code dGamma} / {@code dBeta} are summed in, in parallel, by {@link #layerNormBackward} given a
+     * workspace: enough blocks (about 512 with the column tiles) to fill a GPU, each chunk at least 64 rows.
+     */
+    public static int layerNormBackwardChunks(int rows, int cols) {
+        int tiles = (cols + COL_TILE - 1) / COL_TILE;
+        int wanted = Math.max(1, (512 + tiles - 1) / tiles);
+        return Math.max(1, Math.min(wanted, (rows + 63) / 64));
+    }
+
+    /**
+     * As above; with a {@code workspace} of {@code 2 * layerNormBackwardChunks(rows, cols) * cols} floats the
+     * column sums run parallel over rows too (per-chunk partial sums, then a small pass adding them: one more
+     * launch), where without one a block walks all rows of its 32 columns (12 blocks for 384 columns).
+     */
+    public void layerNormBackward(Stream stream, DeviceMemory x, DeviceMemory gamma, DeviceMemory mean,
+            DeviceMemory rstd, DeviceMemory dy, DeviceMemory dx, DeviceMemory dGamma, DeviceMemory dBeta, int rows,
+            int cols, DeviceMemory workspace) {
         checkStream(stream);
         checkCount("rows", rows);
         checkPositive("cols", cols);
@@ -429,12 +450,28 @@ public final class NativeKernels {
         requireFloats("dx", dx, (long) rows * cols);
         requireOptionalFloats("dGamma", dGamma, cols);
         requireOptionalFloats("dBeta", dBeta, cols);
+        int chunks = workspace == null ? 1 : layerNormBackwardChunks(rows, cols);
+        if (chunks > 1) {
+            requireFloats("workspace", workspace, 2L * chunks * cols);
+        }
         // Columns first: it reads dy, which the rows kernel may overwrite when dx == dy.
         // With rows == 0 it still runs, writing the empty sums (zeros).
         if (dGamma != null || dBeta != null) {
-            launch(Kernel.LAYER_NORM_BACKWARD_COLUMNS, stream, (cols + COL_TILE - 1) / COL_TILE, BLOCK, x.pointer(),
-                    mean.pointer(), rstd.pointer(), dy.pointer(), pointerOrNull(dGamma), pointerOrNull(dBeta), rows,
-                    cols);
+            int tiles = (cols + COL_TILE - 1) / COL_TILE;
+            int rowsPerChunk = Math.max(1, (rows + chunks - 1) / chunks);
+            if (chunks == 1) {
+                launch(Kernel.LAYER_NORM_BACKWARD_COLUMNS, stream, tiles, BLOCK, x.pointer(), mean.pointer(),
+                        rstd.pointer(), dy.pointer(), pointerOrNull(dGamma), pointerOrNull(dBeta), rows, cols,
+                        rowsPerChunk);
+            } else {
+                MemorySegment partialG = dGamma == null ? MemorySegment.NULL : workspace.pointer();
+                MemorySegment partialB = dBeta == null ? MemorySegment.NULL : workspace.pointer((long) chunks * cols * Float.BYTES);
+                int used = (rows + rowsPerChunk - 1) / rowsPerChunk;
+                launch(Kernel.LAYER_NORM_BACKWARD_COLUMNS, stream, tiles * used, BLOCK, x.pointer(), mean.pointer(),
+                        rstd.pointer(), dy.pointer(), partialG, partialB, rows, cols, rowsPerChunk);
+                launch(Kernel.LAYER_NORM_BACKWARD_FINISH, stream, elementwiseGrid(cols), BLOCK, partialG, partialB,
+                        pointerOrNull(dGamma), pointerOrNull(dBeta), used, cols);
+            }
         }
         if (rows > 0) {
             launch(Kernel.LAYER_NORM_BACKWARD_ROWS, stream, rows, BLOCK, x.pointer(), pointerOrNull(gamma),

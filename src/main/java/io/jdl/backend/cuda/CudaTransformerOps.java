@@ -58,7 +58,12 @@ final class CudaTransformerOps {
         if ((long) rows * cols == 0) {
             return;
         }
-        NativeKernels.get().layerNormBackward(stream, x, gamma, mean, rstd, dy, dx, dGamma, dBeta, rows, cols);
+        // The column sums (dGamma, dBeta) parallel over row chunks too, through a workspace of partial sums.
+        int chunks = NativeKernels.layerNormBackwardChunks(rows, cols);
+        boolean sums = dGamma != null || dBeta != null;
+        try (DeviceMemory partials = chunks > 1 && sums ? allocator.allocate(2L * chunks * cols * Float.BYTES) : null) {
+            NativeKernels.get().layerNormBackward(stream, x, gamma, mean, rstd, dy, dx, dGamma, dBeta, rows, cols, partials);
+        }
     }
 
     void attentionSoftmax(DeviceMemory scores, DeviceMemory keyMask, DeviceMemory probs, int batch, int heads, int tq,

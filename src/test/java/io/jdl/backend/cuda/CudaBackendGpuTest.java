@@ -235,6 +235,26 @@ class CudaBackendGpuTest {
         same(outer * dim, (be, in, o) -> be.addBias(in[0], in[1], o, outer, dim), random(outer * dim), bias);
     }
 
+    /** Enough rows for the column sums to run in row chunks (then a finishing pass), and a short last chunk. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"1001,300", "5000,7", "3,40"})
+    void layerNormBackwardInRowChunksMatchesTheCpu(int rows, int cols) {
+        float[] x = random(rows * cols), dy = random(rows * cols), gamma = random(cols);
+        for (int k = 0; k < 3; k++) {
+            // k: dx, dGamma, dBeta, each from the same forward and backward on both backends
+            int which = k, outSize = k == 0 ? rows * cols : cols;
+            float[][] r = both(outSize, (be, in, o) -> {
+                Storage y = be.allocate((long) rows * cols), mean = be.allocate(rows), rstd = be.allocate(rows);
+                Storage dx = be.allocate((long) rows * cols), dg = be.allocate(cols), db = be.allocate(cols);
+                storages.addAll(List.of(y, mean, rstd, dx, dg, db));
+                be.layerNorm(in[0], in[2], null, y, mean, rstd, rows, cols, 1e-5f);
+                be.layerNormBackward(in[0], in[2], mean, rstd, in[1], which == 0 ? o : dx, which == 1 ? o : dg,
+                        which == 2 ? o : db, rows, cols);
+            }, x, dy, gamma);
+            assertArrayEquals(r[1], r[0], 1e-3f, "output " + k);  // sums of up to 5000 terms in another order
+        }
+    }
+
     @Test
     void pointwiseKernelsNameAShortOperand() {
         CudaBackend gpu = CudaBackend.get(0);
