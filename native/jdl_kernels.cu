@@ -201,21 +201,28 @@ extern "C" __global__ void jdl_softmax_cross_entropy_backward_rows(const float* 
 //                     g = nesterov ? g + momentum * buf : buf
 //   param -= lr * g
 // momentumBuf is not touched (and may be NULL) when momentum == 0.
+// One element of the SGD step (shared by jdl_sgd_step and jdl_sgd_multi, so that they agree bit for bit).
+__device__ __forceinline__ void jdl_sgd_update(float* param, const float* grad, float* momentumBuf, long long i,
+                                               float lr, float momentum, float dampening, float weightDecay,
+                                               int nesterov, int firstStep) {
+    const float p = param[i];
+    float g = grad[i];
+    if (weightDecay != 0.0f) {
+        g += weightDecay * p;
+    }
+    if (momentum != 0.0f) {
+        const float buf = firstStep ? g : momentum * momentumBuf[i] + (1.0f - dampening) * g;
+        momentumBuf[i] = buf;
+        g = nesterov ? g + momentum * buf : buf;
+    }
+    param[i] = p - lr * g;
+}
+
 extern "C" __global__ void jdl_sgd_step(float* param, const float* grad, float* momentumBuf, long long n, float lr,
                                         float momentum, float dampening, float weightDecay, int nesterov,
                                         int firstStep) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float p = param[i];
-        float g = grad[i];
-        if (weightDecay != 0.0f) {
-            g += weightDecay * p;
-        }
-        if (momentum != 0.0f) {
-            const float buf = firstStep ? g : momentum * momentumBuf[i] + (1.0f - dampening) * g;
-            momentumBuf[i] = buf;
-            g = nesterov ? g + momentum * buf : buf;
-        }
-        param[i] = p - lr * g;
+        jdl_sgd_update(param, grad, momentumBuf, i, lr, momentum, dampening, weightDecay, nesterov, firstStep);
     }
 }
 
@@ -225,9 +232,10 @@ extern "C" __global__ void jdl_sgd_step(float* param, const float* grad, float* 
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g * g
 //   param -= stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps)
-__device__ __forceinline__ void jdl_adam_element(float* param, const float* grad, float* m, float* v, long long i,
-                                                 float lr, float beta1, float beta2, float eps, float weightDecay,
-                                                 int decoupled, float stepSize, float biasCorrection2Sqrt) {
+// One element of the Adam step (shared by jdl_adam_step and jdl_adam_multi).
+__device__ __forceinline__ void jdl_adam_update(float* param, const float* grad, float* m, float* v, long long i,
+                                                float lr, float beta1, float beta2, float eps, float weightDecay,
+                                                int decoupled, float stepSize, float biasCorrection2Sqrt) {
     float p = param[i];
     float g = grad[i];
     if (weightDecay != 0.0f) {
@@ -248,8 +256,8 @@ extern "C" __global__ void jdl_adam_step(float* param, const float* grad, float*
                                          float beta1, float beta2, float eps, float weightDecay, int decoupled,
                                          float stepSize, float biasCorrection2Sqrt) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        jdl_adam_element(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
-                         biasCorrection2Sqrt);
+        jdl_adam_update(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+                        biasCorrection2Sqrt);
     }
 }
 
@@ -735,41 +743,37 @@ extern "C" __global__ void jdl_channel_bias_backward(const float* dy, float* db,
 //   [param, grad, state1, state2, n]   (device addresses of float buffers, then the element count)
 // followed, from table + tensors * JDL_MT_FIELDS, by `chunks` pairs [tensor index, first element]: each chunk
 // covers JDL_MT_CHUNK elements of one tensor (fewer at its end). Blocks take chunks in a grid-stride loop,
-// threads the chunk's elements. The per-element arithmetic is jdl_adam_step's / jdl_sgd_step's, so the
-// results are bit-identical to one launch per tensor.
+// threads the chunk's elements. The per-element arithmetic is jdl_adam_step's / jdl_sgd_step's (the same
+// device functions), so the results are bit-identical to one launch per tensor.
 
 #define JDL_MT_FIELDS 5
 #define JDL_MT_CHUNK 16384
+
+// Chunk c of the table: its tensor's entries (returned) and its element range [*start, *end).
+__device__ __forceinline__ const long long* jdl_mt_chunk(const long long* table, int tensors, int c, long long* start,
+                                                         long long* end) {
+    const long long* chunkTable = table + (long long)tensors * JDL_MT_FIELDS;
+    const long long* t = table + chunkTable[2 * c] * JDL_MT_FIELDS;
+    *start = chunkTable[2 * c + 1];
+    *end = *start + JDL_MT_CHUNK < t[4] ? *start + JDL_MT_CHUNK : t[4];
+    return t;
+}
 
 // Adam / AdamW as jdl_adam_step on every tensor of the table (state1 = m, state2 = v), all at step t:
 // stepSize = lr / (1 - beta1^t), biasCorrection2Sqrt = sqrt(1 - beta2^t), computed by the caller.
 extern "C" __global__ void jdl_adam_multi(const long long* table, int tensors, int chunks, float lr, float beta1,
                                           float beta2, float eps, float weightDecay, int decoupled, float stepSize,
                                           float biasCorrection2Sqrt) {
-    const long long* chunkTable = table + (long long)tensors * JDL_MT_FIELDS;
     for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
-        const long long* t = table + chunkTable[2 * c] * JDL_MT_FIELDS;
+        long long start, end;
+        const long long* t = jdl_mt_chunk(table, tensors, c, &start, &end);
         float* param = (float*)t[0];
         const float* grad = (const float*)t[1];
         float* m = (float*)t[2];
         float* v = (float*)t[3];
-        const long long start = chunkTable[2 * c + 1];
-        const long long end = start + JDL_MT_CHUNK < t[4] ? start + JDL_MT_CHUNK : t[4];
         for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
-            float p = param[i];
-            float g = grad[i];
-            if (weightDecay != 0.0f) {
-                if (decoupled) {
-                    p *= 1.0f - lr * weightDecay;
-                } else {
-                    g += weightDecay * p;
-                }
-            }
-            const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-            const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            param[i] = p - stepSize * mi / (sqrtf(vi) / biasCorrection2Sqrt + eps);
+            jdl_adam_update(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+                            biasCorrection2Sqrt);
         }
     }
 }
@@ -778,26 +782,14 @@ extern "C" __global__ void jdl_adam_multi(const long long* table, int tensors, i
 // unused), all with the same firstStep.
 extern "C" __global__ void jdl_sgd_multi(const long long* table, int tensors, int chunks, float lr, float momentum,
                                          float dampening, float weightDecay, int nesterov, int firstStep) {
-    const long long* chunkTable = table + (long long)tensors * JDL_MT_FIELDS;
     for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
-        const long long* t = table + chunkTable[2 * c] * JDL_MT_FIELDS;
+        long long start, end;
+        const long long* t = jdl_mt_chunk(table, tensors, c, &start, &end);
         float* param = (float*)t[0];
         const float* grad = (const float*)t[1];
         float* momentumBuf = (float*)t[2];
-        const long long start = chunkTable[2 * c + 1];
-        const long long end = start + JDL_MT_CHUNK < t[4] ? start + JDL_MT_CHUNK : t[4];
         for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
-            const float p = param[i];
-            float g = grad[i];
-            if (weightDecay != 0.0f) {
-                g += weightDecay * p;
-            }
-            if (momentum != 0.0f) {
-                const float buf = firstStep ? g : momentum * momentumBuf[i] + (1.0f - dampening) * g;
-                momentumBuf[i] = buf;
-                g = nesterov ? g + momentum * buf : buf;
-            }
-            param[i] = p - lr * g;
+            jdl_sgd_update(param, grad, momentumBuf, i, lr, momentum, dampening, weightDecay, nesterov, firstStep);
         }
     }
 }
