@@ -26,6 +26,10 @@ class TensorOpsGpuTest {
     }
 
     private void assertSame(Shape a, Shape b, BinaryOperator<Tensor> op) {
+        assertSame(a, b, op, 1e-5);
+    }
+
+    private void assertSame(Shape a, Shape b, BinaryOperator<Tensor> op, double tolerance) {
         long seed = random.nextLong();
         try (Tensor ca = Tensor.randn(new Random(seed), a, Device.CPU); Tensor cb = Tensor.randn(new Random(seed + 1), b, Device.CPU);
              Tensor ga = ca.to(GPU); Tensor gb = cb.to(GPU);
@@ -33,7 +37,7 @@ class TensorOpsGpuTest {
             assertEquals(expected.shape(), actual.shape());
             assertEquals(GPU, actual.device());
             double err = Gpu.relativeError(actual.toArray(), expected.toArray());
-            assertTrue(err < 1e-5, "relative error " + err + " for shapes " + a + ", " + b);
+            assertTrue(err < tolerance, "relative error " + err + " for shapes " + a + ", " + b);
         }
     }
 
@@ -64,11 +68,14 @@ class TensorOpsGpuTest {
     @Test
     void reductions() {
         Shape s = Shape.of(6, 35, 11);
-        assertSame(s, Tensor::sum);
-        assertSame(s, Tensor::mean);
-        assertSame(s, x -> x.sum(0));
-        assertSame(s, x -> x.sum(1));
-        assertSame(s, x -> x.mean(2));
+        // The CPU reference adds in double; the GPU kernels add in float, as cuDNN and PyTorch do on a device: over
+        // 2310 terms with cancellation the error relative to the result reaches about 1e-5.
+        double tolerance = 1e-4;
+        assertSame(s, s, (x, y) -> x.sum(), tolerance);
+        assertSame(s, s, (x, y) -> x.mean(), tolerance);
+        assertSame(s, s, (x, y) -> x.sum(0), tolerance);
+        assertSame(s, s, (x, y) -> x.sum(1), tolerance);
+        assertSame(s, s, (x, y) -> x.mean(2), tolerance);
     }
 
     @Test
