@@ -7,6 +7,7 @@
 // Parameter types are limited to what that test understands:
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
 //   const long long*                             device pointer to an int64 table (multi-tensor steps)
+//   unsigned short* / const unsigned short*      device pointers to bf16 / fp16 bit patterns
 //   long long                                    64-bit element counts
 //   unsigned long long                           64-bit seeds
 //   int, float                                   scalars and flags (0 = false)
@@ -791,5 +792,93 @@ extern "C" __global__ void jdl_sgd_multi(const long long* table, int tensors, in
         for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
             jdl_sgd_update(param, grad, momentumBuf, i, lr, momentum, dampening, weightDecay, nesterov, firstStep);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Mixed precision (issue #14): float32 <-> bfloat16 / float16, and GradScaler's unscale with its non-finite check.
+//
+// Half buffers are unsigned short* holding the bit patterns. The rounding is written out in integer arithmetic,
+// the rule of io.jdl.backend.HalfPrecision (round to nearest even; overflow to inf; fp16 subnormals; NaN kept
+// quiet with its sign and top payload bits), so that the GPU, its host emulation and the CPU reference agree bit
+// for bit, NaNs included (cuda_bf16.h's __float2bfloat16_rn turns every NaN into 0x7FFF).
+
+__device__ __forceinline__ unsigned short jdl_float_to_bf16(float v) {
+    const unsigned int b = __float_as_uint(v);
+    if ((b & 0x7fffffffu) > 0x7f800000u) {
+        return (unsigned short)((b >> 16) | 0x0040u);
+    }
+    return (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);  // a carry into the exponent is right, up to inf
+}
+
+__device__ __forceinline__ unsigned short jdl_float_to_f16(float v) {
+    const unsigned int b = __float_as_uint(v);
+    const unsigned int sign = (b >> 16) & 0x8000u;
+    const unsigned int abs = b & 0x7fffffffu;
+    if (abs > 0x7f800000u) {
+        return (unsigned short)(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
+    }
+    if (abs >= 0x477ff000u) {  // >= 65520, halfway between 65504 and 2^16
+        return (unsigned short)(sign | 0x7c00u);
+    }
+    if (abs >= 0x38800000u) {  // >= 2^-14: normal; round at bit 13 and rebias the exponent 127 -> 15
+        return (unsigned short)(sign | ((abs + 0xfffu + ((abs >> 13) & 1u) - 0x38000000u) >> 13));
+    }
+    if (abs <= 0x33000000u) {  // <= 2^-25: zero (the tie at 2^-25 goes to the even zero)
+        return (unsigned short)sign;
+    }
+    const unsigned int shift = 126u - (abs >> 23);  // subnormal: the value in units of 2^-24, shift in [14, 24]
+    const unsigned int m = (abs & 0x7fffffu) | 0x800000u;
+    unsigned int units = m >> shift;
+    const unsigned int rest = m & ((1u << shift) - 1u);
+    const unsigned int half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (units & 1u) != 0u)) {
+        units++;
+    }
+    return (unsigned short)(sign | units);
+}
+
+__device__ __forceinline__ float jdl_bf16_to_float(unsigned short h) {
+    return __uint_as_float((unsigned int)h << 16);
+}
+
+__device__ __forceinline__ float jdl_f16_to_float(unsigned short h) {
+    const unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
+    const unsigned int exponent = ((unsigned int)h >> 10) & 0x1fu;
+    const unsigned int mantissa = (unsigned int)h & 0x3ffu;
+    if (exponent == 0x1fu) {
+        return __uint_as_float(mantissa == 0u ? sign | 0x7f800000u : sign | 0x7fc00000u | (mantissa << 13));
+    }
+    if (exponent == 0u) {  // zero or subnormal: mantissa * 2^-24, exact
+        return __uint_as_float(sign | __float_as_uint((float)mantissa * 5.9604644775390625e-8f));
+    }
+    return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+// y[i] = x[i] rounded to bfloat16 (bf16 != 0) or float16, as bit patterns.
+extern "C" __global__ void jdl_float_to_half(const float* x, unsigned short* y, long long n, int bf16) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        y[i] = bf16 ? jdl_float_to_bf16(x[i]) : jdl_float_to_f16(x[i]);
+    }
+}
+
+// y[i] = the float32 value of the bfloat16 (bf16 != 0) or float16 bit pattern x[i] (exact).
+extern "C" __global__ void jdl_half_to_float(const unsigned short* x, float* y, long long n, int bf16) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        y[i] = bf16 ? jdl_bf16_to_float(x[i]) : jdl_f16_to_float(x[i]);
+    }
+}
+
+// GradScaler's unscale (PyTorch's _amp_foreach_non_finite_check_and_unscale_): grad[i] *= invScale, and
+// foundInf[0] = 1 when any grad[i] (before scaling) is inf or NaN. foundInf is only ever set, never cleared, so one
+// flag collects the check over every gradient of a step (many launches) and the host reads it once. Threads that
+// race to set it all write the same value.
+extern "C" __global__ void jdl_amp_unscale(float* grad, long long n, float invScale, float* foundInf) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const float v = grad[i];
+        if ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) {  // exponent all ones: inf or NaN
+            *foundInf = 1.0f;
+        }
+        grad[i] = invScale == 1.0f ? v : v * invScale;
     }
 }

@@ -528,6 +528,58 @@ int main() {
                      same);
         }
     }
+    // --- mixed precision: float32 <-> bf16 / f16 against a rounding in double (nearbyint: ties to even), and the
+    //     GradScaler unscale with its non-finite flag
+    {
+        auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+        auto reference = [](float x, bool bf16) -> double {  // the nearest half, as a double; NaN stays NaN
+            if (std::isnan(x) || std::isinf(x) || x == 0) return x;
+            int e = std::ilogb(x);
+            double ulp = std::ldexp(1.0, std::max(e, bf16 ? -126 : -14) - (bf16 ? 7 : 10));
+            double r = std::nearbyint(x / ulp) * ulp;
+            double max = bf16 ? std::ldexp(255.0, 120) : 65504.0;
+            return std::fabs(r) > max ? std::copysign(INFINITY, x) : r;
+        };
+        std::vector<float> x;
+        for (uint32_t u = 0; u < (1u << 16); u++) {  // every half pattern, and the floats around its halfway points
+            float f;
+            uint32_t w = (u << 16) | 0x8000u;
+            for (uint32_t d : {0u, 1u, 0xffffffffu}) { uint32_t v = w + d; std::memcpy(&f, &v, 4); x.push_back(f); }
+        }
+        for (float f : randn(20000, 3000)) x.push_back(f);
+        for (float f : randn(20000, 1e-5)) x.push_back(f);
+        long long n = (long long)x.size();
+        for (int bf16 : {1, 0}) {
+            std::vector<unsigned short> h(n);
+            std::vector<float> back(n, NAN);
+            launch(7, B, [&] { jdl_float_to_half(x.data(), h.data(), n, bf16); });
+            launch(5, B, [&] { jdl_half_to_float(h.data(), back.data(), n, bf16); });
+            long long wrong = 0, firstWrong = -1;
+            for (long long i = 0; i < n; i++) {
+                double want = reference(x[i], bf16);
+                bool ok = std::isnan(want) ? std::isnan(back[i]) && (bits(back[i]) >> 31) == (bits(x[i]) >> 31)
+                                           : bits(back[i]) == bits((float)want);
+                if (!ok && wrong++ == 0) firstWrong = i;
+            }
+            bool ok = wrong == 0;
+            if (!ok) failures++;
+            std::printf("%-4s %-48s %lld of %lld values wrong%s\n", ok ? "ok" : "FAIL",
+                        bf16 ? "float_to_half / half_to_float bf16" : "float_to_half / half_to_float f16", wrong, n,
+                        ok ? "" : (" first at input bits " + std::to_string(bits(x[firstWrong]))).c_str());
+        }
+        std::vector<float> g = randn(5000, 100), scaled = g;
+        float flag = 0;
+        launch(3, B, [&] { jdl_amp_unscale(scaled.data(), (long long)g.size(), 0.25f, &flag); });
+        std::vector<double> eg(g.size());
+        for (size_t i = 0; i < g.size(); i++) eg[i] = g[i] * 0.25;
+        check("amp_unscale", eg, scaled, 0);
+        checkNaN("amp_unscale: finite gradients leave the flag at 0", flag == 0.0f);
+        scaled[4321] = INFINITY;
+        scaled[17] = NAN;
+        launch(3, B, [&] { jdl_amp_unscale(scaled.data(), (long long)g.size(), 1.0f, &flag); });
+        checkNaN("amp_unscale: inf and NaN set the flag, and stay", flag == 1.0f && std::isinf(scaled[4321]) &&
+                 std::isnan(scaled[17]) && scaled[0] == (float)eg[0]);
+    }
     std::printf(failures == 0 ? "all ok\n" : "%d FAILED\n", failures);
     return failures == 0 ? 0 : 1;
 }

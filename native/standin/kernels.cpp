@@ -163,6 +163,12 @@ const Contract CONTRACTS[] = {
     // at enqueue time the table's own upload may not have run yet.
     {"jdl_adam_multi", "Piifffffiff", false, none, ACCESSES({0, 2 * (I32(a, 1) * JDL_MT_FIELDS + 2 * I32(a, 2))})},
     {"jdl_sgd_multi", "Piiffffii", false, none, ACCESSES({0, 2 * (I32(a, 1) * JDL_MT_FIELDS + 2 * I32(a, 2))})},
+    // (x, y, n, bf16): x float, y half
+    {"jdl_float_to_half", "PPli", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2), 2})},
+    // (x, y, n, bf16): x half, y float
+    {"jdl_half_to_float", "PPli", false, none, ACCESSES({0, I64(a, 2), 2}, {1, I64(a, 2)})},
+    // (grad, n, invScale, foundInf)
+    {"jdl_amp_unscale", "PlfP", false, none, ACCESSES({0, I64(a, 1)}, {3, 1})},
 };
 
 // ---- the compiled kernels ---------------------------------------------------------------------------

@@ -164,6 +164,12 @@ public interface Backend {
                   float eps, float weightDecay, boolean decoupled, int step);
 
     /**
+     * GradScaler's unscale of one gradient: grad[i] *= invScale, and foundInf[0] = 1 when any grad[i] was inf or
+     * NaN (otherwise foundInf is left as it is, so one zeroed flag collects a whole step without a host sync).
+     */
+    void ampUnscale(Storage grad, long n, float invScale, Storage foundInf);
+
+    /**
      * {@link #sgdStep} on every tensor i of the arrays (PyTorch's {@code foreach}): one launch on a GPU. Here,
      * one call per tensor. {@code momentumBufs} is null when momentum is 0.
      */

@@ -139,7 +139,7 @@ public final class OptimizerSteps {
         for (List<Tensor> list : lists) {
             if (list != null) {
                 for (int i : group) {
-                    list.get(i).version++;
+                    list.get(i).bumpVersion();
                 }
             }
         }

@@ -18,13 +18,13 @@ final class CublasMatmul {
     }
 
     /** {@code batch} packed products (see {@code Backend.matmul}); k = 0 gives zeros. */
-    static void packed(Cublas cublas, CudnnLayers layers, boolean transA, boolean transB, int batch, int m, int n,
+    static void packed(Cublas cublas, CudaElementwise elementwise, boolean transA, boolean transB, int batch, int m, int n,
                        int k, DeviceMemory a, DeviceMemory b, DeviceMemory c) {
         if ((long) batch * m * n == 0) {
             return;
         }
         if (k == 0) {
-            layers.fill(c, (long) batch * m * n, 0f);
+            elementwise.fill(c, (long) batch * m * n, 0f);
             return;
         }
         cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, a, (long) m * k, b, (long) k * n, 0f, c, (long) m * n,

@@ -206,16 +206,17 @@ public final class CudaBackend implements Backend {
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage a, Storage b, Storage c) {
         enter();
-        if ((long) batch * m * n == 0) {
-            return;
-        }
-        if (k == 0) {
-            elementwise.fill(mem(c), (long) batch * m * n, 0f);
-            return;
-        }
         cublas.useTf32(Precision.matmulTf32());
-        cublas.gemmStridedBatched(transA, transB, m, n, k, 1f, mem(a), (long) m * k, mem(b), (long) k * n, 0f, mem(c),
-                (long) m * n, batch);
+        CublasMatmul.packed(cublas, elementwise, transA, transB, batch, m, n, k, mem(a), mem(b), mem(c));
+    }
+
+    @Override
+    public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
+                       MatrixBatch b, MatrixBatch c) {
+        enter();
+        cublas.useTf32(Precision.matmulTf32());
+        CublasMatmul.strided(cublas, transA, transB, outer, inner, m, n, k, a, mem(a.storage()), b, mem(b.storage()),
+                c, mem(c.storage()));
     }
 
     @Override
@@ -411,6 +412,12 @@ public final class CudaBackend implements Backend {
             NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
                     weightDecay, decoupled, step);
         }
+    }
+
+    @Override
+    public void ampUnscale(Storage grad, long n, float invScale, Storage foundInf) {
+        enter();
+        NativeKernels.get().ampUnscale(stream, mem(grad), n, invScale, mem(foundInf));
     }
 
     @Override
