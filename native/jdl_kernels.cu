@@ -234,7 +234,7 @@ extern "C" __global__ void jdl_sgd_step(float* param, const float* grad, float* 
 //   v = beta2 * v + (1 - beta2) * g * g
 //   param -= stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps)
 // One element of the Adam step (shared by jdl_adam_step and jdl_adam_multi).
-__device__ __forceinline__ void jdl_adam_update(float* param, const float* grad, float* m, float* v, long long i,
+__device__ __forceinline__ void jdl_adam_element(float* param, const float* grad, float* m, float* v, long long i,
                                                 float lr, float beta1, float beta2, float eps, float weightDecay,
                                                 int decoupled, float stepSize, float biasCorrection2Sqrt) {
     float p = param[i];
@@ -257,7 +257,7 @@ extern "C" __global__ void jdl_adam_step(float* param, const float* grad, float*
                                          float beta1, float beta2, float eps, float weightDecay, int decoupled,
                                          float stepSize, float biasCorrection2Sqrt) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        jdl_adam_update(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+        jdl_adam_element(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
                         biasCorrection2Sqrt);
     }
 }
@@ -773,7 +773,7 @@ extern "C" __global__ void jdl_adam_multi(const long long* table, int tensors, i
         float* m = (float*)t[2];
         float* v = (float*)t[3];
         for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
-            jdl_adam_update(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
+            jdl_adam_element(param, grad, m, v, i, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize,
                             biasCorrection2Sqrt);
         }
     }

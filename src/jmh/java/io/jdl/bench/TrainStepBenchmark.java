@@ -73,6 +73,9 @@ public class TrainStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         fixture = new TrainStepFixture(model, device, batch, hidden, tf32);
+        if (cudaGraph) {
+            fixture.captureGraph();
+        }
         if (fixture.bench.cuda() != null) {
             // One warm step's native calls and kernel launches, as jdl counts them (and as the stand-in does).
             fixture.step();

@@ -22,8 +22,12 @@ import java.util.Set;
  * <p>Like PyTorch's {@code foreach=True} (its default on CUDA), a step updates all parameters at once: one
  * multi-tensor kernel on a GPU, not one per parameter.
  *
- * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize}, {@code capturable} or {@code foreach}
- * options; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
+ * <p>In a step captured as a CUDA graph ({@link CudaGraphStep}) each parameter gets its own kernel and the bias
+ * corrections use the step count plus the graph's replay counter, read on the device, as PyTorch's
+ * {@code capturable=True} does.
+ *
+ * <p>Differences from PyTorch: no {@code amsgrad}, {@code maximize} or {@code foreach} options; always
+ * capturable; one parameter group (set the learning rate with {@link #setLr}); the step count is an int per
  * parameter rather than a float tensor. AdamW's default weight decay is 0.01 as in PyTorch; Adam's is 0.
  */
 public final class Adam extends Optimizer {
@@ -122,6 +126,11 @@ public final class Adam extends Optimizer {
     @Override
     public void step() {
         checkParameters();
+        CudaGraphStep.bakesIn("Adam learning rate", this::lr); // a constant of a captured step's kernels
+        if (CudaGraphStep.isCapturing()) {
+            stepEachParameter();
+            return;
+        }
         Map<Integer, Group> byStep = new LinkedHashMap<>();
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
@@ -142,6 +151,22 @@ public final class Adam extends Optimizer {
                     decoupled, e.getKey());
             // Counted once the update is queued: a step that threw leaves the counts as they were.
             group.indices.forEach(i -> steps[i]++);
+        }
+    }
+
+    /** One kernel per parameter, as a captured step needs: each adds the graph's replay counter to its step on the device. */
+    private void stepEachParameter() {
+        for (int i = 0; i < params.size(); i++) {
+            Tensor p = params.get(i), g = p.grad();
+            if (g == null) {
+                continue;
+            }
+            Map<String, Tensor> s = stateFor(i);
+            steps[i]++;
+            int index = i;
+            CudaGraphStep.advancesPerReplay(n -> steps[index] += n);
+            OptimizerSteps.adam(p, g, s.get("exp_avg"), s.get("exp_avg_sq"), lr, beta1, beta2, eps, weightDecay,
+                    decoupled, steps[i]);
         }
     }
 

@@ -103,6 +103,7 @@ public final class Sgd extends Optimizer {
     @Override
     public void step() {
         checkParameters();
+        CudaGraphStep.bakesIn("SGD learning rate", this::lr); // a constant of a captured step's kernels
         List<List<Tensor>> params2 = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Tensor>> grads2 = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Tensor>> bufs2 = List.of(new ArrayList<>(), new ArrayList<>());

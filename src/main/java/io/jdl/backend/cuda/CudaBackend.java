@@ -62,6 +62,10 @@ public final class CudaBackend implements Backend {
     private final CudaDataMovement movement;
     private final CudaSoftmax softmaxOps;
     private final CudaTransformerOps transformer;
+    private final TargetsCache targetsCache;
+    /** The graph being captured now, or null; cuBLAS's user workspace from the first capture on (CudaGraphCapture). */
+    CudaGraphCapture capture;
+    DeviceMemory cublasWorkspace;
     /** The device tables of the multi-tensor optimizer steps, kept while the parameter lists are unchanged. */
     private final MultiTensorKernels.Table adamTable, sgdTable;
 
@@ -78,9 +82,10 @@ public final class CudaBackend implements Backend {
         this.elementwise = new CudaElementwise(stream);
         this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
-        this.softmaxOps = new CudaSoftmax(stream, cudnn, allocator, staging, descriptors);
+        this.softmaxOps = new CudaSoftmax(stream, cudnn, descriptors);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
         this.adamTable = new MultiTensorKernels.Table(allocator, staging::upload);
+        this.targetsCache = new TargetsCache(allocator, staging);
         this.sgdTable = new MultiTensorKernels.Table(allocator, staging::upload);
     }
 
@@ -302,17 +307,24 @@ public final class CudaBackend implements Backend {
         softmaxOps.softmaxBackward(log, mem(y), mem(dy), mem(dx), rows, cols);
     }
 
+    /** The targets as int32: the graph's static buffer while capturing, else the cached upload. */
+    private DeviceMemory deviceTargets(int[] targets, int rows, int classes, int ignoreIndex) {
+        return capture != null ? capture.targets(targets, rows, classes, ignoreIndex, allocator) : targetsCache.get(targets);
+    }
+
     @Override
     public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
         enter();
-        softmaxOps.crossEntropy(mem(logits), targets, mem(lossPerRow), rows, classes, ignoreIndex);
+        softmaxOps.crossEntropy(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex), mem(lossPerRow), rows,
+                classes, ignoreIndex);
     }
 
     @Override
     public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
                                      int ignoreIndex, float scale) {
         enter();
-        softmaxOps.crossEntropyBackward(mem(logits), targets, mem(dLogits), rows, classes, ignoreIndex, scale);
+        softmaxOps.crossEntropyBackward(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex), mem(dLogits), rows,
+                classes, ignoreIndex, scale);
     }
 
     // ---- convolution, pooling, batch norm (cuDNN layers) ----
@@ -424,6 +436,11 @@ public final class CudaBackend implements Backend {
     public void sgdSteps(Storage[] params, Storage[] grads, Storage[] momentumBufs, long[] sizes, float lr,
                          float momentum, float dampening, float weightDecay, boolean nesterov, boolean firstStep) {
         enter();
+        if (capture != null) {  // a captured step keeps one kernel per tensor (its table upload could not be captured)
+            Backend.super.sgdSteps(params, grads, momentumBufs, sizes, lr, momentum, dampening, weightDecay, nesterov,
+                    firstStep);
+            return;
+        }
         NativeKernels.get().multiTensor().sgd(stream, sgdTable, mems(params), mems(grads),
                 momentumBufs == null ? null : mems(momentumBufs), sizes, lr, momentum, dampening, weightDecay, nesterov,
                 firstStep);
@@ -433,6 +450,10 @@ public final class CudaBackend implements Backend {
     public void adamSteps(Storage[] params, Storage[] grads, Storage[] m, Storage[] v, long[] sizes, float lr,
                           float beta1, float beta2, float eps, float weightDecay, boolean decoupled, int step) {
         enter();
+        if (capture != null) {  // one counted kernel per tensor: the step number advances per replay on the device
+            Backend.super.adamSteps(params, grads, m, v, sizes, lr, beta1, beta2, eps, weightDecay, decoupled, step);
+            return;
+        }
         NativeKernels.get().multiTensor().adam(stream, adamTable, mems(params), mems(grads), mems(m), mems(v), sizes, lr,
                 beta1, beta2, eps, weightDecay, decoupled, step);
     }
