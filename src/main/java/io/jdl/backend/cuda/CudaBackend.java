@@ -399,7 +399,12 @@ public final class CudaBackend implements Backend {
     @Override
     public void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed) {
         enter();
-        if (n > 0) {
+        if (n == 0) {
+            return;
+        }
+        if (capture != null) {  // the seed becomes seed + replays on the device
+            NativeKernels.get().dropoutCounted(stream, mem(x), mem(y), mem(mask), n, p, seed, capture.replayCounter());
+        } else {
             NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
         }
     }
@@ -420,7 +425,13 @@ public final class CudaBackend implements Backend {
     public void adamStep(Storage param, Storage grad, Storage m, Storage v, long n, float lr, float beta1, float beta2,
                          float eps, float weightDecay, boolean decoupled, int step) {
         enter();
-        if (n > 0) {
+        if (n == 0) {
+            return;
+        }
+        if (capture != null) {  // the step becomes step + replays on the device
+            NativeKernels.get().adamStepCounted(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
+                    weightDecay, decoupled, step, capture.replayCounter());
+        } else {
             NativeKernels.get().adamStep(stream, mem(param), mem(grad), mem(m), mem(v), n, lr, beta1, beta2, eps,
                     weightDecay, decoupled, step);
         }
