@@ -63,11 +63,18 @@ public final class NativeKernels {
     private final Launcher launcher;
     private final PointwiseKernels pointwise;
     private final MultiTensorKernels multiTensor;
+    private final MixedPrecisionKernels mixedPrecision;
 
     NativeKernels(Launcher launcher) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
         this.pointwise = new PointwiseKernels(this);
         this.multiTensor = new MultiTensorKernels(this);
+        this.mixedPrecision = new MixedPrecisionKernels(this);
+    }
+
+    /** The half-precision conversions and GradScaler's unscale, with the same contract as this class. */
+    public MixedPrecisionKernels mixedPrecision() {
+        return mixedPrecision;
     }
 
     /** The multi-tensor (foreach) optimizer steps: one launch for all parameters. */
@@ -527,51 +534,6 @@ public final class NativeKernels {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Mixed precision
-
-    /**
-     * {@code y[i]} = {@code x[i]} rounded to bfloat16 ({@code bf16}) or float16, as 16-bit patterns, for
-     * {@code i < n}: round to nearest even, with the overflow, subnormal and NaN rules of
-     * {@code io.jdl.backend.HalfPrecision}, bit for bit.
-     */
-    public void floatToHalf(Stream stream, DeviceMemory x, DeviceMemory y, long n, boolean bf16) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("x", x, n);
-        requireBytes("y", y, n, 2, bf16 ? "bfloat16" : "float16");
-        if (n > 0) {
-            launch(Kernel.FLOAT_TO_HALF, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, bf16 ? 1 : 0);
-        }
-    }
-
-    /** {@code y[i]} = the float32 value of the bfloat16 ({@code bf16}) or float16 pattern {@code x[i]} (exact). */
-    public void halfToFloat(Stream stream, DeviceMemory x, DeviceMemory y, long n, boolean bf16) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireBytes("x", x, n, 2, bf16 ? "bfloat16" : "float16");
-        requireFloats("y", y, n);
-        if (n > 0) {
-            launch(Kernel.HALF_TO_FLOAT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, bf16 ? 1 : 0);
-        }
-    }
-
-    /**
-     * GradScaler's unscale of one gradient (PyTorch's {@code _amp_foreach_non_finite_check_and_unscale_}):
-     * {@code grad[i] *= invScale} for {@code i < n}, and {@code foundInf[0] = 1} when any {@code grad[i]} was inf or
-     * NaN. The flag is only ever set: one zeroed flag collects the check over all the gradients of a step, and the
-     * host reads it once.
-     */
-    public void ampUnscale(Stream stream, DeviceMemory grad, long n, float invScale, DeviceMemory foundInf) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("grad", grad, n);
-        requireFloats("foundInf", foundInf, 1);
-        if (n > 0) {
-            launch(Kernel.AMP_UNSCALE, stream, elementwiseGrid(n), BLOCK, grad.pointer(), n, invScale, foundInf.pointer());
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------
     // Checks and launching
 
     static void checkStream(Stream stream) {
@@ -610,7 +572,7 @@ public final class NativeKernels {
         }
     }
 
-    private static void requireBytes(String name, DeviceMemory buffer, long count, int elementBytes, String type) {
+    static void requireBytes(String name, DeviceMemory buffer, long count, int elementBytes, String type) {
         Objects.requireNonNull(buffer, name);
         long need = Math.multiplyExact(count, (long) elementBytes);
         if (buffer.bytes() < need) {

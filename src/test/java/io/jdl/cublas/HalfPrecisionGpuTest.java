@@ -115,8 +115,8 @@ class HalfPrecisionGpuTest {
             boolean bf16 = type == HalfPrecision.BF16;
             DeviceMemory halves = allocate(values.length * 2L);
             DeviceMemory widened = allocate(every.length * 4L);
-            kernels.floatToHalf(stream, upload(values), halves, values.length, bf16);
-            kernels.halfToFloat(stream, upload(every), widened, every.length, bf16);
+            kernels.mixedPrecision().floatToHalf(stream, upload(values), halves, values.length, bf16);
+            kernels.mixedPrecision().halfToFloat(stream, upload(every), widened, every.length, bf16);
             try (Arena arena = Arena.ofConfined()) {
                 short[] h = download(halves, values.length * 2L, arena).toArray(ValueLayout.JAVA_SHORT);
                 for (int i = 0; i < values.length; i++) {
@@ -134,7 +134,7 @@ class HalfPrecisionGpuTest {
             }
         }
         assertThrows(IllegalArgumentException.class,
-                () -> kernels.floatToHalf(stream, upload(new float[8]), allocate(15), 8, true), "15 bytes for 8 halves");
+                () -> kernels.mixedPrecision().floatToHalf(stream, upload(new float[8]), allocate(15), 8, true), "15 bytes for 8 halves");
     }
 
     // ---------------------------------------------------------------------------------------------

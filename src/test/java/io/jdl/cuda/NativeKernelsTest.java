@@ -300,9 +300,9 @@ class NativeKernelsTest {
                 k -> k.multiTensor().sgd(stream, new MultiTensorKernels.Table(allocator, (e, d) -> { }),
                         new DeviceMemory[] {floats(n)}, new DeviceMemory[] {floats(n)}, null, new long[] {n}, 0.1f, 0f, 0f,
                         0f, false, true),
-                k -> k.floatToHalf(stream, floats(n), allocator.allocate(2 * n), n, true),
-                k -> k.halfToFloat(stream, allocator.allocate(2 * n), floats(n), n, false),
-                k -> k.ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)),
+                k -> k.mixedPrecision().floatToHalf(stream, floats(n), allocator.allocate(2 * n), n, true),
+                k -> k.mixedPrecision().halfToFloat(stream, allocator.allocate(2 * n), floats(n), n, false),
+                k -> k.mixedPrecision().ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)),
                 k -> {
                     for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
                         k.pointwise().activation(stream, act, floats(n), floats(n), n);

@@ -440,7 +440,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void ampUnscale(Storage grad, long n, float invScale, Storage foundInf) {
         enter();
-        NativeKernels.get().ampUnscale(stream, mem(grad), n, invScale, mem(foundInf));
+        NativeKernels.get().mixedPrecision().ampUnscale(stream, mem(grad), n, invScale, mem(foundInf));
     }
 
     @Override
