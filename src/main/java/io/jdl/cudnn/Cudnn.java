@@ -138,13 +138,6 @@ public final class Cudnn extends NativeResource {
         return alphaBeta.asSlice(Float.BYTES);
     }
 
-    /** Sets every element of {@code y} to {@code value}. */
-    public void setTensor(TensorDescriptor yDesc, DeviceMemory y, float value) {
-        yDesc.checkFits(y, "y");
-        MemorySegment v = scalars(value, 0f);
-        check(cudnnSetTensor(handle(), yDesc.handle(), y.pointer(), v), "cudnnSetTensor");
-    }
-
     /** C = alpha·A + beta·C, where each dimension of A equals C's or is 1 (broadcast, e.g. a bias). */
     public void addTensor(float alpha, TensorDescriptor aDesc, DeviceMemory a, float beta, TensorDescriptor cDesc,
                           DeviceMemory c) {
@@ -153,21 +146,6 @@ public final class Cudnn extends NativeResource {
         MemorySegment s = scalars(alpha, beta);
         check(cudnnAddTensor(handle(), s, aDesc.handle(), a.pointer(), beta(), cDesc.handle(), c.pointer()),
                 "cudnnAddTensor");
-    }
-
-    /** C = op(alpha1·A, alpha2·B) + beta·C, with B broadcast like {@link #addTensor}. */
-    public void opTensor(OpTensorDescriptor op, float alpha1, TensorDescriptor aDesc, DeviceMemory a, float alpha2,
-                         TensorDescriptor bDesc, DeviceMemory b, float beta, TensorDescriptor cDesc, DeviceMemory c) {
-        aDesc.checkFits(a, "A");
-        bDesc.checkFits(b, "B");
-        cDesc.checkFits(c, "C");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment a1 = arena.allocateFrom(ValueLayout.JAVA_FLOAT, alpha1);
-            MemorySegment a2 = arena.allocateFrom(ValueLayout.JAVA_FLOAT, alpha2);
-            MemorySegment be = arena.allocateFrom(ValueLayout.JAVA_FLOAT, beta);
-            check(cudnnOpTensor(handle(), op.handle(), a1, aDesc.handle(), a.pointer(), a2, bDesc.handle(), b.pointer(),
-                    be, cDesc.handle(), c.pointer()), "cudnnOpTensor");
-        }
     }
 
     /** y = alpha·act(x) + beta·y. */
@@ -190,34 +168,6 @@ public final class Cudnn extends NativeResource {
         MemorySegment s = scalars(alpha, beta);
         check(cudnnActivationBackward(handle(), act.handle(), s, yDesc.handle(), y.pointer(), yDesc.handle(), dy.pointer(),
                 xDesc.handle(), x.pointer(), beta(), xDesc.handle(), dx.pointer()), "cudnnActivationBackward");
-    }
-
-    /**
-     * C = alpha·reduce(A) + beta·C over the dimensions where C has size 1, with {@code workspace}
-     * of at least {@link #reductionWorkspaceBytes} bytes.
-     */
-    public void reduce(ReduceDescriptor reduce, DeviceMemory workspace, float alpha, TensorDescriptor aDesc,
-                       DeviceMemory a, float beta, TensorDescriptor cDesc, DeviceMemory c) {
-        aDesc.checkFits(a, "A");
-        cDesc.checkFits(c, "C");
-        long needed = reductionWorkspaceBytes(reduce, aDesc, cDesc);
-        long have = workspace == null ? 0 : workspace.bytes();
-        if (have < needed) {
-            throw new IllegalArgumentException("cudnnReduceTensor needs " + needed + " workspace bytes, got " + have);
-        }
-        MemorySegment s = scalars(alpha, beta);
-        check(cudnnReduceTensor(handle(), reduce.handle(), MemorySegment.NULL, 0,
-                workspace == null ? MemorySegment.NULL : workspace.pointer(), have, s, aDesc.handle(), a.pointer(),
-                beta(), cDesc.handle(), c.pointer()), "cudnnReduceTensor");
-    }
-
-    public long reductionWorkspaceBytes(ReduceDescriptor reduce, TensorDescriptor aDesc, TensorDescriptor cDesc) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
-            check(cudnnGetReductionWorkspaceSize(handle(), reduce.handle(), aDesc.handle(), cDesc.handle(), out),
-                    "cudnnGetReductionWorkspaceSize");
-            return out.get(ValueLayout.JAVA_LONG, 0);
-        }
     }
 
     /**
@@ -274,16 +224,6 @@ public final class Cudnn extends NativeResource {
         MemorySegment s = scalars(1f, 0f);
         check(cudnnPoolingBackward(handle(), pool.handle(), s, yDesc.handle(), y.pointer(), yDesc.handle(), dy.pointer(),
                 xDesc.handle(), x.pointer(), beta(), xDesc.handle(), dx.pointer()), "cudnnPoolingBackward");
-    }
-
-    /** db = Σ over n, h, w of dy (the bias gradient of a convolution); db is [1, k, 1, 1]. */
-    public void convolutionBackwardBias(TensorDescriptor dyDesc, DeviceMemory dy, TensorDescriptor dbDesc,
-                                        DeviceMemory db) {
-        dyDesc.checkFits(dy, "dy");
-        dbDesc.checkFits(db, "db");
-        MemorySegment s = scalars(1f, 0f);
-        check(cudnnConvolutionBackwardBias(handle(), s, dyDesc.handle(), dy.pointer(), beta(), dbDesc.handle(),
-                db.pointer()), "cudnnConvolutionBackwardBias");
     }
 
     /**

@@ -28,9 +28,7 @@ class CudnnGpuTest {
              FilterDescriptor f = new FilterDescriptor(16, 3, 3, 3);
              ConvolutionDescriptor c = new ConvolutionDescriptor(1, 1, 1, 1, 1, 1, 1, false);
              PoolingDescriptor p = new PoolingDescriptor(PoolingDescriptor.Mode.MAX, 2, 2, 0, 0, 2, 2);
-             ActivationDescriptor a = new ActivationDescriptor(ActivationDescriptor.Mode.RELU);
-             OpTensorDescriptor o = new OpTensorDescriptor(OpTensorDescriptor.Op.MUL);
-             ReduceDescriptor r = new ReduceDescriptor(ReduceDescriptor.Op.SUM)) {
+             ActivationDescriptor a = new ActivationDescriptor(ActivationDescriptor.Mode.RELU)) {
             assertTrue(t.elements() == 8 * 3 * 32 * 32 && f.elements() == 16 * 27);
         }
     }
