@@ -8,6 +8,7 @@
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
 //   const long long*                             device pointer to an int64 table (multi-tensor steps)
 //   unsigned short* / const unsigned short*      device pointers to bf16 / fp16 bit patterns
+//   unsigned char* / const unsigned char*        device pointers to bytes of any element type (jdl_cast)
 //   long long                                    64-bit element counts
 //   unsigned long long                           64-bit seeds
 //   int, float                                   scalars and flags (0 = false)
@@ -866,6 +867,78 @@ extern "C" __global__ void jdl_float_to_half(const float* x, unsigned short* y, 
 extern "C" __global__ void jdl_half_to_float(const unsigned short* x, float* y, long long n, int bf16) {
     JDL_GRID_STRIDE_LOOP(i, n) {
         y[i] = bf16 ? jdl_bf16_to_float(x[i]) : jdl_f16_to_float(x[i]);
+    }
+}
+
+// Dtype conversions (io.jdl.device.DType's rules, PyTorch's CPU results). Element codes, the order of
+// io.jdl.cuda.MixedPrecisionKernels.Element: 0 float32, 1 bfloat16, 2 float16, 3 int32, 4 int64, 5 uint8, 6 bool.
+// A float element is read as a float (exact), an integer one as a long long; the value is then stored rounded to
+// nearest even (floats), truncated toward zero with NaN / inf / out of range giving the type's minimum (float to
+// int32 / int64), through int64 (to uint8), wrapped (integer to narrower integer), or as value != 0 (bool).
+
+#define JDL_F32 0
+#define JDL_BF16 1
+#define JDL_F16 2
+#define JDL_I32 3
+#define JDL_I64 4
+#define JDL_U8 5
+#define JDL_BOOL 6
+
+__device__ __forceinline__ float jdl_load_float(const unsigned char* x, int type, long long i) {
+    if (type == JDL_F32) return ((const float*)x)[i];
+    const unsigned short h = ((const unsigned short*)x)[i];
+    return type == JDL_BF16 ? jdl_bf16_to_float(h) : jdl_f16_to_float(h);
+}
+
+__device__ __forceinline__ long long jdl_load_int(const unsigned char* x, int type, long long i) {
+    switch (type) {
+        case JDL_I32: return ((const int*)x)[i];
+        case JDL_I64: return ((const long long*)x)[i];
+        case JDL_U8: return x[i];
+        default: return x[i] != 0 ? 1 : 0;  // bool
+    }
+}
+
+// Truncation toward zero; NaN (every comparison false), infinities and out-of-range values give -2^31 / -2^63.
+__device__ __forceinline__ int jdl_float_to_int32(float v) {
+    return v >= -2147483648.0f && v < 2147483648.0f ? (int)v : (int)0x80000000u;
+}
+
+__device__ __forceinline__ long long jdl_float_to_int64(float v) {
+    return v >= -9223372036854775808.0f && v < 9223372036854775808.0f ? (long long)v
+                                                                       : (long long)0x8000000000000000ull;
+}
+
+__device__ __forceinline__ void jdl_store_float(unsigned char* y, int type, long long i, float v) {
+    switch (type) {
+        case JDL_F32: ((float*)y)[i] = v; break;
+        case JDL_BF16: ((unsigned short*)y)[i] = jdl_float_to_bf16(v); break;
+        case JDL_F16: ((unsigned short*)y)[i] = jdl_float_to_f16(v); break;
+        case JDL_I32: ((int*)y)[i] = jdl_float_to_int32(v); break;
+        case JDL_I64: ((long long*)y)[i] = jdl_float_to_int64(v); break;
+        case JDL_U8: y[i] = (unsigned char)(unsigned long long)jdl_float_to_int64(v); break;
+        default: y[i] = v != 0.0f ? 1 : 0;  // bool; NaN != 0
+    }
+}
+
+__device__ __forceinline__ void jdl_store_int(unsigned char* y, int type, long long i, long long v) {
+    switch (type) {
+        case JDL_F32: case JDL_BF16: case JDL_F16: jdl_store_float(y, type, i, (float)v); break;  // nearest even
+        case JDL_I32: ((int*)y)[i] = (int)(unsigned int)(unsigned long long)v; break;  // the low 32 bits
+        case JDL_I64: ((long long*)y)[i] = v; break;
+        case JDL_U8: y[i] = (unsigned char)(unsigned long long)v; break;
+        default: y[i] = v != 0 ? 1 : 0;
+    }
+}
+
+// y[i] = x[i] converted from element type xType to yType (codes above), for i < n; xType != yType.
+extern "C" __global__ void jdl_cast(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        if (xType <= JDL_F16) {
+            jdl_store_float(y, yType, i, jdl_load_float(x, xType, i));
+        } else {
+            jdl_store_int(y, yType, i, jdl_load_int(x, xType, i));
+        }
     }
 }
 

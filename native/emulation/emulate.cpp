@@ -528,6 +528,42 @@ int main() {
                      same);
         }
     }
+    // --- dtype conversions (jdl_cast) against what PyTorch 2.x gives on an x86 CPU for the same values (the
+    //     table of DTypeConversionTest): float to int32 / int64 / uint8 / bool, and int64 to int32 / uint8 / float
+    {
+        const float nan = NAN, inf = INFINITY;
+        std::vector<float> x = {nan, inf, -inf, 3e9f, -3e9f, 1e20f, -1.7f, 2.9f, -0.5f, 255.9f, 256.5f, -1.0f, -255.0f, 300.0f};
+        long long n = (long long)x.size();
+        std::vector<int> i32(n);
+        std::vector<long long> i64(n);
+        std::vector<unsigned char> u8(n), b(n);
+        launch(3, B, [&] { jdl_cast((const unsigned char*)x.data(), (unsigned char*)i32.data(), n, JDL_F32, JDL_I32); });
+        launch(3, B, [&] { jdl_cast((const unsigned char*)x.data(), (unsigned char*)i64.data(), n, JDL_F32, JDL_I64); });
+        launch(3, B, [&] { jdl_cast((const unsigned char*)x.data(), u8.data(), n, JDL_F32, JDL_U8); });
+        launch(3, B, [&] { jdl_cast((const unsigned char*)x.data(), b.data(), n, JDL_F32, JDL_BOOL); });
+        const long long M32 = -2147483648LL, M64 = (long long)0x8000000000000000ull;
+        std::vector<long long> w32 = {M32, M32, M32, M32, M32, M32, -1, 2, 0, 255, 256, -1, -255, 300};
+        std::vector<long long> w64 = {M64, M64, M64, 3000000000LL, -3000000000LL, M64, -1, 2, 0, 255, 256, -1, -255, 300};
+        std::vector<int> wu8 = {0, 0, 0, 0, 0, 0, 255, 2, 0, 255, 0, 255, 1, 44};
+        bool ok = true;
+        for (long long i = 0; i < n; i++) {
+            ok = ok && i32[i] == w32[i] && i64[i] == w64[i] && u8[i] == wu8[i] && b[i] == 1;
+        }
+        checkNaN("cast float32 -> int32 / int64 / uint8 / bool as PyTorch on x86", ok);
+        std::vector<long long> big = {9223372036854775807LL, M64, 16777217LL, 2147483653LL, 257, -1, 300};
+        long long m = (long long)big.size();
+        std::vector<int> n32(m);
+        std::vector<unsigned char> n8(m);
+        std::vector<float> nf(m);
+        std::vector<unsigned short> nbf(m);
+        launch(2, B, [&] { jdl_cast((const unsigned char*)big.data(), (unsigned char*)n32.data(), m, JDL_I64, JDL_I32); });
+        launch(2, B, [&] { jdl_cast((const unsigned char*)big.data(), n8.data(), m, JDL_I64, JDL_U8); });
+        launch(2, B, [&] { jdl_cast((const unsigned char*)big.data(), (unsigned char*)nf.data(), m, JDL_I64, JDL_F32); });
+        launch(2, B, [&] { jdl_cast((const unsigned char*)big.data(), (unsigned char*)nbf.data(), m, JDL_I64, JDL_BF16); });
+        ok = n32[0] == -1 && n32[1] == 0 && n32[2] == 16777217 && n32[3] == -2147483643 && n8[4] == 1 && n8[5] == 255
+             && n8[6] == 44 && nf[2] == 16777216.0f && nbf[4] == 0x4380 && nbf[6] == 0x4396;
+        checkNaN("cast int64 -> int32 / uint8 wraps, -> float32 / bf16 rounds to nearest even, as PyTorch", ok);
+    }
     // --- mixed precision: float32 <-> bf16 / f16 against a rounding in double (nearbyint: ties to even), and the
     //     GradScaler unscale with its non-finite flag
     {

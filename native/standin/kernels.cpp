@@ -67,6 +67,12 @@ long long lnChunks(void** a) {
     return chunks > 0 ? chunks : 1;
 }
 
+// Bytes per element of a jdl_cast element code (float32, bf16, f16, int32, int64, uint8, bool).
+int castBytes(int type) {
+    static const int BYTES[] = {4, 2, 2, 4, 8, 1, 1};
+    return type >= 0 && type < 7 ? BYTES[type] : 8;  // an unknown code: the widest, so the extent check is strict
+}
+
 #define ACCESSES(...) [](void** a) { return std::vector<Access>{__VA_ARGS__}; }
 const Contract CONTRACTS[] = {
     {"jdl_leaky_relu", "PPlf", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
@@ -167,6 +173,9 @@ const Contract CONTRACTS[] = {
     {"jdl_float_to_half", "PPli", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2), 2})},
     // (x, y, n, bf16): x half, y float
     {"jdl_half_to_float", "PPli", false, none, ACCESSES({0, I64(a, 2), 2}, {1, I64(a, 2)})},
+    // (x, y, n, xType, yType): element codes of jdl_kernels.cu (JDL_F32 ... JDL_BOOL), bytes from the code
+    {"jdl_cast", "PPlii", false, none,
+     ACCESSES({0, I64(a, 2), castBytes(I32(a, 3))}, {1, I64(a, 2), castBytes(I32(a, 4))})},
     // (grad, n, invScale, foundInf)
     {"jdl_amp_unscale", "PlfP", false, none, ACCESSES({0, I64(a, 1)}, {3, 1})},
 };

@@ -1,5 +1,6 @@
 package io.jdl.backend;
 
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 
 /**
@@ -11,6 +12,10 @@ import io.jdl.device.Device;
  * of its own kind that are open and large enough, and writes into {@code out}, which may alias an
  * input only where stated. Work may be asynchronous: only {@link #download} waits for it.
  *
+ * <p><b>Dtypes.</b> Storage has a {@link DType}; {@link #allocate(long, DType)}, {@link #uploadBytes},
+ * {@link #downloadBytes} and {@link #cast} take every dtype, every other primitive is a float32 kernel and throws
+ * {@link IllegalStateException} on storage of another dtype (the tensor layer converts or refuses first).
+ *
  * <p><b>Threads.</b> A backend is shared by every tensor of its device, but a storage is used by one thread
  * at a time: the layers above confine a graph and its tensors to one thread. {@code CpuBackend} keeps no
  * mutable state and may be called from several threads on distinct storages; {@code CudaBackend} queues on
@@ -20,8 +25,28 @@ public interface Backend {
 
     Device device();
 
-    /** Uninitialised storage for {@code numel} floats. */
-    Storage allocate(long numel);
+    /** Uninitialised storage for {@code numel} float32 elements. */
+    default Storage allocate(long numel) {
+        return allocate(numel, DType.FLOAT32);
+    }
+
+    /** Uninitialised storage for {@code numel} elements of {@code dtype}. */
+    Storage allocate(long numel, DType dtype);
+
+    /**
+     * Storage of {@code dtype} holding a copy of {@code littleEndian}, the elements in the safetensors layout
+     * (little-endian, halves as bit patterns, bool as bytes 0 or 1): {@code length / dtype.bytes()} of them.
+     */
+    Storage uploadBytes(byte[] littleEndian, DType dtype);
+
+    /** The first {@code numel} elements of {@code src} in the layout of {@link #uploadBytes}, after queued work. */
+    byte[] downloadBytes(Storage src, long numel);
+
+    /**
+     * dst[i] = src[i] converted from src's dtype to dst's (the rules of {@link DType}'s class comment) for
+     * {@code n} elements; a plain copy when the dtypes are the same.
+     */
+    void cast(Storage src, Storage dst, long n);
 
     /** Storage holding a copy of {@code data}. */
     Storage upload(float[] data);

@@ -1,12 +1,14 @@
 package io.jdl.backend;
 
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A handle on the memory behind a tensor. Each backend has its own kind; a backend only accepts its own
- * storage.
+ * A handle on the memory behind a tensor: {@link #numel()} elements of one {@link #dtype()}. Each backend has its
+ * own kind; a backend only accepts its own storage, and its float32 kernels only float32 storage (the tensor layer
+ * converts or refuses the other dtypes before calling them).
  *
  * <p><b>Lifetime.</b> A storage made by {@link Backend#allocate} or {@link Backend#upload} is the first
  * handle on a new block of memory; {@link #share()} makes another handle on the same block (a tensor
@@ -18,30 +20,48 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public abstract class Storage implements AutoCloseable {
     private final long numel;
+    private final DType dtype;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Open handles on this block, shared by every handle on it. */
     private final AtomicInteger handles;
 
-    /** The first handle on a new block of {@code numel} floats. */
-    protected Storage(long numel) {
+    /** The first handle on a new block of {@code numel} elements of {@code dtype}. */
+    protected Storage(long numel, DType dtype) {
         this.numel = numel;
+        this.dtype = dtype;
         this.handles = new AtomicInteger(1);
     }
 
     /** Another handle on {@code base}'s block; {@code base} must be open (see {@link #share()}). */
     protected Storage(Storage base) {
         this.numel = base.numel;
+        this.dtype = base.dtype;
         this.handles = base.handles;
         base.checkOpen();
         if (handles.getAndIncrement() <= 0) { // a racing close freed the block in between
             handles.decrementAndGet();
-            throw new IllegalStateException("storage of " + numel + " floats on " + base.device() + " is closed");
+            throw new IllegalStateException(base.describe() + " is closed");
         }
     }
 
-    /** Number of float32 elements. */
+    /** Number of elements. */
     public final long numel() {
         return numel;
+    }
+
+    /** The element type. */
+    public final DType dtype() {
+        return dtype;
+    }
+
+    /** The size in bytes: {@code numel() * dtype().bytes()}. */
+    public final long byteSize() {
+        return numel * dtype.bytes();
+    }
+
+    /** "storage of 12 BFLOAT16 elements on cuda:0", for messages. */
+    private String describe() {
+        return "storage of " + numel + " " + dtype + " elements on " + device();
     }
 
     public abstract Device device();
@@ -72,7 +92,7 @@ public abstract class Storage implements AutoCloseable {
 
     public final void checkOpen() {
         if (closed.get()) {
-            throw new IllegalStateException("storage of " + numel + " floats on " + device() + " is closed");
+            throw new IllegalStateException(describe() + " is closed");
         }
     }
 
@@ -80,7 +100,7 @@ public abstract class Storage implements AutoCloseable {
     @Override
     public final void close() {
         if (!closed.compareAndSet(false, true)) {
-            throw new IllegalStateException("storage of " + numel + " floats on " + device() + " was already closed");
+            throw new IllegalStateException(describe() + " was already closed");
         }
         try {
             closeHandle();

@@ -38,6 +38,11 @@ public final class HostToDeviceStaging extends NativeResource {
         upload(MemorySegment.ofArray(src), dst);
     }
 
+    /** Queues a copy of the bytes {@code src} into the start of {@code dst} on the stream; returns at once. */
+    public void upload(byte[] src, DeviceMemory dst) {
+        upload(MemorySegment.ofArray(src), dst);
+    }
+
     /** Copies the Java array behind {@code src} into the next pinned buffer and queues it to the device. */
     private void upload(MemorySegment src, DeviceMemory dst) {
         long bytes = src.byteSize();

@@ -88,6 +88,7 @@ final class KernelLibrary {
                 Param.I32, Param.I32),
         FLOAT_TO_HALF("jdl_float_to_half", Param.PTR, Param.PTR, Param.I64, Param.I32),
         HALF_TO_FLOAT("jdl_half_to_float", Param.PTR, Param.PTR, Param.I64, Param.I32),
+        CAST("jdl_cast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         AMP_UNSCALE("jdl_amp_unscale", Param.PTR, Param.I64, Param.F32, Param.PTR);
 
         final String symbol;

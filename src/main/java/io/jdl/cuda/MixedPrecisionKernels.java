@@ -11,7 +11,7 @@ import io.jdl.cuda.KernelLibrary.Kernel;
 
 /**
  * jdl's mixed-precision kernels: float32 to and from bfloat16 / float16 bit patterns (2 bytes an element on the
- * device), and GradScaler's unscale with its inf/NaN flag.
+ * device), conversions between any two element types, and GradScaler's unscale with its inf/NaN flag.
  *
  * <p>The contract is {@link NativeKernels}'s: each method checks counts and buffer sizes before queueing
  * (IllegalArgumentException naming the operand), queues one kernel on {@code stream} and returns at once;
@@ -48,6 +48,41 @@ public final class MixedPrecisionKernels {
         requireFloats("y", y, n);
         if (n > 0) {
             kernels.launch(Kernel.HALF_TO_FLOAT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, bf16 ? 1 : 0);
+        }
+    }
+
+    /** The element types of {@link #cast}, in the order of jdl_kernels.cu's codes (JDL_F32 ... JDL_BOOL). */
+    public enum Element {
+        F32(4), BF16(2), F16(2), I32(4), I64(8), U8(1), BOOL(1);
+
+        private final int bytes;
+
+        Element(int bytes) {
+            this.bytes = bytes;
+        }
+
+        public int bytes() {
+            return bytes;
+        }
+    }
+
+    /**
+     * {@code y[i]} = {@code x[i]} converted from {@code from} to {@code to} for {@code i < n}, with the rules of
+     * {@code io.jdl.device.DType} (PyTorch's CPU results): floats rounded to nearest even, float to integer
+     * truncated with NaN / inf / out of range giving the minimum, to uint8 through int64, integers wrapped, bool
+     * as {@code != 0}. The types differ (a same-type copy is a memcpy).
+     */
+    public void cast(Stream stream, DeviceMemory x, Element from, DeviceMemory y, Element to, long n) {
+        checkStream(stream);
+        checkCount("n", n);
+        if (from == to) {
+            throw new IllegalArgumentException("cast from " + from + " to itself; copy the bytes instead");
+        }
+        requireBytes("x", x, n, from.bytes(), from.name());
+        requireBytes("y", y, n, to.bytes(), to.name());
+        if (n > 0) {
+            kernels.launch(Kernel.CAST, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, from.ordinal(),
+                    to.ordinal());
         }
     }
 

@@ -2,6 +2,7 @@ package io.jdl.tensor;
 
 import io.jdl.autograd.Autograd;
 import io.jdl.autograd.NoGrad;
+import io.jdl.device.DType;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -78,7 +79,9 @@ final class Graph {
             g.close();
             throw new IllegalStateException("gradient of shape " + g.shape() + " for tensor " + t.shape());
         }
-        if (t.grad == null) {
+        if (t.dtype() != DType.FLOAT32 || g.dtype() != DType.FLOAT32) {
+            addInDType(t, g);
+        } else if (t.grad == null) {
             TensorScope.claim(g);
             t.grad = g;
         } else if (t.grad.storage.isShared()) {
@@ -94,6 +97,29 @@ final class Graph {
             t.backend.axpby(1f, t.grad.storage, 1f, g.storage, t.grad.storage, t.numel());
             g.close();
         }
+    }
+
+    /**
+     * A gradient lands in its tensor's dtype (a half leaf gets a half gradient, as in PyTorch); sums of half
+     * gradients are taken in float32 and rounded once.
+     */
+    private static void addInDType(Tensor t, Tensor g) {
+        Tensor mine = g.dtype() == t.dtype() ? g : Conversions.to(g, t.dtype());
+        if (mine != g) {
+            g.close();
+        }
+        if (t.grad == null) {
+            TensorScope.claim(mine);
+            t.grad = mine;
+            return;
+        }
+        Tensor sum;
+        try (mine) {
+            sum = DTypeRules.promoted("gradient accumulation", t.grad, mine, (a, b) -> Pointwise.add(a, b, 1f));
+        }
+        TensorScope.claim(sum);
+        t.grad.close();
+        t.grad = sum;
     }
 
     /** Back-propagates from the one-element {@code root} into every leaf that requires grad, then frees the graph. */

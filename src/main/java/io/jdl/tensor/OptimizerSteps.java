@@ -148,10 +148,13 @@ public final class OptimizerSteps {
     private static void check(String op, Tensor param, Tensor... others) {
         param.checkOpen();
         Checks.notRecorded(op, param);
+        // The updates are float32 kernels: parameters are float32 masters, as with PyTorch's autocast.
+        DTypeRules.requireFloat32(op, DTypeRules.PARAM_ARGS, param);
         for (Tensor t : others) {
             if (t != null) {
                 Checks.sameShape(op, param, t);
                 Checks.notRecorded(op, t);
+                DTypeRules.requireFloat32(op, DTypeRules.STATE_ARGS, t);
             }
         }
     }

@@ -4,11 +4,13 @@ import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.Backends;
 import io.jdl.backend.Storage;
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 import java.util.Random;
 
 /**
- * An n-dimensional array of float32 on one device, with reverse-mode automatic differentiation.
+ * An n-dimensional array of one {@link DType} (float32 unless asked) on one device, with reverse-mode automatic
+ * differentiation.
  * The operations live in package-private families (linear algebra, pointwise, reductions, reshaping,
  * convolution and pooling, normalisation, losses, embedding, attention), each op's checks, forward and
  * backward together; this class holds the state and delegates.
@@ -51,6 +53,8 @@ import java.util.Random;
  *
  * <p><b>Checks.</b> Each op validates shapes, devices and open state before queuing work ({@link
  * IllegalArgumentException} naming them); an op that fails after allocating frees what it allocated.
+ *
+ * <p><b>Dtypes.</b> Half ops compute in float32 and round; arithmetic refuses integer and bool tensors (DTypeRules).
  *
  * <p><b>Asynchrony.</b> On a GPU, ops are queued on the device's stream; {@link #toArray()} and {@link #item()} wait.
  */
@@ -106,6 +110,34 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(shape, b, b.upload(data));
     }
 
+    /** An INT64 tensor on {@code device} holding a copy of {@code data} (PyTorch's default integer dtype). */
+    public static Tensor of(long[] data, Shape shape, Device device) {
+        return Conversions.ofLongs(data, shape, device);
+    }
+
+    /** An INT32 tensor on {@code device} holding a copy of {@code data}. */
+    public static Tensor of(int[] data, Shape shape, Device device) {
+        return Conversions.ofInts(data, shape, device);
+    }
+
+    /** A tensor of {@code dtype} from its elements' little-endian bytes, bit for bit (see {@link #toBytes()}). */
+    public static Tensor ofBytes(byte[] littleEndian, Shape shape, DType dtype, Device device) {
+        return Conversions.ofBytes(littleEndian, shape, dtype, device);
+    }
+
+    /** Every element {@code value} converted to {@code dtype} (see {@link #to(DType)}). */
+    public static Tensor full(Shape shape, float value, DType dtype, Device device) {
+        return Conversions.full(shape, value, dtype, device);
+    }
+
+    public static Tensor zeros(Shape shape, DType dtype, Device device) {
+        return full(shape, 0f, dtype, device);
+    }
+
+    static Tensor wrap(Shape shape, Backend backend, Storage storage) { // a new tensor on new memory
+        return new Tensor(shape, backend, storage);
+    }
+
     public static Tensor full(Shape shape, float value, Device device) {
         Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
         Tensor t = new Tensor(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel()));
@@ -133,7 +165,7 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(s, backend, storage.share(), version);
     }
 
-    /** A new uninitialised tensor on this tensor's device. */
+    /** A new uninitialised float32 tensor on this tensor's device. */
     Tensor empty(Shape s) {
         return new Tensor(s, backend, backend.allocate(s.numel()));
     }
@@ -151,7 +183,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public DType dtype() {
-        return DType.FLOAT32;
+        return storage.dtype();
     }
 
     public Device device() {
@@ -187,15 +219,29 @@ public final class Tensor implements AutoCloseable {
 
     // ---- moving data ----
 
-    /** A copy on {@code device} (a copy even when it is already there), outside any graph. */
+    /** A copy on {@code device}, same dtype (a copy even when it is already there), outside any graph. */
     public Tensor to(Device device) {
-        return of(toArray(), shape, device);
+        return dtype() == DType.FLOAT32 ? of(toArray(), shape, device) : ofBytes(toBytes(), shape, dtype(), device);
     }
 
-    /** The elements in row-major order, copied to the host (waits for queued work). */
+    /** A copy converted to {@code dtype} by {@link DType}'s rules (PyTorch's), differentiable between float dtypes. */
+    public Tensor to(DType dtype) {
+        return guarded(() -> Conversions.to(this, dtype));
+    }
+
+    /** The elements in row-major order as float32 (converted from other dtypes), copied to the host (waits). */
     public float[] toArray() {
-        checkOpen();
-        return backend.download(storage, shape.numel());
+        return Conversions.toFloats(this);
+    }
+
+    /** The elements of an integer or bool tensor as int64 (a float tensor throws: convert it explicitly). */
+    public long[] toLongArray() {
+        return Conversions.toLongs(this);
+    }
+
+    /** The elements' little-endian bytes, bit for bit: halves as bit patterns, bool as 0 or 1 (safetensors' layout). */
+    public byte[] toBytes() {
+        return Conversions.toBytes(this);
     }
 
     /** The value of a one-element tensor (waits for queued work). */
@@ -210,7 +256,11 @@ public final class Tensor implements AutoCloseable {
     public void copyFrom(Tensor src) {
         Checks.sameShape("copyFrom", this, src);
         Checks.notRecorded("copyFrom", this);
-        backend.copy(src.storage, storage, numel());
+        if (src.dtype() != dtype()) {
+            throw new IllegalArgumentException("copyFrom: source is " + src.dtype() + " but this tensor is " + dtype()
+                    + " (convert with to(DType) first)");
+        }
+        backend.cast(src.storage, storage, numel());
         bumpVersion();
     }
 
@@ -218,7 +268,7 @@ public final class Tensor implements AutoCloseable {
     public void fill(float value) {
         checkOpen();
         Checks.notRecorded("fill", this);
-        backend.fill(storage, value);
+        Conversions.fill(this, value);
         bumpVersion();
     }
 
@@ -264,8 +314,8 @@ public final class Tensor implements AutoCloseable {
     /** A copy outside any graph, owned by the caller. */
     public Tensor detach() {
         checkOpen();
-        Tensor t = empty(shape);
-        backend.copy(storage, t.storage, numel());
+        Tensor t = wrap(shape, backend, backend.allocate(numel(), dtype()));
+        backend.cast(storage, t.storage, numel());
         return t;
     }
 
@@ -283,114 +333,117 @@ public final class Tensor implements AutoCloseable {
 
     /** Matrix product with PyTorch's broadcasting: [.., m, k]·[.., k, n], batch dimensions broadcast. */
     public Tensor matmul(Tensor other) {
-        return guarded(() -> LinearAlgebra.matmul(this, other, false, false));
+        return guarded(() -> DTypeRules.same("matmul", DTypeRules.MATMUL_ARGS, new Tensor[] {this, other},
+                t -> LinearAlgebra.matmul(t[0], t[1], false, false)));
     }
 
     /** op(this)·op(other), where op transposes the last two dimensions when asked. */
     public Tensor matmul(Tensor other, boolean transThis, boolean transOther) {
-        return guarded(() -> LinearAlgebra.matmul(this, other, transThis, transOther));
+        return guarded(() -> DTypeRules.same("matmul", DTypeRules.MATMUL_ARGS, new Tensor[] {this, other},
+                t -> LinearAlgebra.matmul(t[0], t[1], transThis, transOther)));
     }
 
     /** x·Wᵀ + b, PyTorch's linear: this [.., in], weight [out, in], bias [out] or null. */
     public Tensor linear(Tensor weight, Tensor bias) {
-        return guarded(() -> LinearAlgebra.linear(this, weight, bias));
+        return guarded(() -> DTypeRules.same("linear", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
+                t -> LinearAlgebra.linear(t[0], t[1], t[2])));
     }
 
     /** this + other, broadcasting as NumPy and PyTorch do. */
     public Tensor add(Tensor other) {
-        return guarded(() -> Pointwise.add(this, other, 1f));
+        return guarded(() -> DTypeRules.promoted("add", this, other, (a, b) -> Pointwise.add(a, b, 1f)));
     }
 
     /** this - other, broadcasting. */
     public Tensor sub(Tensor other) {
-        return guarded(() -> Pointwise.add(this, other, -1f));
+        return guarded(() -> DTypeRules.promoted("sub", this, other, (a, b) -> Pointwise.add(a, b, -1f)));
     }
 
     /** Elementwise product, broadcasting. */
     public Tensor mul(Tensor other) {
-        return guarded(() -> Pointwise.mul(this, other));
+        return guarded(() -> DTypeRules.promoted("mul", this, other, Pointwise::mul));
     }
 
     /** Every element times {@code factor}. */
     public Tensor scale(float factor) {
-        return guarded(() -> Pointwise.scale(this, factor));
+        return guarded(() -> DTypeRules.unary("scale", this, x -> Pointwise.scale(x, factor)));
     }
 
     /** this[.., c] + bias[c]: adds a bias of the last dimension's size to every row. */
     public Tensor addBias(Tensor bias) {
-        return guarded(() -> Pointwise.addBias(this, bias));
+        return guarded(() -> DTypeRules.promoted("addBias", this, bias, Pointwise::addBias));
     }
 
     public Tensor relu() {
-        return guarded(() -> Pointwise.activation(this, Activation.RELU, 0f));
+        return guarded(() -> DTypeRules.unary("relu", this, x -> Pointwise.activation(x, Activation.RELU, 0f)));
     }
 
     /** x for x > 0, else {@code slope}·x. */
     public Tensor leakyRelu(float slope) {
-        return guarded(() -> Pointwise.activation(this, Activation.LEAKY_RELU, slope));
+        return guarded(() -> DTypeRules.unary("leakyRelu", this, x -> Pointwise.activation(x, Activation.LEAKY_RELU, slope)));
     }
 
     public Tensor sigmoid() {
-        return guarded(() -> Pointwise.activation(this, Activation.SIGMOID, 0f));
+        return guarded(() -> DTypeRules.unary("sigmoid", this, x -> Pointwise.activation(x, Activation.SIGMOID, 0f)));
     }
 
     public Tensor tanh() {
-        return guarded(() -> Pointwise.activation(this, Activation.TANH, 0f));
+        return guarded(() -> DTypeRules.unary("tanh", this, x -> Pointwise.activation(x, Activation.TANH, 0f)));
     }
 
     /** The exact GELU, x·Φ(x). */
     public Tensor gelu() {
-        return guarded(() -> Pointwise.activation(this, Activation.GELU, 0f));
+        return guarded(() -> DTypeRules.unary("gelu", this, x -> Pointwise.activation(x, Activation.GELU, 0f)));
     }
 
     /** Softmax over the last dimension. */
     public Tensor softmax() {
-        return guarded(() -> Pointwise.softmax(this, false));
+        return guarded(() -> DTypeRules.unary("softmax", this, x -> Pointwise.softmax(x, false)));
     }
 
     /** Log-softmax over the last dimension (numerically stable). */
     public Tensor logSoftmax() {
-        return guarded(() -> Pointwise.softmax(this, true));
+        return guarded(() -> DTypeRules.unary("logSoftmax", this, x -> Pointwise.softmax(x, true)));
     }
 
     /** Inverted dropout with a mask from ({@code seed}, index), identical on every device. */
     public Tensor dropout(float p, long seed, boolean training) {
-        return guarded(() -> Pointwise.dropout(this, p, seed, training));
+        return guarded(() -> DTypeRules.unary("dropout", this, x -> Pointwise.dropout(x, p, seed, training)));
     }
 
     /** Mean cross-entropy of logits [.., classes] (classes last) against class indices; -100 is ignored. */
     public Tensor crossEntropy(int[] targets) {
-        return guarded(() -> Losses.crossEntropy(this, targets, Losses.DEFAULT_IGNORE_INDEX));
+        return guarded(() -> DTypeRules.unary("crossEntropy", this, x -> Losses.crossEntropy(x, targets, Losses.DEFAULT_IGNORE_INDEX)));
     }
 
     /** Mean cross-entropy over the rows whose target is not {@code ignoreIndex}. */
     public Tensor crossEntropy(int[] targets, int ignoreIndex) {
-        return guarded(() -> Losses.crossEntropy(this, targets, ignoreIndex));
+        return guarded(() -> DTypeRules.unary("crossEntropy", this, x -> Losses.crossEntropy(x, targets, ignoreIndex)));
     }
 
     /** Mean squared error mean((this - target)²), a scalar. */
     public Tensor mse(Tensor target) {
-        return guarded(() -> Losses.mse(this, target));
+        return guarded(() -> DTypeRules.promoted("mse", this, target, Losses::mse));
     }
 
     /** The sum of all elements, shape []. */
     public Tensor sum() {
-        return guarded(() -> Reductions.sumAll(this, false));
+        return guarded(() -> DTypeRules.unary("sum", this, x -> Reductions.sumAll(x, false)));
     }
 
     /** The mean of all elements, shape []. */
     public Tensor mean() {
-        return guarded(() -> Reductions.sumAll(this, true));
+        return guarded(() -> DTypeRules.unary("mean", this, x -> Reductions.sumAll(x, true)));
     }
 
     /** Sums over dimension {@code axis}, which disappears from the shape. */
     public Tensor sum(int axis) {
-        return guarded(() -> Reductions.sumAxis(this, axis, false));
+        return guarded(() -> DTypeRules.unary("sum", this, x -> Reductions.sumAxis(x, axis, false)));
     }
 
     /** Means over dimension {@code axis}, which disappears from the shape. */
     public Tensor mean(int axis) {
-        return guarded(() -> Reductions.sumAxis(this, axis, true));
+        return guarded(() -> DTypeRules.unary("mean", this, x -> Reductions.sumAxis(x, axis, true)));
     }
 
     /**
@@ -419,64 +472,69 @@ public final class Tensor implements AutoCloseable {
 
     /** Repeats size-1 dimensions to {@code dims} (-1 keeps a size; new leading dimensions allowed), a copy. */
     public Tensor expand(int... dims) {
-        return guarded(() -> Reshaping.expand(this, dims));
+        return guarded(() -> DTypeRules.unary("expand", this, x -> Reshaping.expand(x, dims)));
     }
 
     /** Swaps two dimensions (a copy). */
     public Tensor transpose(int dim0, int dim1) {
-        return guarded(() -> Reshaping.transpose(this, dim0, dim1));
+        return guarded(() -> DTypeRules.unary("transpose", this, x -> Reshaping.transpose(x, dim0, dim1)));
     }
 
     /** Reorders dimensions: the result's dimension i is this tensor's dimension {@code perm[i]} (a copy). */
     public Tensor permute(int... perm) {
-        return guarded(() -> Reshaping.permute(this, perm));
+        return guarded(() -> DTypeRules.unary("permute", this, x -> Reshaping.permute(x, perm)));
     }
 
     /** Joins tensors along {@code axis}; every other dimension must agree. */
     public static Tensor concat(int axis, Tensor... parts) {
-        return guarded(() -> Reshaping.concat(axis, parts));
+        return guarded(() -> DTypeRules.same("concat", null, parts, p -> Reshaping.concat(axis, p)));
     }
 
     /** Splits along {@code axis} into copies of the given sizes, which must add up to that dimension. */
     public Tensor[] split(int axis, int... sizes) {
+        DTypeRules.requireFloat32("split", DTypeRules.MATMUL_ARGS, this);
         return Reshaping.split(this, axis, sizes);
     }
 
     /** 2-d cross-correlation of [n, c, h, w] with weight [k, c / groups, r, s] and bias [k] or null. */
     public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
-        return guarded(() -> ConvolutionPooling.conv2d(this, weight, bias, stride, padding, dilation, groups));
+        return guarded(() -> DTypeRules.same("conv2d", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
+                t -> ConvolutionPooling.conv2d(t[0], t[1], t[2], stride, padding, dilation, groups)));
     }
 
     /** Max pooling over [n, c, h, w] with a square window. */
     public Tensor maxPool2d(int kernel, int stride, int padding) {
-        return guarded(() -> ConvolutionPooling.pool2d(this, true, kernel, stride, padding));
+        return guarded(() -> DTypeRules.unary("maxPool2d", this, x -> ConvolutionPooling.pool2d(x, true, kernel, stride, padding)));
     }
 
     /** Average pooling over [n, c, h, w]; padding counts in the divisor (PyTorch's default). */
     public Tensor avgPool2d(int kernel, int stride, int padding) {
-        return guarded(() -> ConvolutionPooling.pool2d(this, false, kernel, stride, padding));
+        return guarded(() -> DTypeRules.unary("avgPool2d", this, x -> ConvolutionPooling.pool2d(x, false, kernel, stride, padding)));
     }
 
     /** Batch norm over the channels of [n, c, h, w] or [n, c]; training updates the running statistics in place. */
     public Tensor batchNorm2d(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, boolean training,
                               float momentum, float eps) {
-        return guarded(() -> Normalisation.batchNorm2d(this, gamma, beta, runningMean, runningVar, training, momentum, eps));
+        DTypeRules.requireFloat32("batchNorm2d", DTypeRules.RUNNING_ARGS, runningMean, runningVar);
+        return guarded(() -> DTypeRules.same("batchNorm2d", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
+                t -> Normalisation.batchNorm2d(t[0], t[1], t[2], runningMean, runningVar, training, momentum, eps)));
     }
 
     /** Layer norm over the last dimension, as PyTorch's {@code layer_norm}; gamma and beta [C] or null. */
     public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
-        return guarded(() -> Normalisation.layerNorm(this, gamma, beta, eps));
+        return guarded(() -> DTypeRules.same("layerNorm", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
+                t -> Normalisation.layerNorm(t[0], t[1], t[2], eps)));
     }
 
     /** Looks rows of this [vocab, dim] weight up: returns {@code idsShape} + [dim]; ids outside [0, vocab) throw. */
     public Tensor embedding(int[] ids, int... idsShape) {
-        return guarded(() -> EmbeddingLookup.embedding(this, ids, idsShape));
+        return guarded(() -> DTypeRules.unary("embedding", this, x -> EmbeddingLookup.embedding(x, ids, idsShape)));
     }
 
     /** softmax(Q·Kᵀ/√d + mask)·V with this as Q [B, H, Tq, D]; see {@link #attention}. */
     public Tensor scaledDotProductAttention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP,
                                             long seed) {
-        return ScaledDotProductAttention.attention(this, k, v, causal, keyPaddingMask, dropoutP, seed, false).output();
+        return attention(k, v, causal, keyPaddingMask, dropoutP, seed, false).output();
     }
 
     /**
@@ -487,6 +545,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Attention attention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                boolean returnWeights) {
+        DTypeRules.requireFloat32("attention", DTypeRules.ATTENTION_ARGS, this, k, v, keyPaddingMask);
         return ScaledDotProductAttention.attention(this, k, v, causal, keyPaddingMask, dropoutP, seed, returnWeights);
     }
 
@@ -499,6 +558,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Attention selfAttention(int heads, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                    boolean returnWeights) {
+        DTypeRules.requireFloat32("selfAttention", DTypeRules.SELF_ATTENTION_ARGS, this, keyPaddingMask);
         return ScaledDotProductAttention.selfAttention(this, heads, causal, keyPaddingMask, dropoutP, seed,
                 returnWeights);
     }

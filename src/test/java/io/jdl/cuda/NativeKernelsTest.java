@@ -122,6 +122,7 @@ class NativeKernelsTest {
     /** C parameter type (const stripped) to how NativeKernels marshals it. */
     private static final Map<String, Param> C_TYPES = Map.of(
             "float*", Param.PTR, "int*", Param.PTR, "long long*", Param.PTR, "unsigned short*", Param.PTR,
+            "unsigned char*", Param.PTR,
             "int", Param.I32, "float", Param.F32,
             "long long", Param.I64, "unsigned long long", Param.I64);
 
@@ -302,6 +303,8 @@ class NativeKernelsTest {
                         0f, false, true),
                 k -> k.mixedPrecision().floatToHalf(stream, floats(n), allocator.allocate(2 * n), n, true),
                 k -> k.mixedPrecision().halfToFloat(stream, allocator.allocate(2 * n), floats(n), n, false),
+                k -> k.mixedPrecision().cast(stream, allocator.allocate(8 * n), MixedPrecisionKernels.Element.I64,
+                        allocator.allocate(n), MixedPrecisionKernels.Element.U8, n),
                 k -> k.mixedPrecision().ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)),
                 k -> {
                     for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
@@ -391,6 +394,10 @@ class NativeKernelsTest {
         assertRejected("y", () -> kernels.leakyRelu(stream, floats(n), floats(n - 1), n, 0.1f));
         assertRejected("dx", () -> kernels.leakyReluBackward(stream, floats(n), floats(n), floats(n - 1), n, 0.1f));
         assertRejected("x", () -> kernels.gelu(stream, floats(n - 1), floats(n), n));
+        assertRejected("x", () -> kernels.mixedPrecision().cast(stream, floats(n / 2), MixedPrecisionKernels.Element.I64,
+                floats(n), MixedPrecisionKernels.Element.F32, n));
+        assertRejected("y", () -> kernels.mixedPrecision().cast(stream, floats(n), MixedPrecisionKernels.Element.F32,
+                floats(n / 2 - 1), MixedPrecisionKernels.Element.BF16, n));
         assertRejected("dy", () -> kernels.geluBackward(stream, floats(n), floats(1), floats(n), n));
         assertRejected("logits", () -> kernels.softmaxCrossEntropy(stream, floats(69), ints(7), floats(7), 7, 10, -1));
         assertRejected("targets", () -> kernels.softmaxCrossEntropy(stream, floats(70), ints(6), floats(7), 7, 10, -1));

@@ -3,6 +3,7 @@ package io.jdl.backend.cpu;
 import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.ConvShape;
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
 import io.jdl.backend.MatrixBatch;
@@ -47,10 +48,7 @@ public final class CpuBackend implements Backend {
     }
 
     private static float[] data(Storage s) {
-        if (!(s instanceof CpuStorage cpu)) {
-            throw new IllegalArgumentException("CPU backend got storage on " + s.device());
-        }
-        return cpu.data();
+        return cpu(s).data();
     }
 
     @Override
@@ -58,13 +56,35 @@ public final class CpuBackend implements Backend {
         return Device.CPU;
     }
 
+    private static CpuStorage cpu(Storage s) {
+        if (!(s instanceof CpuStorage cpu)) {
+            throw new IllegalArgumentException("CPU backend got storage on " + s.device());
+        }
+        return cpu;
+    }
+
     @Override
-    public Storage allocate(long numel) {
+    public Storage allocate(long numel, DType dtype) {
         if (numel < 0 || numel > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("CPU tensors hold at most " + (Integer.MAX_VALUE - 8) + " elements, asked "
                     + numel);
         }
-        return new CpuStorage(new float[(int) numel]);
+        return CpuStorage.allocate((int) numel, dtype);
+    }
+
+    @Override
+    public Storage uploadBytes(byte[] littleEndian, DType dtype) {
+        return CpuStorage.ofBytes(littleEndian, dtype);
+    }
+
+    @Override
+    public byte[] downloadBytes(Storage src, long numel) {
+        return CpuCasts.toBytes(cpu(src).array(), src.dtype(), (int) numel);
+    }
+
+    @Override
+    public void cast(Storage src, Storage dst, long n) {
+        CpuCasts.cast(cpu(src).array(), src.dtype(), cpu(dst).array(), dst.dtype(), (int) n);
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
 import io.jdl.backend.CapturedGraph;
 import io.jdl.backend.ConvShape;
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 import io.jdl.device.Precision;
 import io.jdl.backend.PoolShape;
@@ -144,7 +145,17 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** The memory of a float32 storage: every kernel but the dtype-generic ones below reads float32. */
     private DeviceMemory mem(Storage s) {
+        DeviceMemory m = anyMem(s);
+        if (s.dtype() != DType.FLOAT32) {
+            throw new IllegalStateException("a float32 CUDA kernel got a storage of " + s.dtype() + " (the tensor layer"
+                    + " must convert or refuse it)");
+        }
+        return m;
+    }
+
+    private DeviceMemory anyMem(Storage s) {
         if (!(s instanceof CudaStorage cuda) || !cuda.device().equals(device)) {
             throw new IllegalArgumentException("CUDA backend for " + device + " got storage on " + s.device());
         }
@@ -161,9 +172,30 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Storage allocate(long numel) {
+    public Storage allocate(long numel, DType dtype) {
         enter();
-        return new CudaStorage(device, allocator.allocate(numel * Float.BYTES), numel);
+        return new CudaStorage(device, allocator.allocate(Math.multiplyExact(numel, (long) dtype.bytes())), numel, dtype);
+    }
+
+    @Override
+    public Storage uploadBytes(byte[] littleEndian, DType dtype) {
+        enter();
+        Storage s = allocate(CudaCasts.elements(littleEndian, dtype), dtype);
+        staging.upload(littleEndian, anyMem(s));
+        return s;
+    }
+
+    @Override
+    public byte[] downloadBytes(Storage src, long numel) {
+        enter();
+        stream.checkNotCapturing(true, "a download of " + numel + " " + src.dtype() + " elements");
+        return CudaCasts.download(stream, anyMem(src), numel * src.dtype().bytes());
+    }
+
+    @Override
+    public void cast(Storage src, Storage dst, long n) {
+        enter();
+        CudaCasts.cast(stream, anyMem(src), src.dtype(), anyMem(dst), dst.dtype(), n);
     }
 
     /** Asynchronous: staged through pinned memory (see {@link HostToDeviceStaging} for when the host waits). */

@@ -1,0 +1,108 @@
+package io.jdl.tensor;
+
+import io.jdl.device.DType;
+import java.util.function.BinaryOperator;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * Which dtypes each op takes, and how ops run on bfloat16 / float16: every float32 kernel stays float32, and an op
+ * on half tensors converts its half inputs to float32 (exactly), runs the float32 op, and rounds the result to the
+ * result's dtype (round to nearest even): the arithmetic of PyTorch's half kernels (float32 accumulation, one
+ * rounding of each stored value), the same on the CPU and on a GPU. The conversions are recorded, so gradients flow
+ * back in the inputs' dtypes. Float32 inputs take the float32 op directly, with nothing added.
+ *
+ * <p>Integer and bool tensors are data (indices, masks, counters): the arithmetic ops refuse them, naming the op, the
+ * argument and the dtype; views, {@code to(...)}, {@code copyFrom}, {@code fill} and {@code detach} take them.
+ */
+final class DTypeRules {
+    /** Argument names of the ops, for messages. */
+    static final String[] MATMUL_ARGS = {"this", "other"}, WEIGHTED_ARGS = {"input", "weight", "bias"},
+            NORM_ARGS = {"input", "gamma", "beta"}, RUNNING_ARGS = {"runningMean", "runningVar"},
+            ATTENTION_ARGS = {"q", "k", "v", "keyPaddingMask"}, SELF_ATTENTION_ARGS = {"qkv", "keyPaddingMask"},
+            PARAM_ARGS = {"param"}, STATE_ARGS = {"a gradient or optimizer state"};
+
+    private DTypeRules() {
+    }
+
+    /** An op of one tensor; the result has x's float dtype. */
+    static Tensor unary(String op, Tensor x, UnaryOperator<Tensor> f32op) {
+        if (x == null || x.dtype() == DType.FLOAT32) {
+            return f32op.apply(x);
+        }
+        requireFloat(op, "x", x);
+        return inFloat32(x.dtype(), new Tensor[] {x}, t -> f32op.apply(t[0]));
+    }
+
+    /**
+     * An elementwise op of two tensors with PyTorch's type promotion between float dtypes: the same dtype stays,
+     * float32 with a half gives float32, bfloat16 with float16 gives float32.
+     */
+    static Tensor promoted(String op, Tensor a, Tensor b, BinaryOperator<Tensor> f32op) {
+        if (a == null || b == null || a.dtype() == DType.FLOAT32 && b.dtype() == DType.FLOAT32) {
+            return f32op.apply(a, b);
+        }
+        requireFloat(op, "a", a);
+        requireFloat(op, "b", b);
+        DType result = a.dtype() == b.dtype() ? a.dtype() : DType.FLOAT32;
+        return inFloat32(result, new Tensor[] {a, b}, t -> f32op.apply(t[0], t[1]));
+    }
+
+    /**
+     * An op whose tensor arguments (nulls skipped) must all have one float dtype, as PyTorch's matmul, linear,
+     * convolutions and norms require outside autocast ("expected both to have the same dtype"). {@code names} null
+     * names them {@code parts[i]}.
+     */
+    static Tensor same(String op, String[] names, Tensor[] args, Function<Tensor[], Tensor> f32op) {
+        if (args == null) {
+            return f32op.apply(null);
+        }
+        DType common = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] == null) {
+                continue;
+            }
+            String name = names == null ? "parts[" + i + "]" : names[i];
+            requireFloat(op, name, args[i]);
+            if (common == null) {
+                common = args[i].dtype();
+            } else if (args[i].dtype() != common) {
+                throw new IllegalArgumentException(op + ": expected every tensor argument to have the same dtype, but "
+                        + "the first is " + common + " and " + name + " is " + args[i].dtype() + " (convert one with"
+                        + " to(DType))");
+            }
+        }
+        if (common == null || common == DType.FLOAT32) {
+            return f32op.apply(args);
+        }
+        return inFloat32(common, args, f32op);
+    }
+
+    /** Throws unless every tensor of {@code ts} (nulls skipped, named by {@code names}) is float32: ops with no half path yet. */
+    static void requireFloat32(String op, String[] names, Tensor... ts) {
+        for (int i = 0; i < ts.length; i++) {
+            if (ts[i] != null && ts[i].dtype() != DType.FLOAT32) {
+                throw new IllegalArgumentException(op + ": " + names[i] + " is " + ts[i].dtype() + " but " + op
+                        + " takes float32 tensors only (convert with to(DType.FLOAT32))");
+            }
+        }
+    }
+
+    /** Throws unless {@code t} has a float dtype. */
+    static void requireFloat(String op, String name, Tensor t) {
+        if (!t.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException(op + ": " + name + " is " + t.dtype() + ", an integer/bool dtype; " + op
+                    + " takes float32, bfloat16 or float16 tensors (convert with to(DType))");
+        }
+    }
+
+    /** f32op on the arguments converted to float32, its result rounded to {@code result}. */
+    private static Tensor inFloat32(DType result, Tensor[] args, Function<Tensor[], Tensor> f32op) {
+        Tensor[] f32 = new Tensor[args.length];
+        for (int i = 0; i < args.length; i++) {
+            f32[i] = args[i] == null || args[i].dtype() == DType.FLOAT32 ? args[i] : Conversions.to(args[i], DType.FLOAT32);
+        }
+        Tensor out = f32op.apply(f32);
+        return result == DType.FLOAT32 ? out : Conversions.to(out, result);
+    }
+}
