@@ -1,5 +1,6 @@
 package io.jdl.io;
 
+import io.jdl.device.Device;
 import io.jdl.nn.Module;
 import io.jdl.nn.Stochastic;
 import io.jdl.optim.GradScaler;
@@ -30,8 +31,8 @@ import java.util.Objects;
  *         ...
  * }</pre>
  *
- * <p><b>Layout.</b> Tensor names say what they are: {@code model.<state dict name>} (float32, as the module
- * holds them), {@code optimizer.<index>.<name>} (PyTorch's state names: {@code exp_avg}, {@code exp_avg_sq},
+ * <p><b>Layout.</b> Tensor names say what they are: {@code model.<state dict name>} (in the dtype the module
+ * holds each in), {@code optimizer.<index>.<name>} (PyTorch's state names: {@code exp_avg}, {@code exp_avg_sq},
  * {@code momentum_buffer}; {@code step} as I64), {@code rng.<module path>} (I64 next seed of each
  * {@link Stochastic} module). The metadata holds the caller's entries and {@code jdl.*} entries for the
  * progress, the learning rate and the optimizer's class, and, when a {@link GradScaler} is given, its state as
@@ -174,7 +175,7 @@ public final class Checkpoint {
             throw new SafetensorsException(file + ": random state for modules " + seeds.keySet() + ", the model's"
                     + " dropout modules are " + stochastic.keySet());
         }
-        Map<String, Tensor> optimizerState = toTensors(optimizerArrays);
+        Map<String, Tensor> optimizerState = toTensors(optimizerArrays, false);
         try {
             // The model's entries are checked above and the optimizer checks its own before changing anything, so a
             // failure leaves both as they were.
@@ -229,10 +230,11 @@ public final class Checkpoint {
 
     /**
      * Loads a state dict (from {@link #saveModel} or PyTorch's {@code safetensors.torch.save_file(model.state_dict())},
-     * whose {@code num_batches_tracked} is I64) into {@code model}: names and shapes must match exactly; every
-     * dtype is converted to float32 as PyTorch's {@code load_state_dict} does when it copies into float32 parameters
-     * ({@link NamedArray#data()}): F16 and BF16 exactly (every half is a float32, so a state dict saved with
-     * {@code model.half()} or {@code model.bfloat16()} loads its exact values), integers exactly up to 2^24. A training checkpoint from {@link #save} works too: its {@code model.}
+     * whose {@code num_batches_tracked} is I64) into {@code model}: names and shapes must match exactly; each value is
+     * read in the file's dtype, bit for bit, and converted to the dtype of the module's tensor as PyTorch's
+     * {@code load_state_dict} does when it copies ({@link io.jdl.nn.Module#loadStateDict}): F16 and BF16 into float32
+     * exactly (every half is a float32, so a state dict saved with {@code model.half()} or {@code model.bfloat16()}
+     * loads its exact values), integers exactly up to 2^24. A training checkpoint from {@link #save} works too: its {@code model.}
      * entries are loaded and the optimizer's state is ignored (evaluating needs only the weights).
      *
      * @return the file's metadata
@@ -267,7 +269,7 @@ public final class Checkpoint {
 
     private static List<NamedArray> stateDictArrays(Module model, String prefix) {
         List<NamedArray> arrays = new ArrayList<>();
-        model.stateDict().forEach((name, t) -> arrays.add(new NamedArray(prefix + name, t.shape().dims(), t.toArray())));
+        model.stateDict().forEach((name, t) -> arrays.add(TensorArrays.of(prefix + name, t)));
         return arrays;
     }
 
@@ -302,7 +304,7 @@ public final class Checkpoint {
 
     private static void loadStateDict(Path file, Module model, Map<String, NamedArray> arrays) throws SafetensorsException {
         checkStateDict(file, model, arrays);
-        Map<String, Tensor> state = toTensors(arrays);
+        Map<String, Tensor> state = toTensors(arrays, true);
         try {
             model.loadStateDict(state);
         } finally {
@@ -310,10 +312,12 @@ public final class Checkpoint {
         }
     }
 
-    private static Map<String, Tensor> toTensors(Map<String, NamedArray> arrays) {
+    /** CPU tensors of the arrays, in their own dtypes or all converted to float32 (the optimizer's state). */
+    private static Map<String, Tensor> toTensors(Map<String, NamedArray> arrays, boolean keepDtypes) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try {
-            arrays.forEach((name, a) -> out.put(name, Tensor.of(a.data(), a.shape())));
+            arrays.forEach((name, a) -> out.put(name, keepDtypes ? TensorArrays.toTensor(a, Device.CPU)
+                    : Tensor.of(a.data(), a.shape())));
         } catch (RuntimeException e) {
             out.values().forEach(Tensor::close);
             throw e;

@@ -125,7 +125,9 @@ public abstract class Module implements AutoCloseable {
     /**
      * Copies values into this module's tensors by name. Every name of {@link #stateDict()} must be
      * present, open and of the same shape; extra names are an error too. Everything is checked before
-     * anything is copied, so on an exception the module is unchanged.
+     * anything is copied, so on an exception the module is unchanged. A value of another dtype is converted to
+     * the module tensor's dtype, as PyTorch's {@code load_state_dict} copies ({@code param.copy_(value)}): a
+     * bfloat16 state dict loads exactly into float32 parameters, an int64 counter into a float32 buffer.
      */
     public void loadStateDict(Map<String, Tensor> state) {
         checkOpen();
@@ -156,7 +158,8 @@ public abstract class Module implements AutoCloseable {
             Map<String, Tensor> sources = new LinkedHashMap<>();
             mine.forEach((k, t) -> {
                 Tensor src = state.get(k);
-                sources.put(k, src.device().equals(t.device()) ? src : src.to(t.device()));
+                Tensor typed = src.dtype() == t.dtype() ? src : src.to(t.dtype());
+                sources.put(k, typed.device().equals(t.device()) ? typed : typed.to(t.device()));
             });
             mine.forEach((k, t) -> t.copyFrom(sources.get(k)));
         }
