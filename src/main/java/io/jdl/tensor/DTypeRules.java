@@ -12,6 +12,9 @@ import java.util.function.UnaryOperator;
  * rounding of each stored value), the same on the CPU and on a GPU. The conversions are recorded, so gradients flow
  * back in the inputs' dtypes. Float32 inputs take the float32 op directly, with nothing added.
  *
+ * <p>Under an {@link Autocast} scope the ops of its lists change dtype first: those of the lower-precision list
+ * round their float inputs to the autocast dtype, those of the float32 list give float32 results.
+ *
  * <p>Integer and bool tensors are data (indices, masks, counters): the arithmetic ops refuse them, naming the op, the
  * argument and the dtype; views, {@code to(...)}, {@code copyFrom}, {@code fill} and {@code detach} take them.
  */
@@ -25,13 +28,34 @@ final class DTypeRules {
     private DTypeRules() {
     }
 
-    /** An op of one tensor; the result has x's float dtype. */
+    /** An op of one tensor; the result has x's float dtype (float32 for autocast's float32 list). */
     static Tensor unary(String op, Tensor x, UnaryOperator<Tensor> f32op) {
         if (x == null || x.dtype() == DType.FLOAT32) {
             return f32op.apply(x);
         }
         requireFloat(op, "x", x);
-        return inFloat32(x.dtype(), new Tensor[] {x}, t -> f32op.apply(t[0]));
+        return inFloat32(resultDType(op, x.dtype()), new Tensor[] {x}, t -> f32op.apply(t[0]));
+    }
+
+    /** {@code natural}, or float32 for an op of autocast's float32 list while autocast is on. */
+    private static DType resultDType(String op, DType natural) {
+        return Autocast.current() != null && Autocast.FLOAT32.contains(op) ? DType.FLOAT32 : natural;
+    }
+
+    /** The arguments, float ones rounded to the autocast dtype when {@code op} is on autocast's lower-precision list. */
+    private static Tensor[] autocast(String op, String[] names, Tensor[] args) {
+        DType low = Autocast.current();
+        if (low == null || !Autocast.LOWER_PRECISION.contains(op)) {
+            return args;
+        }
+        Tensor[] cast = args.clone();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] != null && args[i].dtype() != low) {
+                requireFloat(op, names[i], args[i]);
+                cast[i] = Conversions.to(args[i], low);
+            }
+        }
+        return cast;
     }
 
     /**
@@ -44,7 +68,7 @@ final class DTypeRules {
         }
         requireFloat(op, "a", a);
         requireFloat(op, "b", b);
-        DType result = a.dtype() == b.dtype() ? a.dtype() : DType.FLOAT32;
+        DType result = resultDType(op, a.dtype() == b.dtype() ? a.dtype() : DType.FLOAT32);
         return inFloat32(result, new Tensor[] {a, b}, t -> f32op.apply(t[0], t[1]));
     }
 
@@ -53,10 +77,11 @@ final class DTypeRules {
      * convolutions and norms require outside autocast ("expected both to have the same dtype"). {@code names} null
      * names them {@code parts[i]}.
      */
-    static Tensor same(String op, String[] names, Tensor[] args, Function<Tensor[], Tensor> f32op) {
-        if (args == null) {
+    static Tensor same(String op, String[] names, Tensor[] given, Function<Tensor[], Tensor> f32op) {
+        if (given == null) {
             return f32op.apply(null);
         }
+        Tensor[] args = autocast(op, names, given);
         DType common = null;
         for (int i = 0; i < args.length; i++) {
             if (args[i] == null) {
@@ -76,6 +101,61 @@ final class DTypeRules {
             return f32op.apply(args);
         }
         return inFloat32(common, args, f32op);
+    }
+
+    /**
+     * A normalisation: the input's float dtype decides the result (float32 for autocast's float32 list), and the
+     * parameters (nulls skipped) are float32 or the input's dtype, as PyTorch's mixed-dtype layer and batch norms.
+     */
+    static Tensor normalised(String op, String[] names, Tensor[] args, Function<Tensor[], Tensor> f32op) {
+        Tensor x = args[0];
+        boolean allFloat32 = true;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] != null) {
+                requireFloat(op, names[i], args[i]);
+                if (i > 0 && x != null && args[i].dtype() != DType.FLOAT32 && args[i].dtype() != x.dtype()) {
+                    throw new IllegalArgumentException(op + ": " + names[i] + " is " + args[i].dtype() + " but "
+                            + names[0] + " is " + x.dtype() + "; the parameters must be FLOAT32 or the input's dtype");
+                }
+                allFloat32 &= args[i].dtype() == DType.FLOAT32;
+            }
+        }
+        return allFloat32 || x == null ? f32op.apply(args) : inFloat32(resultDType(op, x.dtype()), args, f32op);
+    }
+
+    /**
+     * Attention over q, k, v of one float dtype (rounded to the autocast dtype under autocast) and a float32 key
+     * mask: computed in float32, the output rounded to that dtype; the weights, when asked for, stay float32.
+     */
+    static Attention attention(String op, String[] names, Tensor[] given, Function<Tensor[], Attention> f32op) {
+        int last = given.length - 1; // the 0/1 key mask: float32, never rounded
+        requireFloat32(op, new String[] {names[last]}, given[last]);
+        DType common = Autocast.LOWER_PRECISION.contains(op) ? Autocast.current() : null;
+        for (int i = 0; i < last; i++) {
+            if (given[i] != null) {
+                requireFloat(op, names[i], given[i]);
+                if (Autocast.current() == null && common != null && given[i].dtype() != common) {
+                    throw new IllegalArgumentException(op + ": expected q, k and v to have the same dtype, but "
+                            + names[i] + " is " + given[i].dtype() + " and the others " + common);
+                }
+                common = Autocast.current() != null ? common : given[i].dtype();
+            }
+        }
+        if (common == null || common == DType.FLOAT32) {
+            return f32op.apply(given);
+        }
+        DType dtype = common;
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor[] f32 = given.clone();
+            for (int i = 0; i < last; i++) {
+                // rounded to the dtype (under autocast), then exactly back to float32 for the float32 kernels
+                Tensor rounded = f32[i] == null || f32[i].dtype() == dtype ? f32[i] : Conversions.to(f32[i], dtype);
+                f32[i] = rounded == null ? null : Conversions.to(rounded, DType.FLOAT32);
+            }
+            Attention a = f32op.apply(f32);
+            Tensor out = scope.keep(Conversions.to(a.output(), dtype));
+            return new Attention(out, a.weights() == null ? null : scope.keep(a.weights()));
+        }
     }
 
     /** Throws unless every tensor of {@code ts} (nulls skipped, named by {@code names}) is float32: ops with no half path yet. */

@@ -516,13 +516,13 @@ public final class Tensor implements AutoCloseable {
     public Tensor batchNorm2d(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, boolean training,
                               float momentum, float eps) {
         DTypeRules.requireFloat32("batchNorm2d", DTypeRules.RUNNING_ARGS, runningMean, runningVar);
-        return guarded(() -> DTypeRules.same("batchNorm2d", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
+        return guarded(() -> DTypeRules.normalised("batchNorm2d", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
                 t -> Normalisation.batchNorm2d(t[0], t[1], t[2], runningMean, runningVar, training, momentum, eps)));
     }
 
     /** Layer norm over the last dimension, as PyTorch's {@code layer_norm}; gamma and beta [C] or null. */
     public Tensor layerNorm(Tensor gamma, Tensor beta, float eps) {
-        return guarded(() -> DTypeRules.same("layerNorm", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
+        return guarded(() -> DTypeRules.normalised("layerNorm", DTypeRules.NORM_ARGS, new Tensor[] {this, gamma, beta},
                 t -> Normalisation.layerNorm(t[0], t[1], t[2], eps)));
     }
 
@@ -545,8 +545,8 @@ public final class Tensor implements AutoCloseable {
      */
     public Attention attention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                boolean returnWeights) {
-        DTypeRules.requireFloat32("attention", DTypeRules.ATTENTION_ARGS, this, k, v, keyPaddingMask);
-        return ScaledDotProductAttention.attention(this, k, v, causal, keyPaddingMask, dropoutP, seed, returnWeights);
+        return DTypeRules.attention("attention", DTypeRules.ATTENTION_ARGS, new Tensor[] {this, k, v, keyPaddingMask},
+                t -> ScaledDotProductAttention.attention(t[0], t[1], t[2], causal, t[3], dropoutP, seed, returnWeights));
     }
 
     /**
@@ -558,9 +558,8 @@ public final class Tensor implements AutoCloseable {
      */
     public Attention selfAttention(int heads, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                    boolean returnWeights) {
-        DTypeRules.requireFloat32("selfAttention", DTypeRules.SELF_ATTENTION_ARGS, this, keyPaddingMask);
-        return ScaledDotProductAttention.selfAttention(this, heads, causal, keyPaddingMask, dropoutP, seed,
-                returnWeights);
+        return DTypeRules.attention("selfAttention", DTypeRules.SELF_ATTENTION_ARGS, new Tensor[] {this, keyPaddingMask},
+                t -> ScaledDotProductAttention.selfAttention(t[0], heads, causal, t[1], dropoutP, seed, returnWeights));
     }
 
     // ---- lifetime ----

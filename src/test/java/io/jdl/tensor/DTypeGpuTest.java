@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jdl.cuda.Gpu;
 import io.jdl.device.DType;
 import io.jdl.device.Device;
+import io.jdl.nn.Activations;
+import io.jdl.nn.BatchNorm2d;
+import io.jdl.nn.Conv2d;
+import io.jdl.nn.Linear;
+import io.jdl.nn.Module;
+import io.jdl.nn.Sequential;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -90,6 +97,41 @@ class DTypeGpuTest {
                 ga.linear(gw.to(d), null).to(DType.FLOAT32).mean().backward();
                 assertEquals(DType.FLOAT32, gw.grad().dtype());
                 assertArrayEquals(w.grad().toArray(), gw.grad().toArray(), (float) ulp);
+            }
+        }
+    }
+
+    /** The loss and every parameter's gradient of one conv / batch-norm / linear step under autocast on device. */
+    private static List<float[]> autocastStep(Device device, DType dtype) {
+        Random init = new Random(21);
+        float[] x = DTypeTest.randn(init, 8 * 2 * 6 * 6);
+        try (Module m = new Sequential(new Conv2d(2, 4, 3, 1, new Random(1)), new BatchNorm2d(4), Activations.relu(),
+                Activations.flatten(), new Linear(4 * 6 * 6, 3, new Random(2)))) {
+            m.to(device);
+            try (TensorScope s = TensorScope.open()) {
+                Tensor loss;
+                try (Autocast ac = dtype == DType.BFLOAT16 ? Autocast.bf16() : Autocast.fp16()) {
+                    loss = m.forward(Tensor.of(x, Shape.of(8, 2, 6, 6), device)).crossEntropy(new int[] {0, 1, 2, 0, 1, 2, 0, 1});
+                }
+                loss.backward();
+                List<float[]> out = new java.util.ArrayList<>(List.of(new float[] {loss.item()}));
+                m.parameters().forEach(p -> {
+                    assertEquals(DType.FLOAT32, p.grad().dtype());
+                    out.add(p.grad().toArray());
+                });
+                return out;
+            }
+        }
+    }
+
+    @Test
+    void anAutocastTrainingStepAgreesWithTheCpu() {
+        for (DType d : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+            List<float[]> cpu = autocastStep(Device.CPU, d), gpu = autocastStep(GPU, d);
+            assertEquals(cpu.get(0)[0], gpu.get(0)[0], 1e-2 * Math.abs(cpu.get(0)[0]), d + " loss");
+            for (int i = 1; i < cpu.size(); i++) {
+                assertTrue(Gpu.relativeError(gpu.get(i), cpu.get(i)) < 2e-2, d + " gradient of parameter " + (i - 1) + ": "
+                        + Gpu.relativeError(gpu.get(i), cpu.get(i)));
             }
         }
     }

@@ -202,9 +202,16 @@ class DTypeTest {
             assertTrue(m.contains("FLOAT32") && m.contains("to(DType.INT64)"), m);
             m = assertThrows(IllegalArgumentException.class, () -> f.copyFrom(bf)).getMessage();
             assertTrue(m.contains("copyFrom") && m.contains("BFLOAT16"), m);
-            m = assertThrows(IllegalArgumentException.class, () -> bf.attention(bf, bf, false, null, 0f, 0, false))
-                    .getMessage();
-            assertTrue(m.contains("attention") && m.contains("q is BFLOAT16"), m);
+            Tensor q = Tensor.of(new float[16], 1, 2, 2, 4);
+            m = assertThrows(IllegalArgumentException.class, () -> q.attention(q.to(DType.INT32), q, false, null, 0f, 0,
+                    false)).getMessage();
+            assertTrue(m.contains("attention") && m.contains("k is INT32"), m);
+            m = assertThrows(IllegalArgumentException.class, () -> q.attention(q.to(DType.BFLOAT16), q, false, null, 0f,
+                    0, false)).getMessage();
+            assertTrue(m.contains("attention") && m.contains("same dtype"), m);
+            m = assertThrows(IllegalArgumentException.class, () -> q.attention(q, q, false,
+                    Tensor.of(new float[] {1, 1}, 1, 2).to(DType.BOOL), 0f, 0, false)).getMessage();
+            assertTrue(m.contains("keyPaddingMask is BOOL"), m);
             Tensor p = Tensor.of(new float[] {1, 2}, 2).to(DType.BFLOAT16), g = Tensor.of(new float[] {1, 2}, 2);
             m = assertThrows(IllegalArgumentException.class,
                     () -> OptimizerSteps.sgd(p, g, null, 0.1f, 0f, 0f, 0f, false, true)).getMessage();
