@@ -43,14 +43,25 @@ public final class Embedding extends Module {
         return scoped(() -> param("weight").embedding(ids, idsShape));
     }
 
-    /** Ids given as a float tensor (copied to the host to be checked); shape x.shape + [dim]. */
+    /** Ids given as a tensor of whole numbers, integer or float (copied to the host to be checked); shape x.shape + [dim]. */
     @Override
     protected Tensor compute(Tensor x) {
         return forward(ids(x), x.shape().dims());
     }
 
-    /** The values of {@code x} as token ids; a value that is not a whole number (2.7, NaN, 1e10) throws. */
+    /** The values of {@code x} as token ids; a value that is not a whole int (2.7, NaN, 1e10) throws. */
     static int[] ids(Tensor x) {
+        if (!x.dtype().isFloatingPoint()) { // int64 ids above 2^24 are exact this way
+            long[] l = x.toLongArray();
+            int[] ids = new int[l.length];
+            for (int i = 0; i < l.length; i++) {
+                ids[i] = (int) l[i];
+                if (ids[i] != l[i]) {
+                    throw new IllegalArgumentException("token id " + l[i] + " at position " + i + " is outside int");
+                }
+            }
+            return ids;
+        }
         float[] f = x.toArray();
         int[] ids = new int[f.length];
         for (int i = 0; i < f.length; i++) {

@@ -219,6 +219,17 @@ class DTypeTest {
         }
     }
 
+    @Test
+    void integerTensorsAreEmbeddingIds() {
+        try (TensorScope s = TensorScope.open(); io.jdl.nn.Embedding e = new io.jdl.nn.Embedding(5, 3, new Random(6))) {
+            Tensor ids = Tensor.of(new long[] {4, 0, 2}, Shape.of(3), CPU);
+            assertArrayEquals(e.forward(Tensor.of(new float[] {4, 0, 2}, 3)).toArray(), e.forward(ids).toArray());
+            Tensor huge = Tensor.of(new long[] {1L << 40}, Shape.of(1), CPU);
+            String m = assertThrows(IllegalArgumentException.class, () -> e.forward(huge)).getMessage();
+            assertTrue(m.contains("1099511627776"), m);
+        }
+    }
+
     static float[] randn(Random rng, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
