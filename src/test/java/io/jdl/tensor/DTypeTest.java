@@ -230,6 +230,34 @@ class DTypeTest {
         }
     }
 
+    /** L2 relative error of {@code actual} against {@code expected}. */
+    static double relativeError(float[] actual, float[] expected) {
+        assertEquals(expected.length, actual.length, "lengths");
+        double d = 0, n = 0;
+        for (int i = 0; i < actual.length; i++) {
+            d += ((double) actual[i] - expected[i]) * ((double) actual[i] - expected[i]);
+            n += (double) expected[i] * expected[i];
+        }
+        return n == 0 ? Math.sqrt(d) : Math.sqrt(d / n);
+    }
+
+    @Test
+    void everyHalfOpIsTheFloat32OpOnTheRoundedInputsRoundedOnce() {
+        for (HalfOpCases.Case c : HalfOpCases.all()) {
+            for (DType d : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+                HalfOpCases.Result half = HalfOpCases.run(c, d, CPU);
+                HalfOpCases.Result ref = HalfOpCases.run(c, d, DType.FLOAT32, CPU);
+                assertArrayEquals(ref.output(), half.output(), c.name() + " " + d);
+                for (int i = 0; i < ref.grads().size(); i++) {
+                    // the half run rounds the output's gradient and each input's: a few of the dtype's ulps apart
+                    double tol = d == DType.BFLOAT16 ? 2e-2 : 4e-3;
+                    double err = relativeError(half.grads().get(i), ref.grads().get(i));
+                    assertTrue(err < tol, c.name() + " " + d + " gradient " + i + ": relative error " + err);
+                }
+            }
+        }
+    }
+
     static float[] randn(Random rng, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
