@@ -143,9 +143,9 @@ class DTypeGpuTest {
                 HalfOpCases.Result cpu = HalfOpCases.run(c, d, Device.CPU), gpu = HalfOpCases.run(c, d, GPU);
                 // float32 sums in another order may round to the neighbouring half: within a few of its ulps
                 double tol = d == DType.BFLOAT16 ? 1e-2 : 2e-3;
-                assertTrue(DTypeTest.relativeError(gpu.output(), cpu.output()) < tol, c.name() + " " + d + " output");
+                assertTrue(Gpu.relativeError(gpu.output(), cpu.output()) < tol, c.name() + " " + d + " output");
                 for (int i = 0; i < cpu.grads().size(); i++) {
-                    double err = DTypeTest.relativeError(gpu.grads().get(i), cpu.grads().get(i));
+                    double err = Gpu.relativeError(gpu.grads().get(i), cpu.grads().get(i));
                     assertTrue(err < tol, c.name() + " " + d + " gradient " + i + ": " + err);
                 }
             }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.backend.HalfPrecision;
+import io.jdl.cuda.Gpu;
 import io.jdl.device.DType;
 import io.jdl.device.Device;
 import java.util.Random;
@@ -230,17 +231,6 @@ class DTypeTest {
         }
     }
 
-    /** L2 relative error of {@code actual} against {@code expected}. */
-    static double relativeError(float[] actual, float[] expected) {
-        assertEquals(expected.length, actual.length, "lengths");
-        double d = 0, n = 0;
-        for (int i = 0; i < actual.length; i++) {
-            d += ((double) actual[i] - expected[i]) * ((double) actual[i] - expected[i]);
-            n += (double) expected[i] * expected[i];
-        }
-        return n == 0 ? Math.sqrt(d) : Math.sqrt(d / n);
-    }
-
     @Test
     void everyHalfOpIsTheFloat32OpOnTheRoundedInputsRoundedOnce() {
         for (HalfOpCases.Case c : HalfOpCases.all()) {
@@ -251,7 +241,7 @@ class DTypeTest {
                 for (int i = 0; i < ref.grads().size(); i++) {
                     // the half run rounds the output's gradient and each input's: a few of the dtype's ulps apart
                     double tol = d == DType.BFLOAT16 ? 2e-2 : 4e-3;
-                    double err = relativeError(half.grads().get(i), ref.grads().get(i));
+                    double err = Gpu.relativeError(half.grads().get(i), ref.grads().get(i));
                     assertTrue(err < tol, c.name() + " " + d + " gradient " + i + ": relative error " + err);
                 }
             }
