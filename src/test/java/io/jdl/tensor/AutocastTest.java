@@ -14,6 +14,7 @@ import io.jdl.nn.Conv2d;
 import io.jdl.nn.Linear;
 import io.jdl.nn.Module;
 import io.jdl.nn.Sequential;
+import io.jdl.optim.GradScaler;
 import io.jdl.optim.Sgd;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -117,6 +118,37 @@ class AutocastTest {
             assertEquals(lossesF32[i], lossesBf16[i], 0.03, "step " + i);
         }
         assertTrue(lossesBf16[2] < lossesBf16[0], "the bf16 run learns");
+    }
+
+    @Test
+    void fp16AutocastTrainsWithAGradScalerLikeFloat32() {
+        Random init = new Random(15);
+        float[] x = DTypeTest.randn(init, 16 * 10);
+        int[] targets = new int[16];
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = i % 4;
+        }
+        float[][] losses = new float[2][5];
+        for (int run = 0; run < 2; run++) {
+            try (Module m = new Sequential(new Linear(10, 32, new Random(1)), Activations.relu(), new Linear(32, 4, new Random(2)));
+                 Sgd opt = new Sgd(m.parameters(), 0.2f); GradScaler scaler = new GradScaler()) {
+                for (int step = 0; step < 5; step++) {
+                    opt.zeroGrad();
+                    try (TensorScope s = TensorScope.open(); Autocast ac = run == 0 ? Autocast.disabled() : Autocast.fp16()) {
+                        Tensor loss = m.forward(Tensor.of(x, 16, 10)).crossEntropy(targets);
+                        losses[run][step] = loss.item();
+                        scaler.scale(loss).backward(); // 65536 x the loss: float16 gradients of the products stay finite
+                    }
+                    assertTrue(scaler.step(opt), "step " + step + " was skipped");
+                    scaler.update();
+                }
+                assertEquals(65536f, scaler.scale(), "no overflow, no growth in 5 steps");
+            }
+        }
+        for (int i = 0; i < 5; i++) {
+            assertEquals(losses[0][i], losses[1][i], 0.01, "step " + i);
+        }
+        assertTrue(losses[1][4] < losses[1][0], "the fp16 run learns");
     }
 
     @Test
