@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "standin.h"
+#include "half.h"
 
 struct cublasContext {
     int device;
@@ -391,20 +392,11 @@ const char* typeName(cudaDataType t) {
     }
 }
 
-// Half bit patterns <-> float: fp16 through the host compiler's _Float16 (IEEE round to nearest even, as the GPU);
-// bf16 is the upper half of a float, rounded to nearest even; a NaN stays a quiet NaN with its sign.
+// Half bit patterns <-> float: half.h's conversions (round to nearest even, as the GPU).
 float toFloat(const void* p, cudaDataType t, size_t i) {
     if (t == CUDA_R_32F) return static_cast<const float*>(p)[i];
     uint16_t h = static_cast<const uint16_t*>(p)[i];
-    if (t == CUDA_R_16F) {
-        _Float16 f;
-        std::memcpy(&f, &h, 2);
-        return (float)f;
-    }
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
+    return t == CUDA_R_16F ? standin::half::fromF16(h) : standin::half::fromBf16(h);
 }
 
 void store(void* p, cudaDataType t, size_t i, float v) {
@@ -412,16 +404,7 @@ void store(void* p, cudaDataType t, size_t i, float v) {
         static_cast<float*>(p)[i] = v;
         return;
     }
-    uint16_t h;
-    if (t == CUDA_R_16F) {
-        _Float16 f = (_Float16)v;
-        std::memcpy(&h, &f, 2);
-    } else {
-        uint32_t b;
-        std::memcpy(&b, &v, 4);
-        h = (b & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((b >> 16) | 0x40u) : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-    }
-    static_cast<uint16_t*>(p)[i] = h;
+    static_cast<uint16_t*>(p)[i] = t == CUDA_R_16F ? standin::half::toF16(v) : standin::half::toBf16(v);
 }
 
 // The column-major matrix of `elements` (as laid out with its leading dimension) at p, as floats.

@@ -100,7 +100,7 @@ long long elements(const Tensor& t) {
 }
 
 size_t bytes(const Tensor& t) {
-    return standin::stridedBytes(t.rank, t.dims, t.strides, sizeof(float));
+    return standin::stridedBytes(t.rank, t.dims, t.strides, elementSize(t.type));
 }
 
 bool sameDims(const Tensor& a, const Tensor& b) {

@@ -14,9 +14,17 @@
 //      backward filter needing a small workspace so that workspace passing is exercised;
 //   5. a non-deterministic algorithm (same results here), and one with status NOT_SUPPORTED.
 // Workspace size queries return exactly what the run demands; a run with less fails with a message.
+//
+// Data types: the API reference's "supported configurations" tables of the three convolution calls. The stand-in
+// computes FLOAT_CONFIG (float data and compute: products summed in double, as before half support existed),
+// PSEUDO_HALF_CONFIG (half data, float compute) and PSEUDO_BFLOAT16_CONFIG (bfloat16 data, float compute): it
+// widens the half inputs exactly, sums the products in float and rounds each output to the data type, nearest
+// even. Legal configurations it does not compute (DOUBLE_CONFIG, TRUE_HALF_CONFIG with half compute, the INT8
+// ones) and every illegal combination fail with CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE and a message saying which.
 #include <cmath>
 #include <cstring>
 #include <vector>
+#include <utility>
 
 #include "cudnn_internal.h"
 
@@ -42,9 +50,43 @@ struct Conv {
     Tensor x, y;  // x: input (dx for backward data), y: output (dy for the backward passes)
     cudnnFilterStruct w;
     cudnnConvolutionStruct conv;
+    cudnnDataType_t type() const { return x.type; }  // x's, w's and y's (convTypes checks they agree)
     long long filterElements() const { return static_cast<long long>(w.k) * w.c * w.h * w.w; }
-    size_t filterBytes() const { return static_cast<size_t>(filterElements()) * sizeof(float); }
+    size_t filterBytes() const { return static_cast<size_t>(filterElements()) * elementSize(w.type); }
 };
+
+const char* typeName(cudnnDataType_t t) {
+    switch (t) {
+        case CUDNN_DATA_FLOAT: return "CUDNN_DATA_FLOAT";
+        case CUDNN_DATA_HALF: return "CUDNN_DATA_HALF";
+        case CUDNN_DATA_BFLOAT16: return "CUDNN_DATA_BFLOAT16";
+        case CUDNN_DATA_DOUBLE: return "CUDNN_DATA_DOUBLE";
+        case CUDNN_DATA_INT8: return "CUDNN_DATA_INT8";
+        case CUDNN_DATA_INT32: return "CUDNN_DATA_INT32";
+        default: return "another cudnnDataType_t";
+    }
+}
+
+// The data-type rules of the supported-configurations tables (see the top of this file).
+Status convTypes(const Conv& cv, const char* fn) {
+    cudnnDataType_t x = cv.x.type, w = cv.w.type, y = cv.y.type, compute = cv.conv.computeType;
+    if (x != w || x != y) {
+        return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
+                        "%s: x, w and y have data types %s, %s and %s; the floating-point configurations need one data type",
+                        fn, typeName(x), typeName(w), typeName(y));
+    }
+    bool computed = (x == CUDNN_DATA_FLOAT || x == CUDNN_DATA_HALF || x == CUDNN_DATA_BFLOAT16) && compute == CUDNN_DATA_FLOAT;
+    if (computed) {
+        return CUDNN_STATUS_SUCCESS;
+    }
+    bool legal = (x == CUDNN_DATA_DOUBLE && compute == CUDNN_DATA_DOUBLE) || (x == CUDNN_DATA_HALF && compute == CUDNN_DATA_HALF) ||
+                 (x == CUDNN_DATA_INT8 && compute == CUDNN_DATA_INT32);
+    return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
+                    legal ? "%s: %s data with %s compute is a cuDNN configuration the stand-in does not compute"
+                          : "%s: %s data with %s compute is not a configuration cuDNN supports (bfloat16 and half "
+                            "data need CUDNN_DATA_FLOAT compute, float data float compute)",
+                    fn, typeName(x), typeName(compute));
+}
 
 bool allowsTensorOps(cudnnMathType_t m) {
     // CUDNN_DEFAULT_MATH permits TF32 tensor-core math on Ampere and later GPUs; FMA_MATH forbids it.
@@ -146,9 +188,7 @@ Status convShapes(const Conv& cv, const char* fn, const char* xName, const char*
         return DNN_FAIL(CUDNN_STATUS_BAD_PARAM, "%s: a 2-d convolution needs 4-d %s and %s, got %s and %s", fn, xName,
                         yName, describe(x).c_str(), describe(y).c_str());
     }
-    if (w.type != CUDNN_DATA_FLOAT || c.computeType != CUDNN_DATA_FLOAT) {
-        return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE, "%s: the stand-in computes float32 convolutions only", fn);
-    }
+    DNN_TRY(convTypes(cv, fn));
     if (w.format != CUDNN_TENSOR_NCHW) {
         return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, "%s: the stand-in supports NCHW filters only", fn);
     }
@@ -185,10 +225,10 @@ Status gather(cudnnHandle_t handle, cudnnTensorDescriptor_t x, cudnnFilterDescri
               cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t y, const char* fn, const char* xName,
               const char* wName, const char* yName, Conv& out) {
     DNN_TRY(object(handle, fn, "handle"));
-    DNN_TRY(floatTensor(x, fn, xName));
+    DNN_TRY(object(x, fn, xName));
     DNN_TRY(object(w, fn, wName));
     DNN_TRY(object(conv, fn, "convDesc"));
-    DNN_TRY(floatTensor(y, fn, yName));
+    DNN_TRY(object(y, fn, yName));
     out = Conv{*x, *y, *w, *conv};
     return convShapes(out, fn, xName, yName);
 }
@@ -245,6 +285,41 @@ void forEachTerm(const Conv& cv, F&& f) {
     }
 }
 
+// out[o] = alpha * (sum of the products forEachTerm sends to o) + beta * out[o] over the `count` elements
+// `offsets` visits. Float data sums in double (before half support existed, and still: an exact-as-possible
+// reference); half data sums in float, the configuration's compute type, and rounds each output to nearest even.
+// `product(xo, wi, yo)` returns the term and the index it adds to.
+template <class Offsets, class Product>
+void accumulate(const Conv& cv, size_t count, void* out, float alpha, float beta, Offsets&& offsets, Product&& product) {
+    cudnnDataType_t t = cv.type();
+    auto finish = [&](const auto& acc) {
+        offsets([&](long long o) {
+            float old = beta == 0.0f ? 0.0f : load(out, t, o);
+            storeAs(out, t, o, blend(alpha, acc[o], beta, old));
+        });
+    };
+    if (t == CUDNN_DATA_FLOAT) {
+        std::vector<double> acc(count, 0.0);
+        forEachTerm(cv, [&](long long xo, long long wi, long long yo) {
+            auto [index, term] = product(xo, wi, yo);
+            acc[index] += term;
+        });
+        finish(acc);
+    } else {
+        std::vector<float> acc(count, 0.0f);
+        forEachTerm(cv, [&](long long xo, long long wi, long long yo) {
+            auto [index, term] = product(xo, wi, yo);
+            acc[index] += static_cast<float>(term);
+        });
+        finish(acc);
+    }
+}
+
+// Calls f(offset) for every element of tensor t.
+auto tensorOffsets(const Tensor& t) {
+    return [&t](auto&& f) { forEachIndex(t, [&](const int* c) { f(offsetOf(t, c)); }); };
+}
+
 // The checks every run shares: the algorithm runs, the workspace is large enough and addressable.
 Status runnable(Direction dir, const Conv& cv, int algo, const void* workSpace, size_t workSpaceSizeInBytes,
                 const char* fn, bool& roundTf32) {
@@ -266,7 +341,8 @@ Status runnable(Direction dir, const Conv& cv, int algo, const void* workSpace, 
     }
     float* ws;
     DNN_TRY(deviceRange(workSpace, workSpaceSizeInBytes, fn, "workSpace", ws));
-    roundTf32 = cand.tensorCores && allowsTensorOps(cv.conv.math);
+    // Half inputs fit TF32 exactly; only float data is rounded.
+    roundTf32 = cand.tensorCores && allowsTensorOps(cv.conv.math) && cv.type() == CUDNN_DATA_FLOAT;
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -394,14 +470,12 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
     DNN_TRY(deviceRange(w, cv.filterBytes(), fn, "w", pw));
     DNN_TRY(tensorData(y, cv.y, fn, "y", py));
     return launch(handle, [=] {
-        std::vector<double> acc(bytes(cv.y) / sizeof(float), 0.0);
-        forEachTerm(cv, [&](long long xo, long long wi, long long yo) {
-            acc[yo] += round ? static_cast<double>(tf32(px[xo])) * tf32(pw[wi]) : static_cast<double>(px[xo]) * pw[wi];
-        });
-        forEachIndex(cv.y, [&](const int* c) {
-            long long o = offsetOf(cv.y, c);
-            py[o] = blend(al, acc[o], be, py[o]);
-        });
+        cudnnDataType_t t = cv.type();
+        accumulate(cv, bytes(cv.y) / elementSize(t), py, al, be, tensorOffsets(cv.y),
+                   [&](long long xo, long long wi, long long yo) {
+                       float a = load(px, t, xo), b = load(pw, t, wi);
+                       return std::pair{yo, round ? static_cast<double>(tf32(a)) * tf32(b) : static_cast<double>(a) * b};
+                   });
     }, fn);
 }
 
@@ -423,14 +497,12 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
     DNN_TRY(tensorData(dy, cv.y, fn, "dy", pdy));
     DNN_TRY(tensorData(dx, cv.x, fn, "dx", pdx));
     return launch(handle, [=] {
-        std::vector<double> acc(bytes(cv.x) / sizeof(float), 0.0);
-        forEachTerm(cv, [&](long long xo, long long wi, long long yo) {
-            acc[xo] += round ? static_cast<double>(tf32(pdy[yo])) * tf32(pw[wi]) : static_cast<double>(pdy[yo]) * pw[wi];
-        });
-        forEachIndex(cv.x, [&](const int* c) {
-            long long o = offsetOf(cv.x, c);
-            pdx[o] = blend(al, acc[o], be, pdx[o]);
-        });
+        cudnnDataType_t t = cv.type();
+        accumulate(cv, bytes(cv.x) / elementSize(t), pdx, al, be, tensorOffsets(cv.x),
+                   [&](long long xo, long long wi, long long yo) {
+                       float a = load(pdy, t, yo), b = load(pw, t, wi);
+                       return std::pair{xo, round ? static_cast<double>(tf32(a)) * tf32(b) : static_cast<double>(a) * b};
+                   });
     }, fn);
 }
 
@@ -453,13 +525,16 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
     DNN_TRY(tensorData(dy, cv.y, fn, "dy", pdy));
     DNN_TRY(deviceRange(dw, cv.filterBytes(), fn, "dw", pdw));
     return launch(handle, [=] {
-        std::vector<double> acc(static_cast<size_t>(cv.filterElements()), 0.0);
-        forEachTerm(cv, [&](long long xo, long long wi, long long yo) {
-            acc[wi] += round ? static_cast<double>(tf32(px[xo])) * tf32(pdy[yo]) : static_cast<double>(px[xo]) * pdy[yo];
-        });
-        for (size_t i = 0; i < acc.size(); i++) {
-            pdw[i] = blend(al, acc[i], be, pdw[i]);
-        }
+        cudnnDataType_t t = cv.type();
+        long long n = cv.filterElements();
+        accumulate(cv, static_cast<size_t>(n), pdw, al, be,
+                   [n](auto&& f) {
+                       for (long long i = 0; i < n; i++) f(i);
+                   },
+                   [&](long long xo, long long wi, long long yo) {
+                       float a = load(px, t, xo), b = load(pdy, t, yo);
+                       return std::pair{wi, round ? static_cast<double>(tf32(a)) * tf32(b) : static_cast<double>(a) * b};
+                   });
     }, fn);
 }
 

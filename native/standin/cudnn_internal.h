@@ -4,9 +4,10 @@
 // soon as a call returns, as with real cuDNN).
 //
 // Semantics follow NVIDIA's cuDNN API reference (9.x, the legacy "ops"/"cnn" sub-libraries); where a
-// rule is not obvious the function that enforces it quotes it. The stand-in computes float32 only
-// (CUDNN_DATA_FLOAT), which is all jdl uses; other data types are accepted by the descriptor calls and
-// rejected by the operations with CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE.
+// rule is not obvious the function that enforces it quotes it. The stand-in computes float32
+// (CUDNN_DATA_FLOAT) everywhere, and the convolutions also in the half configurations jdl uses
+// (CUDNN_DATA_HALF / CUDNN_DATA_BFLOAT16 data with float compute, cudnn_conv.cpp); other data types are
+// accepted by the descriptor calls and rejected by the operations with CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE.
 #pragma once
 
 #include <cudnn.h>
@@ -18,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "half.h"
 #include "standin.h"
 
 // The opaque structs cudnn.h only declares. `set` is false until the matching cudnnSet* succeeds.
@@ -162,7 +164,31 @@ Status tensorData(const void* p, const Tensor& t, const char* fn, const char* ar
 // ---- shapes ----
 
 long long elements(const Tensor& t);
-size_t bytes(const Tensor& t);  // bytes spanned by the strided layout
+size_t bytes(const Tensor& t);  // bytes spanned by the strided layout, in t's data type
+
+// Bytes of one element of a data type the stand-in computes with (float, half, bfloat16); 4 for the others,
+// which every operation rejects before it touches memory.
+inline size_t elementSize(cudnnDataType_t t) {
+    return t == CUDNN_DATA_HALF || t == CUDNN_DATA_BFLOAT16 ? 2 : 4;
+}
+
+// Element i of a float, half or bfloat16 array, widened to float (exact).
+inline float load(const void* p, cudnnDataType_t t, long long i) {
+    if (t == CUDNN_DATA_FLOAT) {
+        return static_cast<const float*>(p)[i];
+    }
+    uint16_t h = static_cast<const uint16_t*>(p)[i];
+    return t == CUDNN_DATA_HALF ? standin::half::fromF16(h) : standin::half::fromBf16(h);
+}
+
+// Stores v as element i, rounded to nearest even for the half types.
+inline void storeAs(void* p, cudnnDataType_t t, long long i, float v) {
+    if (t == CUDNN_DATA_FLOAT) {
+        static_cast<float*>(p)[i] = v;
+        return;
+    }
+    static_cast<uint16_t*>(p)[i] = t == CUDNN_DATA_HALF ? standin::half::toF16(v) : standin::half::toBf16(v);
+}
 bool sameDims(const Tensor& a, const Tensor& b);
 bool sameStrides(const Tensor& a, const Tensor& b);
 std::string describe(const Tensor& t);  // "[2, 3, 4, 5] strides [60, 20, 5, 1]"

@@ -18,7 +18,7 @@ import java.util.function.LongFunction;
  * <p>{@code cudnnGet*Algorithm_v7} only estimates: a listed algorithm may need more workspace than is
  * reasonable, or refuse to run this shape. So every candidate that succeeded in the heuristics, whose
  * workspace query succeeds and stays within {@link #WORKSPACE_LIMIT}, and whose math type is allowed
- * (tensor-core math only with TF32 on) is kept: deterministic ones first, then in cuDNN's order. A run
+ * (tensor-core math only when the plan allows it: TF32 on for float data, by default for half data) is kept: deterministic ones first, then in cuDNN's order. A run
  * tries them from the last one that worked; one that fails is skipped from then on.
  *
  * <p>Not thread-safe, like the handle the runs go through.
@@ -57,7 +57,7 @@ public final class ConvolutionAlgorithms {
      * Keeps the usable entries of the {@code returned} perf structs {@code perf(0..returned-1)}; throws
      * {@link IllegalStateException} naming why each was dropped when none is usable.
      */
-    static ConvolutionAlgorithms choose(String direction, int returned, boolean tf32, ConvolutionDescriptor conv,
+    static ConvolutionAlgorithms choose(String direction, int returned, boolean tensorOps, ConvolutionDescriptor conv,
                                         IntFunction<MemorySegment> perf, Field algo, Field status,
                                         Field determinism, Field mathType, WorkspaceQuery workspace) {
         List<Candidate> deterministic = new ArrayList<>(), other = new ArrayList<>();
@@ -71,8 +71,8 @@ public final class ConvolutionAlgorithms {
                     dropped.add("algo " + a + ": " + Cudnn.statusName(status.get(p)));
                     continue;
                 }
-                if (!tf32 && (math == CUDNN_TENSOR_OP_MATH() || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION())) {
-                    dropped.add("algo " + a + ": tensor-core math with TF32 off");
+                if (!tensorOps && (math == CUDNN_TENSOR_OP_MATH() || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION())) {
+                    dropped.add("algo " + a + ": tensor-core math not allowed (TF32 off)");
                     continue;
                 }
                 // The workspace an algorithm needs can depend on the math type it runs under.

@@ -2,17 +2,24 @@ package io.jdl.cudnn;
 
 import static io.jdl.bindings.cudnn.cudnn_h.*;
 
-/** A 2-d cross-correlation (what deep learning calls convolution) in float32. */
+/**
+ * A 2-d cross-correlation (what deep learning calls convolution), always computed in float32 (cuDNN's compute
+ * type CUDNN_DATA_FLOAT): FLOAT_CONFIG for float data, PSEUDO_HALF_CONFIG / PSEUDO_BFLOAT16_CONFIG for half
+ * data, whose products tensor cores sum in float.
+ */
 public final class ConvolutionDescriptor extends Descriptor {
 
+    /**
+     * {@code tensorOps}: tensor-core math ({@code CUDNN_TENSOR_OP_MATH}); for float data that means TF32, for half
+     * data it is the point of half precision. Off, {@code CUDNN_FMA_MATH} keeps float32 exact.
+     */
     public ConvolutionDescriptor(int padH, int padW, int strideH, int strideW, int dilationH, int dilationW, int groups,
-                                 boolean tf32) {
+                                 boolean tensorOps) {
         super(io.jdl.bindings.cudnn.cudnn_h::cudnnCreateConvolutionDescriptor, "cudnnCreateConvolutionDescriptor");
         configure(cudnnSetConvolution2dDescriptor(handle(), padH, padW, strideH, strideW, dilationH, dilationW,
                 CUDNN_CROSS_CORRELATION(), CUDNN_DATA_FLOAT()), "cudnnSetConvolution2dDescriptor");
         configure(cudnnSetConvolutionGroupCount(handle(), groups), "cudnnSetConvolutionGroupCount(" + groups + ")");
-        // FMA_MATH keeps float32 exact; TENSOR_OP_MATH lets cuDNN use TF32 tensor cores.
-        configure(cudnnSetConvolutionMathType(handle(), tf32 ? CUDNN_TENSOR_OP_MATH() : CUDNN_FMA_MATH()),
+        configure(cudnnSetConvolutionMathType(handle(), tensorOps ? CUDNN_TENSOR_OP_MATH() : CUDNN_FMA_MATH()),
                 "cudnnSetConvolutionMathType");
     }
 

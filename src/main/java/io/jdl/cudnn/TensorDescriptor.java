@@ -7,15 +7,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.Objects;
 
-/** A dense float32 tensor of up to 8 dimensions, row-major (packed) strides. */
+/**
+ * A tensor of up to 8 dimensions, float32 unless a {@link CudnnDataType} says otherwise: packed (row-major)
+ * strides, or explicit ones for a strided float32 view.
+ */
 public final class TensorDescriptor extends Descriptor {
+    private final CudnnDataType type;
     private final int[] dims;
     private final long elements;
-
-    private TensorDescriptor(int[] dims) {
-        this(dims, packedStrides(dims));
-    }
 
     private static int[] packedStrides(int[] dims) {
         int[] strides = new int[dims.length];
@@ -27,7 +28,7 @@ public final class TensorDescriptor extends Descriptor {
         return strides;
     }
 
-    private TensorDescriptor(int[] dims, int[] givenStrides) {
+    private TensorDescriptor(CudnnDataType type, int[] dims, int[] givenStrides) {
         super(io.jdl.bindings.cudnn.cudnn_h::cudnnCreateTensorDescriptor, "cudnnCreateTensorDescriptor");
         // cuDNN's Nd calls want at least 4 dimensions: pad with leading 1s, which changes nothing.
         int[] padded = new int[Math.max(4, dims.length)];
@@ -43,10 +44,11 @@ public final class TensorDescriptor extends Descriptor {
         for (int i = padded.length - dims.length - 1; i >= 0; i--) {
             strides[i] = Math.toIntExact(span);
         }
+        this.type = type;
         this.dims = padded;
         this.elements = span;
         try (Arena arena = Arena.ofConfined()) {
-            configure(cudnnSetTensorNdDescriptor(handle(), CUDNN_DATA_FLOAT(), padded.length,
+            configure(cudnnSetTensorNdDescriptor(handle(), type.code(), padded.length,
                     arena.allocateFrom(ValueLayout.JAVA_INT, padded), arena.allocateFrom(ValueLayout.JAVA_INT, strides)),
                     "cudnnSetTensorNdDescriptor" + Arrays.toString(padded));
         }
@@ -54,6 +56,12 @@ public final class TensorDescriptor extends Descriptor {
 
     /** A float32 tensor with these dimensions (outermost first). */
     public static TensorDescriptor of(int... dims) {
+        return of(CudnnDataType.FLOAT, dims);
+    }
+
+    /** A packed tensor of {@code type} with these dimensions (outermost first). */
+    public static TensorDescriptor of(CudnnDataType type, int... dims) {
+        Objects.requireNonNull(type, "type");
         if (dims.length == 0 || dims.length > 8) {
             throw new IllegalArgumentException("cuDNN tensors have 1 to 8 dimensions, got " + dims.length);
         }
@@ -62,7 +70,7 @@ public final class TensorDescriptor extends Descriptor {
                 throw new IllegalArgumentException("cuDNN tensor dimensions must be positive: " + Arrays.toString(dims));
             }
         }
-        return new TensorDescriptor(dims.clone());
+        return new TensorDescriptor(type, dims.clone(), packedStrides(dims));
     }
 
     /**
@@ -80,7 +88,7 @@ public final class TensorDescriptor extends Descriptor {
                         + Arrays.toString(dims) + " / " + Arrays.toString(strides));
             }
         }
-        return new TensorDescriptor(dims.clone(), strides.clone());
+        return new TensorDescriptor(CudnnDataType.FLOAT, dims.clone(), strides.clone());
     }
 
     /** Dimensions as given to cuDNN (padded to at least 4). */
@@ -92,15 +100,24 @@ public final class TensorDescriptor extends Descriptor {
         return elements;
     }
 
+    public CudnnDataType type() {
+        return type;
+    }
+
+    /** Bytes the layout spans. */
+    public long bytes() {
+        return elements * type.bytes();
+    }
+
     void checkFits(DeviceMemory m, String name) {
         checkFits(m, 0, name);
     }
 
     /** Throws unless the view, starting {@code offset} bytes into {@code m}, stays inside it. */
     void checkFits(DeviceMemory m, long offset, String name) {
-        if (offset < 0 || m.bytes() - offset < elements * Float.BYTES) {
-            throw new IllegalArgumentException("cuDNN operand " + name + " of shape " + Arrays.toString(dims) + " needs "
-                    + elements * Float.BYTES + " bytes at offset " + offset + " but its device block has " + m.bytes());
+        if (offset < 0 || m.bytes() - offset < bytes()) {
+            throw new IllegalArgumentException("cuDNN operand " + name + " of shape " + Arrays.toString(dims) + " " + type
+                    + " needs " + bytes() + " bytes at offset " + offset + " but its device block has " + m.bytes());
         }
     }
 
@@ -111,6 +128,6 @@ public final class TensorDescriptor extends Descriptor {
 
     @Override
     protected String describe() {
-        return "cuDNN tensor descriptor " + Arrays.toString(dims);
+        return "cuDNN tensor descriptor " + Arrays.toString(dims) + " " + type;
     }
 }
