@@ -32,6 +32,7 @@ const char* kindName(Kind kind) {
         case Kind::Activation: return "activation descriptor";
         case Kind::OpTensor: return "op-tensor descriptor";
         case Kind::Reduce: return "reduce-tensor descriptor";
+        case Kind::Backend: return "backend descriptor";
     }
     return "object";
 }

@@ -90,7 +90,7 @@ using Tensor = cudnnTensorStruct;
 
 // ---- live objects: a destroyed or foreign handle fails the call instead of being dereferenced ----
 
-enum class Kind { Handle, Tensor, Filter, Convolution, Pooling, Activation, OpTensor, Reduce };
+enum class Kind { Handle, Tensor, Filter, Convolution, Pooling, Activation, OpTensor, Reduce, Backend };
 
 const char* kindName(Kind kind);
 void track(const void* object, Kind kind);

@@ -1,0 +1,231 @@
+package io.jdl.cudnn;
+
+import static io.jdl.bindings.cudnn.cudnn_h.*;
+
+import io.jdl.cudnn.GraphBuilder.Tensor;
+import java.util.Objects;
+
+/**
+ * cuDNN's fused (flash) scaled-dot-product attention, built as backend operation graphs the way the cuDNN
+ * frontend's SDPA nodes lower it (cudnn-frontend {@code scaled_dot_product_flash_attention.h}), for what jdl
+ * needs: no bias, no dropout, no padding, optionally causal (top-left diagonal: query i sees keys 0..i).
+ *
+ * <p>Layouts: Q, K, V, O and their gradients [B, H, T, D] packed, of one 16-bit {@link CudnnDataType}; the
+ * softmax statistics (log-sum-exp of each scaled, masked score row, what the backward pass needs) [B, H, T, 1]
+ * float32. Everything inside computes in float32.
+ *
+ * <p>Forward graph (ids in brackets; v = virtual, f = float32):
+ * <pre>
+ *   S   = matmul(Q[1], Kᵀ[2])                 [B,H,T,T] v f   (Kᵀ: K's memory as [B,H,D,T])
+ *   S1  = S · scale[6]                                      (scale by value)
+ *   (causal) r = gen_index(S1, axis 2), c = gen_index(S1, axis 3)   int32
+ *            m = r ≥ c (bool); S1 = select(S1, -inf[7], m)
+ *   M   = reduce_max(S1)                       [B,H,T,1] v f
+ *   E   = exp(S1 - M)
+ *   Z   = reduce_add(E)                        [B,H,T,1] v f
+ *   Stats[5] = M + log(Z)                      [B,H,T,1] f
+ *   P   = E / Z                                [B,H,T,T] v, Q's data type
+ *   O[4] = matmul(P, V[3])
+ * </pre>
+ * Backward graph (the frontend's non-workspace variant: dQ accumulates in float32):
+ * <pre>
+ *   Δ[12] = reduce_add(dO[8] · O[4]) · 1[14]   [B,H,T,1] f, in jdl's part of the workspace
+ *   S   = matmul(Q, Kᵀ) · scale;  S = S - Stats[5];  (causal) S = select(S, -inf, r ≥ c)
+ *   P   = exp(S)                                           (the forward's probabilities again)
+ *   dV[11] = matmul(reshape(P)ᵀ as Q's type, dO)
+ *   dP  = matmul(dO, Vᵀ[3])                   (Vᵀ: V's memory as [B,H,D,T])
+ *   dS  = (dP - Δ) · P · scale
+ *   dK[10] = matmul(reshape(dS)ᵀ as Q's type, Q)
+ *   dQacc[13] = matmul(dS, reshape(Kᵀ) = K)    [B,H,T,D] f, in jdl's part of the workspace
+ *   dQ[9] = identity(dQacc)
+ * </pre>
+ * cuDNN decides whether an engine runs such a graph on this GPU (per NVIDIA: compute capability 8.0 or newer,
+ * head dim a multiple of 8 and at most 128 on Ampere, 256 on Hopper); when none does, {@link #plan} says so with
+ * {@link Build.Unsupported} and the caller falls back to its GEMM attention.
+ */
+public final class FlashAttention {
+    static final long Q = 1, K = 2, V = 3, O = 4, STATS = 5, SCALE = 6, NEG_INF = 7, D_O = 8, D_Q = 9, D_K = 10,
+            D_V = 11, SOFTMAX_SUM = 12, D_Q_ACCUM = 13, ONE = 14;
+
+    /** What is masked and scaled, and the shape; a plan's cache key. */
+    public record Config(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal, float scale) {
+        public Config {
+            Objects.requireNonNull(type, "type");
+            if (batch <= 0 || heads <= 0 || seqLen <= 0 || headDim <= 0) {
+                throw new IllegalArgumentException("flash attention dimensions must be positive: batch " + batch
+                        + ", heads " + heads + ", seqLen " + seqLen + ", headDim " + headDim);
+            }
+            if (!Float.isFinite(scale)) {
+                throw new IllegalArgumentException("flash attention scale must be finite, got " + scale);
+            }
+        }
+
+        /** The usual scale 1/√headDim. */
+        public static Config of(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal) {
+            return new Config(type, batch, heads, seqLen, headDim, causal, (float) (1 / Math.sqrt(headDim)));
+        }
+
+        long[] bhtd() {
+            return new long[] {batch, heads, seqLen, headDim};
+        }
+
+        long[] bhtt() {
+            return new long[] {batch, heads, seqLen, seqLen};
+        }
+
+        long[] bht1() {
+            return new long[] {batch, heads, seqLen, 1};
+        }
+
+        /** Elements of one [B, H, T, D] operand. */
+        long elements() {
+            return (long) batch * heads * seqLen * headDim;
+        }
+
+        long rows() {
+            return (long) batch * heads * seqLen;
+        }
+    }
+
+    public enum Direction { FORWARD, BACKWARD }
+
+    /** A plan, or why cuDNN will not run the graph here (the caller falls back). */
+    public sealed interface Build permits Build.Ready, Build.Unsupported {
+        record Ready(FlashAttentionPlan plan) implements Build {}
+
+        record Unsupported(String reason) implements Build {}
+    }
+
+    private FlashAttention() {}
+
+    /**
+     * Builds the graph for {@code config} and {@code direction} and asks cuDNN's heuristics for an engine that
+     * runs it. Throws {@link CudnnException} for a malformed graph (a jdl bug); answers {@link Build.Unsupported}
+     * when cuDNN declines it (NOT_SUPPORTED from the graph, the heuristics or every engine configuration).
+     */
+    public static Build plan(Cudnn cudnn, Config config, Direction direction) {
+        GraphBuilder g = new GraphBuilder();
+        try {
+            if (direction == Direction.FORWARD) {
+                forwardGraph(g, config);
+            } else {
+                backwardGraph(g, config);
+            }
+            return FlashAttentionPlan.select(cudnn, config, direction, g);
+        } catch (RuntimeException e) {
+            g.close();
+            throw e;
+        }
+    }
+
+    /** (causal) scores = select(scores, -inf, row ≥ column). */
+    private static Tensor causalMask(GraphBuilder g, Config c, Tensor scores, Tensor negInf) {
+        int f = CUDNN_DATA_FLOAT(), i32 = CUDNN_DATA_INT32();
+        Tensor row = g.virtual(i32, c.bhtt()), col = g.virtual(i32, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_GEN_INDEX(), "row index", row, 2, scores);
+        g.pointwise(CUDNN_POINTWISE_GEN_INDEX(), "column index", col, 3, scores);
+        Tensor keep = g.virtual(CUDNN_DATA_BOOLEAN(), c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_CMP_GE(), "row >= column", keep, -1, row, col);
+        Tensor masked = g.virtual(f, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_BINARY_SELECT(), "causal select", masked, -1, scores, negInf, keep);
+        return masked;
+    }
+
+    private static void forwardGraph(GraphBuilder g, Config c) {
+        int io = c.type().code(), f = CUDNN_DATA_FLOAT();
+        long[] bhtd = c.bhtd(), packed = GraphBuilder.packed(bhtd);
+        Tensor q = g.input(Q, io, bhtd, packed);
+        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
+        Tensor v = g.input(V, io, bhtd, packed);
+        Tensor o = g.input(O, io, bhtd, packed);
+        Tensor stats = g.input(STATS, f, c.bht1(), GraphBuilder.packed(c.bht1()));
+        Tensor scale = g.scalar(SCALE);
+
+        Tensor s = g.virtual(f, c.bhtt());
+        g.matmul(q, kT, s);
+        Tensor scaled = g.virtual(f, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_MUL(), "scale", scaled, -1, s, scale);
+        if (c.causal()) {
+            scaled = causalMask(g, c, scaled, g.scalar(NEG_INF));
+        }
+        Tensor max = g.virtual(f, c.bht1());
+        g.reduction(CUDNN_REDUCE_TENSOR_MAX(), "row max", scaled, max);
+        Tensor shifted = g.virtual(f, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_SUB(), "minus max", shifted, -1, scaled, max);
+        Tensor exp = g.virtual(f, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_EXP(), "exp", exp, -1, shifted);
+        Tensor sum = g.virtual(f, c.bht1());
+        g.reduction(CUDNN_REDUCE_TENSOR_ADD(), "row sum", exp, sum);
+        Tensor logSum = g.virtual(f, c.bht1());
+        g.pointwise(CUDNN_POINTWISE_LOG(), "log sum", logSum, -1, sum);
+        g.pointwise(CUDNN_POINTWISE_ADD(), "stats", stats, -1, max, logSum);
+        // The probabilities enter the second product in the I/O type, as cuDNN requires of that matmul's A.
+        Tensor p = g.virtual(io, c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_DIV(), "softmax", p, -1, exp, sum);
+        g.matmul(p, v, o);
+    }
+
+    private static void backwardGraph(GraphBuilder g, Config c) {
+        int io = c.type().code(), f = CUDNN_DATA_FLOAT();
+        long[] bhtd = c.bhtd(), packed = GraphBuilder.packed(bhtd);
+        long[] bhtt = c.bhtt(), transposedStrides = GraphBuilder.swapLast(GraphBuilder.packed(bhtt));
+        Tensor q = g.input(Q, io, bhtd, packed);
+        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
+        Tensor vT = g.input(V, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
+        Tensor o = g.input(O, io, bhtd, packed);
+        Tensor dO = g.input(D_O, io, bhtd, packed);
+        Tensor stats = g.input(STATS, f, c.bht1(), GraphBuilder.packed(c.bht1()));
+        Tensor dQ = g.input(D_Q, io, bhtd, packed);
+        Tensor dK = g.input(D_K, io, bhtd, packed);
+        Tensor dV = g.input(D_V, io, bhtd, packed);
+        Tensor softmaxSum = g.input(SOFTMAX_SUM, f, c.bht1(), GraphBuilder.packed(c.bht1()));
+        Tensor dQAccum = g.input(D_Q_ACCUM, f, bhtd, packed);
+        Tensor scale = g.scalar(SCALE);
+
+        // Δ = rowsum(dO · O): softmax's backward term, the same for every key.
+        Tensor dOO = g.virtual(f, bhtd);
+        g.pointwise(CUDNN_POINTWISE_MUL(), "dO * O", dOO, -1, dO, o);
+        Tensor rowSum = g.virtual(f, c.bht1());
+        g.reduction(CUDNN_REDUCE_TENSOR_ADD(), "rowsum dO * O", dOO, rowSum);
+        g.pointwise(CUDNN_POINTWISE_MUL(), "softmax sum", softmaxSum, -1, rowSum, g.scalar(ONE));
+
+        // P again from the saved statistics: exp(scale · Q Kᵀ - logsumexp).
+        Tensor s = g.virtual(f, bhtt);
+        g.matmul(q, kT, s);
+        Tensor scaled = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_MUL(), "scale", scaled, -1, s, scale);
+        Tensor shifted = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_SUB(), "minus stats", shifted, -1, scaled, stats);
+        if (c.causal()) {
+            shifted = causalMask(g, c, shifted, g.scalar(NEG_INF));
+        }
+        Tensor p = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_EXP(), "probabilities", p, -1, shifted);
+
+        // dV = Pᵀ dO
+        Tensor pT = g.virtual(io, bhtt, transposedStrides);
+        g.reshape(p, pT);
+        g.matmul(pT, dO, dV);
+
+        // dS = P · (dO Vᵀ - Δ) · scale
+        Tensor dP = g.virtual(f, bhtt);
+        g.matmul(dO, vT, dP);
+        Tensor centred = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_SUB(), "dP - sum", centred, -1, dP, softmaxSum);
+        Tensor dS0 = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_MUL(), "times P", dS0, -1, centred, p);
+        Tensor dS = g.virtual(f, bhtt);
+        g.pointwise(CUDNN_POINTWISE_MUL(), "dS scale", dS, -1, dS0, scale);
+
+        // dK = dSᵀ Q
+        Tensor dST = g.virtual(io, bhtt, transposedStrides);
+        g.reshape(dS, dST);
+        g.matmul(dST, q, dK);
+
+        // dQ = dS K, accumulated in float32, then converted
+        Tensor k = g.virtual(io, bhtd, packed);
+        g.reshape(kT, k);
+        g.matmul(dS, k, dQAccum);
+        g.pointwise(CUDNN_POINTWISE_IDENTITY(), "dQ", dQ, -1, dQAccum);
+    }
+}

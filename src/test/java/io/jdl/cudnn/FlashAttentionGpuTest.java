@@ -1,0 +1,292 @@
+package io.jdl.cudnn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jdl.backend.HalfPrecision;
+import io.jdl.cuda.CachingAllocator;
+import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.Gpu;
+import io.jdl.cuda.StandIn;
+import io.jdl.cuda.Stream;
+import io.jdl.cudnn.FlashAttention.Build;
+import io.jdl.cudnn.FlashAttention.Config;
+import io.jdl.cudnn.FlashAttention.Direction;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * cuDNN's fused flash attention (backend graph API), forward and backward, against a float64 reference computed
+ * here from the same 16-bit inputs. The reference rounds what the fused kernel holds in the 16-bit type (the
+ * probabilities entering P·V, Pᵀ entering dV, dSᵀ entering dK) and each output to it; the rest of the kernel
+ * works in float32 in an order the reference does not know, so each value may differ by one unit in the last
+ * place of its 16-bit result plus the float32/16-bit rounding of its terms.
+ */
+@Tag("gpu")
+class FlashAttentionGpuTest {
+
+    private static HalfPrecision format(CudnnDataType type) {
+        return type == CudnnDataType.HALF ? HalfPrecision.F16 : HalfPrecision.BF16;
+    }
+
+    /** The 16-bit type's relative precision (half an ulp at 1). */
+    private static double epsilon(CudnnDataType type) {
+        return type == CudnnDataType.HALF ? 0x1p-11 : 0x1p-8;
+    }
+
+    private static float round(HalfPrecision f, double v) {
+        return f.toFloat(f.fromFloat((float) v));
+    }
+
+    /** One attention problem: 16-bit inputs (as floats holding 16-bit values) and a float64 reference. */
+    private static final class Problem {
+        final Config c;
+        final HalfPrecision f;
+        final int b, h, t, d;
+        final float[] q, k, v, dO;
+        // reference forward
+        final double[] p;      // [B,H,T,T] exact probabilities
+        final double[] stats;  // [B,H,T]
+        final double[] o, oMagnitude;
+
+        Problem(Config c, long seed) {
+            this.c = c;
+            this.f = format(c.type());
+            b = c.batch();
+            h = c.heads();
+            t = c.seqLen();
+            d = c.headDim();
+            Random random = new Random(seed);
+            q = random(random);
+            k = random(random);
+            v = random(random);
+            dO = random(random);
+            int rows = b * h * t;
+            p = new double[rows * t];
+            stats = new double[rows];
+            o = new double[rows * d];
+            oMagnitude = new double[rows * d];
+            for (int bh = 0; bh < b * h; bh++) {
+                for (int i = 0; i < t; i++) {
+                    int row = bh * t + i;
+                    double max = Double.NEGATIVE_INFINITY;
+                    double[] s = new double[t];
+                    for (int j = 0; j < t; j++) {
+                        double dot = 0;
+                        for (int e = 0; e < d; e++) {
+                            dot += (double) q[row * d + e] * k[(bh * t + j) * d + e];
+                        }
+                        s[j] = c.causal() && j > i ? Double.NEGATIVE_INFINITY : dot * c.scale();
+                        max = Math.max(max, s[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < t; j++) {
+                        sum += Math.exp(s[j] - max);
+                    }
+                    stats[row] = max + Math.log(sum);
+                    for (int j = 0; j < t; j++) {
+                        p[row * t + j] = Math.exp(s[j] - max) / sum;
+                    }
+                    for (int e = 0; e < d; e++) {
+                        double acc = 0, mag = 0;
+                        for (int j = 0; j < t; j++) {
+                            double term = round(f, p[row * t + j]) * v[(bh * t + j) * d + e];
+                            acc += term;
+                            mag += Math.abs(term);
+                        }
+                        o[row * d + e] = acc;
+                        oMagnitude[row * d + e] = mag;
+                    }
+                }
+            }
+        }
+
+        private float[] random(Random random) {
+            float[] out = new float[b * h * t * d];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = round(f, random.nextGaussian());
+            }
+            return out;
+        }
+    }
+
+    private static void assertClose(String what, Problem pr, double[] expected, double[] magnitude, short[] got) {
+        double eps = epsilon(pr.c.type());
+        for (int i = 0; i < expected.length; i++) {
+            double want = round(pr.f, expected[i]);
+            double actual = pr.f.toFloat(got[i]);
+            // One 16-bit ulp at the result (2·eps relative), plus the 16-bit rounding of every term.
+            double tolerance = 2 * eps * Math.abs(want) + 2 * eps * magnitude[i] + 1e-6;
+            assertTrue(Math.abs(actual - want) <= tolerance, what + " element " + i + " of " + pr.c + ": expected "
+                    + want + " (exact " + expected[i] + "), got " + actual + ", tolerance " + tolerance);
+        }
+    }
+
+    private static DeviceMemory upload(Stream s, CachingAllocator alloc, HalfPrecision f, float[] values, Arena arena) {
+        short[] h = new short[values.length];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = f.fromFloat(values[i]);
+        }
+        DeviceMemory m = alloc.allocate(h.length * 2L);
+        s.copyToDevice(arena.allocateFrom(ValueLayout.JAVA_SHORT, h), 0, m, 0, h.length * 2L);
+        return m;
+    }
+
+    private static short[] halves(Stream s, DeviceMemory m, int n, Arena arena) {
+        MemorySegment out = arena.allocate(n * 2L);
+        s.copyToHost(m, 0, out, 0, n * 2L);
+        s.synchronize();
+        return out.toArray(ValueLayout.JAVA_SHORT);
+    }
+
+    private static float[] floats(Stream s, DeviceMemory m, int n, Arena arena) {
+        MemorySegment out = arena.allocate(n * 4L);
+        s.copyToHost(m, 0, out, 0, n * 4L);
+        s.synchronize();
+        return out.toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    private static FlashAttentionPlan ready(Build build) {
+        return assertInstanceOf(Build.Ready.class, build, () -> "unsupported: " + build).plan();
+    }
+
+    @ParameterizedTest(name = "{0} B={1} H={2} T={3} D={4} causal={5}")
+    @CsvSource({
+        "BFLOAT16, 2, 3, 7, 16, false",
+        "BFLOAT16, 2, 3, 7, 16, true",
+        "HALF, 1, 2, 33, 8, true",
+        "HALF, 3, 1, 5, 24, false",
+    })
+    void forwardAndBackwardMatchTheReference(CudnnDataType type, int b, int h, int t, int d, boolean causal) {
+        Gpu.assumeAvailable();
+        Config c = Config.of(type, b, h, t, d, causal);
+        Problem pr = new Problem(c, 31L * t + d);
+        int n = b * h * t * d, rows = b * h * t;
+        try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream);
+             CachingAllocator alloc = new CachingAllocator(); Arena arena = Arena.ofConfined();
+             FlashAttentionPlan fwd = ready(FlashAttention.plan(cudnn, c, Direction.FORWARD));
+             FlashAttentionPlan bwd = ready(FlashAttention.plan(cudnn, c, Direction.BACKWARD));
+             DeviceMemory q = upload(stream, alloc, pr.f, pr.q, arena);
+             DeviceMemory k = upload(stream, alloc, pr.f, pr.k, arena);
+             DeviceMemory v = upload(stream, alloc, pr.f, pr.v, arena);
+             DeviceMemory dO = upload(stream, alloc, pr.f, pr.dO, arena);
+             DeviceMemory o = alloc.allocate(n * 2L); DeviceMemory stats = alloc.allocate(rows * 4L);
+             DeviceMemory dQ = alloc.allocate(n * 2L); DeviceMemory dK = alloc.allocate(n * 2L);
+             DeviceMemory dV = alloc.allocate(n * 2L)) {
+            fwd.forward(cudnn, q, k, v, o, stats, alloc::allocate);
+            short[] oGot = halves(stream, o, n, arena);
+            assertClose("O", pr, pr.o, pr.oMagnitude, oGot);
+            float[] statsGot = floats(stream, stats, rows, arena);
+            for (int r = 0; r < rows; r++) {
+                assertEquals(pr.stats[r], statsGot[r], 1e-5 * (1 + Math.abs(pr.stats[r])), "stats row " + r);
+            }
+
+            bwd.backward(cudnn, q, k, v, o, dO, stats, dQ, dK, dV, alloc::allocate);
+            // The reference backward, from the device's O (as the kernel reads it) and exact probabilities.
+            double scale = c.scale(), eps = epsilon(type);
+            double[] dq = new double[n], dk = new double[n], dv = new double[n];
+            double[] dqMag = new double[n], dkMag = new double[n], dvMag = new double[n];
+            for (int bh = 0; bh < b * h; bh++) {
+                for (int i = 0; i < t; i++) {
+                    int row = bh * t + i;
+                    double delta = 0;
+                    for (int e = 0; e < d; e++) {
+                        delta += (double) pr.dO[row * d + e] * pr.f.toFloat(oGot[row * d + e]);
+                    }
+                    for (int j = 0; j < t; j++) {
+                        double p = pr.p[row * t + j];
+                        int col = bh * t + j;
+                        double dp = 0;
+                        for (int e = 0; e < d; e++) {
+                            dp += (double) pr.dO[row * d + e] * pr.v[col * d + e];
+                            double term = round(pr.f, p) * pr.dO[row * d + e];
+                            dv[col * d + e] += term;
+                            dvMag[col * d + e] += Math.abs(term);
+                        }
+                        double ds = p * (dp - delta) * scale;
+                        // dS is float32 inside the kernel; its size bounds the error of what is built from it.
+                        double dsError = Math.abs(p) * (Math.abs(dp) + Math.abs(delta)) * Math.abs(scale);
+                        for (int e = 0; e < d; e++) {
+                            dq[row * d + e] += ds * pr.k[col * d + e];
+                            dqMag[row * d + e] += dsError * Math.abs(pr.k[col * d + e]);
+                            dk[col * d + e] += round(pr.f, ds) * pr.q[row * d + e];
+                            dkMag[col * d + e] += dsError * Math.abs(pr.q[row * d + e]);
+                        }
+                    }
+                }
+            }
+            assertClose("dV", pr, dv, dvMag, halves(stream, dV, n, arena));
+            assertClose("dQ", pr, dq, dqMag, halves(stream, dQ, n, arena));
+            assertClose("dK", pr, dk, dkMag, halves(stream, dK, n, arena));
+            assertTrue(eps > 0);
+        }
+    }
+
+    /** cuDNN runs fused attention on 16-bit data with a head dimension that is a multiple of 8; else: fall back. */
+    @Test
+    void unsupportedConfigurationsAreReportedNotThrown() {
+        Gpu.assumeAvailable();
+        try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream)) {
+            long before = StandIn.isLoaded() ? liveCudnnObjects() : 0;
+            for (Config c : new Config[] {Config.of(CudnnDataType.FLOAT, 1, 2, 16, 16, false),
+                                          Config.of(CudnnDataType.BFLOAT16, 1, 2, 16, 12, true)}) {
+                for (Direction dir : Direction.values()) {
+                    Build build = FlashAttention.plan(cudnn, c, dir);
+                    Build.Unsupported u = assertInstanceOf(Build.Unsupported.class, build, () -> c + " " + dir);
+                    assertTrue(u.reason().contains("engine"), u.reason());
+                }
+            }
+            if (StandIn.isLoaded()) {
+                assertEquals(before, liveCudnnObjects(), "descriptors left by unsupported builds");
+            }
+        }
+    }
+
+    @Test
+    void plansCheckTheirOperandsAndDirectionAndFreeEveryDescriptor() {
+        Gpu.assumeAvailable();
+        Config c = Config.of(CudnnDataType.BFLOAT16, 1, 1, 8, 8, false);
+        try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream);
+             CachingAllocator alloc = new CachingAllocator()) {
+            long before = StandIn.isLoaded() ? liveCudnnObjects() : 0;
+            try (FlashAttentionPlan fwd = ready(FlashAttention.plan(cudnn, c, Direction.FORWARD));
+                 DeviceMemory full = alloc.allocate(64 * 2L); DeviceMemory small = alloc.allocate(64 * 2L - 2);
+                 DeviceMemory stats = alloc.allocate(8 * 4L)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> fwd.forward(cudnn, full, full, small, full, stats, alloc::allocate));
+                assertTrue(e.getMessage().contains("operand v") && e.getMessage().contains("128 bytes"), e.getMessage());
+                assertThrows(IllegalStateException.class, () -> fwd.backward(cudnn, full, full, full, full, full, stats,
+                        full, full, full, alloc::allocate));
+                assertThrows(IllegalArgumentException.class, () -> Config.of(CudnnDataType.HALF, 1, 0, 8, 8, false));
+            }
+            if (StandIn.isLoaded()) {
+                assertEquals(before, liveCudnnObjects(), "descriptors left by a closed plan");
+            }
+        }
+    }
+
+    /** cuDNN handles and descriptors alive in the stand-in. */
+    private static long liveCudnnObjects() {
+        Assumptions.assumeTrue(StandIn.isLoaded());
+        MemorySegment f = SymbolLookup.loaderLookup().find("standinCudnnLiveObjects").orElseThrow();
+        MethodHandle h = Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+        try {
+            return (long) h.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+}
