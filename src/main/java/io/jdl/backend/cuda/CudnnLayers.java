@@ -6,6 +6,10 @@ import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cudnn.ConvolutionPlan;
 import io.jdl.cudnn.Cudnn;
+import io.jdl.cudnn.CudnnDataType;
+import io.jdl.cudnn.FlashAttention;
+import io.jdl.cudnn.FlashAttentionPlan;
+import io.jdl.cudnn.FlashAttentionPlans;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -13,14 +17,22 @@ import java.util.function.BooleanSupplier;
 /**
  * The layers {@link CudaBackend} runs through cuDNN on device memory: convolution, pooling and batch norm,
  * all NCHW float32, with their descriptors from the backend's {@link DescriptorCache} and convolution plans
- * cached per shape and math mode. Zero-element operands are handled here as on the CPU backend:
+ * cached per shape, data type and math mode.
+ *
+ * <p>Half precision (internal until tensors carry a dtype): the convolutions also take bfloat16/float16 device
+ * memory ({@link #conv2d(ConvShape, CudnnDataType, DeviceMemory, DeviceMemory, DeviceMemory)} and the backward
+ * twins), and {@link #flashAttentionForward} / {@link #flashAttentionBackward} run cuDNN's fused attention,
+ * answering false where cuDNN declines the configuration so that the caller runs its GEMM attention instead. Zero-element operands are handled here as on the CPU backend:
  * an empty output is left alone, an output reduced over an empty extent is zero.
  *
  * <p>Owned by one backend and used from one thread at a time, like the cuDNN handle.
  */
 final class CudnnLayers {
-    /** A convolution shape under one math mode: TF32 on and off choose (and run) different algorithms. */
-    private record PlanKey(ConvShape shape, boolean tf32) {}
+    /**
+     * A convolution shape, data type and math mode: TF32 on and off choose (and run) different algorithms;
+     * half data always allows tensor cores.
+     */
+    private record PlanKey(ConvShape shape, CudnnDataType type, boolean tensorOps) {}
 
     private final Cudnn cudnn;
     private final CachingAllocator allocator;
@@ -29,6 +41,7 @@ final class CudnnLayers {
     private final CudaElementwise elementwise;
     /** Convolution algorithms and descriptors, chosen once per shape and math mode. */
     private final Map<PlanKey, ConvolutionPlan> convPlans = new HashMap<>();
+    private final FlashAttentionPlans attentionPlans;
 
     /** {@code tf32}: whether convolutions may use TF32 now ({@code Precision::cudnnAllowTf32}), read per call. */
     CudnnLayers(Cudnn cudnn, CachingAllocator allocator, BooleanSupplier tf32, DescriptorCache descriptors,
@@ -38,11 +51,21 @@ final class CudnnLayers {
         this.tf32 = tf32;
         this.descriptors = descriptors;
         this.elementwise = elementwise;
+        this.attentionPlans = new FlashAttentionPlans(cudnn);
     }
 
     /** Sets the first {@code n} floats of {@code m} to {@code value} (nothing for n = 0). */
     private void fill(DeviceMemory m, long n, float value) {
         elementwise.fill(m, n, value);
+    }
+
+    /** Sets the first {@code n} elements of {@code type} to +0 (all-zero bits in each of the three formats). */
+    private void zero(DeviceMemory m, long n, CudnnDataType type) {
+        if (type == CudnnDataType.FLOAT) {
+            fill(m, n, 0f);
+        } else if (n > 0) {
+            cudnn.stream().memset(m, 0, 0, n * type.bytes());
+        }
     }
 
     /** A workspace block from the caching allocator (null for none); freed blocks are reused at once. */
@@ -52,38 +75,79 @@ final class CudnnLayers {
 
     // ---- convolution ----
 
-    private ConvolutionPlan plan(ConvShape s) {
-        boolean on = tf32.getAsBoolean();
-        return convPlans.computeIfAbsent(new PlanKey(s, on), key -> new ConvolutionPlan(cudnn, s.n(), s.c(), s.h(),
-                s.w(), s.k(), s.r(), s.s(), s.padH(), s.padW(), s.strideH(), s.strideW(), s.dilationH(), s.dilationW(),
-                s.groups(), s.outH(), s.outW(), on));
+    private ConvolutionPlan plan(ConvShape s, CudnnDataType type) {
+        boolean tensorOps = type != CudnnDataType.FLOAT || tf32.getAsBoolean();
+        return convPlans.computeIfAbsent(new PlanKey(s, type, tensorOps), key -> new ConvolutionPlan(cudnn, type, s.n(),
+                s.c(), s.h(), s.w(), s.k(), s.r(), s.s(), s.padH(), s.padW(), s.strideH(), s.strideW(), s.dilationH(),
+                s.dilationW(), s.groups(), s.outH(), s.outW(), tensorOps));
     }
 
     void conv2d(ConvShape s, DeviceMemory x, DeviceMemory w, DeviceMemory y) {
+        conv2d(s, CudnnDataType.FLOAT, x, w, y);
+    }
+
+    /** y = conv(x, w) with every operand of {@code type}, computed in float32. */
+    void conv2d(ConvShape s, CudnnDataType type, DeviceMemory x, DeviceMemory w, DeviceMemory y) {
         long outputs = (long) s.n() * s.k() * s.outH() * s.outW();
         if (outputs > 0 && s.c() == 0) {
-            fill(y, outputs, 0f);
+            zero(y, outputs, type);
         } else if (outputs > 0) {
-            plan(s).forward(cudnn, x, w, y, this::workspace);
+            plan(s, type).forward(cudnn, x, w, y, this::workspace);
         }
     }
 
     void conv2dBackwardData(ConvShape s, DeviceMemory w, DeviceMemory dy, DeviceMemory dx) {
+        conv2dBackwardData(s, CudnnDataType.FLOAT, w, dy, dx);
+    }
+
+    void conv2dBackwardData(ConvShape s, CudnnDataType type, DeviceMemory w, DeviceMemory dy, DeviceMemory dx) {
         long inputs = (long) s.n() * s.c() * s.h() * s.w();
         if (inputs > 0 && s.k() == 0) {
-            fill(dx, inputs, 0f);
+            zero(dx, inputs, type);
         } else if (inputs > 0) {
-            plan(s).backwardData(cudnn, w, dy, dx, this::workspace);
+            plan(s, type).backwardData(cudnn, w, dy, dx, this::workspace);
         }
     }
 
     void conv2dBackwardFilter(ConvShape s, DeviceMemory x, DeviceMemory dy, DeviceMemory dw) {
+        conv2dBackwardFilter(s, CudnnDataType.FLOAT, x, dy, dw);
+    }
+
+    void conv2dBackwardFilter(ConvShape s, CudnnDataType type, DeviceMemory x, DeviceMemory dy, DeviceMemory dw) {
         long weights = (long) s.k() * (s.c() / s.groups()) * s.r() * s.s();
         if (weights > 0 && s.n() == 0) {
-            fill(dw, weights, 0f);
+            zero(dw, weights, type);
         } else if (weights > 0) {
-            plan(s).backwardFilter(cudnn, x, dy, dw, this::workspace);
+            plan(s, type).backwardFilter(cudnn, x, dy, dw, this::workspace);
         }
+    }
+
+    // ---- fused attention (16-bit [B, H, T, D] operands, float32 statistics) ----
+
+    /**
+     * O and the log-sum-exp statistics through cuDNN's flash attention; false (nothing written) when cuDNN declines
+     * {@code config}, and the caller runs its GEMM attention.
+     */
+    boolean flashAttentionForward(FlashAttention.Config config, DeviceMemory q, DeviceMemory k, DeviceMemory v,
+                                  DeviceMemory o, DeviceMemory stats) {
+        if (!(attentionPlans.get(config, FlashAttention.Direction.FORWARD)
+                instanceof FlashAttention.Build.Ready(FlashAttentionPlan plan))) {
+            return false;
+        }
+        plan.forward(cudnn, q, k, v, o, stats, this::workspace);
+        return true;
+    }
+
+    /** dQ, dK, dV through cuDNN's flash attention from the forward's O and statistics; false when declined. */
+    boolean flashAttentionBackward(FlashAttention.Config config, DeviceMemory q, DeviceMemory k, DeviceMemory v,
+                                   DeviceMemory o, DeviceMemory dO, DeviceMemory stats, DeviceMemory dQ,
+                                   DeviceMemory dK, DeviceMemory dV) {
+        if (!(attentionPlans.get(config, FlashAttention.Direction.BACKWARD)
+                instanceof FlashAttention.Build.Ready(FlashAttentionPlan plan))) {
+            return false;
+        }
+        plan.backward(cudnn, q, k, v, o, dO, stats, dQ, dK, dV, this::workspace);
+        return true;
     }
 
     // ---- pooling ----
