@@ -9,6 +9,9 @@
 // range it reads or writes with standin_span() *before* it enqueues work, so a wrong leading dimension,
 // stride or element count fails the call synchronously with a message naming the function, the argument
 // and the overrun; the computation itself then runs on the stream's worker thread.
+//
+// libcudnn.so.9 also implements the subset of cuDNN's backend (graph) API that jdl's fused flash attention builds
+// (cudnn_backend.h: which descriptors, how a graph is validated and interpreted, what the one engine accepts).
 #pragma once
 
 #include <cstddef>
