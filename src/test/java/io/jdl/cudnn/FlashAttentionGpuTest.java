@@ -1,5 +1,7 @@
 package io.jdl.cudnn;
 
+import static io.jdl.bindings.cudnn.cudnn_h.CUDNN_STATUS_EXECUTION_FAILED;
+import static io.jdl.bindings.cudnn.cudnn_h.CUDNN_STATUS_INTERNAL_ERROR;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -301,6 +303,45 @@ class FlashAttentionGpuTest {
             if (StandIn.isLoaded()) {
                 assertEquals(before, liveCudnnObjects(), "descriptors left by a closed plan");
             }
+        }
+    }
+
+    /** A failure anywhere while building, or in the run, throws by name and leaves no descriptor or memory behind. */
+    @Test
+    void failuresLeaveNothingBehind() {
+        Gpu.assumeAvailable();
+        Assumptions.assumeTrue(StandIn.isLoaded(), "fault injection needs the host stand-in");
+        Config c = Config.of(CudnnDataType.HALF, 1, 2, 8, 8, true);
+        try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream);
+             CachingAllocator alloc = new CachingAllocator()) {
+            long before = liveCudnnObjects();
+            for (String call : new String[] {"cudnnBackendCreateDescriptor", "cudnnBackendSetAttribute",
+                                             "cudnnBackendFinalize"}) {
+                for (long nth : new long[] {1, 7, 40}) {
+                    StandIn.failCall(call, CUDNN_STATUS_INTERNAL_ERROR(), nth);
+                    try {
+                        CudnnException e = assertThrows(CudnnException.class,
+                                () -> FlashAttention.plan(cudnn, c, Direction.BACKWARD), call + " #" + nth);
+                        assertTrue(e.getMessage().contains(call), e.getMessage());
+                    } finally {
+                        StandIn.failCall(call, 0, 0);
+                    }
+                    assertEquals(before, liveCudnnObjects(), "descriptors left after " + call + " #" + nth + " failed");
+                }
+            }
+            try (FlashAttentionPlan bwd = ready(FlashAttention.plan(cudnn, c, Direction.BACKWARD));
+                 DeviceMemory io = alloc.allocate(128 * 2L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
+                long withPlan = liveCudnnObjects(), allocated = alloc.allocatedBytes();
+                StandIn.failCall("cudnnBackendExecute", CUDNN_STATUS_EXECUTION_FAILED(), 1);
+                CudnnException e = assertThrows(CudnnException.class, () -> bwd.backward(cudnn, io, io, io, io, io, stats,
+                        io, io, io, alloc::allocate));
+                assertTrue(e.getMessage().contains("cudnnBackendExecute"), e.getMessage());
+                assertEquals(withPlan, liveCudnnObjects(), "variant pack left by a failed run");
+                assertEquals(allocated, alloc.allocatedBytes(), "workspace left by a failed run");
+            } finally {
+                StandIn.failCall("cudnnBackendExecute", 0, 0);
+            }
+            assertEquals(before, liveCudnnObjects());
         }
     }
 
