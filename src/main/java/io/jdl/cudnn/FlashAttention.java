@@ -118,15 +118,24 @@ public final class FlashAttention {
         }
     }
 
+    /** scale · Q Kᵀ [B, H, T, T] in float32. */
+    private static Tensor scaledScores(GraphBuilder g, Config c, Tensor q, Tensor kT, Tensor scale) {
+        Tensor s = g.virtual(CUDNN_DATA_FLOAT(), c.bhtt());
+        g.matmul(q, kT, s);
+        Tensor scaled = g.virtual(CUDNN_DATA_FLOAT(), c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_MUL(), "scale", scaled, -1, s, scale);
+        return scaled;
+    }
+
     /** (causal) scores = select(scores, -inf, row ≥ column). */
     private static Tensor causalMask(GraphBuilder g, Config c, Tensor scores, Tensor negInf) {
-        int f = CUDNN_DATA_FLOAT(), i32 = CUDNN_DATA_INT32();
+        int i32 = CUDNN_DATA_INT32();
         Tensor row = g.virtual(i32, c.bhtt()), col = g.virtual(i32, c.bhtt());
         g.pointwise(CUDNN_POINTWISE_GEN_INDEX(), "row index", row, 2, scores);
         g.pointwise(CUDNN_POINTWISE_GEN_INDEX(), "column index", col, 3, scores);
         Tensor keep = g.virtual(CUDNN_DATA_BOOLEAN(), c.bhtt());
         g.pointwise(CUDNN_POINTWISE_CMP_GE(), "row >= column", keep, -1, row, col);
-        Tensor masked = g.virtual(f, c.bhtt());
+        Tensor masked = g.virtual(CUDNN_DATA_FLOAT(), c.bhtt());
         g.pointwise(CUDNN_POINTWISE_BINARY_SELECT(), "causal select", masked, -1, scores, negInf, keep);
         return masked;
     }
@@ -141,10 +150,7 @@ public final class FlashAttention {
         Tensor stats = g.input(STATS, f, c.bht1(), GraphBuilder.packed(c.bht1()));
         Tensor scale = g.scalar(SCALE);
 
-        Tensor s = g.virtual(f, c.bhtt());
-        g.matmul(q, kT, s);
-        Tensor scaled = g.virtual(f, c.bhtt());
-        g.pointwise(CUDNN_POINTWISE_MUL(), "scale", scaled, -1, s, scale);
+        Tensor scaled = scaledScores(g, c, q, kT, scale);
         if (c.causal()) {
             scaled = causalMask(g, c, scaled, g.scalar(NEG_INF));
         }
@@ -190,10 +196,7 @@ public final class FlashAttention {
         g.pointwise(CUDNN_POINTWISE_MUL(), "softmax sum", softmaxSum, -1, rowSum, g.scalar(ONE));
 
         // P again from the saved statistics: exp(scale · Q Kᵀ - logsumexp).
-        Tensor s = g.virtual(f, bhtt);
-        g.matmul(q, kT, s);
-        Tensor scaled = g.virtual(f, bhtt);
-        g.pointwise(CUDNN_POINTWISE_MUL(), "scale", scaled, -1, s, scale);
+        Tensor scaled = scaledScores(g, c, q, kT, scale);
         Tensor shifted = g.virtual(f, bhtt);
         g.pointwise(CUDNN_POINTWISE_SUB(), "minus stats", shifted, -1, scaled, stats);
         if (c.causal()) {

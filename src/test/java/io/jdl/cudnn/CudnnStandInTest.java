@@ -13,12 +13,8 @@ import io.jdl.cuda.Gpu;
 import io.jdl.cuda.StandIn;
 import io.jdl.cuda.Stream;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.function.LongFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -51,33 +47,23 @@ class CudnnStandInTest {
         }
     }
 
-    /** cuDNN handles and descriptors alive in the stand-in. */
-    private static long liveCudnnObjects() {
-        MemorySegment f = SymbolLookup.loaderLookup().find("standinCudnnLiveObjects").orElseThrow();
-        MethodHandle h = Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.of(ValueLayout.JAVA_LONG));
-        try {
-            return (long) h.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
 
     @Test
     void failedDescriptorSetupLeavesNoDescriptor() {
-        long before = liveCudnnObjects();
+        long before = DeviceBuffers.liveCudnnObjects();
         StandIn.failCall("cudnnSetTensorNdDescriptor", CUDNN_STATUS_BAD_PARAM(), 1);
         CudnnException e = assertThrows(CudnnException.class, () -> TensorDescriptor.of(2, 3));
         assertTrue(e.getMessage().contains("cudnnSetTensorNdDescriptor"), e.getMessage());
         StandIn.failCall("cudnnSetConvolutionMathType", CUDNN_STATUS_BAD_PARAM(), 1);
         assertThrows(CudnnException.class, () -> new ConvolutionDescriptor(1, 1, 1, 1, 1, 1, 1, false));
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream)) {
-            long withHandle = liveCudnnObjects();
+            long withHandle = DeviceBuffers.liveCudnnObjects();
             StandIn.failCall("cudnnGetConvolutionBackwardDataAlgorithm_v7", CUDNN_STATUS_BAD_PARAM(), 1);
             assertThrows(CudnnException.class, () -> new ConvolutionPlan(cudnn, 1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1,
                     5, 5, false));
-            assertEquals(withHandle, liveCudnnObjects(), "descriptors left by a plan that failed to build");
+            assertEquals(withHandle, DeviceBuffers.liveCudnnObjects(), "descriptors left by a plan that failed to build");
         }
-        assertEquals(before, liveCudnnObjects(), "descriptors left by failed setups");
+        assertEquals(before, DeviceBuffers.liveCudnnObjects(), "descriptors left by failed setups");
     }
 
     @Test
@@ -97,7 +83,7 @@ class CudnnStandInTest {
             stream.copyToDevice(arena.allocateFrom(ValueLayout.JAVA_FLOAT, w), 0, gw, 0, w.length * 4L);
             LongFunction<DeviceMemory> workspaces = alloc::allocate;
             plan.forward(cudnn, gx, gw, gy, workspaces);
-            float[] expected = download(stream, gy, 75, arena);
+            float[] expected = DeviceBuffers.floats(stream, gy, 75, arena);
 
             // Every candidate fails once: the run throws, naming the injected status, and nothing is left stuck.
             StandIn.failCall("cudnnConvolutionForward", CUDNN_STATUS_EXECUTION_FAILED(), 0);
@@ -107,15 +93,8 @@ class CudnnStandInTest {
             StandIn.failCall("cudnnConvolutionForward", 0, 0);
             try (DeviceMemory gy2 = alloc.allocate(3 * 25 * 4L)) {
                 plan.forward(cudnn, gx, gw, gy2, workspaces);
-                assertArrayEquals(expected, download(stream, gy2, 75, arena));
+                assertArrayEquals(expected, DeviceBuffers.floats(stream, gy2, 75, arena));
             }
         }
-    }
-
-    private static float[] download(Stream stream, DeviceMemory m, int n, Arena arena) {
-        MemorySegment out = arena.allocate(n * 4L);
-        stream.copyToHost(m, 0, out, 0, n * 4L);
-        stream.synchronize();
-        return out.toArray(ValueLayout.JAVA_FLOAT);
     }
 }

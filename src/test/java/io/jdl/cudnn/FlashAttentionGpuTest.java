@@ -18,12 +18,6 @@ import io.jdl.cudnn.FlashAttention.Config;
 import io.jdl.cudnn.FlashAttention.Direction;
 import io.jdl.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -143,23 +137,7 @@ class FlashAttentionGpuTest {
         for (int i = 0; i < h.length; i++) {
             h[i] = f.fromFloat(values[i]);
         }
-        DeviceMemory m = alloc.allocate(h.length * 2L);
-        s.copyToDevice(arena.allocateFrom(ValueLayout.JAVA_SHORT, h), 0, m, 0, h.length * 2L);
-        return m;
-    }
-
-    private static short[] halves(Stream s, DeviceMemory m, int n, Arena arena) {
-        MemorySegment out = arena.allocate(n * 2L);
-        s.copyToHost(m, 0, out, 0, n * 2L);
-        s.synchronize();
-        return out.toArray(ValueLayout.JAVA_SHORT);
-    }
-
-    private static float[] floats(Stream s, DeviceMemory m, int n, Arena arena) {
-        MemorySegment out = arena.allocate(n * 4L);
-        s.copyToHost(m, 0, out, 0, n * 4L);
-        s.synchronize();
-        return out.toArray(ValueLayout.JAVA_FLOAT);
+        return DeviceBuffers.upload(s, alloc, arena, h);
     }
 
     private static FlashAttentionPlan ready(Build build) {
@@ -190,9 +168,9 @@ class FlashAttentionGpuTest {
              DeviceMemory dQ = alloc.allocate(n * 2L); DeviceMemory dK = alloc.allocate(n * 2L);
              DeviceMemory dV = alloc.allocate(n * 2L)) {
             fwd.forward(cudnn, q, k, v, o, stats, alloc::allocate);
-            short[] oGot = halves(stream, o, n, arena);
+            short[] oGot = DeviceBuffers.shorts(stream, o, n, arena);
             assertClose("O", pr, pr.o, pr.oMagnitude, oGot);
-            float[] statsGot = floats(stream, stats, rows, arena);
+            float[] statsGot = DeviceBuffers.floats(stream, stats, rows, arena);
             for (int r = 0; r < rows; r++) {
                 assertEquals(pr.stats[r], statsGot[r], 1e-5 * (1 + Math.abs(pr.stats[r])), "stats row " + r);
             }
@@ -235,8 +213,8 @@ class FlashAttentionGpuTest {
                     }
                 }
             }
-            short[] dVGot = halves(stream, dV, n, arena), dQGot = halves(stream, dQ, n, arena);
-            short[] dKGot = halves(stream, dK, n, arena);
+            short[] dVGot = DeviceBuffers.shorts(stream, dV, n, arena), dQGot = DeviceBuffers.shorts(stream, dQ, n, arena);
+            short[] dKGot = DeviceBuffers.shorts(stream, dK, n, arena);
             assertClose("dV", pr, dv, dvMag, dVGot);
             assertClose("dQ", pr, dq, dqMag, dQGot);
             assertClose("dK", pr, dk, dkMag, dKGot);
@@ -268,7 +246,7 @@ class FlashAttentionGpuTest {
     void unsupportedConfigurationsAreReportedNotThrown() {
         Gpu.assumeAvailable();
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream)) {
-            long before = StandIn.isLoaded() ? liveCudnnObjects() : 0;
+            long before = StandIn.isLoaded() ? DeviceBuffers.liveCudnnObjects() : 0;
             for (Config c : new Config[] {Config.of(CudnnDataType.FLOAT, 1, 2, 16, 16, false),
                                           Config.of(CudnnDataType.BFLOAT16, 1, 2, 16, 12, true)}) {
                 for (Direction dir : Direction.values()) {
@@ -278,7 +256,7 @@ class FlashAttentionGpuTest {
                 }
             }
             if (StandIn.isLoaded()) {
-                assertEquals(before, liveCudnnObjects(), "descriptors left by unsupported builds");
+                assertEquals(before, DeviceBuffers.liveCudnnObjects(), "descriptors left by unsupported builds");
             }
         }
     }
@@ -289,7 +267,7 @@ class FlashAttentionGpuTest {
         Config c = Config.of(CudnnDataType.BFLOAT16, 1, 1, 8, 8, false);
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream);
              CachingAllocator alloc = new CachingAllocator()) {
-            long before = StandIn.isLoaded() ? liveCudnnObjects() : 0;
+            long before = StandIn.isLoaded() ? DeviceBuffers.liveCudnnObjects() : 0;
             try (FlashAttentionPlan fwd = ready(FlashAttention.plan(cudnn, c, Direction.FORWARD));
                  DeviceMemory full = alloc.allocate(64 * 2L); DeviceMemory small = alloc.allocate(64 * 2L - 2);
                  DeviceMemory stats = alloc.allocate(8 * 4L)) {
@@ -301,7 +279,7 @@ class FlashAttentionGpuTest {
                 assertThrows(IllegalArgumentException.class, () -> Config.of(CudnnDataType.HALF, 1, 0, 8, 8, false));
             }
             if (StandIn.isLoaded()) {
-                assertEquals(before, liveCudnnObjects(), "descriptors left by a closed plan");
+                assertEquals(before, DeviceBuffers.liveCudnnObjects(), "descriptors left by a closed plan");
             }
         }
     }
@@ -314,7 +292,7 @@ class FlashAttentionGpuTest {
         Config c = Config.of(CudnnDataType.HALF, 1, 2, 8, 8, true);
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream);
              CachingAllocator alloc = new CachingAllocator()) {
-            long before = liveCudnnObjects();
+            long before = DeviceBuffers.liveCudnnObjects();
             for (String call : new String[] {"cudnnBackendCreateDescriptor", "cudnnBackendSetAttribute",
                                              "cudnnBackendFinalize"}) {
                 for (long nth : new long[] {1, 7, 40}) {
@@ -326,34 +304,22 @@ class FlashAttentionGpuTest {
                     } finally {
                         StandIn.failCall(call, 0, 0);
                     }
-                    assertEquals(before, liveCudnnObjects(), "descriptors left after " + call + " #" + nth + " failed");
+                    assertEquals(before, DeviceBuffers.liveCudnnObjects(), "descriptors left after " + call + " #" + nth + " failed");
                 }
             }
             try (FlashAttentionPlan bwd = ready(FlashAttention.plan(cudnn, c, Direction.BACKWARD));
                  DeviceMemory io = alloc.allocate(128 * 2L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
-                long withPlan = liveCudnnObjects(), allocated = alloc.allocatedBytes();
+                long withPlan = DeviceBuffers.liveCudnnObjects(), allocated = alloc.allocatedBytes();
                 StandIn.failCall("cudnnBackendExecute", CUDNN_STATUS_EXECUTION_FAILED(), 1);
                 CudnnException e = assertThrows(CudnnException.class, () -> bwd.backward(cudnn, io, io, io, io, io, stats,
                         io, io, io, alloc::allocate));
                 assertTrue(e.getMessage().contains("cudnnBackendExecute"), e.getMessage());
-                assertEquals(withPlan, liveCudnnObjects(), "variant pack left by a failed run");
+                assertEquals(withPlan, DeviceBuffers.liveCudnnObjects(), "variant pack left by a failed run");
                 assertEquals(allocated, alloc.allocatedBytes(), "workspace left by a failed run");
             } finally {
                 StandIn.failCall("cudnnBackendExecute", 0, 0);
             }
-            assertEquals(before, liveCudnnObjects());
-        }
-    }
-
-    /** cuDNN handles and descriptors alive in the stand-in. */
-    private static long liveCudnnObjects() {
-        Assumptions.assumeTrue(StandIn.isLoaded());
-        MemorySegment f = SymbolLookup.loaderLookup().find("standinCudnnLiveObjects").orElseThrow();
-        MethodHandle h = Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.of(ValueLayout.JAVA_LONG));
-        try {
-            return (long) h.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            assertEquals(before, DeviceBuffers.liveCudnnObjects());
         }
     }
 }

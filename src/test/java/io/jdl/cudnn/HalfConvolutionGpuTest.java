@@ -131,19 +131,6 @@ class HalfConvolutionGpuTest {
         }
     }
 
-    private static DeviceMemory upload(Stream stream, CachingAllocator alloc, short[] values, Arena arena) {
-        DeviceMemory m = alloc.allocate(values.length * 2L);
-        stream.copyToDevice(arena.allocateFrom(ValueLayout.JAVA_SHORT, values), 0, m, 0, values.length * 2L);
-        return m;
-    }
-
-    private static short[] download(Stream stream, DeviceMemory m, int n, Arena arena) {
-        MemorySegment out = arena.allocate(n * 2L);
-        stream.copyToHost(m, 0, out, 0, n * 2L);
-        stream.synchronize();
-        return out.toArray(ValueLayout.JAVA_SHORT);
-    }
-
     @ParameterizedTest
     @EnumSource(value = CudnnDataType.class, names = {"BFLOAT16", "HALF"})
     void forwardAndBothBackwardsMatchTheHalfReference(CudnnDataType type) {
@@ -169,16 +156,16 @@ class HalfConvolutionGpuTest {
                     dwMag[wi] += Math.abs(x[xi] * dy[yi]);
                 });
                 try (ConvolutionPlan plan = s.plan(cudnn, type);
-                     DeviceMemory gx = upload(stream, alloc, xh, arena); DeviceMemory gw = upload(stream, alloc, wh, arena);
-                     DeviceMemory gdy = upload(stream, alloc, dyh, arena); DeviceMemory gy = alloc.allocate(yn * 2L);
+                     DeviceMemory gx = DeviceBuffers.upload(stream, alloc, arena, xh); DeviceMemory gw = DeviceBuffers.upload(stream, alloc, arena, wh);
+                     DeviceMemory gdy = DeviceBuffers.upload(stream, alloc, arena, dyh); DeviceMemory gy = alloc.allocate(yn * 2L);
                      DeviceMemory gdx = alloc.allocate(xn * 2L); DeviceMemory gdw = alloc.allocate(wn * 2L)) {
                     plan.forward(cudnn, gx, gw, gy, alloc::allocate);
                     plan.backwardData(cudnn, gw, gdy, gdx, alloc::allocate);
                     plan.backwardFilter(cudnn, gx, gdy, gdw, alloc::allocate);
                     String where = type + " " + s;
-                    assertClose("forward " + where, format, y, yMag, download(stream, gy, yn, arena));
-                    assertClose("backward data " + where, format, dx, dxMag, download(stream, gdx, xn, arena));
-                    assertClose("backward filter " + where, format, dw, dwMag, download(stream, gdw, wn, arena));
+                    assertClose("forward " + where, format, y, yMag, DeviceBuffers.shorts(stream, gy, yn, arena));
+                    assertClose("backward data " + where, format, dx, dxMag, DeviceBuffers.shorts(stream, gdx, xn, arena));
+                    assertClose("backward filter " + where, format, dw, dwMag, DeviceBuffers.shorts(stream, gdw, wn, arena));
                 }
             }
         }
