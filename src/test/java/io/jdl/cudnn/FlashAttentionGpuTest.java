@@ -252,7 +252,8 @@ class FlashAttentionGpuTest {
                 for (Direction dir : Direction.values()) {
                     Build build = FlashAttention.plan(cudnn, c, dir);
                     Build.Unsupported u = assertInstanceOf(Build.Unsupported.class, build, () -> c + " " + dir);
-                    assertTrue(u.reason().contains("engine"), u.reason());
+                    // Refused by the graph, the heuristics (cuDNN declines ...) or every engine (no engine runs ...).
+                    assertTrue(u.reason().contains("cuDNN declines") || u.reason().contains("no engine runs"), u.reason());
                 }
             }
             if (StandIn.isLoaded()) {
