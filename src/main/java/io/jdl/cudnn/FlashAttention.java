@@ -19,7 +19,7 @@ import java.util.Objects;
  *   S   = matmul(Q[1], Kᵀ[2])                 [B,H,T,T] v f   (Kᵀ: K's memory as [B,H,D,T])
  *   S1  = S · scale[6]                                      (scale by value)
  *   (causal) r = gen_index(S1, axis 2), c = gen_index(S1, axis 3)   int32
- *            m = r ≥ c (bool); S1 = select(S1, -inf[7], m)
+ *            m = r ≥ c (bool); S1 = select(S1, -inf[7], m)  (-FLT_MAX before cuDNN 9.10, as the frontend)
  *   M   = reduce_max(S1)                       [B,H,T,1] v f
  *   E   = exp(S1 - M)
  *   Z   = reduce_add(E)                        [B,H,T,1] v f

@@ -30,6 +30,8 @@ public final class FlashAttentionPlan extends NativeResource {
     private static final int MAX_ENGINE_CONFIGS = 8;
     /** cuDNN 9.6 stopped needing the frontend to zero dQ's accumulator. */
     private static final long ZEROES_DQ_ACCUMULATOR_SINCE = 90600;
+    /** Before cuDNN 9.10 the frontend masks with float's lowest value, "preferred for softmax"; since, with -inf. */
+    private static final long MASKS_WITH_INFINITY_SINCE = 91000;
 
     private final Config config;
     private final Direction direction;
@@ -47,7 +49,8 @@ public final class FlashAttentionPlan extends NativeResource {
         this.plan = plan;
         this.cudnnWorkspace = cudnnWorkspace;
         this.scale = scalars.allocateFrom(ValueLayout.JAVA_FLOAT, config.scale());
-        this.negInf = scalars.allocateFrom(ValueLayout.JAVA_FLOAT, Float.NEGATIVE_INFINITY);
+        this.negInf = scalars.allocateFrom(ValueLayout.JAVA_FLOAT,
+                Cudnn.version() < MASKS_WITH_INFINITY_SINCE ? -Float.MAX_VALUE : Float.NEGATIVE_INFINITY);
         this.one = scalars.allocateFrom(ValueLayout.JAVA_FLOAT, 1f);
     }
 
