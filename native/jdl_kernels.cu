@@ -112,85 +112,92 @@ extern "C" __global__ void jdl_gelu_backward(const float* x, const float* dy, fl
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Softmax cross-entropy over rows of logits [rows, classes]; one block of JDL_BLOCK threads per row.
+// Softmax cross-entropy of logits [rows, classes] against int targets [rows], one kernel each way.
 // A target outside [0, classes) that is not ignoreIndex gives NaN (loss) / a NaN row (gradient), so that
 // a bad label shows instead of reading out of bounds.
 
-// lossPerRow[r] = logsumexp(logits[r, :]) - logits[r, target[r]], 0 where target[r] == ignoreIndex
-extern "C" __global__ void jdl_softmax_cross_entropy_rows(const float* logits, const int* targets, float* lossPerRow,
-                                                          int rows, int classes, int ignoreIndex) {
+#define JDL_CE_MAX_BLOCKS 1024  // most blocks of jdl_cross_entropy: the size of its partials workspace
+
+// loss[0] = scale * sum over rows r with targets[r] != ignoreIndex of (logSumExp[r] - logits[r, targets[r]]),
+// logSumExp[r] = m + log(sum_j exp(logits[r, j] - m)), m the row's maximum (0 for ignored rows): saved for the
+// backward, which then needs no row reduction. scale is 1 / (rows not ignored), or 0 when every row is.
+// Grid: 1 to JDL_CE_MAX_BLOCKS blocks of exactly JDL_BLOCK threads; block b takes rows b, b + gridDim.x, ...
+// and writes their sum to partials[b]; the last block to finish (counted in *ticket, which must be 0 at launch)
+// adds the partials in block order (deterministic for a given grid), writes loss[0] and sets *ticket back to 0
+// for the next launch. One launch where a per-row kernel, a sum and a scaling took three.
+extern "C" __global__ void jdl_cross_entropy(const float* logits, const int* targets, float* logSumExp,
+                                             float* partials, int* ticket, float* loss, int rows, int classes,
+                                             int ignoreIndex, float scale) {
     __shared__ float shared[JDL_BLOCK];
-    const int r = blockIdx.x;
-    if (r >= rows) {
-        return;  // whole block leaves together: no barrier is skipped by part of it
-    }
-    const int target = targets[r];
-    if (target == ignoreIndex) {
+    __shared__ int isLast;
+    float blockLoss = 0.0f;  // thread 0's
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int target = targets[r];  // the same for the whole block: no barrier is skipped by part of it
+        if (target == ignoreIndex) {
+            if (threadIdx.x == 0) {
+                logSumExp[r] = 0.0f;
+            }
+            continue;
+        }
+        const float* row = logits + (long long)r * classes;
+        float m = -INFINITY;
+        for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+            m = fmaxf(m, row[j]);
+        }
+        m = jdl_block_max(m, shared);
+        float s = 0.0f;
+        for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
+            s += expf(row[j] - m);
+        }
+        s = jdl_block_sum(s, shared);
         if (threadIdx.x == 0) {
-            lossPerRow[r] = 0.0f;
+            const float lse = m + logf(s);
+            logSumExp[r] = lse;
+            blockLoss += target < 0 || target >= classes ? __int_as_float(0x7fc00000) : lse - row[target];
         }
-        return;
     }
-    const float* row = logits + (long long)r * classes;
-
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-        m = fmaxf(m, row[j]);
-    }
-    m = jdl_block_max(m, shared);
-
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-        s += expf(row[j] - m);
-    }
-    s = jdl_block_sum(s, shared);
-
     if (threadIdx.x == 0) {
-        if (target < 0 || target >= classes) {
-            lossPerRow[r] = __int_as_float(0x7fc00000);  // NaN
-        } else {
-            lossPerRow[r] = logf(s) - (row[target] - m);
-        }
+        partials[blockIdx.x] = blockLoss;
+        __threadfence();  // the partial is visible to every block before the ticket counts this one
+        isLast = atomicAdd(ticket, 1) == (int)gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!isLast) {
+        return;  // whole block leaves together
+    }
+    __threadfence();
+    const volatile float* done = partials;  // written by other blocks: read from memory, not a cache
+    float v = 0.0f;
+    for (int b = threadIdx.x; b < (int)gridDim.x; b += JDL_BLOCK) {
+        v += done[b];
+    }
+    v = jdl_block_sum(v, shared);
+    if (threadIdx.x == 0) {
+        loss[0] = scale * v;
+        *ticket = 0;
     }
 }
 
-// dLogits[r, j] = scale * (softmax(logits[r, :])[j] - (j == target[r])), whole row 0 where target[r] == ignoreIndex.
-// dLogits may be logits itself (each element is read and then written by the same thread, after the reductions).
-extern "C" __global__ void jdl_softmax_cross_entropy_backward_rows(const float* logits, const int* targets,
-                                                                   float* dLogits, int rows, int classes,
-                                                                   int ignoreIndex, float scale) {
-    __shared__ float shared[JDL_BLOCK];
-    const int r = blockIdx.x;
-    if (r >= rows) {
-        return;
-    }
-    const int target = targets[r];
-    const float* row = logits + (long long)r * classes;
-    float* out = dLogits + (long long)r * classes;
-    if (target == ignoreIndex) {
-        for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-            out[j] = 0.0f;
+// dLogits[r, j] = gradOut[0] * scale * (exp(logits[r, j] - logSumExp[r]) - (j == targets[r])), from the forward's
+// saved logSumExp (so no row reduction: an elementwise grid over n = rows * classes); the whole row 0 where
+// targets[r] == ignoreIndex. dLogits may be logits (each element is read, then written, by one thread).
+extern "C" __global__ void jdl_cross_entropy_backward(const float* logits, const int* targets, const float* logSumExp,
+                                                      const float* gradOut, float* dLogits, long long n, int classes,
+                                                      int ignoreIndex, float scale) {
+    const float g = gradOut[0] * scale;
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        const long long r = i / classes;
+        const int j = (int)(i - r * classes);
+        const int target = targets[r];
+        float d;
+        if (target == ignoreIndex) {
+            d = 0.0f;
+        } else if (target < 0 || target >= classes) {
+            d = __int_as_float(0x7fc00000);
+        } else {
+            d = g * (expf(logits[i] - logSumExp[r]) - (j == target ? 1.0f : 0.0f));
         }
-        return;
-    }
-
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-        m = fmaxf(m, row[j]);
-    }
-    m = jdl_block_max(m, shared);
-
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-        s += expf(row[j] - m);
-    }
-    s = jdl_block_sum(s, shared);
-
-    const bool bad = target < 0 || target >= classes;
-    const float inv = 1.0f / s;
-    for (int j = threadIdx.x; j < classes; j += JDL_BLOCK) {
-        const float p = expf(row[j] - m) * inv;
-        out[j] = bad ? __int_as_float(0x7fc00000) : scale * (p - (j == target ? 1.0f : 0.0f));
+        dLogits[i] = d;
     }
 }
 

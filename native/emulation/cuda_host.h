@@ -7,7 +7,8 @@
 // reached it. Kernels that never use a barrier run their threads as plain calls, one after another (no
 // switches at all). Blocks run one after another. __shared__ is thread_local: shared by the fibers of the
 // block, separate for kernels running at the same time on other host threads (other streams). atomicAdd is
-// a compare-and-swap loop, correct across host threads too.
+// a compare-and-swap loop (floats) or an atomic add (ints), correct across host threads too; __threadfence a
+// full fence.
 #pragma once
 
 #include <cmath>
@@ -175,6 +176,11 @@ static inline float atomicAdd(float* p, float v) {
         if (__atomic_compare_exchange_n(bits, &old, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return f;
     }
 }
+
+static inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+
+// Blocks run one after another here, so the fence only has to keep the compiler from moving memory accesses.
+static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 static inline float __int_as_float(int i) {
     float f;

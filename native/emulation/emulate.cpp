@@ -86,52 +86,83 @@ int main() {
         check("gelu", eg, g);
         check("gelu_backward", egdx, gdx);
     }
-    // --- softmax cross-entropy
+    // --- softmax cross-entropy: one kernel each way; grids of 1 block, fewer blocks than rows, one per row
     for (int classes : {1, 10, 256, 1000}) {
-        int rows = 9, ignore = -100;
-        auto logits = randn((size_t)rows * classes, 4);
-        logits[1] = 80;
-        std::vector<int> targets(rows);
-        for (int r = 0; r < rows; r++) targets[r] = r % 4 == 2 ? ignore : (int)(rng() % classes);
-        float scale = 0.125f;
-        std::vector<float> loss(rows, NAN), grad((size_t)rows * classes, NAN);
-        launch(rows, B, [&] {
-            jdl_softmax_cross_entropy_rows(logits.data(), targets.data(), loss.data(), rows, classes, ignore);
-        });
-        launch(rows, B, [&] {
-            jdl_softmax_cross_entropy_backward_rows(logits.data(), targets.data(), grad.data(), rows, classes, ignore,
-                                                    scale);
-        });
-        std::vector<double> eLoss(rows, 0), eGrad((size_t)rows * classes, 0);
-        for (int r = 0; r < rows; r++) {
-            if (targets[r] == ignore) continue;
-            double m = -INFINITY, s = 0;
-            for (int j = 0; j < classes; j++) m = std::fmax(m, logits[r * classes + j]);
-            for (int j = 0; j < classes; j++) s += std::exp(logits[r * classes + j] - m);
-            eLoss[r] = std::log(s) + m - logits[r * classes + targets[r]];
-            for (int j = 0; j < classes; j++)
-                eGrad[r * classes + j] = scale * (std::exp(logits[r * classes + j] - m) / s - (j == targets[r]));
+        for (int grid : {1, 4, 9}) {
+            int rows = 9, ignore = -100;
+            auto logits = randn((size_t)rows * classes, 4);
+            logits[1] = 80;
+            std::vector<int> targets(rows);
+            for (int r = 0; r < rows; r++) targets[r] = r % 4 == 2 ? ignore : (int)(rng() % classes);
+            float scale = 1.0f / 7, gradOut = 0.5f;
+            std::vector<float> lse(rows, NAN), partials(JDL_CE_MAX_BLOCKS, NAN), loss(1, NAN),
+                grad((size_t)rows * classes, NAN);
+            std::vector<int> ticket(1, 0);
+            // twice: the ticket is back at 0 after a launch
+            for (int again = 0; again < 2; again++)
+                launch(grid, B, [&] {
+                    jdl_cross_entropy(logits.data(), targets.data(), lse.data(), partials.data(), ticket.data(),
+                                      loss.data(), rows, classes, ignore, scale);
+                });
+            launch(3, B, [&] {
+                jdl_cross_entropy_backward(logits.data(), targets.data(), lse.data(), &gradOut, grad.data(),
+                                           (long long)rows * classes, classes, ignore, scale);
+            });
+            std::vector<double> eLoss(1, 0), eLse(rows, 0), eGrad((size_t)rows * classes, 0);
+            for (int r = 0; r < rows; r++) {
+                if (targets[r] == ignore) continue;
+                double m = -INFINITY, s = 0;
+                for (int j = 0; j < classes; j++) m = std::fmax(m, logits[r * classes + j]);
+                for (int j = 0; j < classes; j++) s += std::exp(logits[r * classes + j] - m);
+                eLse[r] = std::log(s) + m;
+                eLoss[0] += scale * (eLse[r] - logits[r * classes + targets[r]]);
+                for (int j = 0; j < classes; j++)
+                    eGrad[r * classes + j] =
+                        gradOut * scale * (std::exp(logits[r * classes + j] - m) / s - (j == targets[r]));
+            }
+            std::string c = " classes=" + std::to_string(classes) + " grid=" + std::to_string(grid);
+            check(("cross_entropy loss" + c).c_str(), eLoss, loss);
+            check(("cross_entropy logsumexp" + c).c_str(), eLse, lse);
+            checkNaN(("cross_entropy ticket back at 0" + c).c_str(), ticket[0] == 0);
+            check(("cross_entropy_backward" + c).c_str(), eGrad, grad);
+            std::vector<float> inPlace = logits;
+            launch(2, B, [&] {
+                jdl_cross_entropy_backward(inPlace.data(), targets.data(), lse.data(), &gradOut, inPlace.data(),
+                                           (long long)rows * classes, classes, ignore, scale);
+            });
+            check(("cross_entropy_backward in place" + c).c_str(), eGrad, inPlace);
         }
-        std::string c = " classes=" + std::to_string(classes);
-        check(("softmax_cross_entropy" + c).c_str(), eLoss, loss);
-        check(("softmax_cross_entropy_backward" + c).c_str(), eGrad, grad);
-        // in place
-        std::vector<float> inPlace = logits;
-        launch(rows, B, [&] {
-            jdl_softmax_cross_entropy_backward_rows(inPlace.data(), targets.data(), inPlace.data(), rows, classes,
-                                                    ignore, scale);
-        });
-        check(("softmax_cross_entropy_backward in place" + c).c_str(), eGrad, inPlace);
     }
     {
-        std::vector<float> logits = randn(20, 1), loss(2, 0), grad(20, 0);
-        std::vector<int> targets = {3, 10};
-        launch(2, B, [&] { jdl_softmax_cross_entropy_rows(logits.data(), targets.data(), loss.data(), 2, 10, -1); });
-        launch(2, B, [&] {
-            jdl_softmax_cross_entropy_backward_rows(logits.data(), targets.data(), grad.data(), 2, 10, -1, 1.f);
+        // no rows: one block writes loss 0; every row ignored: loss 0 (scale 0), gradient 0
+        std::vector<float> logits = randn(20, 1), lse(2, NAN), partials(JDL_CE_MAX_BLOCKS), loss(1, NAN),
+                           grad(20, NAN);
+        std::vector<int> ticket(1, 0), ignored = {-1, -1};
+        float one = 1;
+        launch(1, B, [&] {
+            jdl_cross_entropy(logits.data(), ignored.data(), lse.data(), partials.data(), ticket.data(), loss.data(),
+                              0, 10, -1, 1.f);
         });
-        checkNaN("out-of-range target gives NaN", std::isfinite(loss[0]) && std::isnan(loss[1]) &&
-                                                    std::isfinite(grad[0]) && std::isnan(grad[10]));
+        checkNaN("cross_entropy of no rows is 0", loss[0] == 0 && ticket[0] == 0);
+        loss[0] = NAN;
+        launch(2, B, [&] {
+            jdl_cross_entropy(logits.data(), ignored.data(), lse.data(), partials.data(), ticket.data(), loss.data(),
+                              2, 10, -1, 0.f);
+        });
+        launch(1, B, [&] {
+            jdl_cross_entropy_backward(logits.data(), ignored.data(), lse.data(), &one, grad.data(), 20, 10, -1, 0.f);
+        });
+        checkNaN("cross_entropy with every row ignored is 0, gradient 0",
+                 loss[0] == 0 && std::all_of(grad.begin(), grad.end(), [](float g) { return g == 0; }));
+        std::vector<int> targets = {3, 10};
+        launch(2, B, [&] {
+            jdl_cross_entropy(logits.data(), targets.data(), lse.data(), partials.data(), ticket.data(), loss.data(),
+                              2, 10, -1, 1.f);
+        });
+        launch(1, B, [&] {
+            jdl_cross_entropy_backward(logits.data(), targets.data(), lse.data(), &one, grad.data(), 20, 10, -1, 1.f);
+        });
+        checkNaN("out-of-range target gives NaN", std::isnan(loss[0]) && std::isfinite(grad[0]) && std::isnan(grad[10]));
     }
     // --- SGD
     for (int variant = 0; variant < 4; variant++) {

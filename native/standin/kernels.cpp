@@ -79,12 +79,14 @@ const Contract CONTRACTS[] = {
     {"jdl_leaky_relu_backward", "PPPlf", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
     {"jdl_gelu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
     {"jdl_gelu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    // (logits, targets, lossPerRow, rows, classes, ignoreIndex)
-    {"jdl_softmax_cross_entropy_rows", "PPPiii", true, [](void** a) { return I32(a, 3); },
-     ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)}, {2, I32(a, 3)})},
-    // (logits, targets, dLogits, rows, classes, ignoreIndex, scale)
-    {"jdl_softmax_cross_entropy_backward_rows", "PPPiiif", true, [](void** a) { return I32(a, 3); },
-     ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)}, {2, I32(a, 3) * I32(a, 4)})},
+    // (logits, targets, logSumExp, partials, ticket, loss, rows, classes, ignoreIndex, scale): blocks of JDL_BLOCK
+    // threads, at least one, at most JDL_CE_MAX_BLOCKS (the partials' size, checked on the Java side)
+    {"jdl_cross_entropy", "PPPPPPiiif", false, [](void**) { return 1LL; },
+     ACCESSES({0, I32(a, 6) * I32(a, 7)}, {1, I32(a, 6)}, {2, I32(a, 6)}, {3, JDL_CE_MAX_BLOCKS}, {4, 1}, {5, 1})},
+    // (logits, targets, logSumExp, gradOut, dLogits, n, classes, ignoreIndex, scale): n = rows * classes
+    {"jdl_cross_entropy_backward", "PPPPPliif", false, none,
+     ACCESSES({0, I64(a, 5)}, {1, I64(a, 5) / I32(a, 6)}, {2, I64(a, 5) / I32(a, 6)}, {3, I64(a, 5) > 0 ? 1 : 0},
+              {4, I64(a, 5)})},
     // (param, grad, momentumBuf, n, lr, momentum, dampening, weightDecay, nesterov, firstStep):
     // momentumBuf is untouched (may be NULL) when momentum == 0
     {"jdl_sgd_step", "PPPlffffii", false, none,

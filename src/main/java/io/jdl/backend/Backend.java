@@ -137,12 +137,20 @@ public interface Backend {
     /** dx from the forward output y and dy. */
     void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols);
 
-    /** lossPerRow[r] = logsumexp(logits[r]) - logits[r][targets[r]], 0 where targets[r] == ignoreIndex. */
-    void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex);
+    /**
+     * Mean softmax cross-entropy in one pass: loss[0] = scale·Σ over rows r with targets[r] != ignoreIndex of
+     * (logsumexp(logits[r]) - logits[r][targets[r]]); logSumExp[r] receives each row's log-sum-exp (0 for
+     * ignored rows), saved for {@link #crossEntropyBackward}. With no rows, loss[0] = 0.
+     */
+    void crossEntropy(Storage logits, int[] targets, Storage logSumExp, Storage loss, int rows, int classes,
+                      int ignoreIndex, float scale);
 
-    /** dLogits = scale·(softmax(logits) - onehot(target)), rows with ignoreIndex all 0. */
-    void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes, int ignoreIndex,
-                              float scale);
+    /**
+     * dLogits = gradOut[0]·scale·(exp(logits - logSumExp) - onehot(target)) (softmax from the forward's saved
+     * logSumExp), rows with ignoreIndex all 0; gradOut is a one-element tensor (not read on the host).
+     */
+    void crossEntropyBackward(Storage logits, int[] targets, Storage logSumExp, Storage gradOut, Storage dLogits,
+                              int rows, int classes, int ignoreIndex, float scale);
 
     // ---- convolution, pooling, normalisation ----
 

@@ -41,7 +41,7 @@ import java.util.Objects;
  * {@code cudaLaunchKernel} copies before returning), so it may be used from any number of threads at once.
  *
  * <p>Aliasing: an output may be the same buffer as the input for the elementwise kernels, for
- * {@code softmaxCrossEntropyBackward} ({@code dLogits == logits}), {@code layerNorm} ({@code y == x}) and
+ * {@code LossKernels.crossEntropyBackward} ({@code dLogits == logits}), {@code layerNorm} ({@code y == x}) and
  * {@code layerNormBackward} ({@code dx == dy} or {@code dx == x}); other outputs must not overlap inputs.
  */
 public final class NativeKernels {
@@ -64,17 +64,24 @@ public final class NativeKernels {
     private final PointwiseKernels pointwise;
     private final MultiTensorKernels multiTensor;
     private final MixedPrecisionKernels mixedPrecision;
+    private final LossKernels losses;
 
     NativeKernels(Launcher launcher) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
         this.pointwise = new PointwiseKernels(this);
         this.multiTensor = new MultiTensorKernels(this);
         this.mixedPrecision = new MixedPrecisionKernels(this);
+        this.losses = new LossKernels(this);
     }
 
     /** The half-precision conversions and GradScaler's unscale, with the same contract as this class. */
     public MixedPrecisionKernels mixedPrecision() {
         return mixedPrecision;
+    }
+
+    /** Softmax cross-entropy, one launch each way, with the same contract as this class. */
+    public LossKernels losses() {
+        return losses;
     }
 
     /** The multi-tensor (foreach) optimizer steps: one launch for all parameters. */
@@ -157,48 +164,6 @@ public final class NativeKernels {
         requireFloats("dx", dx, n);
         if (n > 0) {
             launch(Kernel.GELU_BACKWARD, stream, elementwiseGrid(n), BLOCK, x.pointer(), dy.pointer(), dx.pointer(), n);
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Softmax cross-entropy
-
-    /**
-     * Per-row cross-entropy of {@code logits [rows, classes]} against int32 {@code targets [rows]}:
-     * {@code lossPerRow[r] = logsumexp(logits[r, :]) - logits[r, targets[r]]} (max-subtracted, stable), and 0
-     * where {@code targets[r] == ignoreIndex}. A target outside {@code [0, classes)} that is not
-     * {@code ignoreIndex} gives NaN for its row.
-     */
-    public void softmaxCrossEntropy(Stream stream, DeviceMemory logits, DeviceMemory targets, DeviceMemory lossPerRow,
-            int rows, int classes, int ignoreIndex) {
-        checkStream(stream);
-        checkCount("rows", rows);
-        checkPositive("classes", classes);
-        requireFloats("logits", logits, (long) rows * classes);
-        requireInts("targets", targets, rows);
-        requireFloats("lossPerRow", lossPerRow, rows);
-        if (rows > 0) {
-            launch(Kernel.SOFTMAX_CROSS_ENTROPY_ROWS, stream, rows, BLOCK, logits.pointer(), targets.pointer(),
-                    lossPerRow.pointer(), rows, classes, ignoreIndex);
-        }
-    }
-
-    /**
-     * {@code dLogits[r, j] = scale * (softmax(logits[r, :])[j] - (j == targets[r] ? 1 : 0))}, the whole row 0
-     * where {@code targets[r] == ignoreIndex} (NaN where the target is out of range). {@code dLogits} is
-     * overwritten and may be {@code logits}.
-     */
-    public void softmaxCrossEntropyBackward(Stream stream, DeviceMemory logits, DeviceMemory targets,
-            DeviceMemory dLogits, int rows, int classes, int ignoreIndex, float scale) {
-        checkStream(stream);
-        checkCount("rows", rows);
-        checkPositive("classes", classes);
-        requireFloats("logits", logits, (long) rows * classes);
-        requireInts("targets", targets, rows);
-        requireFloats("dLogits", dLogits, (long) rows * classes);
-        if (rows > 0) {
-            launch(Kernel.SOFTMAX_CROSS_ENTROPY_BACKWARD_ROWS, stream, rows, BLOCK, logits.pointer(),
-                    targets.pointer(), dLogits.pointer(), rows, classes, ignoreIndex, scale);
         }
     }
 

@@ -46,23 +46,32 @@ final class Losses {
         int[] tg = targets.clone();
         float scale = count == 0 ? 0f : 1f / count;
         var b = x.backend;
+        // One launch each way on CUDA: the forward writes the mean and saves each row's log-sum-exp [rows]; the
+        // backward rebuilds softmax from it and applies g (a device scalar) in the same pass.
         Tensor out = x.empty(Shape.of());
-        try (Tensor perRow = x.empty(Shape.of(rows))) {
-            b.crossEntropy(x.storage, tg, perRow.storage, rows, classes, ignoreIndex);
-            b.sum(perRow.storage, out.storage, 1, rows, 1);
-            b.axpby(scale, out.storage, 0f, out.storage, out.storage, 1);
+        Tensor logSumExp = null;
+        try {
+            logSumExp = x.empty(Shape.of(rows));
+            b.crossEntropy(x.storage, tg, logSumExp.storage, out.storage, rows, classes, ignoreIndex, scale);
         } catch (RuntimeException e) {
             out.close();
+            if (logSumExp != null) {
+                logSumExp.close();
+            }
             throw e;
         }
+        Tensor lse = logSumExp;
         return record("crossEntropy", out, g -> accumulate(x, () -> {
             Tensor d = x.empty(shape);
-            try (Tensor unit = x.empty(shape)) {
-                b.crossEntropyBackward(x.storage, tg, unit.storage, rows, classes, ignoreIndex, scale);
-                b.mulScalar(unit.storage, g.storage, d.storage, d.numel());
+            try {
+                b.crossEntropyBackward(x.storage, tg, lse.storage, g.storage, d.storage, rows, classes, ignoreIndex,
+                        scale);
+            } catch (RuntimeException e) {
+                d.close();
+                throw e;
             }
             return d;
-        }), x);
+        }), List.of(lse), x);
     }
 
     /** Mean squared error mean((x - target)²), a scalar. */

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -225,66 +226,83 @@ class NativeKernelsGpuTest {
     // ---------------------------------------------------------------------------------------------
     // Softmax cross-entropy
 
+    /** Rows x classes: a block per row, and (3000 rows) more rows than blocks, so that blocks take several. */
     @ParameterizedTest
-    @ValueSource(ints = {1, 10, 256, 1000, 5003})
-    void softmaxCrossEntropy(int classes) {
-        int rows = 37;
+    @CsvSource({"37, 1", "37, 10", "37, 256", "37, 1000", "37, 5003", "3000, 10"})
+    void crossEntropy(int rows, int classes) {
         int ignore = -100;
         float[] logits = randomFloats(rows * classes, 4);
         logits[3] = 80f;  // large logits must not overflow: the row max is subtracted
         int[] targets = new int[rows];
+        int counted = 0;
         for (int r = 0; r < rows; r++) {
             targets[r] = r % 5 == 2 ? ignore : random.nextInt(classes);
+            counted += targets[r] == ignore ? 0 : 1;
         }
-        float scale = 1f / 30;
-        DeviceMemory loss = garbage(rows);
+        float scale = 1f / counted;
+        float gradOut = 0.75f;
+        DeviceMemory lse = garbage(rows);
+        DeviceMemory loss = garbage(1);
         DeviceMemory dLogits = garbage(rows * classes);
-        kernels.softmaxCrossEntropy(stream, upload(logits), upload(targets), loss, rows, classes, ignore);
-        kernels.softmaxCrossEntropyBackward(stream, upload(logits), upload(targets), dLogits, rows, classes, ignore,
-                scale);
+        DeviceMemory targetsOnDevice = upload(targets);
+        try (LossKernels.Workspace w = LossKernels.Workspace.allocate(allocator, stream)) {
+            for (int twice = 0; twice < 2; twice++) {  // the ticket is 0 again after a launch
+                kernels.losses().crossEntropy(stream, w, upload(logits), targetsOnDevice, lse, loss, rows, classes,
+                        ignore, scale);
+            }
+            kernels.losses().crossEntropyBackward(stream, upload(logits), targetsOnDevice, lse,
+                    upload(new float[] {gradOut}), dLogits, rows, classes, ignore, scale);
 
-        double[] eLoss = new double[rows];
-        double[] eGrad = new double[rows * classes];
-        for (int r = 0; r < rows; r++) {
-            if (targets[r] == ignore) {
-                continue;  // loss 0, gradient row 0
+            double[] eLoss = new double[1];
+            double[] eLse = new double[rows];
+            double[] eGrad = new double[rows * classes];
+            for (int r = 0; r < rows; r++) {
+                if (targets[r] == ignore) {
+                    continue;  // log-sum-exp 0, gradient row 0
+                }
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < classes; j++) {
+                    max = Math.max(max, logits[r * classes + j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < classes; j++) {
+                    sum += Math.exp(logits[r * classes + j] - max);
+                }
+                eLse[r] = Math.log(sum) + max;
+                eLoss[0] += scale * (eLse[r] - logits[r * classes + targets[r]]);
+                for (int j = 0; j < classes; j++) {
+                    double p = Math.exp(logits[r * classes + j] - max) / sum;
+                    eGrad[r * classes + j] = gradOut * scale * (p - (j == targets[r] ? 1 : 0));
+                }
             }
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < classes; j++) {
-                max = Math.max(max, logits[r * classes + j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < classes; j++) {
-                sum += Math.exp(logits[r * classes + j] - max);
-            }
-            eLoss[r] = Math.log(sum) + max - logits[r * classes + targets[r]];
-            for (int j = 0; j < classes; j++) {
-                double p = Math.exp(logits[r * classes + j] - max) / sum;
-                eGrad[r * classes + j] = scale * (p - (j == targets[r] ? 1 : 0));
-            }
+            assertClose("loss", eLoss, download(loss, 1));
+            assertClose("logSumExp", eLse, download(lse, rows));
+            assertClose("dLogits", eGrad, download(dLogits, rows * classes));
+
+            // In place: dLogits == logits.
+            DeviceMemory inPlace = upload(logits);
+            kernels.losses().crossEntropyBackward(stream, inPlace, targetsOnDevice, lse, upload(new float[] {gradOut}),
+                    inPlace, rows, classes, ignore, scale);
+            assertClose("dLogits in place", eGrad, download(inPlace, rows * classes));
         }
-        assertClose("loss", eLoss, download(loss, rows));
-        assertClose("dLogits", eGrad, download(dLogits, rows * classes));
-
-        // In place: dLogits == logits.
-        DeviceMemory inPlace = upload(logits);
-        kernels.softmaxCrossEntropyBackward(stream, inPlace, upload(targets), inPlace, rows, classes, ignore, scale);
-        assertClose("dLogits in place", eGrad, download(inPlace, rows * classes));
     }
 
     @Test
-    void softmaxCrossEntropyGivesNaNForAnOutOfRangeTarget() {
+    void crossEntropyGivesNaNForAnOutOfRangeTarget() {
         int classes = 10;
         float[] logits = randomFloats(2 * classes, 1);
-        DeviceMemory loss = garbage(2);
+        DeviceMemory loss = garbage(1);
+        DeviceMemory lse = garbage(2);
         DeviceMemory grad = zeros(2 * classes);
-        kernels.softmaxCrossEntropy(stream, upload(logits), upload(new int[] {3, classes}), loss, 2, classes, -1);
-        kernels.softmaxCrossEntropyBackward(stream, upload(logits), upload(new int[] {3, classes}), grad, 2, classes, -1,
-                1f);
-        float[] l = download(loss, 2);
-        float[] g = download(grad, 2 * classes);
-        assertTrue(Float.isFinite(l[0]) && Float.isNaN(l[1]), l[0] + ", " + l[1]);
-        assertTrue(Float.isFinite(g[0]) && Float.isNaN(g[classes]));
+        DeviceMemory targets = upload(new int[] {3, classes});
+        try (LossKernels.Workspace w = LossKernels.Workspace.allocate(allocator, stream)) {
+            kernels.losses().crossEntropy(stream, w, upload(logits), targets, lse, loss, 2, classes, -1, 0.5f);
+            kernels.losses().crossEntropyBackward(stream, upload(logits), targets, lse, upload(new float[] {1f}), grad, 2,
+                    classes, -1, 0.5f);
+            float[] g = download(grad, 2 * classes);
+            assertTrue(Float.isNaN(download(loss, 1)[0]));
+            assertTrue(Float.isFinite(g[0]) && Float.isNaN(g[classes]));
+        }
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -244,6 +244,11 @@ class NativeKernelsTest {
         return allocator.allocate(n * Integer.BYTES);
     }
 
+    /** A cross-entropy workspace over fake memory (its ticket is never read). */
+    private LossKernels.Workspace workspace() {
+        return new LossKernels.Workspace(floats(LossKernels.MAX_FORWARD_BLOCKS), ints(1));
+    }
+
     /** One valid call of every public method (layer norm with and without the optional buffers). */
     private List<Consumer<NativeKernels>> validCalls() {
         long n = 1000;
@@ -254,9 +259,10 @@ class NativeKernelsTest {
                 k -> k.leakyReluBackward(stream, floats(n), floats(n), floats(n), n, 0.01f),
                 k -> k.gelu(stream, floats(n), floats(n), n),
                 k -> k.geluBackward(stream, floats(n), floats(n), floats(n), n),
-                k -> k.softmaxCrossEntropy(stream, floats(rows * cols), ints(rows), floats(rows), rows, cols, -100),
-                k -> k.softmaxCrossEntropyBackward(stream, floats(rows * cols), ints(rows), floats(rows * cols), rows,
-                        cols, -100, 1f / rows),
+                k -> k.losses().crossEntropy(stream, workspace(), floats(rows * cols), ints(rows), floats(rows),
+                        floats(1), rows, cols, -100, 1f / rows),
+                k -> k.losses().crossEntropyBackward(stream, floats(rows * cols), ints(rows), floats(rows), floats(1),
+                        floats(rows * cols), rows, cols, -100, 1f / rows),
                 k -> k.sgdStep(stream, floats(n), floats(n), floats(n), n, 0.1f, 0.9f, 0f, 1e-4f, true, false),
                 k -> k.sgdStep(stream, floats(n), floats(n), null, n, 0.1f, 0f, 0f, 0f, false, true),
                 k -> k.adamStep(stream, floats(n), floats(n), floats(n), floats(n), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f,
@@ -335,9 +341,25 @@ class NativeKernelsTest {
     }
 
     @Test
-    void rowKernelsGetOneBlockPerRow() {
-        kernels.softmaxCrossEntropy(stream, floats(7 * 300), ints(7), floats(7), 7, 300, -100);
+    void crossEntropyForwardGetsABlockPerRowUpToItsPartialSums() {
+        LossKernels.Workspace w = workspace();
+        kernels.losses().crossEntropy(stream, w, floats(7 * 300), ints(7), floats(7), floats(1), 7, 300, -100, 1f);
         assertEquals(7, launches.getLast().gridX);
+        int rows = 5000;
+        kernels.losses().crossEntropy(stream, w, floats(rows * 3), ints(rows), floats(rows), floats(1), rows, 3, -100,
+                1f);
+        assertEquals(LossKernels.MAX_FORWARD_BLOCKS, launches.getLast().gridX);
+        assertEquals(NativeKernels.BLOCK, launches.getLast().blockX);
+        // No rows: one block still writes the loss (0).
+        kernels.losses().crossEntropy(stream, w, floats(0), ints(0), floats(0), floats(1), 0, 10, -100, 0f);
+        assertEquals(1, launches.getLast().gridX);
+        kernels.losses().crossEntropyBackward(stream, floats(rows * 3), ints(rows), floats(rows), floats(1),
+                floats(rows * 3), rows, 3, -100, 1f);
+        assertEquals(NativeKernels.elementwiseGrid(rows * 3L), launches.getLast().gridX);
+    }
+
+    @Test
+    void rowKernelsGetOneBlockPerRow() {
         kernels.layerNorm(stream, floats(7 * 300), null, null, floats(7 * 300), floats(7), floats(7), 7, 300, 1e-5f);
         assertEquals(7, launches.getLast().gridX);
         kernels.attentionSoftmax(stream, floats(2 * 3 * 5 * 300), null, floats(2 * 3 * 5 * 300), 2, 3, 5, 300, 1f,
@@ -369,7 +391,8 @@ class NativeKernelsTest {
         kernels.leakyRelu(stream, floats(0), floats(0), 0, 0.1f);
         kernels.gelu(stream, floats(1), floats(1), 0);
         kernels.dropout(stream, floats(0), floats(0), floats(0), 0, 0.5f, 1);
-        kernels.softmaxCrossEntropy(stream, floats(0), ints(0), floats(0), 0, 10, -100);
+        kernels.losses().crossEntropyBackward(stream, floats(0), ints(0), floats(0), floats(0), floats(0), 0, 10, -100,
+                1f);
         kernels.layerNorm(stream, floats(0), null, null, floats(0), floats(0), floats(0), 0, 10, 1e-5f);
         kernels.embeddingBackward(stream, floats(0), ints(0), floats(10), 0, 10);
         kernels.embeddingForward(stream, floats(10), ints(0), floats(0), 0, 10);
@@ -399,11 +422,21 @@ class NativeKernelsTest {
         assertRejected("y", () -> kernels.mixedPrecision().cast(stream, floats(n), MixedPrecisionKernels.Element.F32,
                 floats(n / 2 - 1), MixedPrecisionKernels.Element.BF16, n));
         assertRejected("dy", () -> kernels.geluBackward(stream, floats(n), floats(1), floats(n), n));
-        assertRejected("logits", () -> kernels.softmaxCrossEntropy(stream, floats(69), ints(7), floats(7), 7, 10, -1));
-        assertRejected("targets", () -> kernels.softmaxCrossEntropy(stream, floats(70), ints(6), floats(7), 7, 10, -1));
-        assertRejected("lossPerRow", () -> kernels.softmaxCrossEntropy(stream, floats(70), ints(7), floats(6), 7, 10, -1));
-        assertRejected("dLogits",
-                () -> kernels.softmaxCrossEntropyBackward(stream, floats(70), ints(7), floats(69), 7, 10, -1, 1f));
+        LossKernels ce = kernels.losses();
+        LossKernels.Workspace w = workspace();
+        assertRejected("logits", () -> ce.crossEntropy(stream, w, floats(69), ints(7), floats(7), floats(1), 7, 10, -1, 1f));
+        assertRejected("targets", () -> ce.crossEntropy(stream, w, floats(70), ints(6), floats(7), floats(1), 7, 10, -1, 1f));
+        assertRejected("logSumExp",
+                () -> ce.crossEntropy(stream, w, floats(70), ints(7), floats(6), floats(1), 7, 10, -1, 1f));
+        assertRejected("loss", () -> ce.crossEntropy(stream, w, floats(70), ints(7), floats(7), floats(0), 7, 10, -1, 1f));
+        assertRejected("workspace partials", () -> ce.crossEntropy(stream, new LossKernels.Workspace(floats(10),
+                ints(1)), floats(70), ints(7), floats(7), floats(1), 7, 10, -1, 1f));
+        assertRejected("dLogits", () -> ce.crossEntropyBackward(stream, floats(70), ints(7), floats(7), floats(1),
+                floats(69), 7, 10, -1, 1f));
+        assertRejected("gradOut", () -> ce.crossEntropyBackward(stream, floats(70), ints(7), floats(7), floats(0),
+                floats(70), 7, 10, -1, 1f));
+        assertRejected("logSumExp", () -> ce.crossEntropyBackward(stream, floats(70), ints(7), floats(6), floats(1),
+                floats(70), 7, 10, -1, 1f));
         assertRejected("momentumBuf",
                 () -> kernels.sgdStep(stream, floats(n), floats(n), floats(n - 1), n, 0.1f, 0.9f, 0f, 0f, false, false));
         assertRejected("momentumBuf",
@@ -445,8 +478,10 @@ class NativeKernelsTest {
     @Test
     void badCountsAndParametersAreRejected() {
         assertRejected("n", () -> kernels.gelu(stream, floats(1), floats(1), -1));
-        assertRejected("rows", () -> kernels.softmaxCrossEntropy(stream, floats(1), ints(1), floats(1), -1, 10, -1));
-        assertRejected("classes", () -> kernels.softmaxCrossEntropy(stream, floats(1), ints(1), floats(1), 1, 0, -1));
+        assertRejected("rows", () -> kernels.losses().crossEntropy(stream, workspace(), floats(1), ints(1), floats(1),
+                floats(1), -1, 10, -1, 1f));
+        assertRejected("classes", () -> kernels.losses().crossEntropyBackward(stream, floats(1), ints(1), floats(1),
+                floats(1), floats(1), 1, 0, -1, 1f));
         assertRejected("dim", () -> kernels.embeddingBackward(stream, floats(1), ints(1), floats(1), 1, 0));
         assertRejected("dim", () -> kernels.embeddingForward(stream, floats(1), ints(1), floats(1), 1, 0));
         assertRejected("tk", () -> kernels.attentionSoftmax(stream, floats(1), null, floats(1), 1, 1, 1, 0, 1f, false));

@@ -340,15 +340,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void crossEntropy(Storage ls, int[] targets, Storage outs, int rows, int classes, int ignoreIndex) {
-        float[] logits = data(ls), out = data(outs);
+    public void crossEntropy(Storage ls, int[] targets, Storage lses, Storage losses, int rows, int classes,
+                             int ignoreIndex, float scale) {
+        float[] logits = data(ls), lse = data(lses);
+        double sum = 0;
         for (int r = 0; r < rows; r++) {
             if (targets[r] == ignoreIndex) {
-                out[r] = 0;
+                lse[r] = 0;
                 continue;
             }
-            out[r] = (float) (logSumExp(logits, r * classes, classes) - logits[r * classes + targets[r]]);
+            double rowLse = logSumExp(logits, r * classes, classes);
+            lse[r] = (float) rowLse;
+            sum += rowLse - logits[r * classes + targets[r]];
         }
+        data(losses)[0] = (float) (scale * sum);
     }
 
     private static double logSumExp(float[] x, int off, int n) {
@@ -364,18 +369,18 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void crossEntropyBackward(Storage ls, int[] targets, Storage ds, int rows, int classes, int ignoreIndex,
-                                     float scale) {
-        float[] logits = data(ls), d = data(ds);
+    public void crossEntropyBackward(Storage ls, int[] targets, Storage lses, Storage gradOut, Storage ds, int rows,
+                                     int classes, int ignoreIndex, float scale) {
+        float[] logits = data(ls), lse = data(lses), d = data(ds);
+        double g = rows == 0 ? 0 : (double) data(gradOut)[0] * scale;
         for (int r = 0; r < rows; r++) {
             int off = r * classes;
             if (targets[r] == ignoreIndex) {
                 Arrays.fill(d, off, off + classes, 0f);
                 continue;
             }
-            double lse = logSumExp(logits, off, classes);
             for (int j = 0; j < classes; j++) {
-                d[off + j] = (float) (scale * (Math.exp(logits[off + j] - lse) - (j == targets[r] ? 1 : 0)));
+                d[off + j] = (float) (g * (Math.exp(logits[off + j] - lse[r]) - (j == targets[r] ? 1 : 0)));
             }
         }
     }

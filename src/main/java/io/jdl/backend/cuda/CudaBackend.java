@@ -83,7 +83,7 @@ public final class CudaBackend implements Backend {
         this.elementwise = new CudaElementwise(stream);
         this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
-        this.softmaxOps = new CudaSoftmax(stream, cudnn, descriptors);
+        this.softmaxOps = new CudaSoftmax(stream, cudnn, descriptors, allocator);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
         this.adamTable = new MultiTensorKernels.Table(allocator, staging::upload);
         this.targetsCache = new TargetsCache(allocator, staging);
@@ -345,18 +345,19 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void crossEntropy(Storage logits, int[] targets, Storage lossPerRow, int rows, int classes, int ignoreIndex) {
+    public void crossEntropy(Storage logits, int[] targets, Storage logSumExp, Storage loss, int rows, int classes,
+                             int ignoreIndex, float scale) {
         enter();
-        softmaxOps.crossEntropy(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex), mem(lossPerRow), rows,
-                classes, ignoreIndex);
+        softmaxOps.crossEntropy(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex), mem(logSumExp),
+                mem(loss), rows, classes, ignoreIndex, scale);
     }
 
     @Override
-    public void crossEntropyBackward(Storage logits, int[] targets, Storage dLogits, int rows, int classes,
-                                     int ignoreIndex, float scale) {
+    public void crossEntropyBackward(Storage logits, int[] targets, Storage logSumExp, Storage gradOut,
+                                     Storage dLogits, int rows, int classes, int ignoreIndex, float scale) {
         enter();
-        softmaxOps.crossEntropyBackward(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex), mem(dLogits), rows,
-                classes, ignoreIndex, scale);
+        softmaxOps.crossEntropyBackward(mem(logits), deviceTargets(targets, rows, classes, ignoreIndex),
+                mem(logSumExp), mem(gradOut), mem(dLogits), rows, classes, ignoreIndex, scale);
     }
 
     // ---- convolution, pooling, batch norm (cuDNN layers) ----

@@ -1,23 +1,32 @@
 package io.jdl.backend.cuda;
 
+import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.LossKernels;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cuda.Stream;
 import io.jdl.cudnn.Cudnn;
 
 /**
  * The row-reduction family of {@link CudaBackend}: row softmax (cuDNN) and softmax cross-entropy (one jdl
- * kernel each way), on device memory. Owned by one backend and used from one thread at a time.
+ * kernel each way, {@link LossKernels}), on device memory. Owned by one backend and used from one thread at a time.
  */
 final class CudaSoftmax {
     private final Stream stream;
     private final Cudnn cudnn;
     private final DescriptorCache descriptors;
+    /**
+     * The cross-entropy forward's partial sums and last-block ticket (4 KiB), kept for the backend's life (the
+     * backend lives as long as the process). Allocated here rather than by the first loss, which may run inside
+     * a CUDA-graph capture, whose private pool is freed with the graph.
+     */
+    private final LossKernels.Workspace lossWorkspace;
 
-    CudaSoftmax(Stream stream, Cudnn cudnn, DescriptorCache descriptors) {
+    CudaSoftmax(Stream stream, Cudnn cudnn, DescriptorCache descriptors, CachingAllocator allocator) {
         this.stream = stream;
         this.cudnn = cudnn;
         this.descriptors = descriptors;
+        this.lossWorkspace = LossKernels.Workspace.allocate(allocator, stream);
     }
 
     void softmax(boolean log, DeviceMemory x, DeviceMemory y, int rows, int cols) {
@@ -34,23 +43,20 @@ final class CudaSoftmax {
         cudnn.softmaxBackward(log, descriptors.tensor(rows, cols, 1, 1), y, dy, dx);
     }
 
-    /** One kernel: lossPerRow[r] = logsumexp(logits[r]) - logits[r][targets[r]] (0 for ignored rows). */
-    void crossEntropy(DeviceMemory logits, DeviceMemory targets, DeviceMemory lossPerRow, int rows, int classes,
-                      int ignoreIndex) {
-        if (rows == 0) {
-            return;
-        }
-        NativeKernels.get().softmaxCrossEntropy(stream, logits, targets, lossPerRow, rows, classes,
-                ignoreIndex);
+    /**
+     * One kernel: loss[0] = scale·Σ (logSumExp[r] - logits[r][targets[r]]) over the rows not ignored, each
+     * row's log-sum-exp saved in logSumExp for the backward.
+     */
+    void crossEntropy(DeviceMemory logits, DeviceMemory targets, DeviceMemory logSumExp, DeviceMemory loss, int rows,
+                      int classes, int ignoreIndex, float scale) {
+        NativeKernels.get().losses().crossEntropy(stream, lossWorkspace, logits, targets, logSumExp, loss, rows,
+                classes, ignoreIndex, scale);
     }
 
-    /** One kernel: dLogits = scale·(softmax(logits) - onehot(target)), ignored rows 0. */
-    void crossEntropyBackward(DeviceMemory logits, DeviceMemory targets, DeviceMemory dLogits, int rows, int classes,
-                              int ignoreIndex, float scale) {
-        if (rows == 0) {
-            return;
-        }
-        NativeKernels.get().softmaxCrossEntropyBackward(stream, logits, targets, dLogits, rows, classes,
-                ignoreIndex, scale);
+    /** One kernel: dLogits = gradOut[0]·scale·(exp(logits - logSumExp) - onehot(target)), ignored rows 0. */
+    void crossEntropyBackward(DeviceMemory logits, DeviceMemory targets, DeviceMemory logSumExp, DeviceMemory gradOut,
+                              DeviceMemory dLogits, int rows, int classes, int ignoreIndex, float scale) {
+        NativeKernels.get().losses().crossEntropyBackward(stream, logits, targets, logSumExp, gradOut, dLogits, rows,
+                classes, ignoreIndex, scale);
     }
 }
