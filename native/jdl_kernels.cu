@@ -67,14 +67,36 @@ __device__ __forceinline__ float jdl_block_max(float v, float* shared) {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n);           \
          i += (long long)blockDim.x * gridDim.x)
 
+// The pointwise activations' forward formulas, shared by the one-activation kernels and jdl_bias_act.
+#define JDL_SQRT1_2 0.70710678118654752440f      // 1/sqrt(2)
+#define JDL_INV_SQRT_2PI 0.39894228040143267794f // 1/sqrt(2*pi)
+
+// Activation codes (PointwiseKernels.Epilogue in Java)
+#define JDL_ACT_IDENTITY 0
+#define JDL_ACT_RELU 1
+#define JDL_ACT_LEAKY_RELU 2  // param: the negative slope
+#define JDL_ACT_SIGMOID 3
+#define JDL_ACT_TANH 4
+#define JDL_ACT_GELU 5        // exact (erf) form
+
+__device__ __forceinline__ float jdl_activate(int act, float v, float param) {
+    switch (act) {
+        case JDL_ACT_RELU: return v > 0.0f || v != v ? v : 0.0f;  // NaN stays NaN, as torch.relu
+        case JDL_ACT_LEAKY_RELU: return v > 0.0f ? v : param * v;
+        case JDL_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+        case JDL_ACT_TANH: return tanhf(v);
+        case JDL_ACT_GELU: return v * 0.5f * (1.0f + erff(v * JDL_SQRT1_2));
+        default: return v;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Leaky ReLU
 
 // y = x > 0 ? x : slope * x
 extern "C" __global__ void jdl_leaky_relu(const float* x, float* y, long long n, float slope) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float v = x[i];
-        y[i] = v > 0.0f ? v : slope * v;
+        y[i] = jdl_activate(JDL_ACT_LEAKY_RELU, x[i], slope);
     }
 }
 
@@ -90,14 +112,10 @@ extern "C" __global__ void jdl_leaky_relu_backward(const float* x, const float* 
 // ---------------------------------------------------------------------------------------------------
 // GELU, exact (erf) form, as torch.nn.GELU(approximate='none')
 
-#define JDL_SQRT1_2 0.70710678118654752440f      // 1/sqrt(2)
-#define JDL_INV_SQRT_2PI 0.39894228040143267794f // 1/sqrt(2*pi)
-
 // y = x * 0.5 * (1 + erf(x / sqrt(2)))
 extern "C" __global__ void jdl_gelu(const float* x, float* y, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float v = x[i];
-        y[i] = v * 0.5f * (1.0f + erff(v * JDL_SQRT1_2));
+        y[i] = jdl_activate(JDL_ACT_GELU, x[i], 0.0f);
     }
 }
 
@@ -642,13 +660,32 @@ extern "C" __global__ void jdl_add_bias(const float* x, const float* bias, float
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Bias + activation epilogue of a linear layer or a convolution, one pass where add_bias and an activation
+// kernel took two. The activation formulas are jdl_activate's (above), which the one-activation kernels use
+// too, so fused and unfused results agree bit for bit.
+
+// For x [rows, cols, hw] (n elements; a linear layer's [rows, features] with hw = 1, a convolution's
+// [batch, channels, h * w]): y = act(x + bias[col]). pre, unless NULL, receives x + bias (the pre-activation,
+// which the backward of leaky ReLU and GELU reads; ReLU, sigmoid and tanh differentiate from y). pre and y may
+// each be x (each element is read, then written, by one thread).
+extern "C" __global__ void jdl_bias_act(const float* x, const float* bias, float* pre, float* y, long long n, int cols,
+                                        int hw, int act, float param) {
+    JDL_GRID_STRIDE_LOOP(k, n) {
+        const float v = x[k] + bias[(k / hw) % cols];
+        if (pre) {
+            pre[k] = v;
+        }
+        y[k] = jdl_activate(act, v, param);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // ReLU, sigmoid, tanh (forward from x, backward from x or the forward output y, as torch's formulas)
 
 // y = x > 0 ? x : 0 (NaN stays NaN, as torch.relu)
 extern "C" __global__ void jdl_relu(const float* x, float* y, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float v = x[i];
-        y[i] = v > 0.0f || v != v ? v : 0.0f;
+        y[i] = jdl_activate(JDL_ACT_RELU, x[i], 0.0f);
     }
 }
 
@@ -662,7 +699,7 @@ extern "C" __global__ void jdl_relu_backward(const float* x, const float* dy, fl
 // y = 1 / (1 + exp(-x))
 extern "C" __global__ void jdl_sigmoid(const float* x, float* y, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = 1.0f / (1.0f + expf(-x[i]));
+        y[i] = jdl_activate(JDL_ACT_SIGMOID, x[i], 0.0f);
     }
 }
 
@@ -677,7 +714,7 @@ extern "C" __global__ void jdl_sigmoid_backward(const float* y, const float* dy,
 // y = tanh(x)
 extern "C" __global__ void jdl_tanh(const float* x, float* y, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = tanhf(x[i]);
+        y[i] = jdl_activate(JDL_ACT_TANH, x[i], 0.0f);
     }
 }
 

@@ -479,6 +479,36 @@ int main() {
                     e[k] = (double)x[k] + bias[d];
                 }
         check(("add_bias (channels = dim, hw = inner)" + c).c_str(), e, out);
+        // bias + activation in one pass: equal, bit for bit, to add_bias followed by the activation's own kernel
+        for (int act = JDL_ACT_IDENTITY; act <= JDL_ACT_GELU; act++) {
+            std::vector<float> pre(n, NAN), y(n, NAN), unfused(n, NAN), inPlace = x;
+            const float slope = 0.05f;
+            launch(3, B, [&] { jdl_bias_act(x.data(), bias.data(), pre.data(), y.data(), n, dim, inner, act, slope); });
+            launch(2, B, [&] { jdl_bias_act(inPlace.data(), bias.data(), nullptr, inPlace.data(), n, dim, inner, act,
+                                            slope); });
+            launch(3, B, [&] {
+                switch (act) {
+                    case JDL_ACT_RELU: jdl_relu(out.data(), unfused.data(), n); break;
+                    case JDL_ACT_LEAKY_RELU: jdl_leaky_relu(out.data(), unfused.data(), n, slope); break;
+                    case JDL_ACT_SIGMOID: jdl_sigmoid(out.data(), unfused.data(), n); break;
+                    case JDL_ACT_TANH: jdl_tanh(out.data(), unfused.data(), n); break;
+                    case JDL_ACT_GELU: jdl_gelu(out.data(), unfused.data(), n); break;
+                    default: jdl_axpby(out.data(), out.data(), unfused.data(), n, 1.0f, 0.0f); break;
+                }
+            });
+            std::vector<double> ePre(out.begin(), out.end()), eUnfused(unfused.begin(), unfused.end()), eY(n);
+            for (long long k = 0; k < n; k++) {
+                double v = (double)x[k] + bias[(k / inner) % dim];
+                eY[k] = act == JDL_ACT_RELU ? std::fmax(v, 0.0) : act == JDL_ACT_LEAKY_RELU ? (v > 0 ? v : slope * v)
+                      : act == JDL_ACT_SIGMOID ? 1 / (1 + std::exp(-v)) : act == JDL_ACT_TANH ? std::tanh(v)
+                      : act == JDL_ACT_GELU ? v * 0.5 * (1 + std::erf(v / std::sqrt(2.0))) : v;
+            }
+            std::string a = " act=" + std::to_string(act) + c;
+            check(("bias_act pre" + a).c_str(), ePre, pre, 0);
+            check(("bias_act = add_bias + activation kernel" + a).c_str(), eUnfused, y, 0);
+            check(("bias_act in place" + a).c_str(), eUnfused, inPlace, 0);
+            check(("bias_act vs double" + a).c_str(), eY, y);
+        }
         for (int o = 0; o < outer; o++)
             for (int d = 0; d < dim; d++)
                 for (int i = 0; i < inner; i++) es[o * inner + i] += x[((long long)o * dim + d) * inner + i];

@@ -151,6 +151,9 @@ const Contract CONTRACTS[] = {
     // (x, bias, out, n, cols, hw)
     {"jdl_add_bias", "PPPlii", false, none,
      ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? I32(a, 4) : 0}, {2, I64(a, 3)})},
+    // (x, bias, pre, y, n, cols, hw, act, param): pre may be NULL
+    {"jdl_bias_act", "PPPPliiif", false, none,
+     ACCESSES({0, I64(a, 4)}, {1, I64(a, 4) > 0 ? I32(a, 5) : 0}, {2, arg<void*>(a, 2) ? I64(a, 4) : 0}, {3, I64(a, 4)})},
     {"jdl_relu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
     {"jdl_relu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
     {"jdl_sigmoid", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},

@@ -125,6 +125,19 @@ public interface Backend {
 
     // ---- activations and losses ----
 
+    /**
+     * The epilogue of a linear layer or convolution: for x [n, c, hw] (a linear layer's [rows, features] with
+     * hw = 1), y = act(x + bias[channel]); pre, unless null, receives x + bias (the pre-activation). pre and y may
+     * each be x. This default is the unfused composition (bias, then activation), the reference that a backend's
+     * fused kernel must equal.
+     */
+    default void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
+                                int c, int hw) {
+        Storage sum = pre != null ? pre : y;
+        addChannelBias(x, bias, sum, n, c, hw);
+        activation(act, param, sum, y, (long) n * c * hw);
+    }
+
     /** y = act(x), elementwise. */
     void activation(Activation act, float param, Storage x, Storage y, long n);
 

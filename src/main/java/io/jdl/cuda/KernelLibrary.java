@@ -73,6 +73,8 @@ final class KernelLibrary {
         MUL_SCALAR("jdl_mul_scalar", Param.PTR, Param.PTR, Param.PTR, Param.I64),
         BROADCAST("jdl_broadcast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         ADD_BIAS("jdl_add_bias", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        BIAS_ACT("jdl_bias_act", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32,
+                Param.F32),
         RELU("jdl_relu", Param.PTR, Param.PTR, Param.I64),
         RELU_BACKWARD("jdl_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
         SIGMOID("jdl_sigmoid", Param.PTR, Param.PTR, Param.I64),

@@ -7,10 +7,11 @@ import static io.jdl.cuda.NativeKernels.elementwiseGrid;
 import static io.jdl.cuda.NativeKernels.requireFloats;
 
 import io.jdl.cuda.KernelLibrary.Kernel;
+import java.util.Objects;
 
 /**
  * jdl's pointwise kernels: fill, axpby, products, broadcast, row and channel biases, ReLU / sigmoid / tanh
- * with their backward, and sums over one axis (including a convolution's bias gradient). They replace
+ * with their backward, the fused bias + activation epilogue of linear layers and convolutions, and sums over one axis (including a convolution's bias gradient). They replace
  * cuBLAS geam and the legacy cuDNN calls (SetTensor, OpTensor, AddTensor, Activation, ReduceTensor,
  * ConvolutionBackwardBias), each of which needed tensor descriptors set up per call: one launch, no
  * descriptor, no workspace.
@@ -90,6 +91,46 @@ public final class PointwiseKernels {
         if (n > 0) {
             kernels.launch(Kernel.ADD_BIAS, stream, elementwiseGrid(n), BLOCK, x.pointer(), bias.pointer(), out.pointer(),
                     n, cols, hw);
+        }
+    }
+
+    /**
+     * The activation of {@link #biasActivation}, with its code in jdl_kernels.cu (JDL_ACT_*): every
+     * activation jdl has, computed by the same formulas as the one-activation kernels.
+     */
+    public enum Epilogue {
+        IDENTITY(0), RELU(1), LEAKY_RELU(2), SIGMOID(3), TANH(4), GELU(5);
+
+        final int code;
+
+        Epilogue(int code) {
+            this.code = code;
+        }
+    }
+
+    /**
+     * For x {@code [rows, cols, hw]} (a linear layer's {@code [rows, features]} with {@code hw = 1}, a convolution's
+     * {@code [batch, channels, h·w]}): {@code y = act(x + bias[col])} in one launch; {@code pre}, unless null,
+     * receives {@code x + bias}. {@code param} is leaky ReLU's negative slope (unused by the others). {@code pre}
+     * and {@code y} may each be {@code x}.
+     */
+    public void biasActivation(Stream stream, Epilogue act, float param, DeviceMemory x, DeviceMemory bias,
+                               DeviceMemory pre, DeviceMemory y, int rows, int cols, int hw) {
+        checkStream(stream);
+        Objects.requireNonNull(act, "act");
+        checkCount("rows", rows);
+        checkCount("cols", cols);
+        checkCount("hw", hw);
+        long n = (long) rows * cols * hw;
+        requireFloats("x", x, n);
+        requireFloats("bias", bias, n == 0 ? 0 : cols);
+        if (pre != null) {
+            requireFloats("pre", pre, n);
+        }
+        requireFloats("y", y, n);
+        if (n > 0) {
+            kernels.launch(Kernel.BIAS_ACT, stream, elementwiseGrid(n), BLOCK, x.pointer(), bias.pointer(),
+                    NativeKernels.pointerOrNull(pre), y.pointer(), n, cols, hw, act.code, param);
         }
     }
 

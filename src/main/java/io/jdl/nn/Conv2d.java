@@ -1,11 +1,16 @@
 package io.jdl.nn;
 
+import io.jdl.tensor.FusedActivation;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
 
-/** 2-d convolution over [n, c, h, w]: weight [out, in/groups, k, k], optional bias [out]. */
-public final class Conv2d extends Module {
+/**
+ * 2-d convolution over [n, c, h, w]: weight [out, in/groups, k, k], optional bias [out].
+ * {@link #forward(Tensor, FusedActivation)} applies an activation in the bias pass ({@link Sequential} does so
+ * for a Conv2d directly followed by an activation module).
+ */
+public final class Conv2d extends Module implements ActivationFusing {
     private final int stride, padding, dilation, groups;
 
     public Conv2d(int in, int out, int kernel, int stride, int padding, int dilation, int groups, boolean bias,
@@ -38,5 +43,10 @@ public final class Conv2d extends Module {
     @Override
     protected Tensor compute(Tensor x) {
         return x.conv2d(param("weight"), param("bias"), stride, padding, dilation, groups);
+    }
+
+    @Override
+    public Tensor forward(Tensor x, FusedActivation act) {
+        return scoped(() -> x.conv2d(param("weight"), param("bias"), stride, padding, dilation, groups, act));
     }
 }

@@ -1,5 +1,6 @@
 package io.jdl.nn;
 
+import io.jdl.tensor.FusedActivation;
 import io.jdl.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,12 +29,25 @@ public final class Sequential extends Module {
         return layers.size();
     }
 
-    /** Each layer's output feeds the next; with no layers, the input itself. */
+    /**
+     * Each layer's output feeds the next; with no layers, the input itself. A {@link Linear} or {@link Conv2d}
+     * directly followed by a pointwise activation module (ReLU, leaky ReLU, sigmoid, tanh, GELU) runs as one
+     * fused layer: its bias and the activation in one pass (one kernel on CUDA), with the same result.
+     */
     @Override
     protected Tensor compute(Tensor x) {
         Tensor h = x;
-        for (Module m : layers) {
-            h = m.forward(h);
+        for (int i = 0; i < layers.size(); i++) {
+            Module m = layers.get(i);
+            Module next = i + 1 < layers.size() ? layers.get(i + 1) : null;
+            FusedActivation act = next == null ? null : Activations.fusable(next);
+            if (act != null && m instanceof ActivationFusing layer) {
+                next.checkOpen();
+                h = layer.forward(h, act);
+                i++;
+            } else {
+                h = m.forward(h);
+            }
         }
         return h;
     }

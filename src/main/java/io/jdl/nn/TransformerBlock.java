@@ -1,5 +1,6 @@
 package io.jdl.nn;
 
+import io.jdl.tensor.FusedActivation;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
 
@@ -59,7 +60,7 @@ public final class TransformerBlock extends Module {
         return d == null ? x : d.forward(x);
     }
 
-    /** fc1 (dim -> hidden), exact GELU, fc2 (hidden -> dim). */
+    /** fc1 (dim -> hidden), exact GELU (in fc1's bias pass), fc2 (hidden -> dim). */
     static final class FeedForward extends Module {
         FeedForward(int dim, int hidden, Random rng) {
             registerModule("fc1", new Linear(dim, hidden, rng));
@@ -68,7 +69,8 @@ public final class TransformerBlock extends Module {
 
         @Override
         protected Tensor compute(Tensor x) {
-            return children().get("fc2").forward(children().get("fc1").forward(x).gelu());
+            Linear fc1 = (Linear) children().get("fc1");
+            return children().get("fc2").forward(fc1.forward(x, FusedActivation.gelu()));
         }
 
         @Override

@@ -3,6 +3,7 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
+import io.jdl.backend.Activation;
 import io.jdl.backend.ConvShape;
 import io.jdl.backend.PoolShape;
 import java.util.function.Consumer;
@@ -14,9 +15,11 @@ final class ConvolutionPooling {
 
     /**
      * 2-d convolution (cross-correlation) of x [n, c, h, w] with weight [k, c / groups, r, s] and an optional
-     * bias [k]; returns [n, k, outH, outW].
+     * bias [k], followed by {@code act} (null for none; {@code param}: leaky ReLU's slope), bias and activation
+     * in one pass ({@link BiasActivation}); returns [n, k, outH, outW].
      */
-    static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+    static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
+                         Activation act, float param) {
         Checks.sameDevice("conv2d", x, weight);
         if (bias != null) {
             Checks.sameDevice("conv2d", x, bias);
@@ -36,35 +39,44 @@ final class ConvolutionPooling {
         if (bias != null && (bias.shape.rank() != 1 || bias.shape.dim(0) != k)) {
             throw new IllegalArgumentException("conv2d: bias " + bias.shape + " does not match " + k + " output channels");
         }
+        if (bias == null && act != null) {
+            return Pointwise.activation(conv2d(x, weight, null, stride, padding, dilation, groups, null, 0f), act, param);
+        }
         // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
         Tensor y = x.empty(Shape.of(cs.n(), k, cs.outH(), cs.outW()));
         x.backend.conv2d(cs, x.storage, weight.storage, y.storage);
         int hw = cs.outH() * cs.outW();
-        if (bias != null) {
-            x.backend.addChannelBias(y.storage, bias.storage, y.storage, cs.n(), k, hw);
-        }
+        BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
         Consumer<Tensor> back = g -> {
-            accumulate(x, () -> {
-                Tensor dx = x.empty(x.shape);
-                x.backend.conv2dBackwardData(cs, weight.storage, g.storage, dx.storage);
-                return dx;
-            });
-            accumulate(weight, () -> {
-                Tensor dw = x.empty(weight.shape);
-                x.backend.conv2dBackwardFilter(cs, x.storage, g.storage, dw.storage);
-                return dw;
-            });
-            if (bias != null) {
-                accumulate(bias, () -> {
-                    Tensor db = x.empty(bias.shape);
-                    x.backend.channelBiasBackward(g.storage, db.storage, cs.n(), k, hw);
-                    return db;
+            Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [n, k, outH, outW]
+            try {
+                accumulate(x, () -> {
+                    Tensor dx = x.empty(x.shape);
+                    x.backend.conv2dBackwardData(cs, weight.storage, dy.storage, dx.storage);
+                    return dx;
                 });
+                accumulate(weight, () -> {
+                    Tensor dw = x.empty(weight.shape);
+                    x.backend.conv2dBackwardFilter(cs, x.storage, dy.storage, dw.storage);
+                    return dw;
+                });
+                if (bias != null) {
+                    accumulate(bias, () -> {
+                        Tensor db = x.empty(bias.shape);
+                        x.backend.channelBiasBackward(dy.storage, db.storage, cs.n(), k, hw);
+                        return db;
+                    });
+                }
+            } finally {
+                if (dy != g) {
+                    dy.close();
+                }
             }
         };
-        return bias == null ? record("conv2d", y, back, x, weight) : record("conv2d", y, back, x, weight, bias);
+        return bias == null ? record("conv2d", y, back, x, weight)
+                : record("conv2d", epilogue.output(), back, epilogue.saved(), x, weight, bias);
     }
 
     /** Max or average pooling with a square window; average counts padding in the divisor (PyTorch's default). */

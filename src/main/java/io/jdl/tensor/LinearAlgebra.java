@@ -3,6 +3,7 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
+import io.jdl.backend.Activation;
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -72,10 +73,12 @@ final class LinearAlgebra {
     }
 
     /**
-     * x·Wᵀ + b, PyTorch's linear: x is [.., in], {@code weight} [out, in], {@code bias} [out] or null.
-     * Backward: dX = dY·W, dW = dYᵀ·X, db = column sums of dY, all as GEMMs on the GPU.
+     * act(x·Wᵀ + b), PyTorch's linear followed by an activation: x is [.., in], {@code weight} [out, in],
+     * {@code bias} [out] or null, {@code act} null for none ({@code param}: leaky ReLU's slope). Bias and
+     * activation are one pass ({@link BiasActivation}). Backward: dY = act'·g, then dX = dY·W, dW = dYᵀ·X,
+     * db = column sums of dY, all as GEMMs on the GPU.
      */
-    static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+    static Tensor linear(Tensor x, Tensor weight, Tensor bias, Activation act, float param) {
         Checks.sameDevice("linear", x, weight);
         if (bias != null) {
             Checks.sameDevice("linear", x, bias);
@@ -86,29 +89,38 @@ final class LinearAlgebra {
             throw new IllegalArgumentException("linear: input " + s + ", weight " + weight.shape + " and bias "
                     + (bias == null ? "none" : bias.shape) + " do not fit ([.., in], [out, in], [out])");
         }
+        if (bias == null && act != null) {
+            return Pointwise.activation(linear(x, weight, null, null, 0f), act, param);
+        }
         int in = weight.shape.dim(1), outF = weight.shape.dim(0), rows = Math.toIntExact(x.numel() / Math.max(1, in));
         int[] dims = s.dims();
         dims[dims.length - 1] = outF;
         Tensor y = x.empty(Shape.of(dims));
         x.backend.matmul(false, true, 1, rows, outF, in, x.storage, weight.storage, y.storage);
-        if (bias != null) {
-            x.backend.addBias(y.storage, bias.storage, y.storage, rows, outF);
-        }
+        BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, rows, outF, 1);
         Consumer<Tensor> back = g -> {
-            accumulate(x, () -> {
-                Tensor dx = x.empty(s);
-                x.backend.matmul(false, false, 1, rows, in, outF, g.storage, weight.storage, dx.storage);
-                return dx;
-            });
-            accumulate(weight, () -> {
-                Tensor dw = x.empty(weight.shape);
-                x.backend.matmul(true, false, 1, outF, in, rows, g.storage, x.storage, dw.storage);
-                return dw;
-            });
-            if (bias != null) {
-                accumulate(bias, () -> Reductions.sumRows(g, rows, outF, bias.shape));
+            Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [.., out]
+            try {
+                accumulate(x, () -> {
+                    Tensor dx = x.empty(s);
+                    x.backend.matmul(false, false, 1, rows, in, outF, dy.storage, weight.storage, dx.storage);
+                    return dx;
+                });
+                accumulate(weight, () -> {
+                    Tensor dw = x.empty(weight.shape);
+                    x.backend.matmul(true, false, 1, outF, in, rows, dy.storage, x.storage, dw.storage);
+                    return dw;
+                });
+                if (bias != null) {
+                    accumulate(bias, () -> Reductions.sumRows(dy, rows, outF, bias.shape));
+                }
+            } finally {
+                if (dy != g) {
+                    dy.close();
+                }
             }
         };
-        return bias == null ? record("linear", y, back, x, weight) : record("linear", y, back, x, weight, bias);
+        return bias == null ? record("linear", y, back, x, weight)
+                : record("linear", epilogue.output(), back, epilogue.saved(), x, weight, bias);
     }
 }

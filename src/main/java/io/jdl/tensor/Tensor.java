@@ -345,8 +345,17 @@ public final class Tensor implements AutoCloseable {
 
     /** x·Wᵀ + b, PyTorch's linear: this [.., in], weight [out, in], bias [out] or null. */
     public Tensor linear(Tensor weight, Tensor bias) {
+        return linear(weight, bias, FusedActivation.NONE);
+    }
+
+    /**
+     * act(x·Wᵀ + b): {@link #linear(Tensor, Tensor)} followed by an activation, the bias and activation in one
+     * pass (one kernel on CUDA), with the unfused ops' results.
+     */
+    public Tensor linear(Tensor weight, Tensor bias, FusedActivation act) {
+        Checks.notNull("linear", "act", act);
         return guarded(() -> DTypeRules.same("linear", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
-                t -> LinearAlgebra.linear(t[0], t[1], t[2])));
+                t -> LinearAlgebra.linear(t[0], t[1], t[2], act.kind, act.slope)));
     }
 
     /** this + other, broadcasting as NumPy and PyTorch do. */
@@ -498,8 +507,19 @@ public final class Tensor implements AutoCloseable {
 
     /** 2-d cross-correlation of [n, c, h, w] with weight [k, c / groups, r, s] and bias [k] or null. */
     public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups) {
+        return conv2d(weight, bias, stride, padding, dilation, groups, FusedActivation.NONE);
+    }
+
+    /**
+     * {@link #conv2d(Tensor, Tensor, int, int, int, int)} followed by an activation, the bias and activation in one
+     * pass (one kernel on CUDA), with the unfused ops' results.
+     */
+    public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
+                         FusedActivation act) {
+        Checks.notNull("conv2d", "act", act);
         return guarded(() -> DTypeRules.same("conv2d", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
-                t -> ConvolutionPooling.conv2d(t[0], t[1], t[2], stride, padding, dilation, groups)));
+                t -> ConvolutionPooling.conv2d(t[0], t[1], t[2], stride, padding, dilation, groups, act.kind,
+                        act.slope)));
     }
 
     /** Max pooling over [n, c, h, w] with a square window. */

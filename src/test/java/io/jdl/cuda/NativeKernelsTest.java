@@ -263,6 +263,10 @@ class NativeKernelsTest {
                         floats(1), rows, cols, -100, 1f / rows),
                 k -> k.losses().crossEntropyBackward(stream, floats(rows * cols), ints(rows), floats(rows), floats(1),
                         floats(rows * cols), rows, cols, -100, 1f / rows),
+                k -> k.pointwise().biasActivation(stream, PointwiseKernels.Epilogue.GELU, 0f, floats(rows * cols),
+                        floats(cols), floats(rows * cols), floats(rows * cols), rows, cols, 1),
+                k -> k.pointwise().biasActivation(stream, PointwiseKernels.Epilogue.LEAKY_RELU, 0.1f, floats(n),
+                        floats(10), null, floats(n), 4, 10, 25),
                 k -> k.sgdStep(stream, floats(n), floats(n), floats(n), n, 0.1f, 0.9f, 0f, 1e-4f, true, false),
                 k -> k.sgdStep(stream, floats(n), floats(n), null, n, 0.1f, 0f, 0f, 0f, false, true),
                 k -> k.adamStep(stream, floats(n), floats(n), floats(n), floats(n), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f,
@@ -422,6 +426,13 @@ class NativeKernelsTest {
         assertRejected("y", () -> kernels.mixedPrecision().cast(stream, floats(n), MixedPrecisionKernels.Element.F32,
                 floats(n / 2 - 1), MixedPrecisionKernels.Element.BF16, n));
         assertRejected("dy", () -> kernels.geluBackward(stream, floats(n), floats(1), floats(n), n));
+        PointwiseKernels.Epilogue gelu = PointwiseKernels.Epilogue.GELU;
+        assertRejected("bias", () -> kernels.pointwise().biasActivation(stream, gelu, 0f, floats(70), floats(9), null,
+                floats(70), 7, 10, 1));
+        assertRejected("pre", () -> kernels.pointwise().biasActivation(stream, gelu, 0f, floats(70), floats(10),
+                floats(69), floats(70), 1, 10, 7));
+        assertRejected("y", () -> kernels.pointwise().biasActivation(stream, gelu, 0f, floats(70), floats(10), null,
+                floats(69), 7, 10, 1));
         LossKernels ce = kernels.losses();
         LossKernels.Workspace w = workspace();
         assertRejected("logits", () -> ce.crossEntropy(stream, w, floats(69), ints(7), floats(7), floats(1), 7, 10, -1, 1f));

@@ -322,6 +322,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
+                               int c, int hw) {
+        enter();
+        elementwise.biasActivation(act, param, mem(x), mem(bias), pre == null ? null : mem(pre), mem(y), n, c, hw);
+    }
+
+    @Override
     public void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
         enter();
         elementwise.activationBackward(act, param, mem(x), mem(y), mem(dy), mem(dx), n);

@@ -65,6 +65,19 @@ final class CudaElementwise {
         }
     }
 
+    /** y = act(x + bias[channel]) for x [n, c, hw], pre (may be null) = x + bias: one launch. */
+    void biasActivation(Activation act, float param, DeviceMemory x, DeviceMemory bias, DeviceMemory pre,
+                        DeviceMemory y, int n, int c, int hw) {
+        PointwiseKernels.Epilogue epilogue = switch (act) {
+            case RELU -> PointwiseKernels.Epilogue.RELU;
+            case LEAKY_RELU -> PointwiseKernels.Epilogue.LEAKY_RELU;
+            case SIGMOID -> PointwiseKernels.Epilogue.SIGMOID;
+            case TANH -> PointwiseKernels.Epilogue.TANH;
+            case GELU -> PointwiseKernels.Epilogue.GELU;
+        };
+        kernels().biasActivation(stream, epilogue, param, x, bias, pre, y, n, c, hw);
+    }
+
     void activationBackward(Activation act, float param, DeviceMemory x, DeviceMemory y, DeviceMemory dy,
                             DeviceMemory dx, long n) {
         if (n == 0) {
