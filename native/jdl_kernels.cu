@@ -650,6 +650,27 @@ extern "C" __global__ void jdl_broadcast(const float* x, float* out, long long n
     }
 }
 
+// Broadcasting binary op without materialising the broadcast (expand as stride-0 reads): over out
+// [d0, d1, d2, d3] (n elements, d0 implied), element (i0, i1, i2, i3) reads a at i0*sa0 + i1*sa1 + i2*sa2 + i3*sa3
+// and b likewise, a stride being 0 along a dimension the operand repeats. mul != 0: out = a * b; else
+// out = alpha * a + beta * b (add, sub). out must not overlap a broadcast operand.
+extern "C" __global__ void jdl_broadcast_binary(const float* a, const float* b, float* out, long long n, int d1, int d2,
+                                                int d3, int sa0, int sa1, int sa2, int sa3, int sb0, int sb1, int sb2,
+                                                int sb3, int mul, float alpha, float beta) {
+    JDL_GRID_STRIDE_LOOP(i, n) {
+        long long t = i;
+        const long long i3 = t % d3;
+        t /= d3;
+        const long long i2 = t % d2;
+        t /= d2;
+        const long long i1 = t % d1;
+        const long long i0 = t / d1;
+        const float x = a[i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3];
+        const float y = b[i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3];
+        out[i] = mul ? x * y : alpha * x + beta * y;
+    }
+}
+
 // out [rows, cols] = x + bias[col] (n = rows * cols); with hw > 1, for [n, c, hw], bias[(k / hw) % cols]:
 // the per-channel bias of a convolution is the same kernel with cols = channels.
 extern "C" __global__ void jdl_add_bias(const float* x, const float* bias, float* out, long long n, int cols,

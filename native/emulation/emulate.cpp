@@ -458,6 +458,28 @@ int main() {
         for (long long i = 0; i < n; i++) e[i] = dy[i] * (1 - (double)y[i] * y[i]);
         check("tanh_backward", e, out);
     }
+    // --- broadcasting binary ops read through stride-0 dimensions: against the expanded operands
+    {
+        const int D[4] = {3, 5, 1, 7}, A[4] = {3, 1, 1, 7}, Bd[4] = {1, 5, 1, 1};
+        long long n = 3 * 5 * 7;
+        auto a = randn(3 * 7, 1), b = randn(5, 1);
+        int sa[4] = {7, 0, 0, 1}, sb[4] = {0, 1, 0, 0};  // contiguous strides of A and Bd, 0 where they repeat
+        for (int mul = 0; mul <= 1; mul++) {
+            std::vector<float> out(n, NAN);
+            launch(2, B, [&] {
+                jdl_broadcast_binary(a.data(), b.data(), out.data(), n, D[1], D[2], D[3], sa[0], sa[1], sa[2], sa[3],
+                                     sb[0], sb[1], sb[2], sb[3], mul, 0.5f, -2.0f);
+            });
+            std::vector<double> e(n);
+            for (int i0 = 0; i0 < D[0]; i0++)
+                for (int i1 = 0; i1 < D[1]; i1++)
+                    for (int i3 = 0; i3 < D[3]; i3++) {
+                        double x = a[(i0 % A[0]) * 7 + (i3 % A[3])], y = b[i1 % Bd[1]];
+                        e[(i0 * 5 + i1) * 7 + i3] = mul ? x * y : 0.5 * x - 2.0 * y;
+                    }
+            check(mul ? "broadcast_binary mul [3,1,7] x [5,1]" : "broadcast_binary 0.5a - 2b [3,1,7], [5,1]", e, out);
+        }
+    }
     // --- biases, broadcast, axis sums, channel-bias gradient over [outer, dim, inner] shapes with odd sizes
     for (auto [outer, dim, inner] : {std::tuple{3, 7, 5}, std::tuple{1, 300, 37}, std::tuple{129, 513, 1},
                                      std::tuple{2, 0, 3}, std::tuple{4, 1, 9}}) {

@@ -73,6 +73,15 @@ int castBytes(int type) {
     return type >= 0 && type < 7 ? BYTES[type] : 8;  // an unknown code: the widest, so the extent check is strict
 }
 
+// Elements an operand of jdl_broadcast_binary spans (its strides at first, first + 1, ...): 0 for no elements.
+long long broadcastExtent(void** a, int first) {
+    long long n = I64(a, 3), d1 = I32(a, 4), d2 = I32(a, 5), d3 = I32(a, 6);
+    if (n <= 0 || d1 <= 0 || d2 <= 0 || d3 <= 0) return 0;
+    long long d[4] = {n / (d1 * d2 * d3), d1, d2, d3}, last = 0;
+    for (int k = 0; k < 4; k++) last += (d[k] - 1) * I32(a, first + k);
+    return last + 1;
+}
+
 #define ACCESSES(...) [](void** a) { return std::vector<Access>{__VA_ARGS__}; }
 const Contract CONTRACTS[] = {
     {"jdl_leaky_relu", "PPlf", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
@@ -148,6 +157,10 @@ const Contract CONTRACTS[] = {
     // (x, out, n, dim, inner): x holds n / dim elements
     {"jdl_broadcast", "PPlii", false, none,
      ACCESSES({0, I32(a, 3) > 0 ? I64(a, 2) / I32(a, 3) : 0}, {1, I64(a, 2)})},
+    // (a, b, out, n, d1, d2, d3, sa0..sa3, sb0..sb3, mul, alpha, beta): an operand is read up to
+    // sum over k of (d_k - 1) * s_k, with d0 = n / (d1 * d2 * d3)
+    {"jdl_broadcast_binary", "PPPliiiiiiiiiiiiff", false, none,
+     ACCESSES({0, broadcastExtent(a, 7)}, {1, broadcastExtent(a, 11)}, {2, I64(a, 3)})},
     // (x, bias, out, n, cols, hw)
     {"jdl_add_bias", "PPPlii", false, none,
      ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? I32(a, 4) : 0}, {2, I64(a, 3)})},

@@ -108,6 +108,17 @@ public interface Backend {
     /** dst[i] = src[i] for {@code n} elements. */
     void copy(Storage src, Storage dst, long n);
 
+    /**
+     * A broadcasting binary op reading its operands in place (expand without the copy): over out [d0, d1, d2, d3],
+     * out = a·b when {@code multiply}, else alpha·a + beta·b, with a's element (i0, i1, i2, i3) at
+     * Σ i_k·aStrides[k] (a stride 0 where a repeats) and b's likewise. out must not overlap a or b.
+     */
+    void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
+                         int[] bStrides, Storage out, int[] dims);
+
+    /** Dimensions of {@link #broadcastBinary}'s output: callers merge or pad their shapes to this many. */
+    int BROADCAST_RANK = 4;
+
     /** For out viewed as [outer, dim, inner]: out[o][d][i] = x[o][i] (the backward of {@link #sum}). */
     void broadcast(Storage x, Storage out, int outer, int dim, int inner);
 

@@ -72,6 +72,9 @@ final class KernelLibrary {
         MUL("jdl_mul", Param.PTR, Param.PTR, Param.PTR, Param.I64),
         MUL_SCALAR("jdl_mul_scalar", Param.PTR, Param.PTR, Param.PTR, Param.I64),
         BROADCAST("jdl_broadcast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        BROADCAST_BINARY("jdl_broadcast_binary", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32,
+                Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32,
+                Param.I32, Param.F32, Param.F32),
         ADD_BIAS("jdl_add_bias", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         BIAS_ACT("jdl_bias_act", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32,
                 Param.F32),
@@ -163,7 +166,7 @@ final class KernelLibrary {
     /** One thread's argument slots, argv and dims for launches (see {@code LibraryLauncher.SCRATCH}). */
     static final class LaunchScratch {
         /** More than any kernel's parameter count. */
-        static final int MAX_ARGS = 16;
+        static final int MAX_ARGS = 20;
         final MemorySegment argv, slots, grid, block;
 
         LaunchScratch() {

@@ -7,6 +7,7 @@ import static io.jdl.cuda.NativeKernels.elementwiseGrid;
 import static io.jdl.cuda.NativeKernels.requireFloats;
 
 import io.jdl.cuda.KernelLibrary.Kernel;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -73,6 +74,58 @@ public final class PointwiseKernels {
         if (n > 0) {
             kernels.launch(Kernel.BROADCAST, stream, elementwiseGrid(n), BLOCK, x.pointer(), out.pointer(), n, dim, inner);
         }
+    }
+
+    /** Dimensions of {@link #broadcastBinary}'s output (callers merge or pad theirs to this many). */
+    public static final int BROADCAST_RANK = 4;
+
+    /**
+     * A broadcasting binary op that reads its operands in place (no expanded copy): over out {@code dims} (4
+     * dimensions), element {@code (i0, i1, i2, i3)} reads {@code a[Σ i_k·aStrides[k]]} and {@code b[Σ i_k·bStrides[k]]},
+     * a stride being 0 where the operand repeats. {@code multiply}: {@code out = a·b}; else
+     * {@code out = alpha·a + beta·b}. out must not overlap a or b.
+     */
+    public void broadcastBinary(Stream stream, DeviceMemory a, int[] aStrides, DeviceMemory b, int[] bStrides,
+                                DeviceMemory out, int[] dims, boolean multiply, float alpha, float beta) {
+        checkStream(stream);
+        checkRank("dims", dims);
+        checkRank("aStrides", aStrides);
+        checkRank("bStrides", bStrides);
+        long n = 1;
+        for (int d : dims) {
+            checkCount("dims", d);
+            n *= d;
+        }
+        requireFloats("a", a, extent(dims, aStrides));
+        requireFloats("b", b, extent(dims, bStrides));
+        requireFloats("out", out, n);
+        if (n > 0) {
+            kernels.launch(Kernel.BROADCAST_BINARY, stream, elementwiseGrid(n), BLOCK, a.pointer(), b.pointer(),
+                    out.pointer(), n, dims[1], dims[2], dims[3], aStrides[0], aStrides[1], aStrides[2], aStrides[3],
+                    bStrides[0], bStrides[1], bStrides[2], bStrides[3], multiply ? 1 : 0, alpha, beta);
+        }
+    }
+
+    private static void checkRank(String name, int[] values) {
+        Objects.requireNonNull(values, name);
+        if (values.length != BROADCAST_RANK) {
+            throw new IllegalArgumentException(name + " must have " + BROADCAST_RANK + " entries, got " + values.length);
+        }
+    }
+
+    /** Elements an operand with these strides spans over dims (0 when dims hold no element). */
+    private static long extent(int[] dims, int[] strides) {
+        long last = 0;
+        for (int k = 0; k < BROADCAST_RANK; k++) {
+            if (dims[k] == 0) {
+                return 0;
+            }
+            if (strides[k] < 0) {
+                throw new IllegalArgumentException("strides must be >= 0, got " + Arrays.toString(strides));
+            }
+            last += (long) (dims[k] - 1) * strides[k];
+        }
+        return last + 1;
     }
 
     /**

@@ -16,7 +16,7 @@ final class Pointwise {
         String op = beta == 1f ? "add" : "sub";
         Checks.sameDevice(op, a, b);
         if (!a.shape.equals(b.shape)) {
-            return broadcasting(op, a, b, (x, y) -> add(x, y, beta));
+            return broadcasting(op, a, b, false, beta, (x, y) -> add(x, y, beta));
         }
         Tensor out = a.empty(a.shape);
         a.backend.axpby(1f, a.storage, beta, b.storage, out.storage, a.numel());
@@ -30,7 +30,7 @@ final class Pointwise {
     static Tensor mul(Tensor a, Tensor b) {
         Checks.sameDevice("mul", a, b);
         if (!a.shape.equals(b.shape)) {
-            return broadcasting("mul", a, b, Pointwise::mul);
+            return broadcasting("mul", a, b, true, 1f, Pointwise::mul);
         }
         Tensor out = a.empty(a.shape);
         a.backend.mul(a.storage, b.storage, out.storage, a.numel());
@@ -40,10 +40,18 @@ final class Pointwise {
         }, a, b);
     }
 
-    /** Expands both operands to their broadcast shape and applies {@code op}; expand's backward sums back. */
-    private static Tensor broadcasting(String name, Tensor a, Tensor b,
+    /**
+     * a + beta·b or a·b over the broadcast shape, reading the operands in place ({@link BroadcastBinary}); where
+     * the broadcast does not merge to the kernel's 4 dimensions, expands both operands (copies) and applies
+     * {@code op}, expand's backward summing back.
+     */
+    private static Tensor broadcasting(String name, Tensor a, Tensor b, boolean multiply, float beta,
                                        java.util.function.BinaryOperator<Tensor> op) {
         int[] dims = Broadcast.shape(name + ": shapes", a.shape.dims(), b.shape.dims());
+        Tensor direct = BroadcastBinary.apply(name, a, b, dims, multiply, beta);
+        if (direct != null) {
+            return direct;
+        }
         try (TensorScope scope = TensorScope.open()) {
             Tensor ea = a.shape.equals(Shape.of(dims)) ? a : a.expand(dims);
             Tensor eb = b.shape.equals(Shape.of(dims)) ? b : b.expand(dims);

@@ -58,7 +58,7 @@ final class Reshaping {
     }
 
     /** g of shape {@code to} summed over the dimensions where {@code from} is 1, shaped {@code shape}. */
-    private static Tensor sumTo(Tensor g, int[] to, int[] from, Shape shape) {
+    static Tensor sumTo(Tensor g, int[] to, int[] from, Shape shape) {
         int[] curDims = to.clone();
         Tensor out = g.empty(shape);
         int first = firstRepeated(from, to);

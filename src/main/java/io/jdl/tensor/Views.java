@@ -16,7 +16,9 @@ import java.util.Arrays;
  * strides and no copy. Ops whose result is not the same elements in the same order — {@code permute},
  * {@code transpose}, {@code expand}, {@code split}, {@code concat} — copy (see {@code Reshaping}); the
  * attention head split and merge avoid those copies with strided GEMM operands instead
- * ({@link io.jdl.backend.MatrixBatch}).
+ * ({@link io.jdl.backend.MatrixBatch}), and broadcasting add, sub and mul read the smaller operand through
+ * stride-0 dimensions ({@link BroadcastBinary}) instead of expanding it. {@code expand} itself still returns a
+ * dense copy: a tensor has no strides to make it a view, and every backend call reads its operands dense.
  *
  * <p><b>Lifetime.</b> A view is a tensor like any other: it belongs to the scope it was made in (or to the
  * caller) and is closed once, by its owner. Base and views each hold a handle on the memory; the memory is

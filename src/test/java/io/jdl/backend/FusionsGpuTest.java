@@ -155,4 +155,23 @@ class FusionsGpuTest {
             y[0].close();
         }
     }
+
+    /** Broadcasting add, sub, mul read the smaller operand in place: CPU parity and one launch forward. */
+    @Test
+    void broadcastingOpsReadTheirOperandsInPlace() {
+        int[][][] shapes = {{{2, 3, 4, 5}, {1, 3, 1, 1}}, {{5, 1, 7}, {1, 6, 1}}, {{2, 1, 3, 1, 4}, {1, 5, 1, 6, 1}}};
+        for (int[][] s : shapes) {
+            Shape as = Shape.of(s[0]), bs = Shape.of(s[1]);
+            float[][] v = {GradCheck.randn(rng, (int) as.numel()), GradCheck.randn(rng, (int) bs.numel())};
+            Parity.same("add " + as + bs, GPU, rng, GpuParityTest::close, x -> x[0].add(x[1]), v, as, bs);
+            Parity.same("sub " + as + bs, GPU, rng, GpuParityTest::close, x -> x[0].sub(x[1]), v, as, bs);
+            Parity.same("mul " + as + bs, GPU, rng, GpuParityTest::close, x -> x[0].mul(x[1]), v, as, bs);
+        }
+        try (Tensor x = Tensor.of(GradCheck.randn(rng, 120), Shape.of(2, 3, 4, 5), GPU);
+             Tensor b = Tensor.of(GradCheck.randn(rng, 3), Shape.of(1, 3, 1, 1), GPU)) {
+            Tensor[] y = new Tensor[1];
+            assertEquals(1, launches(() -> y[0] = x.add(b)), "broadcasting add: one kernel, no expand passes");
+            y[0].close();
+        }
+    }
 }

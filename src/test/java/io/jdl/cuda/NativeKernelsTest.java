@@ -296,6 +296,8 @@ class NativeKernelsTest {
                         floats(1000L * cols), floats(1000L * cols), floats(cols), floats(cols), 1000, cols,
                         floats(2L * NativeKernels.layerNormBackwardChunks(1000, cols) * cols)),
                 k -> k.pointwise().fill(stream, floats(n), n, 1f),
+                k -> k.pointwise().broadcastBinary(stream, floats(3 * 7), new int[] {0, 7, 0, 1}, floats(5),
+                        new int[] {0, 0, 1, 0}, floats(3 * 5 * 7), new int[] {1, 3, 5, 7}, true, 1f, 0f),
                 k -> k.pointwise().axpby(stream, 1f, floats(n), 2f, floats(n), floats(n), n),
                 k -> k.pointwise().mul(stream, floats(n), floats(n), floats(n), n),
                 k -> k.pointwise().mulScalar(stream, floats(n), floats(1), floats(n), n),
@@ -341,6 +343,14 @@ class NativeKernelsTest {
                     KernelLibrary.marshal(arena, l.kernel, l.args);
                 }
             }
+        }
+    }
+
+    @Test
+    void everyKernelFitsTheLaunchScratch() {
+        for (Kernel k : Kernel.values()) {
+            assertTrue(k.params.size() <= KernelLibrary.LaunchScratch.MAX_ARGS, k.symbol + " has " + k.params.size()
+                    + " parameters; the launch scratch holds " + KernelLibrary.LaunchScratch.MAX_ARGS);
         }
     }
 
@@ -426,6 +436,10 @@ class NativeKernelsTest {
         assertRejected("y", () -> kernels.mixedPrecision().cast(stream, floats(n), MixedPrecisionKernels.Element.F32,
                 floats(n / 2 - 1), MixedPrecisionKernels.Element.BF16, n));
         assertRejected("dy", () -> kernels.geluBackward(stream, floats(n), floats(1), floats(n), n));
+        assertRejected("a", () -> kernels.pointwise().broadcastBinary(stream, floats(20), new int[] {0, 7, 0, 1},
+                floats(5), new int[] {0, 0, 1, 0}, floats(105), new int[] {1, 3, 5, 7}, false, 1f, 1f));
+        assertRejected("out", () -> kernels.pointwise().broadcastBinary(stream, floats(21), new int[] {0, 7, 0, 1},
+                floats(5), new int[] {0, 0, 1, 0}, floats(104), new int[] {1, 3, 5, 7}, false, 1f, 1f));
         PointwiseKernels.Epilogue gelu = PointwiseKernels.Epilogue.GELU;
         assertRejected("bias", () -> kernels.pointwise().biasActivation(stream, gelu, 0f, floats(70), floats(9), null,
                 floats(70), 7, 10, 1));

@@ -192,6 +192,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
+                                int[] bStrides, Storage out, int[] dims) {
+        CpuElementwise.broadcastBinary(multiply, alpha, beta, data(a), aStrides, data(b), bStrides, data(out), dims);
+    }
+
+    @Override
     public void broadcast(Storage xs, Storage outs, int outer, int dim, int inner) {
         float[] x = data(xs), out = data(outs);
         for (int o = 0; o < outer; o++) {

@@ -289,6 +289,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
+                                int[] bStrides, Storage out, int[] dims) {
+        enter();
+        elementwise.broadcastBinary(multiply, alpha, beta, mem(a), aStrides, mem(b), bStrides, mem(out), dims);
+    }
+
+    @Override
     public void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
         enter();
         elementwise.broadcast(mem(x), mem(out), outer, dim, inner);

@@ -46,6 +46,11 @@ final class CudaElementwise {
         kernels().addBias(stream, x, bias, out, n, c, hw);
     }
 
+    void broadcastBinary(boolean multiply, float alpha, float beta, DeviceMemory a, int[] aStrides, DeviceMemory b,
+                         int[] bStrides, DeviceMemory out, int[] dims) {
+        kernels().broadcastBinary(stream, a, aStrides, b, bStrides, out, dims, multiply, alpha, beta);
+    }
+
     void broadcast(DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
         kernels().broadcast(stream, x, out, outer, dim, inner);
     }
