@@ -671,19 +671,10 @@ extern "C" __global__ void jdl_broadcast_binary(const float* a, const float* b, 
     }
 }
 
-// out [rows, cols] = x + bias[col] (n = rows * cols); with hw > 1, for [n, c, hw], bias[(k / hw) % cols]:
-// the per-channel bias of a convolution is the same kernel with cols = channels.
-extern "C" __global__ void jdl_add_bias(const float* x, const float* bias, float* out, long long n, int cols,
-                                        int hw) {
-    JDL_GRID_STRIDE_LOOP(k, n) {
-        out[k] = x[k] + bias[(k / hw) % cols];
-    }
-}
-
 // ---------------------------------------------------------------------------------------------------
-// Bias + activation epilogue of a linear layer or a convolution, one pass where add_bias and an activation
-// kernel took two. The activation formulas are jdl_activate's (above), which the one-activation kernels use
-// too, so fused and unfused results agree bit for bit.
+// Bias + activation epilogue of a linear layer or a convolution, one pass where a bias kernel and an activation
+// kernel took two (with JDL_ACT_IDENTITY, the bias alone). The activation formulas are jdl_activate's (above),
+// which the one-activation kernels use too, so fused and unfused results agree bit for bit.
 
 // For x [rows, cols, hw] (n elements; a linear layer's [rows, features] with hw = 1, a convolution's
 // [batch, channels, h * w]): y = act(x + bias[col]). pre, unless NULL, receives x + bias (the pre-activation,

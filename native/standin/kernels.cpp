@@ -161,9 +161,6 @@ const Contract CONTRACTS[] = {
     // sum over k of (d_k - 1) * s_k, with d0 = n / (d1 * d2 * d3)
     {"jdl_broadcast_binary", "PPPliiiiiiiiiiiiff", false, none,
      ACCESSES({0, broadcastExtent(a, 7)}, {1, broadcastExtent(a, 11)}, {2, I64(a, 3)})},
-    // (x, bias, out, n, cols, hw)
-    {"jdl_add_bias", "PPPlii", false, none,
-     ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? I32(a, 4) : 0}, {2, I64(a, 3)})},
     // (x, bias, pre, y, n, cols, hw, act, param): pre may be NULL
     {"jdl_bias_act", "PPPPliiif", false, none,
      ACCESSES({0, I64(a, 4)}, {1, I64(a, 4) > 0 ? I32(a, 5) : 0}, {2, arg<void*>(a, 2) ? I64(a, 4) : 0}, {3, I64(a, 4)})},

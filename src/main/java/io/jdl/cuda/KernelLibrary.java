@@ -75,7 +75,6 @@ final class KernelLibrary {
         BROADCAST_BINARY("jdl_broadcast_binary", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32,
                 Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32,
                 Param.I32, Param.F32, Param.F32),
-        ADD_BIAS("jdl_add_bias", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         BIAS_ACT("jdl_bias_act", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32,
                 Param.F32),
         RELU("jdl_relu", Param.PTR, Param.PTR, Param.I64),

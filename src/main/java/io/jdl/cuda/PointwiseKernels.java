@@ -130,21 +130,11 @@ public final class PointwiseKernels {
 
     /**
      * {@code out[r, k, i] = x[r, k, i] + bias[k]} for x {@code [rows, cols, hw]}: a linear layer's bias with
-     * {@code hw = 1}, a convolution's per-channel bias with {@code cols} channels of {@code hw} pixels.
+     * {@code hw = 1}, a convolution's per-channel bias with {@code cols} channels of {@code hw} pixels: the
+     * epilogue kernel without an activation.
      */
     public void addBias(Stream stream, DeviceMemory x, DeviceMemory bias, DeviceMemory out, int rows, int cols, int hw) {
-        checkStream(stream);
-        checkCount("rows", rows);
-        checkCount("cols", cols);
-        checkCount("hw", hw);
-        long n = (long) rows * cols * hw;
-        requireFloats("x", x, n);
-        requireFloats("bias", bias, n == 0 ? 0 : cols);
-        requireFloats("out", out, n);
-        if (n > 0) {
-            kernels.launch(Kernel.ADD_BIAS, stream, elementwiseGrid(n), BLOCK, x.pointer(), bias.pointer(), out.pointer(),
-                    n, cols, hw);
-        }
+        biasActivation(stream, Epilogue.IDENTITY, 0f, x, bias, null, out, rows, cols, hw);
     }
 
     /**
