@@ -145,7 +145,11 @@ public interface Backend {
     default void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
                                 int c, int hw) {
         Storage sum = pre != null ? pre : y;
-        addChannelBias(x, bias, sum, n, c, hw);
+        if (hw == 1) {
+            addBias(x, bias, sum, n, c);
+        } else {
+            addChannelBias(x, bias, sum, n, c, hw);
+        }
         activation(act, param, sum, y, (long) n * c * hw);
     }
 

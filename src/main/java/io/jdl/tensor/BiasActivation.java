@@ -36,7 +36,11 @@ final class BiasActivation {
     static BiasActivation apply(Tensor y, Tensor bias, Activation act, float param, int n, int c, int hw) {
         var b = y.backend;
         if (act == null) {
-            b.addChannelBias(y.storage, bias.storage, y.storage, n, c, hw);
+            if (hw == 1) {
+                b.addBias(y.storage, bias.storage, y.storage, n, c);  // the row bias (parallel rows on the CPU)
+            } else {
+                b.addChannelBias(y.storage, bias.storage, y.storage, n, c, hw);
+            }
             return new BiasActivation(null, 0f, null, y);
         }
         if (!needsInput(act)) {
