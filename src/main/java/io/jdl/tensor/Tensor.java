@@ -333,8 +333,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Matrix product with PyTorch's broadcasting: [.., m, k]·[.., k, n], batch dimensions broadcast. */
     public Tensor matmul(Tensor other) {
-        return guarded(() -> DTypeRules.same("matmul", DTypeRules.MATMUL_ARGS, new Tensor[] {this, other},
-                t -> LinearAlgebra.matmul(t[0], t[1], false, false)));
+        return matmul(other, false, false);
     }
 
     /** op(this)·op(other), where op transposes the last two dimensions when asked. */
@@ -348,10 +347,7 @@ public final class Tensor implements AutoCloseable {
         return linear(weight, bias, FusedActivation.NONE);
     }
 
-    /**
-     * act(x·Wᵀ + b): {@link #linear(Tensor, Tensor)} followed by an activation, the bias and activation in one
-     * pass (one kernel on CUDA), with the unfused ops' results.
-     */
+    /** act(x·Wᵀ + b): {@link #linear(Tensor, Tensor)} then {@code act}, fused in one bias pass, same results. */
     public Tensor linear(Tensor weight, Tensor bias, FusedActivation act) {
         Checks.notNull("linear", "act", act);
         return guarded(() -> DTypeRules.same("linear", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
@@ -510,10 +506,7 @@ public final class Tensor implements AutoCloseable {
         return conv2d(weight, bias, stride, padding, dilation, groups, FusedActivation.NONE);
     }
 
-    /**
-     * {@link #conv2d(Tensor, Tensor, int, int, int, int)} followed by an activation, the bias and activation in one
-     * pass (one kernel on CUDA), with the unfused ops' results.
-     */
+    /** {@link #conv2d(Tensor, Tensor, int, int, int, int)} then {@code act}, fused in one bias pass, same results. */
     public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
                          FusedActivation act) {
         Checks.notNull("conv2d", "act", act);
