@@ -34,11 +34,20 @@ import java.util.function.Supplier;
  * so module code frees nothing by hand.
  */
 public final class TensorScope implements AutoCloseable {
-    private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
-    /** Set while backward() runs: its tensors belong to leaves or to the engine, never to a scope. */
-    private static final ThreadLocal<Boolean> SUSPENDED = ThreadLocal.withInitial(() -> false);
+    /** This thread's scope state, in one thread-local: {@link #adopt} reads it for every tensor created. */
+    private static final ThreadLocal<PerThread> STATE = ThreadLocal.withInitial(PerThread::new);
+
+    /** A thread's innermost open scope, whether backward() runs, and the tensors its current step made. */
+    private static final class PerThread {
+        TensorScope current;
+        /** Set while backward() runs: its tensors belong to leaves or to the engine, never to a scope. */
+        boolean suspended;
+        /** Tensors made by the backward step running on this thread (see {@link #trackBackwardStep}), or null. */
+        List<Tensor> backwardStep;
+    }
 
     private final TensorScope parent;
+    private final PerThread state;
     private final Thread thread = Thread.currentThread();
     private static final int PRUNE_AT = 1024;
 
@@ -46,14 +55,16 @@ public final class TensorScope implements AutoCloseable {
     private int pruneAt = PRUNE_AT;
     private boolean closed;
 
-    private TensorScope(TensorScope parent) {
+    private TensorScope(TensorScope parent, PerThread state) {
         this.parent = parent;
+        this.state = state;
     }
 
     /** Opens a scope nested in this thread's innermost open scope (if any); close it with try-with-resources. */
     public static TensorScope open() {
-        TensorScope s = new TensorScope(CURRENT.get());
-        CURRENT.set(s);
+        PerThread state = STATE.get();
+        TensorScope s = new TensorScope(state.current, state);
+        state.current = s;
         return s;
     }
 
@@ -85,9 +96,6 @@ public final class TensorScope implements AutoCloseable {
         return t;
     }
 
-    /** Tensors made by the backward step running on this thread (see {@link #trackBackwardStep}), or null. */
-    private static final ThreadLocal<List<Tensor>> BACKWARD_STEP = new ThreadLocal<>();
-
     /**
      * Starts recording the tensors that one node's backward makes on this thread, so that the engine can close
      * those nobody holds when the step throws (a device out-of-memory half-way through a backward closure).
@@ -95,17 +103,17 @@ public final class TensorScope implements AutoCloseable {
      */
     static List<Tensor> trackBackwardStep() {
         List<Tensor> made = new ArrayList<>();
-        BACKWARD_STEP.set(made);
+        STATE.get().backwardStep = made;
         return made;
     }
 
     static void endBackwardStep() {
-        BACKWARD_STEP.remove();
+        STATE.get().backwardStep = null;
     }
 
     /** {@code g} now belongs to a tensor as its gradient: a failing backward step must not close it. */
     static void claim(Tensor g) {
-        List<Tensor> made = BACKWARD_STEP.get();
+        List<Tensor> made = STATE.get().backwardStep;
         if (made != null) {
             made.remove(g);
         }
@@ -113,14 +121,14 @@ public final class TensorScope implements AutoCloseable {
 
     /** Registers a new tensor with this thread's innermost open scope. */
     static void adopt(Tensor t) {
-        if (SUSPENDED.get()) {
-            List<Tensor> made = BACKWARD_STEP.get();
-            if (made != null) {
-                made.add(t);
+        PerThread state = STATE.get();
+        if (state.suspended) {
+            if (state.backwardStep != null) {
+                state.backwardStep.add(t);
             }
             return;
         }
-        TensorScope s = CURRENT.get();
+        TensorScope s = state.current;
         if (s != null) {
             t.scope = s;
             if (s.owned.size() >= s.pruneAt) { // a long-lived scope forgets what was closed or handed on meanwhile
@@ -133,17 +141,18 @@ public final class TensorScope implements AutoCloseable {
 
     /** Whether backward() is running on this thread (inside {@link #unscopedWhile}). */
     static boolean inBackward() {
-        return SUSPENDED.get();
+        return STATE.get().suspended;
     }
 
     /** Runs {@code body} with no scope adopting the tensors it creates. */
     static void unscopedWhile(Runnable body) {
-        boolean was = SUSPENDED.get();
-        SUSPENDED.set(true);
+        PerThread state = STATE.get();
+        boolean was = state.suspended;
+        state.suspended = true;
         try {
             body.run();
         } finally {
-            SUSPENDED.set(was);
+            state.suspended = was;
         }
     }
 
@@ -154,12 +163,12 @@ public final class TensorScope implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("tensor scope closed twice");
         }
-        if (CURRENT.get() != this) {
+        if (state.current != this) {
             throw new IllegalStateException("tensor scopes must be closed innermost first: an inner scope opened"
                     + " after this one is still open");
         }
         closed = true;
-        CURRENT.set(parent);
+        state.current = parent;
         RuntimeException failure = null;
         for (int i = owned.size() - 1; i >= 0; i--) {
             Tensor t = owned.get(i);
