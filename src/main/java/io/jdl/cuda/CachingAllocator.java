@@ -5,9 +5,6 @@ import static io.jdl.bindings.cudart.cuda_runtime_api_h.*;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Device memory with free lists by size class, so that a training step's allocations cost a map
@@ -61,7 +58,7 @@ public final class CachingAllocator extends NativeResource {
     };
 
     private final RawAllocator raw;
-    private final Map<Long, ArrayDeque<Long>> cached = new HashMap<>();
+    private final FreeLists cached = new FreeLists();
     private long allocated;
     private long reserved;
     private long peakAllocated;
@@ -93,12 +90,18 @@ public final class CachingAllocator extends NativeResource {
         long address;
         if (pool != null) {
             // A block of the ordinary cache is not used by any graph (graphs keep theirs): it may join this one.
-            Long reused = pool.take(size);
-            address = reused != null ? reused : cached.containsKey(size) && !cached.get(size).isEmpty()
-                    ? cached.get(size).pop() : pool.cudaMalloc(size);
+            address = pool.free.pop(size);
+            if (address == 0) {
+                address = cached.pop(size);
+            }
+            if (address == 0) {
+                address = pool.cudaMalloc(size);
+            }
         } else {
-            ArrayDeque<Long> free = cached.get(size);
-            address = free != null && !free.isEmpty() ? free.pop() : cudaMallocRetrying(size);
+            address = cached.pop(size);
+            if (address == 0) {
+                address = cudaMallocRetrying(size);
+            }
         }
         allocated += size;
         peakAllocated = Math.max(peakAllocated, allocated);
@@ -141,7 +144,7 @@ public final class CachingAllocator extends NativeResource {
         GraphPool pool = capturing != null ? capturing : block.pool;
         if (pool != null && !pool.closed) {
             // During a capture even a block from before it joins the graph: a recorded kernel may read it.
-            pool.put(block.blockBytes(), block.address());
+            pool.free.push(block.blockBytes(), block.address());
             return;
         }
         if (isClosed()) {
@@ -150,7 +153,7 @@ public final class CachingAllocator extends NativeResource {
             reserved -= block.blockBytes();
             return;
         }
-        cached.computeIfAbsent(block.blockBytes(), k -> new ArrayDeque<>()).push(block.address());
+        cached.push(block.blockBytes(), block.address());
     }
 
     /** Bytes in blocks handed out and not yet closed (rounded to size classes). */
@@ -201,21 +204,12 @@ public final class CachingAllocator extends NativeResource {
      * the graph. Not closing it keeps its blocks reserved until the allocator is closed.
      */
     public final class GraphPool implements AutoCloseable {
-        private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
+        private final FreeLists free = new FreeLists();
         private long poolBytes;
         private long mallocs;
         private boolean closed;
 
         private GraphPool() {
-        }
-
-        private Long take(long size) {
-            ArrayDeque<Long> list = free.get(size);
-            return list == null || list.isEmpty() ? null : list.pop();
-        }
-
-        private void put(long size, long address) {
-            free.computeIfAbsent(size, k -> new ArrayDeque<>()).push(address);
         }
 
         /** New memory during a capture: relaxed capture mode (allowed, not recorded), no cache-emptying retry. */
@@ -258,7 +252,7 @@ public final class CachingAllocator extends NativeResource {
         /** Bytes of free blocks held for the graph (what {@link #close()} gives back to CUDA). */
         public long heldFreeBytes() {
             synchronized (CachingAllocator.this) {
-                return free.entrySet().stream().mapToLong(e -> e.getKey() * e.getValue().size()).sum();
+                return free.bytes();
             }
         }
 
@@ -271,25 +265,19 @@ public final class CachingAllocator extends NativeResource {
                     return;
                 }
                 closed = true;
-                for (Map.Entry<Long, ArrayDeque<Long>> e : free.entrySet()) {
-                    for (long address : e.getValue()) {
-                        raw.free(address);
-                        reserved -= e.getKey();
-                    }
-                }
-                free.clear();
+                free.drain(CachingAllocator.this::giveBack);
             }
         }
     }
 
     private void freeCached() {
-        for (Map.Entry<Long, ArrayDeque<Long>> e : cached.entrySet()) {
-            for (long address : e.getValue()) {
-                raw.free(address);
-                reserved -= e.getKey();
-            }
-        }
-        cached.clear();
+        cached.drain(this::giveBack);
+    }
+
+    /** Returns one block to CUDA. */
+    private void giveBack(long size, long address) {
+        raw.free(address);
+        reserved -= size;
     }
 
     @Override
