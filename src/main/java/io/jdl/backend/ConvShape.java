@@ -24,11 +24,14 @@ public record ConvShape(int n, int c, int h, int w, int k, int r, int s, int pad
             throw new IllegalArgumentException("conv2d: groups=" + groups + " must divide the input channels (" + c
                     + ") and the output channels (" + k + ")");
         }
-        String call = "conv2d of input [" + n + ", " + c + ", " + h + ", " + w + "] by weight [" + k + ", " + c / groups
-                + ", " + r + ", " + s + "] (stride " + strideH + "x" + strideW + ", padding " + padH + "x" + padW
-                + ", dilation " + dilationH + "x" + dilationW + ")";
-        Geometry.checkFits(call, "height", h, padH, Geometry.dilatedKernel(r, dilationH), strideH);
-        Geometry.checkFits(call, "width", w, padW, Geometry.dilatedKernel(s, dilationW), strideW);
+        if (!Geometry.fits(h, padH, Geometry.dilatedKernel(r, dilationH), strideH)
+                || !Geometry.fits(w, padW, Geometry.dilatedKernel(s, dilationW), strideW)) {
+            String call = "conv2d of input [" + n + ", " + c + ", " + h + ", " + w + "] by weight [" + k + ", " + c / groups
+                    + ", " + r + ", " + s + "] (stride " + strideH + "x" + strideW + ", padding " + padH + "x" + padW
+                    + ", dilation " + dilationH + "x" + dilationW + ")";
+            Geometry.checkFits(call, "height", h, padH, Geometry.dilatedKernel(r, dilationH), strideH);
+            Geometry.checkFits(call, "width", w, padW, Geometry.dilatedKernel(s, dilationW), strideW);
+        }
     }
 
     public int outH() {

@@ -21,6 +21,9 @@ final class Geometry {
      * along this dimension (PyTorch refuses a larger one) and the number of positions fits an {@code int}.
      */
     static void checkFits(String op, String dimension, int size, int padding, long window, int stride) {
+        if (fits(size, padding, window, stride)) {
+            return;
+        }
         long padded = size + 2L * padding;
         if (size < 0 || padded < window) {
             throw new IllegalArgumentException(op + ": input " + dimension + " " + size + " plus padding (" + padded
@@ -30,6 +33,15 @@ final class Geometry {
         if (out > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(op + ": output " + dimension + " " + out + " exceeds " + Integer.MAX_VALUE);
         }
+    }
+
+    /**
+     * Whether {@link #checkFits} passes: the callers build their description of the call (a string) only when
+     * it does not, since shapes are checked on every op of a training step.
+     */
+    static boolean fits(int size, int padding, long window, int stride) {
+        long padded = size + 2L * padding;
+        return size >= 0 && padded >= window && positions(size, padding, window, stride) <= Integer.MAX_VALUE;
     }
 
     /** ⌊(size + 2·padding − window) / stride⌋ + 1, for a window that fits (see {@link #checkFits}). */

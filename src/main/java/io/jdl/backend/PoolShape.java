@@ -25,10 +25,12 @@ public record PoolShape(boolean max, int n, int c, int h, int w, int kh, int kw,
             throw new IllegalArgumentException(op + ": padding " + Math.max(padH, padW) + " is more than half the "
                     + kh + "x" + kw + " window");
         }
-        String call = op + " of [" + n + ", " + c + ", " + h + ", " + w + "] with a " + kh + "x" + kw + " window (stride "
-                + strideH + "x" + strideW + ", padding " + padH + "x" + padW + ")";
-        Geometry.checkFits(call, "height", h, padH, kh, strideH);
-        Geometry.checkFits(call, "width", w, padW, kw, strideW);
+        if (!Geometry.fits(h, padH, kh, strideH) || !Geometry.fits(w, padW, kw, strideW)) {
+            String call = op + " of [" + n + ", " + c + ", " + h + ", " + w + "] with a " + kh + "x" + kw + " window (stride "
+                    + strideH + "x" + strideW + ", padding " + padH + "x" + padW + ")";
+            Geometry.checkFits(call, "height", h, padH, kh, strideH);
+            Geometry.checkFits(call, "width", w, padW, kw, strideW);
+        }
     }
 
     public int outH() {

@@ -53,6 +53,18 @@ public final class Cuda {
         }
     }
 
+    /**
+     * {@link #check} for {@code cudaMemcpyAsync} of {@code bytes} in {@code direction} ("host to device"); the
+     * call's description is built only when it failed (copies run on every training step).
+     */
+    static void checkCopy(int status, String direction, long bytes) {
+        NativeCounters.countCall();
+        if (status != cudaSuccess()) {
+            throw new CudaException("cudaMemcpyAsync(" + direction + ", " + bytes + " bytes)", status, errorName(status),
+                    errorString(status));
+        }
+    }
+
     static String errorName(int status) {
         return cString(cudaGetErrorName(status));
     }

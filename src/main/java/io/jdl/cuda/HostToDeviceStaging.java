@@ -47,8 +47,10 @@ public final class HostToDeviceStaging extends NativeResource {
     private void upload(MemorySegment src, DeviceMemory dst) {
         long bytes = src.byteSize();
         // Checked before the pinned buffer is touched: a capture would record a copy from a buffer reused later.
-        stream.checkNotCapturing(false, "a " + bytes + "-byte upload from a Java array (a new tensor from host values,"
-                + " cross-entropy targets, embedding ids)");
+        if (stream.isCapturing()) {
+            stream.checkNotCapturing(false, "a " + bytes + "-byte upload from a Java array (a new tensor from host values,"
+                    + " cross-entropy targets, embedding ids)");
+        }
         if (bytes > 0) {
             MemorySegment host = slot(bytes);
             host.copyFrom(src);

@@ -146,13 +146,13 @@ public final class MultiTensorKernels {
             if (sizes[i] < 0) {
                 throw new IllegalArgumentException("sizes[" + i + "] must be >= 0, got " + sizes[i]);
             }
-            requireFloats("params[" + i + "]", params[i], sizes[i]);
-            requireFloats("grads[" + i + "]", grads[i], sizes[i]);
+            requireFloats("params", i, params[i], sizes[i]);
+            requireFloats("grads", i, grads[i], sizes[i]);
             if (s1 != null) {
-                requireFloats(s1Name + "[" + i + "]", s1[i], sizes[i]);
+                requireFloats(s1Name, i, s1[i], sizes[i]);
             }
             if (s2 != null) {
-                requireFloats(s2Name + "[" + i + "]", s2[i], sizes[i]);
+                requireFloats(s2Name, i, s2[i], sizes[i]);
             }
             chunks += (sizes[i] + CHUNK - 1) / CHUNK;
         }

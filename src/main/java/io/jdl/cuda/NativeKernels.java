@@ -527,6 +527,13 @@ public final class NativeKernels {
         requireBytes(name, buffer, count, Float.BYTES, "float");
     }
 
+    /** {@link #requireFloats} for {@code array[index]}; the name is built only when the check fails. */
+    static void requireFloats(String array, int index, DeviceMemory buffer, long count) {
+        if (buffer == null || count > buffer.bytes() / Float.BYTES) {
+            requireFloats(array + "[" + index + "]", buffer, count);
+        }
+    }
+
     static void requireInts(String name, DeviceMemory buffer, long count) {
         requireBytes(name, buffer, count, Integer.BYTES, "int32");
     }

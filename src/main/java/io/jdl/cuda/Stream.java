@@ -77,28 +77,32 @@ public final class Stream extends NativeResource {
 
     /** Queues a copy of {@code bytes} from native host memory to device memory. */
     public void copyToDevice(MemorySegment src, long srcOffset, DeviceMemory dst, long dstOffset, long bytes) {
-        checkNotCapturing(false, bytes + " bytes host to device");
+        if (capturing) {
+            checkNotCapturing(false, bytes + " bytes host to device");
+        }
         checkHost(src, srcOffset, bytes);
         dst.checkRange(dstOffset, bytes);
-        Cuda.check(cudaMemcpyAsync(dst.pointer(dstOffset), src.asSlice(srcOffset), bytes, cudaMemcpyHostToDevice(), handle()),
-                "cudaMemcpyAsync(host to device, " + bytes + " bytes)");
+        Cuda.checkCopy(cudaMemcpyAsync(dst.pointer(dstOffset), src.asSlice(srcOffset), bytes, cudaMemcpyHostToDevice(),
+                handle()), "host to device", bytes);
     }
 
     /** Queues a copy of {@code bytes} from device memory to native host memory. */
     public void copyToHost(DeviceMemory src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
-        checkNotCapturing(true, bytes + " bytes device to host");
+        if (capturing) {
+            checkNotCapturing(true, bytes + " bytes device to host");
+        }
         src.checkRange(srcOffset, bytes);
         checkHost(dst, dstOffset, bytes);
-        Cuda.check(cudaMemcpyAsync(dst.asSlice(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToHost(), handle()),
-                "cudaMemcpyAsync(device to host, " + bytes + " bytes)");
+        Cuda.checkCopy(cudaMemcpyAsync(dst.asSlice(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToHost(),
+                handle()), "device to host", bytes);
     }
 
     /** Queues a copy of {@code bytes} between device blocks. */
     public void copyOnDevice(DeviceMemory src, long srcOffset, DeviceMemory dst, long dstOffset, long bytes) {
         src.checkRange(srcOffset, bytes);
         dst.checkRange(dstOffset, bytes);
-        Cuda.check(cudaMemcpyAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToDevice(), handle()),
-                "cudaMemcpyAsync(device to device, " + bytes + " bytes)");
+        Cuda.checkCopy(cudaMemcpyAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, cudaMemcpyDeviceToDevice(),
+                handle()), "device to device", bytes);
     }
 
     /** Queues setting {@code bytes} of device memory to the byte {@code value}. */

@@ -110,12 +110,17 @@ public final class OptimizerSteps {
         }
         Map<Backend, List<Integer>> groups = new LinkedHashMap<>();
         for (int i = 0; i < n; i++) {
-            Tensor p = Checks.notNull(op, "params[" + i + "]", params.get(i));
-            check(op, p, Checks.notNull(op, "grads[" + i + "]", grads.get(i)), s1 == null ? null : s1.get(i),
-                    s2 == null ? null : s2.get(i));
+            Tensor p = element(op, "params", params, i);
+            check(op, p, element(op, "grads", grads, i), s1 == null ? null : s1.get(i), s2 == null ? null : s2.get(i));
             groups.computeIfAbsent(p.backend, b -> new ArrayList<>()).add(i);
         }
         return groups.values();
+    }
+
+    /** {@code list.get(i)}, which must not be null; the message is built only when it is. */
+    private static Tensor element(String op, String list, List<Tensor> tensors, int i) {
+        Tensor t = tensors.get(i);
+        return t != null ? t : Checks.notNull(op, list + "[" + i + "]", t);
     }
 
     private static Storage[] storages(List<Tensor> tensors, List<Integer> group) {
