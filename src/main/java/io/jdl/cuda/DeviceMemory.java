@@ -15,6 +15,8 @@ public final class DeviceMemory extends NativeResource {
     private final long bytes;
     private final long blockBytes;
     private final CachingAllocator owner;
+    /** The address as a zero-length segment, made once: a block is passed to a native call several times per step. */
+    private final MemorySegment pointer;
     /** The graph pool this block was allocated for, or null (see {@link CachingAllocator}). */
     CachingAllocator.GraphPool pool;
 
@@ -23,6 +25,7 @@ public final class DeviceMemory extends NativeResource {
         this.bytes = bytes;
         this.blockBytes = blockBytes;
         this.owner = owner;
+        this.pointer = MemorySegment.ofAddress(address);
     }
 
     /** Size in bytes, as requested. */
@@ -41,7 +44,7 @@ public final class DeviceMemory extends NativeResource {
     /** The device pointer, as an opaque zero-length segment for native calls. */
     public MemorySegment pointer() {
         checkOpen();
-        return MemorySegment.ofAddress(address);
+        return pointer;
     }
 
     /** The device pointer {@code offset} bytes in; throws if outside this block. */

@@ -97,12 +97,25 @@ final class KernelLibrary {
 
         final String symbol;
         final List<Param> params;
+        /** {@link #params} as an array, and the Java class each argument must have: read on every launch. */
+        private final Param[] kinds;
+        private final Class<?>[] argClasses;
         /** The call named in a failed launch's exception, built once. */
         final String launchCall;
 
         Kernel(String symbol, Param... params) {
             this.symbol = symbol;
             this.params = List.of(params);
+            this.kinds = params.clone();
+            this.argClasses = new Class<?>[params.length];
+            for (int i = 0; i < params.length; i++) {
+                argClasses[i] = switch (params[i]) {
+                    case PTR -> MemorySegment.class;
+                    case I32 -> Integer.class;
+                    case I64 -> Long.class;
+                    case F32 -> Float.class;
+                };
+            }
             this.launchCall = "cudaLaunchKernel(" + symbol + ")";
         }
     }
@@ -115,17 +128,13 @@ final class KernelLibrary {
 
     /** Throws {@link IllegalStateException} unless {@code args} match the kernel's parameter types (a bug here). */
     static void checkArgs(Kernel kernel, Object[] args) {
-        if (args.length != kernel.params.size()) {
-            throw new IllegalStateException(kernel.symbol + " takes " + kernel.params.size() + " arguments, given "
+        Class<?>[] expectedClasses = kernel.argClasses;
+        if (args.length != expectedClasses.length) {
+            throw new IllegalStateException(kernel.symbol + " takes " + expectedClasses.length + " arguments, given "
                     + args.length);
         }
         for (int i = 0; i < args.length; i++) {
-            Class<?> expected = switch (kernel.params.get(i)) {
-                case PTR -> MemorySegment.class;
-                case I32 -> Integer.class;
-                case I64 -> Long.class;
-                case F32 -> Float.class;
-            };
+            Class<?> expected = expectedClasses[i];
             if (args[i] == null || !expected.isInstance(args[i])) {
                 throw new IllegalStateException(kernel.symbol + " argument " + i + " must be a "
                         + expected.getSimpleName() + ", given " + (args[i] == null ? "null" : args[i].getClass().getSimpleName()));
@@ -153,7 +162,7 @@ final class KernelLibrary {
     private static void writeArgs(MemorySegment slots, Kernel kernel, Object[] args) {
         for (int i = 0; i < args.length; i++) {
             long at = 8L * i;
-            switch (kernel.params.get(i)) {
+            switch (kernel.kinds[i]) {
                 case PTR -> slots.set(ValueLayout.ADDRESS, at, (MemorySegment) args[i]);
                 case I32 -> slots.set(ValueLayout.JAVA_INT, at, (Integer) args[i]);
                 case I64 -> slots.set(ValueLayout.JAVA_LONG, at, (Long) args[i]);
@@ -179,9 +188,11 @@ final class KernelLibrary {
             }
         }
 
-        /** As {@link KernelLibrary#marshal}, into this scratch. */
+        /**
+         * As {@link KernelLibrary#marshal}, into this scratch, for {@code args} already checked ({@link Launcher}'s
+         * contract: {@link NativeKernels#launch} checks them, once per launch).
+         */
         MemorySegment marshal(Kernel kernel, Object[] args) {
-            checkArgs(kernel, args);
             if (args.length > MAX_ARGS) {
                 throw new IllegalStateException(kernel.symbol + " has more than " + MAX_ARGS + " parameters");
             }
