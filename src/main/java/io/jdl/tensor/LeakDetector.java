@@ -65,16 +65,31 @@ public final class LeakDetector {
         }
     }
 
-    static void track(Tensor t, Storage storage) {
+    /**
+     * Starts watching {@code t} (whose memory is {@code storage}); returns the registration to pass to
+     * {@link #closed} once the storage is closed, or null when {@code t} is not tracked.
+     */
+    static Cleaner.Cleanable track(Tensor t, Storage storage) {
         freeLeaked();
         String l = level;
         boolean paranoid = l.equals("paranoid");
         if (l.equals("disabled") || !paranoid && !t.device().isCuda()) {
-            return;
+            return null;
         }
         Throwable created = paranoid || ThreadLocalRandom.current().nextInt(SAMPLE) == 0
                 ? new Throwable("tensor " + t.shape() + " on " + t.device() + " created here") : null;
-        CLEANER.register(t, new Check(storage, created));
+        return CLEANER.register(t, new Check(storage, created));
+    }
+
+    /**
+     * The storage {@code registration} watches was closed: it cannot leak any more. Unregistering now (the check
+     * runs here, finds the storage closed and does nothing) spares the garbage collector and the cleaner thread a
+     * phantom reference to process per tensor, several dozen per training step.
+     */
+    static void closed(Cleaner.Cleanable registration) {
+        if (registration != null) {
+            registration.clean();
+        }
     }
 
     /** Runs when the tensor is unreachable: a still-open storage is a leak. Holds no reference to the tensor. */

@@ -6,6 +6,7 @@ import io.jdl.backend.Backends;
 import io.jdl.backend.Storage;
 import io.jdl.device.DType;
 import io.jdl.device.Device;
+import java.lang.ref.Cleaner;
 import java.util.Random;
 
 /**
@@ -79,6 +80,8 @@ public final class Tensor implements AutoCloseable {
     private final VersionCounter version;
     /** The scope that will close this tensor, or null. */
     TensorScope scope;
+    /** This tensor's registration with the {@link LeakDetector}, or null: unregistered when the storage closes. */
+    private Cleaner.Cleanable leakCheck;
 
     private Tensor(Shape shape, Backend backend, Storage storage) {
         this(shape, backend, storage, new VersionCounter());
@@ -89,7 +92,7 @@ public final class Tensor implements AutoCloseable {
         this.backend = backend;
         this.storage = storage;
         this.version = version;
-        LeakDetector.track(this, storage);
+        leakCheck = LeakDetector.track(this, storage);
         TensorScope.adopt(this);
     }
 
@@ -598,7 +601,14 @@ public final class Tensor implements AutoCloseable {
         if (node != null) {
             Graph.free(this);
         }
+        closeStorage();
+    }
+
+    /** Closes this handle on the memory (not the tensor's state; see {@link #close()}): it can no longer leak. */
+    void closeStorage() {
         storage.close();
+        LeakDetector.closed(leakCheck);
+        leakCheck = null;
     }
 
     @Override
