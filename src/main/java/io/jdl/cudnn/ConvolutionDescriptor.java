@@ -8,6 +8,8 @@ import static io.jdl.bindings.cudnn.cudnn_h.*;
  * data, whose products tensor cores sum in float.
  */
 public final class ConvolutionDescriptor extends Descriptor {
+    /** The math type set on the descriptor, so that a run under the same one makes no native call. */
+    private int mathType;
 
     /**
      * {@code tensorOps}: tensor-core math ({@code CUDNN_TENSOR_OP_MATH}); for float data that means TF32, for half
@@ -19,8 +21,8 @@ public final class ConvolutionDescriptor extends Descriptor {
         configure(cudnnSetConvolution2dDescriptor(handle(), padH, padW, strideH, strideW, dilationH, dilationW,
                 CUDNN_CROSS_CORRELATION(), CUDNN_DATA_FLOAT()), "cudnnSetConvolution2dDescriptor");
         configure(cudnnSetConvolutionGroupCount(handle(), groups), "cudnnSetConvolutionGroupCount(" + groups + ")");
-        configure(cudnnSetConvolutionMathType(handle(), tensorOps ? CUDNN_TENSOR_OP_MATH() : CUDNN_FMA_MATH()),
-                "cudnnSetConvolutionMathType");
+        mathType = tensorOps ? CUDNN_TENSOR_OP_MATH() : CUDNN_FMA_MATH();
+        configure(cudnnSetConvolutionMathType(handle(), mathType), "cudnnSetConvolutionMathType");
     }
 
     /**
@@ -28,7 +30,10 @@ public final class ConvolutionDescriptor extends Descriptor {
      * {@code cudnnGet*Algorithm_v7}, since cuDNN runs an algorithm under the descriptor's math type.
      */
     void mathType(int mathType) {
-        Cudnn.check(cudnnSetConvolutionMathType(handle(), mathType), "cudnnSetConvolutionMathType");
+        if (mathType != this.mathType) {
+            Cudnn.check(cudnnSetConvolutionMathType(handle(), mathType), "cudnnSetConvolutionMathType");
+            this.mathType = mathType;
+        }
     }
 
     @Override

@@ -108,10 +108,6 @@ public final class ConvolutionPlan extends NativeResource {
         return backwardFilter.current();
     }
 
-    private static MemorySegment floats(Arena arena, float v) {
-        return arena.allocateFrom(ValueLayout.JAVA_FLOAT, v);
-    }
-
     /** y = conv(x, w) (overwritten). */
     public void forward(Cudnn cudnn, DeviceMemory xm, DeviceMemory wm, DeviceMemory ym,
                         LongFunction<DeviceMemory> workspaces) {
@@ -119,12 +115,9 @@ public final class ConvolutionPlan extends NativeResource {
         x.checkFits(xm, "x");
         y.checkFits(ym, "y");
         checkFilter(wm, "w");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = floats(arena, 1f), zero = floats(arena, 0f);
-            forward.run(conv, workspaces, "cudnnConvolutionForward", (algo, ws, bytes) -> cudnnConvolutionForward(
-                    cudnn.handle(), one, x.handle(), xm.pointer(), w.handle(), wm.pointer(), conv.handle(), algo, ws,
-                    bytes, zero, y.handle(), ym.pointer()));
-        }
+        forward.run(conv, workspaces, "cudnnConvolutionForward", (algo, ws, bytes) -> cudnnConvolutionForward(
+                cudnn.handle(), Cudnn.ONE, x.handle(), xm.pointer(), w.handle(), wm.pointer(), conv.handle(), algo, ws,
+                bytes, Cudnn.ZERO, y.handle(), ym.pointer()));
     }
 
     /** dx = conv backward data (overwritten). */
@@ -134,12 +127,9 @@ public final class ConvolutionPlan extends NativeResource {
         checkFilter(wm, "w");
         y.checkFits(dym, "dy");
         x.checkFits(dxm, "dx");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = floats(arena, 1f), zero = floats(arena, 0f);
-            backwardData.run(conv, workspaces, "cudnnConvolutionBackwardData", (algo, ws, bytes) ->
-                    cudnnConvolutionBackwardData(cudnn.handle(), one, w.handle(), wm.pointer(), y.handle(), dym.pointer(),
-                            conv.handle(), algo, ws, bytes, zero, x.handle(), dxm.pointer()));
-        }
+        backwardData.run(conv, workspaces, "cudnnConvolutionBackwardData", (algo, ws, bytes) ->
+                cudnnConvolutionBackwardData(cudnn.handle(), Cudnn.ONE, w.handle(), wm.pointer(), y.handle(), dym.pointer(),
+                        conv.handle(), algo, ws, bytes, Cudnn.ZERO, x.handle(), dxm.pointer()));
     }
 
     /** dw = conv backward filter (overwritten). */
@@ -149,12 +139,9 @@ public final class ConvolutionPlan extends NativeResource {
         x.checkFits(xm, "x");
         y.checkFits(dym, "dy");
         checkFilter(dwm, "dw");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = floats(arena, 1f), zero = floats(arena, 0f);
-            backwardFilter.run(conv, workspaces, "cudnnConvolutionBackwardFilter", (algo, ws, bytes) ->
-                    cudnnConvolutionBackwardFilter(cudnn.handle(), one, x.handle(), xm.pointer(), y.handle(),
-                            dym.pointer(), conv.handle(), algo, ws, bytes, zero, w.handle(), dwm.pointer()));
-        }
+        backwardFilter.run(conv, workspaces, "cudnnConvolutionBackwardFilter", (algo, ws, bytes) ->
+                cudnnConvolutionBackwardFilter(cudnn.handle(), Cudnn.ONE, x.handle(), xm.pointer(), y.handle(),
+                        dym.pointer(), conv.handle(), algo, ws, bytes, Cudnn.ZERO, w.handle(), dwm.pointer()));
     }
 
     public CudnnDataType type() {

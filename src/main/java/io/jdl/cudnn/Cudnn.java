@@ -26,6 +26,12 @@ public final class Cudnn extends NativeResource {
     private final MemorySegment handle;
     private final Stream stream;
     private final Arena scalars = Arena.ofShared();
+    /**
+     * The constants 1 and 0 as host floats, for the alpha and beta arguments cuDNN reads during a call: never
+     * written, so every handle and thread may pass them (no arena per call).
+     */
+    static final MemorySegment ONE = Arena.global().allocateFrom(ValueLayout.JAVA_FLOAT, 1f),
+            ZERO = Arena.global().allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
     /** alpha and beta by host pointer, as cuDNN takes them. */
     private final MemorySegment alphaBeta = scalars.allocate(ValueLayout.JAVA_FLOAT, 2);
 
@@ -276,14 +282,10 @@ public final class Cudnn extends NativeResource {
         }
         checkEpsilon(eps);
         // alpha/beta for the data gradient and for the parameter gradients: 1 and 0 (overwrite).
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 1f);
-            MemorySegment zero = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
-            check(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL(), one, zero, one, zero,
-                    xDesc.handle(), x.pointer(), xDesc.handle(), dy.pointer(), xDesc.handle(), dx.pointer(),
-                    paramDesc.handle(), scale.pointer(), dScale.pointer(), dBias.pointer(), eps, saveMean.pointer(),
-                    saveInvVariance.pointer()), "cudnnBatchNormalizationBackward");
-        }
+        check(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL(), ONE, ZERO, ONE, ZERO,
+                xDesc.handle(), x.pointer(), xDesc.handle(), dy.pointer(), xDesc.handle(), dx.pointer(),
+                paramDesc.handle(), scale.pointer(), dScale.pointer(), dBias.pointer(), eps, saveMean.pointer(),
+                saveInvVariance.pointer()), "cudnnBatchNormalizationBackward");
     }
 
     private static void checkEpsilon(double eps) {
