@@ -2,7 +2,8 @@ package io.jdl.backend;
 
 import io.jdl.device.DType;
 import io.jdl.device.Device;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -21,7 +22,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 public abstract class Storage implements AutoCloseable {
     private final long numel;
     private final DType dtype;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once by {@link #close()}, atomically: a volatile field with a VarHandle, not an AtomicBoolean object per handle. */
+    private volatile boolean closed;
+    private static final VarHandle CLOSED;
+
+    static {
+        try {
+            CLOSED = MethodHandles.lookup().findVarHandle(Storage.class, "closed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /** Open handles on this block, shared by every handle on it. */
     private final AtomicInteger handles;
 
@@ -87,11 +98,11 @@ public abstract class Storage implements AutoCloseable {
     }
 
     public final boolean isClosed() {
-        return closed.get();
+        return closed;
     }
 
     public final void checkOpen() {
-        if (closed.get()) {
+        if (closed) {
             throw new IllegalStateException(describe() + " is closed");
         }
     }
@@ -99,7 +110,7 @@ public abstract class Storage implements AutoCloseable {
     /** Closes this handle; frees the memory when it was the last open one. */
     @Override
     public final void close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!CLOSED.compareAndSet(this, false, true)) {
             throw new IllegalStateException(describe() + " was already closed");
         }
         try {

@@ -1,6 +1,7 @@
 package io.jdl.cuda;
 
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * A native resource (device memory, handle, descriptor, stream) released exactly once.
@@ -10,7 +11,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * instead of crashing the JVM.
  */
 public abstract class NativeResource implements AutoCloseable {
-    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once by {@link #close()}, atomically: a volatile field with a VarHandle, not an AtomicBoolean object per resource. */
+    private volatile boolean closed;
+    private static final VarHandle CLOSED;
+
+    static {
+        try {
+            CLOSED = MethodHandles.lookup().findVarHandle(NativeResource.class, "closed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /** Frees the native resource; called once, by {@link #close()}. */
     protected abstract void release();
@@ -20,18 +31,18 @@ public abstract class NativeResource implements AutoCloseable {
 
     /** Throws {@link IllegalStateException} if closed. */
     protected final void checkOpen() {
-        if (closed.get()) {
+        if (closed) {
             throw new IllegalStateException(describe() + " is closed");
         }
     }
 
     public final boolean isClosed() {
-        return closed.get();
+        return closed;
     }
 
     @Override
     public final void close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!CLOSED.compareAndSet(this, false, true)) {
             throw new IllegalStateException(describe() + " was already closed");
         }
         release();
