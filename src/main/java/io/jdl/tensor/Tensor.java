@@ -327,9 +327,9 @@ public final class Tensor implements AutoCloseable {
         TensorScope.unscopedWhile(() -> Graph.backward(this));
     }
 
-    /** Runs an op in its own scope: what it allocated before failing is freed; its result goes to the caller. */
+    /** Runs an op as in its own scope: what it allocated before failing is freed; its result goes to the caller. */
     private static Tensor guarded(java.util.function.Supplier<Tensor> op) {
-        return TensorScope.keeping(op);
+        return TensorScope.op(op);
     }
 
     // ---- operations (see each family for the details) ----

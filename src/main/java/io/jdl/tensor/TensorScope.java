@@ -53,6 +53,8 @@ public final class TensorScope implements AutoCloseable {
 
     private final List<Tensor> owned = new ArrayList<>();
     private int pruneAt = PRUNE_AT;
+    /** Ops ({@link #op}) running with this as the innermost scope: {@link #owned} may not be pruned meanwhile. */
+    private int runningOps;
     private boolean closed;
 
     private TensorScope(TensorScope parent, PerThread state) {
@@ -73,6 +75,82 @@ public final class TensorScope implements AutoCloseable {
         try (TensorScope scope = open()) {
             return scope.keep(body.get());
         }
+    }
+
+    /**
+     * Runs one tensor op as {@link #keeping} would (what it made and does not return is closed when it returns or
+     * throws; the result goes to the innermost scope), without a scope of its own: it marks the innermost scope's
+     * list and, at the end, closes what was added after the mark. Every tensor method runs one, several per
+     * layer; a scope each cost an object, a list and two thread-local switches.
+     */
+    static Tensor op(Supplier<Tensor> body) {
+        PerThread state = STATE.get();
+        if (state.suspended) {
+            return body.get(); // inside backward() no scope adopts anything: there is nothing to close here
+        }
+        TensorScope s = state.current;
+        if (s == null) {
+            return keeping(body); // no scope to mark: a scope of its own tracks what the op makes
+        }
+        int mark = s.owned.size();
+        s.runningOps++;
+        Tensor result;
+        try {
+            result = body.get();
+        } catch (RuntimeException | Error e) {
+            try {
+                s.closeAddedSince(mark, null);
+            } catch (RuntimeException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        } finally {
+            s.runningOps--;
+        }
+        s.closeAddedSince(mark, result);
+        return result;
+    }
+
+    /**
+     * Closes the tensors added to {@link #owned} since {@code mark} that this scope still owns, newest first, except
+     * {@code result}, which stays owned; then, outside any op, prunes a long list as {@link #adopt} would have.
+     */
+    private void closeAddedSince(int mark, Tensor result) {
+        RuntimeException failure = null;
+        boolean resultAdded = false;
+        for (int i = owned.size() - 1; i >= mark; i--) {
+            Tensor t = owned.get(i);
+            if (t == result) {
+                resultAdded = true;
+            } else if (t.scope == this && !t.isClosed()) {
+                t.scope = null;
+                try {
+                    t.close();
+                } catch (RuntimeException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+        }
+        owned.subList(mark, owned.size()).clear();
+        if (resultAdded && result.scope == this) {
+            owned.add(result);
+        }
+        if (runningOps == 0 && owned.size() >= pruneAt) {
+            prune();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** Forgets the tensors closed or handed on meanwhile, so that a long-lived scope's list stays short. */
+    private void prune() {
+        owned.removeIf(o -> o.isClosed() || o.scope != this);
+        pruneAt = Math.max(PRUNE_AT, 2 * owned.size());
     }
 
     /**
@@ -131,9 +209,9 @@ public final class TensorScope implements AutoCloseable {
         TensorScope s = state.current;
         if (s != null) {
             t.scope = s;
-            if (s.owned.size() >= s.pruneAt) { // a long-lived scope forgets what was closed or handed on meanwhile
-                s.owned.removeIf(o -> o.isClosed() || o.scope != s);
-                s.pruneAt = Math.max(PRUNE_AT, 2 * s.owned.size());
+            // A long-lived scope forgets what was closed or handed on meanwhile; not under a running op's mark.
+            if (s.owned.size() >= s.pruneAt && s.runningOps == 0) {
+                s.prune();
             }
             s.owned.add(t);
         }

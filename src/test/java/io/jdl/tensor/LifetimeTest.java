@@ -86,6 +86,28 @@ class LifetimeTest {
     }
 
     @Test
+    void anOpInAScopeClosesOnlyWhatItMadeAndALongScopeStaysBounded() {
+        long before = CpuStorage.liveCount();
+        try (TensorScope scope = TensorScope.open()) {
+            // Ops mark the scope's list rather than opening scopes of their own: a failing op must not close the
+            // scope's earlier tensors, and intermediates stay the scope's (through its pruning) until it closes.
+            Tensor a = Tensor.of(new float[] {1, 2, 3}, 3);
+            Tensor b = a.mul(a);
+            Tensor wrong = Tensor.of(new float[] {1, 2}, 2);
+            assertThrows(IllegalArgumentException.class, () -> b.add(wrong));
+            assertFalse(a.isClosed());
+            assertFalse(b.isClosed());
+            assertEquals(before + 3, CpuStorage.liveCount());
+            for (int i = 0; i < 3000; i++) {
+                a.add(b).relu().scale(2f).close(); // the sum and the relu stay the scope's
+            }
+            assertEquals(before + 3 + 2 * 3000, CpuStorage.liveCount(), "the scope owns the intermediates until it closes");
+            assertEquals(9f, b.toArray()[2]);
+        }
+        assertEquals(before, CpuStorage.liveCount());
+    }
+
+    @Test
     void modifyingASavedTensorInPlaceMakesBackwardThrow() {
         try (Tensor x = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true); Tensor other = Tensor.of(new float[] {5, 5}, 2);
              Tensor s = x.mul(x).sum()) {
