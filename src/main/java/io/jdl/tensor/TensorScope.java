@@ -114,6 +114,8 @@ public final class TensorScope implements AutoCloseable {
     /**
      * Closes the tensors added to {@link #owned} since {@code mark} that this scope still owns, newest first, except
      * {@code result}, which stays owned; then, outside any op, prunes a long list as {@link #adopt} would have.
+     * The first failure to close is thrown after all were tried, the others suppressed in it. {@link #close()}
+     * is this from mark 0.
      */
     private void closeAddedSince(int mark, Tensor result) {
         RuntimeException failure = null;
@@ -247,26 +249,7 @@ public final class TensorScope implements AutoCloseable {
         }
         closed = true;
         state.current = parent;
-        RuntimeException failure = null;
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            Tensor t = owned.get(i);
-            if (t.scope == this && !t.isClosed()) {
-                t.scope = null;
-                try {
-                    t.close();
-                } catch (RuntimeException e) {
-                    if (failure == null) {
-                        failure = e;
-                    } else {
-                        failure.addSuppressed(e);
-                    }
-                }
-            }
-        }
-        owned.clear();
-        if (failure != null) {
-            throw failure;
-        }
+        closeAddedSince(0, null);
     }
 
     private void checkThread() {
