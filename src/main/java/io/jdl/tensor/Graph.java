@@ -200,7 +200,7 @@ final class Graph {
             for (Tensor in : node.inputs) {
                 // The last graph reading a tensor its owner closed frees it.
                 if (--in.graphRefs == 0 && in.handleClosed && in.node == null && !in.storage.isClosed()) {
-                    in.closeStorage();
+                    LeakDetector.closeStorage(in);
                 }
             }
             if (t.grad != null) {
@@ -209,7 +209,7 @@ final class Graph {
             }
             if (t != root && !t.retained) {
                 if (!t.storage.isClosed()) {
-                    t.closeStorage();
+                    LeakDetector.closeStorage(t);
                 }
                 t.releasedByGraph = true;
             }

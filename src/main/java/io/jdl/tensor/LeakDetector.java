@@ -66,8 +66,8 @@ public final class LeakDetector {
     }
 
     /**
-     * Starts watching {@code t} (whose memory is {@code storage}); returns the registration to pass to
-     * {@link #closed} once the storage is closed, or null when {@code t} is not tracked.
+     * Starts watching {@code t} (whose memory is {@code storage}); returns the registration, which the tensor
+     * keeps for {@link #closeStorage}, or null when {@code t} is not tracked.
      */
     static Cleaner.Cleanable track(Tensor t, Storage storage) {
         freeLeaked();
@@ -82,13 +82,15 @@ public final class LeakDetector {
     }
 
     /**
-     * The storage {@code registration} watches was closed: it cannot leak any more. Unregistering now (the check
-     * runs here, finds the storage closed and does nothing) spares the garbage collector and the cleaner thread a
-     * phantom reference to process per tensor, several dozen per training step.
+     * Closes {@code t}'s handle on its memory (not the tensor's own state: see {@link Tensor#close()}), after which it
+     * cannot leak: its registration is dropped now (the check runs here, finds the storage closed and does nothing),
+     * which spares the garbage collector and the cleaner thread a phantom reference per tensor, dozens per step.
      */
-    static void closed(Cleaner.Cleanable registration) {
-        if (registration != null) {
-            registration.clean();
+    static void closeStorage(Tensor t) {
+        t.storage.close();
+        if (t.leakCheck != null) {
+            t.leakCheck.clean();
+            t.leakCheck = null;
         }
     }
 

@@ -80,8 +80,8 @@ public final class Tensor implements AutoCloseable {
     private final VersionCounter version;
     /** The scope that will close this tensor, or null. */
     TensorScope scope;
-    /** This tensor's registration with the {@link LeakDetector}, or null: unregistered when the storage closes. */
-    private Cleaner.Cleanable leakCheck;
+    /** This tensor's registration with the {@link LeakDetector}, or null (see {@link LeakDetector#closeStorage}). */
+    Cleaner.Cleanable leakCheck;
 
     private Tensor(Shape shape, Backend backend, Storage storage) {
         this(shape, backend, storage, new VersionCounter());
@@ -601,14 +601,7 @@ public final class Tensor implements AutoCloseable {
         if (node != null) {
             Graph.free(this);
         }
-        closeStorage();
-    }
-
-    /** Closes this handle on the memory (not the tensor's state; see {@link #close()}): it can no longer leak. */
-    void closeStorage() {
-        storage.close();
-        LeakDetector.closed(leakCheck);
-        leakCheck = null;
+        LeakDetector.closeStorage(this);
     }
 
     @Override
