@@ -155,33 +155,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void sum(Storage xs, Storage outs, int outer, int dim, int inner) {
-        float[] x = data(xs), out = data(outs);
-        if (inner == 1) { // sums of contiguous rows
-            CpuParallel.forEach(outer, (long) outer * dim, o -> {
-                double s = 0;
-                for (int d = 0; d < dim; d++) {
-                    s += x[o * dim + d];
-                }
-                out[o] = (float) s;
-            });
-            return;
-        }
-        // x [outer, dim, inner] -> out [outer, inner]: rows of x added into a float64 row, walking memory in order
-        // (a column walk per output element, stride inner, missed the cache on a bias gradient)
-        int span = 1024, spans = (inner + span - 1) / span;
-        CpuParallel.forEach(outer * spans, (long) outer * dim * inner, t -> {
-            int o = t / spans, i0 = t % spans * span, len = Math.min(span, inner - i0);
-            double[] acc = new double[len];
-            for (int d = 0; d < dim; d++) {
-                int row = (o * dim + d) * inner + i0;
-                for (int i = 0; i < len; i++) {
-                    acc[i] += x[row + i];
-                }
-            }
-            for (int i = 0; i < len; i++) {
-                out[o * inner + i0 + i] = (float) acc[i];
-            }
-        });
+        CpuBroadcastSums.sum(data(xs), data(outs), outer, dim, inner);
     }
 
     // ---- data movement ----
@@ -199,12 +173,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void broadcast(Storage xs, Storage outs, int outer, int dim, int inner) {
-        float[] x = data(xs), out = data(outs);
-        for (int o = 0; o < outer; o++) {
-            for (int d = 0; d < dim; d++) {
-                System.arraycopy(x, o * inner, out, (o * dim + d) * inner, inner);
-            }
-        }
+        CpuBroadcastSums.broadcast(data(xs), data(outs), outer, dim, inner);
     }
 
     @Override
@@ -419,27 +388,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void addChannelBias(Storage xs, Storage bs, Storage outs, int n, int c, int hw) {
-        float[] x = data(xs), b = data(bs), out = data(outs);
-        for (int i = 0; i < n * c; i++) {
-            float bias = b[i % c];
-            for (int p = i * hw; p < (i + 1) * hw; p++) {
-                out[p] = x[p] + bias;
-            }
-        }
+        CpuBroadcastSums.addChannelBias(data(xs), data(bs), data(outs), n, c, hw);
     }
 
     @Override
     public void channelBiasBackward(Storage dys, Storage dbs, int n, int c, int hw) {
-        float[] dy = data(dys), db = data(dbs);
-        for (int ch = 0; ch < c; ch++) {
-            double acc = 0;
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    acc += dy[p];
-                }
-            }
-            db[ch] = (float) acc;
-        }
+        CpuBroadcastSums.channelBiasBackward(data(dys), data(dbs), n, c, hw);
     }
 
     // ---- pooling ----
