@@ -23,8 +23,8 @@ import java.util.List;
  * destination; a gradient uses the buffer of the tensor it is the gradient of) and its result back. The copies
  * and reorders are linear in the tensors; the convolution is not.
  *
- * <p>Lifetime: the buffers and primitives live until {@link #close()}; a closed object refuses every call.
- * Thread safety: calls on one object are serialised (they share the buffers).
+ * <p>Lifetime: the buffers, the stream and the primitives live until {@link #close()}; a closed object refuses every call.
+ * Thread safety: calls on one object are serialised (they share the buffers and the stream).
  */
 public final class OneDnnConvolution implements AutoCloseable {
     /** The CPU engine, made once per process: creating one detects the CPU's instruction sets. */
@@ -52,6 +52,8 @@ public final class OneDnnConvolution implements AutoCloseable {
     /** The plain (NCHW / OIHW) buffers and their memory objects. */
     private final MemorySegment srcBuf, weightBuf, dstBuf, srcMem, weightMem, dstMem;
     private final Step forward, backwardData, backwardWeights;
+    /** The stream every call runs on: made once (calls are serialised), destroyed by close(). */
+    private MemorySegment stream = MemorySegment.NULL;
     private boolean closed;
 
     /**
@@ -109,6 +111,9 @@ public final class OneDnnConvolution implements AutoCloseable {
                     new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), srcPlain, srcMem, true),
                     new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), dstPlain, dstMem, true),
                     new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), weightPlain, weightMem, false));
+            MemorySegment streamOut = arena.allocate(ValueLayout.ADDRESS);
+            OneDnn.check(dnnl_stream_create(streamOut, ENGINE, dnnl_stream_default_flags()), "dnnl_stream_create");
+            stream = streamOut.get(ValueLayout.ADDRESS, 0);
             done = true;
         } finally {
             if (!done) {
@@ -147,20 +152,26 @@ public final class OneDnnConvolution implements AutoCloseable {
      */
     private final class Arg {
         final int id;
-        final MemorySegment used, reorder, plain;
+        /** The memory the primitive uses; the reorder to or from the plain memory (null: none needed) and its arguments. */
+        final MemorySegment used, reorder, reorderArgs;
         final boolean input;
 
         Arg(int id, int query, MemorySegment plainDesc, MemorySegment plainMem, MemorySegment pd, boolean input) {
             this.id = id;
-            this.plain = plainMem;
             this.input = input;
             MemorySegment chosen = dnnl_primitive_desc_query_md(pd, query, 0);
             if (dnnl_memory_desc_equal(chosen, plainDesc) != 0) {
                 used = plainMem;
-                reorder = MemorySegment.NULL;
+                reorder = null;
+                reorderArgs = null;
             } else {
                 used = memory(chosen, DNNL_MEMORY_ALLOCATE());
                 reorder = input ? reorder(plainDesc, chosen) : reorder(chosen, plainDesc);
+                reorderArgs = arena.allocate(32, 8);
+                reorderArgs.set(ValueLayout.JAVA_INT, 0, DNNL_ARG_FROM());
+                reorderArgs.set(ValueLayout.ADDRESS, 8, input ? plainMem : used);
+                reorderArgs.set(ValueLayout.JAVA_INT, 16, DNNL_ARG_TO());
+                reorderArgs.set(ValueLayout.ADDRESS, 24, input ? used : plainMem);
             }
         }
     }
@@ -173,59 +184,40 @@ public final class OneDnnConvolution implements AutoCloseable {
         return new Arg(a.id, a.query, a.plainDesc, a.plainMem, pd, a.input);
     }
 
-    /** A primitive with its arguments: reorders in, the primitive, reorder out. */
+    /** A primitive with its arguments: reorders in, the primitive, reorder out, all on this object's stream. */
     private final class Step {
         final MemorySegment primitive;
         final Arg[] args;
 
+        /** The dnnl_exec_arg_t list {int arg; dnnl_memory_t memory;}, 16 bytes each, built once. */
+        final MemorySegment list;
+
         Step(MemorySegment pd, ArgSpec... specs) {
             args = new Arg[specs.length];
+            list = arena.allocate(16L * specs.length, 8);
             for (int i = 0; i < specs.length; i++) {
                 args[i] = bind(specs[i], pd);
+                list.set(ValueLayout.JAVA_INT, 16L * i, args[i].id);
+                list.set(ValueLayout.ADDRESS, 16L * i + 8, args[i].used);
             }
             primitive = primitive(pd);
         }
 
         void run() {
             checkOpen();
-            try (Arena call = Arena.ofConfined()) {
-                MemorySegment streamOut = call.allocate(ValueLayout.ADDRESS);
-                OneDnn.check(dnnl_stream_create(streamOut, ENGINE, dnnl_stream_default_flags()), "dnnl_stream_create");
-                MemorySegment stream = streamOut.get(ValueLayout.ADDRESS, 0);
-                try {
-                    for (Arg a : args) {
-                        if (a.input && !a.reorder.equals(MemorySegment.NULL)) {
-                            execute(call, stream, a.reorder, DNNL_ARG_FROM(), a.plain, DNNL_ARG_TO(), a.used);
-                        }
-                    }
-                    MemorySegment list = call.allocate(16L * args.length, 8);
-                    for (int i = 0; i < args.length; i++) {
-                        // dnnl_exec_arg_t {int arg; dnnl_memory_t memory;}: 16 bytes each.
-                        list.set(ValueLayout.JAVA_INT, 16L * i, args[i].id);
-                        list.set(ValueLayout.ADDRESS, 16L * i + 8, args[i].used);
-                    }
-                    OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
-                    for (Arg a : args) {
-                        if (!a.input && !a.reorder.equals(MemorySegment.NULL)) {
-                            execute(call, stream, a.reorder, DNNL_ARG_FROM(), a.used, DNNL_ARG_TO(), a.plain);
-                        }
-                    }
-                    OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
-                } finally {
-                    dnnl_stream_destroy(stream);
+            for (Arg a : args) {
+                if (a.input && a.reorder != null) {
+                    OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs), "dnnl_primitive_execute (reorder)");
                 }
             }
+            OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
+            for (Arg a : args) {
+                if (!a.input && a.reorder != null) {
+                    OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs), "dnnl_primitive_execute (reorder)");
+                }
+            }
+            OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
         }
-    }
-
-    private static void execute(Arena call, MemorySegment stream, MemorySegment primitive, int id0, MemorySegment mem0,
-                                int id1, MemorySegment mem1) {
-        MemorySegment list = call.allocate(32, 8);
-        list.set(ValueLayout.JAVA_INT, 0, id0);
-        list.set(ValueLayout.ADDRESS, 8, mem0);
-        list.set(ValueLayout.JAVA_INT, 16, id1);
-        list.set(ValueLayout.ADDRESS, 24, mem1);
-        OneDnn.check(dnnl_primitive_execute(primitive, stream, 2, list), "dnnl_primitive_execute (reorder)");
     }
 
     private void copyIn(float[] from, MemorySegment to, long count) {
@@ -299,6 +291,9 @@ public final class OneDnnConvolution implements AutoCloseable {
             return;
         }
         closed = true;
+        if (!stream.equals(MemorySegment.NULL)) {
+            dnnl_stream_destroy(stream);
+        }
         primitives.reversed().forEach(p -> dnnl_primitive_destroy(p));
         primitiveDescs.reversed().forEach(p -> dnnl_primitive_desc_destroy(p));
         memories.reversed().forEach(m -> dnnl_memory_destroy(m));
