@@ -413,34 +413,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormTrain(int n, int c, int hw, Storage xs, Storage gs, Storage bs, Storage ys, Storage rms,
                                Storage rvs, Storage sms, Storage sis, float momentum, float eps) {
-        float[] x = data(xs), gamma = data(gs), beta = data(bs), y = data(ys), runMean = data(rms), runVar = data(rvs);
-        float[] saveMean = data(sms), saveInv = data(sis);
-        long m = (long) n * hw;
-        // Channels are independent: they run in parallel.
-        CpuParallel.forEach(c, m * c * 8, ch -> {
-            double sum = 0, sq = 0;
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    sum += x[p];
-                }
-            }
-            double mean = sum / m;
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    sq += (x[p] - mean) * (x[p] - mean);
-                }
-            }
-            double var = sq / m, inv = 1 / Math.sqrt(var + eps);
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    y[p] = (float) ((x[p] - mean) * inv * gamma[ch] + beta[ch]);
-                }
-            }
-            saveMean[ch] = (float) mean;
-            saveInv[ch] = (float) inv;
-            runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * mean);
-            runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * (m > 1 ? sq / (m - 1) : var));
-        });
+        CpuBatchNorm.train(n, c, hw, data(xs), data(gs), data(bs), data(ys), data(rms), data(rvs), data(sms), data(sis),
+                momentum, eps);
     }
 
     @Override
@@ -459,28 +433,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormBackward(int n, int c, int hw, Storage xs, Storage dys, Storage gs, Storage sms, Storage sis,
                                   Storage dxs, Storage dgs, Storage dbs, float eps) {
-        float[] x = data(xs), dy = data(dys), gamma = data(gs), mean = data(sms), inv = data(sis);
-        float[] dx = data(dxs), dGamma = data(dgs), dBeta = data(dbs);
-        long m = (long) n * hw;
-        CpuParallel.forEach(c, m * c * 8, ch -> {
-            double sumDy = 0, sumDyXhat = 0;
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    sumDy += dy[p];
-                    sumDyXhat += dy[p] * (x[p] - mean[ch]) * (double) inv[ch];
-                }
-            }
-            dGamma[ch] = (float) sumDyXhat;
-            dBeta[ch] = (float) sumDy;
-            // dx = γ·inv/m · (m·dy - Σdy - x̂·Σ(dy·x̂))
-            double k = gamma[ch] * (double) inv[ch] / m;
-            for (int i = 0; i < n; i++) {
-                for (int p = (i * c + ch) * hw; p < (i * c + ch + 1) * hw; p++) {
-                    double xhat = (x[p] - mean[ch]) * (double) inv[ch];
-                    dx[p] = (float) (k * (m * dy[p] - sumDy - xhat * sumDyXhat));
-                }
-            }
-        });
+        CpuBatchNorm.backward(n, c, hw, data(xs), data(dys), data(gs), data(sms), data(sis), data(dxs), data(dgs),
+                data(dbs));
     }
 
     @Override
