@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * oneDNN's direct convolution (forward, backward data, backward weights) for one shape, on float32 NCHW
@@ -19,7 +20,7 @@ import java.util.List;
  * result), as PyTorch's oneDNN path does. With plain layouts forced, oneDNN falls back to im2col and GEMM.
  *
  * <p>Memory: oneDNN primitives keep pointers to their memory, so they cannot work on Java heap arrays: each call
- * copies its inputs into this object's off-heap plain buffers (one per tensor role: source, weights,
+ * copies its inputs (in pieces, across the caller's threads) into this object's off-heap plain buffers (one per tensor role: source, weights,
  * destination; a gradient uses the buffer of the tensor it is the gradient of) and its result back. The copies
  * and reorders are linear in the tensors; the convolution is not.
  *
@@ -49,6 +50,7 @@ public final class OneDnnConvolution implements AutoCloseable {
     private final List<MemorySegment> primitives = new ArrayList<>(), primitiveDescs = new ArrayList<>(),
             memories = new ArrayList<>();
     private final long srcElements, weightElements, dstElements;
+    private final ParallelLoop parallel;
     /** The plain (NCHW / OIHW) buffers and their memory objects. */
     private final MemorySegment srcBuf, weightBuf, dstBuf, srcMem, weightMem, dstMem;
     private final Step forward, backwardData, backwardWeights;
@@ -57,13 +59,23 @@ public final class OneDnnConvolution implements AutoCloseable {
     private boolean closed;
 
     /**
+     * Runs body(i) for i in [0, count) across threads when {@code work} (elements touched) repays the hand-off:
+     * the caller's pool, so the copies run on the threads its other kernels run on.
+     */
+    @FunctionalInterface
+    public interface ParallelLoop {
+        void forEach(int count, long work, IntConsumer body);
+    }
+
+    /**
      * Builds the three primitives for the given NCHW shape (padding symmetric, as PyTorch's; {@code oh}/{@code ow}
-     * the output size it gives).
+     * the output size it gives); the copies between the heap arrays and the buffers run through {@code parallel}.
      *
      * @throws OneDnnException when oneDNN has no implementation for it (the caller then uses its own kernel)
      */
     public OneDnnConvolution(int n, int c, int h, int w, int k, int r, int s, int oh, int ow, int strideH, int strideW,
-                             int padH, int padW, int dilationH, int dilationW, int groups) {
+                             int padH, int padW, int dilationH, int dilationW, int groups, ParallelLoop parallel) {
+        this.parallel = parallel;
         boolean done = false;
         try {
             srcElements = (long) n * c * h * w;
@@ -220,13 +232,24 @@ public final class OneDnnConvolution implements AutoCloseable {
         }
     }
 
+    /** Floats per piece of a parallel copy: 256 KiB, large enough that a hand-off costs little beside it. */
+    private static final int COPY_PIECE = 1 << 16;
+
     private void copyIn(float[] from, MemorySegment to, long count) {
         checkOpen();
-        MemorySegment.copy(from, 0, to, ValueLayout.JAVA_FLOAT, 0, Math.toIntExact(count));
+        int n = Math.toIntExact(count), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
+        parallel.forEach(pieces, count, i -> {
+            int at = i * COPY_PIECE;
+            MemorySegment.copy(from, at, to, ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES, Math.min(COPY_PIECE, n - at));
+        });
     }
 
-    private static void copyOut(MemorySegment from, float[] to, long count) {
-        MemorySegment.copy(from, ValueLayout.JAVA_FLOAT, 0, to, 0, Math.toIntExact(count));
+    private void copyOut(MemorySegment from, float[] to, long count) {
+        int n = Math.toIntExact(count), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
+        parallel.forEach(pieces, count, i -> {
+            int at = i * COPY_PIECE;
+            MemorySegment.copy(from, ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES, to, at, Math.min(COPY_PIECE, n - at));
+        });
     }
 
     /**

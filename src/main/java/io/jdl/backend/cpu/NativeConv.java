@@ -90,7 +90,8 @@ final class NativeConv {
             OneDnnConvolution conv = null;
             try {
                 conv = new OneDnnConvolution(s.n(), s.c(), s.h(), s.w(), s.k(), s.r(), s.s(), s.outH(), s.outW(),
-                        s.strideH(), s.strideW(), s.padH(), s.padW(), s.dilationH(), s.dilationW(), s.groups());
+                        s.strideH(), s.strideW(), s.padH(), s.padW(), s.dilationH(), s.dilationW(), s.groups(),
+                        CpuParallel::forEach);
             } catch (OneDnnException e) {
                 LOG.debug("oneDNN has no convolution for {}: the Java kernel runs it ({})", s, e.getMessage());
             }
