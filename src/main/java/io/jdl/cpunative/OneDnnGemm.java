@@ -13,6 +13,10 @@ import java.lang.invoke.MethodHandle;
  * duration of the call (no garbage collection can move them, so none can start until it returns). That is right
  * for a GEMM: it does not call back into Java, and it ends in milliseconds.
  *
+ * <p>Profiling: JDK 25's JFR execution sampler has aborted the JVM (heap corruption, SIGSEGV in GC or JFR code)
+ * while sampling threads inside this critical call (results/cpu/jfr-critical-sgemm-crash.txt); profile with
+ * {@code -Djdl.cpu.native=off}, or with {@code jdk.ExecutionSample#enabled=false}, until that is understood.
+ *
  * <p>Threads: oneDNN in Debian's build runs on OpenMP; the number of threads is OpenMP's ({@code OMP_NUM_THREADS},
  * default: every core), fixed when the library is loaded.
  */
