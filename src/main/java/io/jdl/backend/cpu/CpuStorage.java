@@ -19,6 +19,8 @@ public final class CpuStorage extends Storage {
 
     /** The array of the dtype (see the class comment); null once this handle is closed. */
     private Object array;
+    /** The array all handles share, kept past this handle's close to give it back to {@link CpuArrayPool}. */
+    private final Object memory;
 
     CpuStorage(float[] data) {
         this(data, data.length, DType.FLOAT32);
@@ -27,14 +29,18 @@ public final class CpuStorage extends Storage {
     private CpuStorage(Object array, int length, DType dtype) {
         super(length, dtype);
         this.array = array;
+        this.memory = array;
         LIVE.incrementAndGet();
         ALLOCATED.incrementAndGet();
     }
 
-    /** Zeroed storage of {@code numel} elements of {@code dtype}. */
+    /**
+     * Storage of {@code numel} elements of {@code dtype}: zeroed, except that a float32 array may be a released one
+     * from {@link CpuArrayPool} with its old contents ({@code Backend.allocate} promises uninitialised memory).
+     */
     static CpuStorage allocate(int numel, DType dtype) {
         Object array = switch (dtype) {
-            case FLOAT32 -> new float[numel];
+            case FLOAT32 -> CpuArrayPool.take(numel);
             case BFLOAT16, FLOAT16 -> new short[numel];
             case INT32 -> new int[numel];
             case INT64 -> new long[numel];
@@ -62,6 +68,7 @@ public final class CpuStorage extends Storage {
     private CpuStorage(CpuStorage base) {
         super(base);
         this.array = base.array;
+        this.memory = base.memory;
     }
 
     /** How many CPU arrays are allocated now (all threads); views of one array count once. */
@@ -108,5 +115,8 @@ public final class CpuStorage extends Storage {
     @Override
     protected void release() {
         LIVE.decrementAndGet();
+        if (memory instanceof float[] floats) {
+            CpuArrayPool.give(floats); // the last handle closed: nothing reaches the array any more
+        }
     }
 }
