@@ -8,7 +8,9 @@ package io.jdl.backend.cpu;
  * ({@link CpuBroadcastSums#sum}'s four running sums per plane, planes in image order), so they do not depend
  * on the thread count; the per-element passes are float32 {@code y = (x − mean)·a + β} and
  * {@code dx = A·dy + B·(x − mean) + C} with the coefficients worked out in float64 per channel, loops C2
- * vectorises (a float64 expression per element kept them scalar: batch norm was a tenth of the cnn step).
+ * vectorises (a float64 expression per element kept them scalar: batch norm was a tenth of the cnn step). A
+ * channel whose float32 dx overflows (a gradient scaled near float32's range, where the float64 terms cancel)
+ * is redone in float64, as before.
  */
 final class CpuBatchNorm {
     private CpuBatchNorm() {
@@ -66,12 +68,34 @@ final class CpuBatchNorm {
             dBeta[ch] = (float) sumDy;
             double k = gamma[ch] * in / m;
             float aDy = (float) (k * m), bCentred = (float) (-k * in * sumDyXhat), cConst = (float) (-k * sumDy);
+            float worst = 0;
             for (int i = 0; i < n; i++) {
                 for (int p = (i * c + ch) * hw, end = p + hw; p < end; p++) {
                     dx[p] = aDy * dy[p] + bCentred * (x[p] - mu) + cConst;
                 }
+                worst = Math.max(worst, maxAbs(dx, (i * c + ch) * hw, hw));
+            }
+            if (!(worst <= Float.MAX_VALUE)) {
+                // A term overflowed float32 (or the input holds inf/NaN): with a loss scaled near float32's range
+                // the three terms can each overflow where their sum cancels (exactly 0 for two samples). The
+                // float64 expression gives what the terms really sum to, inf/NaN only where that is the answer.
+                for (int i = 0; i < n; i++) {
+                    for (int p = (i * c + ch) * hw, end = p + hw; p < end; p++) {
+                        double xhat = (x[p] - (double) mu) * in;
+                        dx[p] = (float) (k * (m * (double) dy[p] - sumDy - xhat * sumDyXhat));
+                    }
+                }
             }
         });
+    }
+
+    /** max |v[p]| over [from, from + len); NaN when one is NaN. */
+    private static float maxAbs(float[] v, int from, int len) {
+        float worst = 0;
+        for (int p = from, end = from + len; p < end; p++) {
+            worst = Math.max(worst, Math.abs(v[p]));
+        }
+        return worst;
     }
 
     /** Σ (x[p] − mean)² over [from, from + len), float64, two running sums. */

@@ -2,6 +2,7 @@ package io.jdl.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -77,6 +78,26 @@ class CpuBatchNormTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void aGradientScaledNearFloatRangeCancelsAsInFloat64() {
+        // Two samples per channel: x̂ = ±1 and dx cancels to (nearly) 0, but each float32 term overflows on its own.
+        int n = 2, c = 3, hw = 1;
+        float[] x = {1f, -2f, 0.5f, 3f, 2f, 0.25f}, gamma = {1f, 2f, 0.5f}, beta = new float[c];
+        float[] y = new float[6], mean = new float[c], inv = new float[c];
+        CpuBatchNorm.train(n, c, hw, x, gamma, beta, y, new float[c], new float[c], mean, inv, 0.1f, 1e-5f);
+        float[] dy = {0x1p126f, -0x1p125f, 0x1p127f, 0x1p120f, 0x1p126f, -0x1p127f}, dx = new float[6];
+        CpuBatchNorm.backward(n, c, hw, x, dy, gamma, mean, inv, dx, new float[c], new float[c]);
+        for (int p = 0; p < dx.length; p++) {
+            int ch = p % c, other = (p + c) % dx.length;
+            double k = gamma[ch] * (double) inv[ch] / 2, term = Math.abs(k * 2 * dy[p]);
+            double xhat = (x[p] - (double) mean[ch]) * inv[ch], xo = (x[other] - (double) mean[ch]) * inv[ch];
+            double sumDy = (double) dy[p] + dy[other], sumDyXhat = dy[p] * xhat + dy[other] * xo;
+            double ref = k * (2.0 * dy[p] - sumDy - xhat * sumDyXhat);
+            assertTrue(Float.isFinite(dx[p]), "dx[" + p + "] = " + dx[p]);
+            assertEquals(ref, dx[p], 1e-5 * term, "dx[" + p + "] against terms of " + term);
         }
     }
 
