@@ -38,7 +38,9 @@ import picocli.CommandLine.Option;
  * the user knows whether the model learned anything. Text is handed to {@link BaselineText}.
  */
 @Command(name = "baseline", mixinStandardHelpOptions = true,
-        description = "A first baseline on your data: a CSV/TSV table, a folder of class subfolders of images, or a text file")
+        description = "A first baseline on your data: a CSV/TSV table, a folder of class subfolders of images, or a text file",
+        footer = "%nTrains in float32 only, without --precision (which mlp, cnn, vit and charlm take): a baseline is"
+                + " the plain float32 reference that other runs are measured against.")
 final class BaselineSample implements Callable<Integer> {
     @Option(names = "--data", required = true, description = "a .csv/.tsv table, a folder of class subfolders of images, or a UTF-8 text file")
     Path data;

@@ -26,7 +26,7 @@ final class CharLmArtifacts {
     private CharLmArtifacts() {
     }
 
-    record Run(String name, Device device, Architecture arch, String text, int batch, int steps, float lr, long seed,
+    record Run(String name, Device device, TrainPrecision precision, Architecture arch, String text, int batch, int steps, float lr, long seed,
                double wallSeconds) {
     }
 
@@ -68,6 +68,7 @@ final class CharLmArtifacts {
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("sample", run.name());
         metrics.put("device", run.device().toString());
+        metrics.put("precision", run.precision().toString());
         metrics.put("architecture", run.arch().settings());
         metrics.put("text", run.text());
         metrics.put("val_loss", valLoss);

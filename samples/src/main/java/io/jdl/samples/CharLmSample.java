@@ -14,7 +14,9 @@ import io.jdl.optim.LrSchedule;
 import io.jdl.samples.cli.ProgressBar;
 import io.jdl.samples.cli.UserError;
 import io.jdl.samples.viz.Charts;
+import io.jdl.tensor.Autocast;
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -81,6 +83,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
     static final float LR = 1e-3f;
 
     private Device device;
+    private TrainPrecision precision;
     private CharDataset data;
     private Transformer model;
     private boolean masked;
@@ -124,6 +127,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
             }
         }
         device = options.device();
+        precision = options.evalOnly ? TrainPrecision.FP32 : options.precision(arch);
         RunFolder out = options.outputFolder("charlm");
         TextCorpus.Loaded corpus = TextCorpus.load(text);
         data = corpus.data();
@@ -155,9 +159,9 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
             System.out.printf(Locale.ROOT, "%s: evaluating %s on %s (%,d characters, vocabulary %d), context %d%n",
                     name, options.resume, corpus.name(), data.length(), data.vocabSize(), ctx);
         } else {
-            System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %,d step%s%s, lr %s%n",
+            System.out.printf(Locale.ROOT, "%s on %s: %,d characters, vocabulary %d, context %d, batch %d, %,d step%s%s, lr %s, %s%n",
                     name, corpus.name(), data.length(), data.vocabSize(), ctx, batch, steps, steps == 1 ? "" : "s",
-                    end < steps ? " (stopping after " + end + ")" : "", lr);
+                    end < steps ? " (stopping after " + end + ")" : "", lr, precision);
             System.out.println("Output: " + out.dir());
         }
 
@@ -175,7 +179,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                 if (options.resume != null) {
                     SavedCurves.restore(arch, curves.byName());
                 }
-                train(steps, end, lr, curves, out, arch.trainingMetadata("charlm"));
+                train(steps, end, lr, curves, out, arch);
             }
             double valLoss = validationLoss();
             System.out.printf(Locale.ROOT, "validation loss %.4f nats/char%n", valLoss);
@@ -186,7 +190,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                 System.out.println(generate(start, generate, new SplittableRandom(seed)));
                 System.out.println("---");
             }
-            var run = new CharLmArtifacts.Run(name, device, arch, corpus.name(), batch, end, lr, seed,
+            var run = new CharLmArtifacts.Run(name, device, precision, arch, corpus.name(), batch, end, lr, seed,
                     (System.nanoTime() - started) / 1e9);
             if (options.evalOnly) {
                 CharLmArtifacts.evaluation(out, run, options.resume, valLoss);
@@ -264,16 +268,17 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
      * Trains from the {@code --resume} checkpoint's step (or the first) up to step {@code end} of a run of
      * {@code steps}, saving the training state at every validation and at {@code end}.
      */
-    private void train(int steps, int end, float lr, Curves curves, RunFolder out, Map<String, String> metadata)
-            throws IOException {
+    private void train(int steps, int end, float lr, Curves curves, RunFolder out, Architecture arch) throws IOException {
+        Map<String, String> metadata = arch.trainingMetadata("charlm");
         int every = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
         int readEvery = device.isCuda() ? 10 : 1;
         SplittableRandom rng = new SplittableRandom(seed);
         LrSchedule schedule = LrSchedule.cosine(lr, steps, lr / 10);
-        try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f)) {
+        try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f); PrecisionStep amp = new PrecisionStep(precision, opt)) {
             int from = 0;
             if (options.resume != null) {
                 from = (int) Checkpoints.resume(model, opt, options.resume).step();
+                amp.restore(arch);
                 if (from >= end) {
                     throw UserError.usage(stopAfter != null ? "--stop-after" : "--steps", end, "is already reached: the"
                             + " --resume checkpoint has trained " + from + " steps; pass a larger value to train further");
@@ -290,10 +295,11 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                     model.train(true);
                     int[][] xy = example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
                     double lossValue = Double.NaN;
-                    try (Tensor logits = model.forward(xy[0], batch, ctx, null);
+                    // The scope frees what autocast makes outside the modules (the loss's float32 copy of half logits).
+                    try (TensorScope scope = TensorScope.open(); Autocast ac = precision.autocast();
+                         Tensor logits = model.forward(xy[0], batch, ctx, null);
                          Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {
-                        loss.backward();
-                        opt.step();
+                        amp.backwardAndStep(loss);
                         opt.zeroGrad();
                         if (step % readEvery == 0 || step == 1) {
                             lossValue = loss.item();
@@ -308,6 +314,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                         // charlm has no epochs: the step alone says where the run stands.
                         Map<String, String> withCurves = new HashMap<>(metadata);
                         SavedCurves.save(withCurves, curves.byName());
+                        amp.save(withCurves);
                         Checkpoints.saveTraining(out, model, opt, new Checkpoint.Progress(0, 0, step), withCurves);
                     }
                 }

@@ -26,8 +26,8 @@ final class ImageArtifacts {
     }
 
     /** The training side of a run, as {@code metrics.json} reports it. */
-    record Run(String sample, Device device, Architecture arch, int trainImages, int batchSize, float lr,
-               float weightDecay, long seed, int steps, double wallSeconds) {
+    record Run(String sample, Device device, TrainPrecision precision, Architecture arch, int trainImages, int batchSize,
+               float lr, float weightDecay, long seed, int steps, double wallSeconds) {
     }
 
     /** Training loss at the steps where it was read, and each evaluation at the step where it happened. */
@@ -85,6 +85,7 @@ final class ImageArtifacts {
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("sample", run.sample());
         metrics.put("device", run.device().toString());
+        metrics.put("precision", run.precision().toString());
         metrics.put("architecture", run.arch().settings());
         metrics.put("train_images", run.trainImages());
         metrics.put("batch_size", run.batchSize());

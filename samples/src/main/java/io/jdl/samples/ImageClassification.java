@@ -67,6 +67,7 @@ final class ImageClassification {
         long started = System.nanoTime();
         Device device = o.device();
         o.checkCudaGraph(device);
+        TrainPrecision precision = o.evalOnly ? TrainPrecision.FP32 : o.precision(arch);
         RunFolder out = o.outputFolder(sample);
         FashionMnist data = dataOptions.load();
         Dataset train = data.train(), test = data.test();
@@ -109,8 +110,8 @@ final class ImageClassification {
             if (perEpoch == 0) {
                 throw UserError.usage("--batch-size", batchSize, "leaves no full batch in the " + train.size() + " training images");
             }
-            System.out.printf(Locale.ROOT, "%s on Fashion-MNIST: %,d training / %,d test images; %s, batch %d, lr %s%n",
-                    recipe.name(), train.size(), test.size(), ImageArtifacts.plan(planned, perEpoch), batchSize, lr);
+            System.out.printf(Locale.ROOT, "%s on Fashion-MNIST: %,d training / %,d test images; %s, batch %d, lr %s, %s%n",
+                    recipe.name(), train.size(), test.size(), ImageArtifacts.plan(planned, perEpoch), batchSize, lr, precision);
             System.out.println("Output: " + out.dir());
 
             ImageArtifacts.Curves curves = new ImageArtifacts.Curves(perEpoch);
@@ -121,9 +122,11 @@ final class ImageClassification {
             int step;
             LrSchedule schedule = LrSchedule.cosine(lr, Math.max(1, epochs), lr / 100);
             try (Adam opt = Adam.adamW(model.parameters(), lr, recipe.weightDecay());
-                 TrainingSteps steps = new TrainingSteps(model, opt, device, o.cudaGraph)) {
+                 PrecisionStep amp = new PrecisionStep(precision, opt);
+                 TrainingSteps steps = new TrainingSteps(model, opt, device, o.cudaGraph, precision, amp)) {
                 Checkpoint.Progress from = o.resume == null ? new Checkpoint.Progress(0, 0, 0)
                         : Checkpoints.resume(model, opt, o.resume);
+                amp.restore(arch);
                 if (from.step() >= planned) {
                     throw UserError.usage(o.steps != null ? "--steps" : "--epochs", o.steps != null ? o.steps : epochs,
                             "is already reached: the --resume checkpoint has trained " + from.step() + " steps (" + perEpoch
@@ -171,10 +174,11 @@ final class ImageClassification {
                             : new Checkpoint.Progress(epoch, batchInEpoch, step);
                     Map<String, String> metadata = arch.trainingMetadata(sample);
                     SavedCurves.save(metadata, curves.byName());
+                    amp.save(metadata);
                     Checkpoints.saveTraining(out, model, opt, at, metadata);
                 }
             }
-            var run = new ImageArtifacts.Run(sample, device, arch, train.size(), batchSize, lr, recipe.weightDecay(), seed,
+            var run = new ImageArtifacts.Run(sample, device, precision, arch, train.size(), batchSize, lr, recipe.weightDecay(), seed,
                     step, (System.nanoTime() - started) / 1e9);
             ImageArtifacts.training(out, run, model, curves, eval, test.classNames());
             if (extra != null) {

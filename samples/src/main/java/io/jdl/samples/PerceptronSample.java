@@ -29,7 +29,9 @@ import picocli.CommandLine.Option;
  * in closed form; every run is judged against it.
  */
 @Command(name = "perceptron", mixinStandardHelpOptions = true,
-        description = "A perceptron by hand and by autograd, and the learning-rate lesson (about 2 s on a CPU)")
+        description = "A perceptron by hand and by autograd, and the learning-rate lesson (about 2 s on a CPU)",
+        footer = "%nTrains in float32 only, without --precision: the lesson compares hand-derived gradients with autograd's"
+                + " to the last bits, which bfloat16 or float16 rounding would blur.")
 final class PerceptronSample implements Callable<Integer> {
     static final int POINTS = 200, FEATURES = 2, BATCH = 16;
 

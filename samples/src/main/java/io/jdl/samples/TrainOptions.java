@@ -1,7 +1,6 @@
 package io.jdl.samples;
 
 import io.jdl.device.Device;
-import io.jdl.device.Precision;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -17,10 +16,12 @@ public final class TrainOptions {
     @Option(names = "--device", description = "cuda, cuda:N or cpu (default: cuda when a usable GPU exists, else cpu)")
     String device;
 
-    @Option(names = "--tf32", paramLabel = "on|off", description = "on: TF32 tensor cores for float32 matrix products and"
-            + " convolutions (faster on Ampere and later GPUs, about 3 decimal digits); off: exact float32 for both"
-            + " (default: PyTorch's, products exact and cuDNN convolutions TF32; ignored on the CPU)")
-    String tf32;
+    @Option(names = "--precision", paramLabel = "fp32|tf32|bf16|fp16", description = "fp32: float32, TF32 off;"
+            + " tf32: float32 tensors with TF32 tensor cores for matrix products and convolutions (faster on Ampere and"
+            + " later GPUs, about 3 decimal digits; as fp32 on the CPU); bf16: autocast to bfloat16 around forward and"
+            + " loss, float32 weights and optimizer; fp16: autocast to float16 with dynamic loss scaling (GradScaler)."
+            + " Evaluation runs in float32 (default: fp32; a resumed run keeps its own)")
+    String precision;
 
     @Option(names = "--steps", description = "stop after this many optimizer steps in all")
     Integer steps;
@@ -68,14 +69,17 @@ public final class TrainOptions {
         if (lr != null) {
             UserError.positive("--lr", lr);
         }
-        if (tf32 != null && !tf32.equals("on") && !tf32.equals("off")) {
-            throw UserError.usage("--tf32 takes on or off, got '" + tf32 + "'");
+        if (precision != null) {
+            refuseCudaGraphWith(TrainPrecision.parse(precision));
         }
         if (evalOnly && resume == null) {
             throw UserError.usage("--eval-only needs --resume CHECKPOINT: evaluating untrained weights says nothing");
         }
         if (evalOnly && (steps != null || lr != null)) {
             throw UserError.usage("--eval-only trains nothing, so --steps and --lr do not apply");
+        }
+        if (evalOnly && precision != null) {
+            throw UserError.usage("--eval-only trains nothing and evaluates in float32, so --precision does not apply");
         }
         if (evalOnly && cudaGraph) {
             throw UserError.usage("--eval-only trains nothing, so --cuda-graph does not apply");
@@ -89,11 +93,29 @@ public final class TrainOptions {
     Device device() {
         if (chosen == null) {
             chosen = GpuReport.choose("--device", device);
-            if (tf32 != null) {
-                Precision.tf32(tf32.equals("on"));
-            }
         }
         return chosen;
+    }
+
+    /**
+     * The precision decided with the checkpoint's (a resumed run trains as it started), its TF32 policy applied.
+     * fp16 with {@code --cuda-graph} is refused: the loss scaler reads its inf/NaN flag on the host to decide
+     * whether to step, which a captured graph cannot do.
+     */
+    TrainPrecision precision(Architecture arch) {
+        TrainPrecision p = arch.training("--precision", precision == null ? null : TrainPrecision.parse(precision),
+                TrainPrecision.FP32, TrainPrecision::parse);
+        refuseCudaGraphWith(p);
+        p.applyMathMode();
+        return p;
+    }
+
+    private void refuseCudaGraphWith(TrainPrecision p) {
+        if (cudaGraph && p == TrainPrecision.FP16) {
+            throw UserError.usage("--cuda-graph cannot run --precision fp16: the loss scaler decides on the host whether"
+                    + " each step is skipped (an inf or NaN gradient), which a CUDA graph cannot capture; use bf16"
+                    + " (no loss scaling) or leave out --cuda-graph");
+        }
     }
 
     /** Refuses {@code --cuda-graph} for a sample whose step uploads host data every step ({@code why}). */

@@ -6,6 +6,7 @@ import io.jdl.device.Device;
 import io.jdl.nn.Module;
 import io.jdl.optim.Optimizer;
 import io.jdl.samples.cli.UserError;
+import io.jdl.tensor.Autocast;
 import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Tensor;
 import io.jdl.tensor.TensorScope;
@@ -18,7 +19,11 @@ import io.jdl.tensor.TensorScope;
  * the epoch's other batches of that shape; a batch of another shape (the last, partial one) runs eagerly. The
  * learning rate is baked into a graph, so {@link #newEpoch()} (called after each change) drops it.
  *
- * <p>Owns the graph and its static tensors until {@link #newEpoch()} or {@link #close()}.
+ * <p>The forward pass and the loss run in the run's {@link TrainPrecision} autocast scope (also inside a captured
+ * graph: its casts are kernels like any other); backward and the step go through {@link PrecisionStep}. fp16 with
+ * graphs is refused before this class is built ({@link TrainOptions#precision}).
+ *
+ * <p>Owns the graph and its static tensors until {@link #newEpoch()} or {@link #close()}; not the optimizer.
  */
 final class TrainingSteps implements AutoCloseable {
     /** What a step read back, when asked: the batch loss and the logits [batch, classes]. */
@@ -29,13 +34,21 @@ final class TrainingSteps implements AutoCloseable {
     private final Optimizer opt;
     private final Device device;
     private final boolean cudaGraph;
+    private final TrainPrecision precision;
+    private final PrecisionStep amp;
     private CudaGraphStep graph;
     private Tensor input, logits;
 
-    TrainingSteps(Module model, Optimizer opt, Device device, boolean cudaGraph) {
+    TrainingSteps(Module model, Optimizer opt, Device device, boolean cudaGraph, TrainPrecision precision,
+                  PrecisionStep amp) {
         if (cudaGraph && !device.isCuda()) {
             throw new IllegalArgumentException("CUDA graphs need a CUDA device, not " + device);
         }
+        if (cudaGraph && precision == TrainPrecision.FP16) {
+            throw new IllegalArgumentException("CUDA graphs cannot capture fp16's loss scaler (a host read per step)");
+        }
+        this.precision = precision;
+        this.amp = amp;
         this.model = model;
         this.opt = opt;
         this.device = device;
@@ -65,9 +78,10 @@ final class TrainingSteps implements AutoCloseable {
 
     private Read eager(DataLoader.Batch batch, boolean read) {
         opt.zeroGrad(); // after replays the gradients hold the last replay's: backward would add to them
-        try (Tensor out = model.forward(batch.inputs()).retain(); Tensor loss = out.crossEntropy(batch.labels())) {
-            loss.backward();
-            opt.step();
+        // The scope frees what autocast makes outside the modules (the loss's float32 copy of half logits, the scaled loss).
+        try (TensorScope scope = TensorScope.open(); Autocast ac = precision.autocast();
+             Tensor out = model.forward(batch.inputs()).retain(); Tensor loss = out.crossEntropy(batch.labels())) {
+            amp.backwardAndStep(loss);
             opt.zeroGrad();
             return read ? new Read(loss.item(), out.toArray()) : null;
         }
@@ -79,8 +93,11 @@ final class TrainingSteps implements AutoCloseable {
         try {
             graph = CudaGraphStep.capture(device, () -> {
                 opt.zeroGrad();
-                logits = TensorScope.unscoped(model.forward(input).retain());
-                Tensor loss = logits.crossEntropy(targets);
+                Tensor loss;
+                try (Autocast ac = precision.autocast()) {
+                    logits = TensorScope.unscoped(model.forward(input).retain());
+                    loss = logits.crossEntropy(targets);
+                }
                 loss.backward();
                 opt.step();
                 return loss;
