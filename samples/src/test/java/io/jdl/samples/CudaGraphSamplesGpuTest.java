@@ -68,6 +68,17 @@ class CudaGraphSamplesGpuTest {
         assertSameTraining("mlp", "--hidden", "32");
     }
 
+    /** bf16 autocast inside the capture: its casts replay like any kernel. */
+    @Test
+    void mlpWithBf16AndCudaGraphTrainsAsTheEagerLoop() throws Exception {
+        assertSameTraining("mlp", "--hidden", "32", "--precision", "bf16");
+    }
+
+    @Test
+    void cnnWithBf16AndCudaGraphTrainsAsTheEagerLoop() throws Exception {
+        assertSameTraining("cnn", "--width", "4", "--precision", "bf16");
+    }
+
     @Test
     void cnnWithCudaGraphTrainsAsTheEagerLoop() throws Exception {
         assertSameTraining("cnn", "--width", "4");
