@@ -179,7 +179,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                 if (options.resume != null) {
                     SavedCurves.restore(arch, curves.byName());
                 }
-                train(steps, end, lr, curves, out, arch);
+                train(steps, end, lr, curves, out, arch.trainingMetadata("charlm"));
             }
             double valLoss = validationLoss();
             System.out.printf(Locale.ROOT, "validation loss %.4f nats/char%n", valLoss);
@@ -268,8 +268,8 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
      * Trains from the {@code --resume} checkpoint's step (or the first) up to step {@code end} of a run of
      * {@code steps}, saving the training state at every validation and at {@code end}.
      */
-    private void train(int steps, int end, float lr, Curves curves, RunFolder out, Architecture arch) throws IOException {
-        Map<String, String> metadata = arch.trainingMetadata("charlm");
+    private void train(int steps, int end, float lr, Curves curves, RunFolder out, Map<String, String> metadata)
+            throws IOException {
         int every = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
         int readEvery = device.isCuda() ? 10 : 1;
         SplittableRandom rng = new SplittableRandom(seed);
@@ -277,8 +277,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
         try (Adam opt = Adam.adamW(model.parameters(), lr, 0.1f); PrecisionStep amp = new PrecisionStep(precision, opt)) {
             int from = 0;
             if (options.resume != null) {
-                from = (int) Checkpoints.resume(model, opt, options.resume).step();
-                amp.restore(arch);
+                from = (int) Checkpoints.resume(model, opt, amp.scaler(), options.resume).step();
                 if (from >= end) {
                     throw UserError.usage(stopAfter != null ? "--stop-after" : "--steps", end, "is already reached: the"
                             + " --resume checkpoint has trained " + from + " steps; pass a larger value to train further");
@@ -314,8 +313,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                         // charlm has no epochs: the step alone says where the run stands.
                         Map<String, String> withCurves = new HashMap<>(metadata);
                         SavedCurves.save(withCurves, curves.byName());
-                        amp.save(withCurves);
-                        Checkpoints.saveTraining(out, model, opt, new Checkpoint.Progress(0, 0, step), withCurves);
+                        Checkpoints.saveTraining(out, model, opt, amp.scaler(), new Checkpoint.Progress(0, 0, step), withCurves);
                     }
                 }
             }

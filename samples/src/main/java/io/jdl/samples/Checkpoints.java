@@ -3,6 +3,7 @@ package io.jdl.samples;
 import io.jdl.io.Checkpoint;
 import io.jdl.io.Safetensors;
 import io.jdl.nn.Module;
+import io.jdl.optim.GradScaler;
 import io.jdl.optim.Optimizer;
 import io.jdl.samples.cli.UserError;
 import java.io.IOException;
@@ -40,10 +41,10 @@ final class Checkpoints {
         out.wrote(MODEL);
     }
 
-    /** Writes (or replaces) {@value #TRAINING_STATE} in {@code out}. */
-    static void saveTraining(RunFolder out, Module model, Optimizer optimizer, Checkpoint.Progress progress,
+    /** Writes (or replaces) {@value #TRAINING_STATE} in {@code out}, with the fp16 loss scaler's state ({@code scaler} may be null). */
+    static void saveTraining(RunFolder out, Module model, Optimizer optimizer, GradScaler scaler, Checkpoint.Progress progress,
                              Map<String, String> metadata) throws IOException {
-        Checkpoint.save(out.file(TRAINING_STATE), model, optimizer, progress, new TreeMap<>(metadata));
+        Checkpoint.save(out.file(TRAINING_STATE), model, optimizer, scaler, progress, new TreeMap<>(metadata));
         out.wrote(TRAINING_STATE);
     }
 
@@ -95,11 +96,14 @@ final class Checkpoints {
         return metadata;
     }
 
-    /** Restores {@code model} and {@code optimizer} from the training state {@code file}; returns where the run stood. */
-    static Checkpoint.Progress resume(Module model, Optimizer optimizer, Path file) {
+    /**
+     * Restores {@code model}, {@code optimizer} and the fp16 loss {@code scaler} (null for other precisions) from the
+     * training state {@code file}; returns where the run stood.
+     */
+    static Checkpoint.Progress resume(Module model, Optimizer optimizer, GradScaler scaler, Path file) {
         Checkpoint.Resumed r;
         try {
-            r = Checkpoint.load(file, model, optimizer);
+            r = Checkpoint.load(file, model, optimizer, scaler);
         } catch (IOException | RuntimeException e) {
             throw UserError.runtime("--resume", file, "does not fit the model: " + e.getMessage(), e);
         }

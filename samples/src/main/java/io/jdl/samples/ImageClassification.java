@@ -125,8 +125,7 @@ final class ImageClassification {
                  PrecisionStep amp = new PrecisionStep(precision, opt);
                  TrainingSteps steps = new TrainingSteps(model, opt, device, o.cudaGraph, precision, amp)) {
                 Checkpoint.Progress from = o.resume == null ? new Checkpoint.Progress(0, 0, 0)
-                        : Checkpoints.resume(model, opt, o.resume);
-                amp.restore(arch);
+                        : Checkpoints.resume(model, opt, amp.scaler(), o.resume);
                 if (from.step() >= planned) {
                     throw UserError.usage(o.steps != null ? "--steps" : "--epochs", o.steps != null ? o.steps : epochs,
                             "is already reached: the --resume checkpoint has trained " + from.step() + " steps (" + perEpoch
@@ -174,8 +173,7 @@ final class ImageClassification {
                             : new Checkpoint.Progress(epoch, batchInEpoch, step);
                     Map<String, String> metadata = arch.trainingMetadata(sample);
                     SavedCurves.save(metadata, curves.byName());
-                    amp.save(metadata);
-                    Checkpoints.saveTraining(out, model, opt, at, metadata);
+                    Checkpoints.saveTraining(out, model, opt, amp.scaler(), at, metadata);
                 }
             }
             var run = new ImageArtifacts.Run(sample, device, precision, arch, train.size(), batchSize, lr, recipe.weightDecay(), seed,

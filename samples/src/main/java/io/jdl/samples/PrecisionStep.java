@@ -3,22 +3,19 @@ package io.jdl.samples;
 import io.jdl.optim.GradScaler;
 import io.jdl.optim.Optimizer;
 import io.jdl.tensor.Tensor;
-import java.util.Map;
 
 /**
  * Backward and optimizer step of a training loop at its {@link TrainPrecision}: plain {@code backward(); step()},
  * or for fp16 PyTorch's recipe with a {@link GradScaler} (scale the loss, backward, unscale, step unless a gradient
  * is inf or NaN, update the scale). The forward pass and the loss run inside {@link TrainPrecision#autocast()}.
  *
- * <p>The scaler's scale and good-step count go into the training state's metadata ({@link #save}) and come back
- * on {@code --resume} ({@link #restore}), so a resumed fp16 run scales as the uninterrupted one would.
+ * <p>The scaler's state goes into the training state ({@link io.jdl.io.Checkpoint}'s {@code jdl.scaler.*} metadata,
+ * PyTorch's {@code state_dict} keys) and comes back on {@code --resume}, so a resumed fp16 run scales as the
+ * uninterrupted one would.
  *
  * <p>Owns the scaler until {@link #close()}; use it on the thread that trains.
  */
 final class PrecisionStep implements AutoCloseable {
-    /** Training-state metadata keys of the fp16 loss scale and of the good steps since it last changed. */
-    static final String SCALE = "amp.scale", GROWTH_TRACKER = "amp.growth_tracker";
-
     private final Optimizer opt;
     private final GradScaler scaler; // null unless fp16
 
@@ -48,28 +45,9 @@ final class PrecisionStep implements AutoCloseable {
         return stepped;
     }
 
-    /** Adds the loss scaler's state to a training state's {@code metadata} (nothing without a scaler). */
-    void save(Map<String, String> metadata) {
-        if (scaler != null) {
-            GradScaler.State s = scaler.state();
-            metadata.put(SCALE, Float.toString(s.scale()));
-            metadata.put(GROWTH_TRACKER, Integer.toString(s.growthTracker()));
-        }
-    }
-
-    /** Restores the loss scaler's state saved by {@link #save} in a resumed checkpoint (PyTorch's other defaults). */
-    void restore(Architecture checkpoint) {
-        String scale = checkpoint.savedText(SCALE), tracker = checkpoint.savedText(GROWTH_TRACKER);
-        if (scaler != null && scale != null && tracker != null) {
-            GradScaler.State d = scaler.state();
-            scaler.loadState(new GradScaler.State(Float.parseFloat(scale), d.growthFactor(), d.backoffFactor(),
-                    d.growthInterval(), Integer.parseInt(tracker)));
-        }
-    }
-
-    /** The current fp16 loss scale, or 1 without a scaler (for metrics). */
-    float lossScale() {
-        return scaler == null ? 1f : scaler.scale();
+    /** The fp16 loss scaler, for the training checkpoint ({@link Checkpoints}); null for the other precisions. */
+    GradScaler scaler() {
+        return scaler;
     }
 
     @Override

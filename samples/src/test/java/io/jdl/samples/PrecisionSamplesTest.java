@@ -28,6 +28,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * usage errors. The accuracy target at a real size is {@link Bf16AccuracyTargetTest}.
  */
 class PrecisionSamplesTest {
+    /** Checkpoint's metadata keys of the loss scaler's state (PyTorch's state_dict names). */
+    private static final String SCALE = "jdl.scaler.scale", GROWTH_TRACKER = "jdl.scaler._growth_tracker";
     @TempDir
     static Path tmp;
     static Path data, text;
@@ -112,8 +114,8 @@ class PrecisionSamplesTest {
         assertTrue(Files.readString(whole.resolve("metrics.json")).contains("\"precision\": \"fp16\""));
         run(args("mlp", half, "--precision", "fp16", "--steps", "9"));
         Map<String, String> stopped = Safetensors.read(half.resolve("training-state.safetensors")).metadata();
-        assertNotNull(stopped.get(PrecisionStep.SCALE), stopped.toString());
-        assertNotNull(stopped.get(PrecisionStep.GROWTH_TRACKER), stopped.toString());
+        assertNotNull(stopped.get(SCALE), stopped.toString());
+        assertNotNull(stopped.get(GROWTH_TRACKER), stopped.toString());
 
         String resumed = run("mlp", "--device", "cpu", "--data", data.toString(), "--resume", half.toString(),
                 "--out", rest.toString());
@@ -122,11 +124,11 @@ class PrecisionSamplesTest {
                 Files.readAllBytes(rest.resolve("model.safetensors")), "the same weights, bit for bit");
         Map<String, String> a = Safetensors.read(whole.resolve("training-state.safetensors")).metadata();
         Map<String, String> b = Safetensors.read(rest.resolve("training-state.safetensors")).metadata();
-        assertEquals(a.get(PrecisionStep.SCALE), b.get(PrecisionStep.SCALE));
-        assertEquals(a.get(PrecisionStep.GROWTH_TRACKER), b.get(PrecisionStep.GROWTH_TRACKER));
+        assertEquals(a.get(SCALE), b.get(SCALE));
+        assertEquals(a.get(GROWTH_TRACKER), b.get(GROWTH_TRACKER));
         // The scaler's good-step count moved: the state is live, not a constant written back.
-        assertTrue(Integer.parseInt(a.get(PrecisionStep.GROWTH_TRACKER)) > Integer.parseInt(stopped.get(PrecisionStep.GROWTH_TRACKER))
-                || !a.get(PrecisionStep.SCALE).equals(stopped.get(PrecisionStep.SCALE)), a + " after " + stopped);
+        assertTrue(Integer.parseInt(a.get(GROWTH_TRACKER)) > Integer.parseInt(stopped.get(GROWTH_TRACKER))
+                || !a.get(SCALE).equals(stopped.get(SCALE)), a + " after " + stopped);
     }
 
     /** On the CPU TF32 does not exist: tf32 trains bit for bit as fp32, and each run sets the process-wide policy. */
