@@ -14,7 +14,10 @@ update, zeroing the gradients):
   cnn b=128, cnn b=1024         the `cnn` sample's network (below)
   gpt b=64x256                  6 layers, 6 heads, width 384, causal, vocab 65; variants "math", "default"
 
-fp32 with TF32 off, then on (matrix products and cuDNN convolutions), eager; then the training steps under torch.compile
+fp32 with TF32 off, then on (matrix products and cuDNN convolutions), eager; --precision bf16 or fp16 runs the
+training steps under torch.autocast instead (forward and loss; fp16 with torch.amp.GradScaler: scaled backward, step,
+update), rows named "mlp b=128 bf16" etc. as TrainStepBenchmark's -p precision ones, and --precision all runs
+fp32 (with the operation rows), bf16 and fp16; then the training steps under torch.compile
 (--compile) while the time budget lasts. Each call is timed with CUDA events (median) and with the host
 clock around the call and a synchronisation (mean: JMH's average-time method, which the jdl rows use);
 training steps also time forward, backward and optimizer with events; peak device memory after warm-up.
@@ -25,7 +28,7 @@ Prints `ENV {json}` first, then one `RESULT {json}` line per row (rows that fail
 rows the budget cut have "skipped"), then a table.
 
   python3 scripts/bench_torch.py [--device cuda] [--steps 30] [--warmup 5] [--tf32 both] [--compile]
-                                 [--budget SECONDS] [--only TEXT]
+                                 [--precision fp32|bf16|fp16|all] [--budget SECONDS] [--only TEXT]
 
 --device meta runs the training steps on PyTorch's meta device: the dispatcher, autograd and the optimizer
 run, nothing is computed, so the wall time is PyTorch's host-side cost per step (what jdl's host stand-in in
@@ -232,21 +235,33 @@ def set_tf32(on):
         torch.backends.cudnn.allow_tf32 = on
 
 
-def train_step(make_model, make_x, make_y, device, compiled, timer):
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def train_step(make_model, make_x, make_y, device, compiled, timer, precision="fp32"):
     torch.manual_seed(0)
     model = make_model().to(device).train()
     forward = torch.compile(model) if compiled else model
     # foreach is what Adam picks on CUDA; on meta its default would be the per-parameter loop.
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True if device.type == "meta" else None)
     x, y = make_x(), make_y()
+    dtype = AUTOCAST[precision]
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
     def step():
-        logits = forward(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = forward(x)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         timer.mark("forward")
-        loss.backward()
-        timer.mark("backward")
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            timer.mark("backward")
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            timer.mark("backward")
+            scaler.step(opt)
+            scaler.update()
         opt.zero_grad(set_to_none=True)
     return step
 
@@ -259,6 +274,8 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tf32", choices=["off", "on", "both"], default="both")
     p.add_argument("--compile", action="store_true", help="then the training steps under torch.compile")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="fp32",
+                   help="autocast of the training steps' forward and loss (fp16 with GradScaler); all: the three")
     p.add_argument("--budget", type=float, default=0, help="seconds after which no new row starts (0: none)")
     p.add_argument("--only", default="", help="run only rows whose name contains this text")
     a = p.parse_args()
@@ -275,13 +292,17 @@ def main():
         print("NOTE meta device: host-side cost per step (dispatcher, autograd, optimizer; nothing computed), "
               "not GPU figures", flush=True)
     tf32_modes = [False] if meta else {"off": [False], "on": [True], "both": [False, True]}[a.tf32]
+    if meta and a.precision != "fp32":
+        p.error("--device meta measures fp32 host cost only: autocast has no meta device type")
+    precisions = ["fp32", "bf16", "fp16"] if a.precision == "all" else [a.precision]
     plan = []  # (row, variant, tf32, compiled, setup)
     for compiled in [False, True] if a.compile else [False]:
         for tf32 in tf32_modes:
-            if not compiled and not meta:
+            if not compiled and not meta and "fp32" in precisions:
                 plan += [(row, variant, tf32, False, setup) for row, variant, setup in op_rows(device)]
-            plan += [(row, variant, tf32, compiled, lambda m=m, x=x, y=y, c=compiled: train_step(m, x, y, device, c, timer))
-                     for row, variant, m, x, y in step_rows(device)]
+            plan += [(row + ("" if pr == "fp32" else " " + pr), variant, tf32, compiled,
+                      lambda m=m, x=x, y=y, c=compiled, pr=pr: train_step(m, x, y, device, c, timer, pr))
+                     for pr in precisions for row, variant, m, x, y in step_rows(device)]
     results = []
     for row, variant, tf32, compiled, setup in plan:
         if a.only not in row:

@@ -159,9 +159,10 @@ def jmh_row(b):
     if name == "TrainStepBenchmark":
         model, batch = p.get("model"), p.get("batch")
         if model == "gpt":
-            return f"gpt b={batch}x256", tf32, device
+            return f"gpt b={batch}x256" + ("" if p.get("precision", "fp32") == "fp32" else " " + p["precision"]), tf32, device
         hidden = p.get("hidden", "1024")
-        return (f"{model} b={batch}" if model != "mlp" or hidden == "1024" else f"mlp{hidden} b={batch}"), tf32, device
+        precision = "" if p.get("precision", "fp32") == "fp32" else " " + p["precision"]  # bench_torch.py's autocast rows
+        return (f"{model} b={batch}" if model != "mlp" or hidden == "1024" else f"mlp{hidden} b={batch}") + precision, tf32, device
     return None
 
 

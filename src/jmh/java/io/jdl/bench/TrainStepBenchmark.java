@@ -27,6 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * of a 65-character vocabulary (bench_torch.py's gpt row); {@link TrainStepFixture} builds them.
  * {@code -p cudaGraph=true} replays the step from a CUDA graph ({@link io.jdl.tensor.CudaGraphStep}).
  * {@code -p tf32=true} turns on TF32 tensor-core math for products and convolutions (GPU only).
+ * {@code -p precision=bf16} or {@code fp16} runs forward and loss under autocast (fp16 with a GradScaler), as the
+ * samples' {@code --precision} and bench_torch.py's {@code --precision}; the row name gets the precision appended.
  * On a GPU each step ends with one stream synchronisation so the time is the device's; the
  * {@code hostSyncs} counter reports the host waits inside the step before it (must be 0), and TearDown prints
  * the peak device memory as a {@code PEAK {json}} line.
@@ -57,6 +59,10 @@ public class TrainStepBenchmark {
     @Param({"false"})
     public boolean tf32;
 
+    /** fp32, bf16 or fp16: the autocast of forward and loss ({@link TrainStepFixture}). */
+    @Param({"fp32"})
+    public String precision;
+
     /** {@code -p cudaGraph=true}: the step captured once as a CUDA graph and replayed (mlp and cnn, CUDA only). */
     @Param({"false"})
     public boolean cudaGraph;
@@ -72,7 +78,7 @@ public class TrainStepBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        fixture = new TrainStepFixture(model, device, batch, hidden, tf32);
+        fixture = new TrainStepFixture(model, device, batch, hidden, tf32, precision);
         if (cudaGraph) {
             fixture.captureGraph();
         }

@@ -5,6 +5,8 @@ import io.jdl.models.FashionMnistModels;
 import io.jdl.nn.Module;
 import io.jdl.nn.Transformer;
 import io.jdl.optim.Adam;
+import io.jdl.optim.GradScaler;
+import io.jdl.tensor.Autocast;
 import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
@@ -21,6 +23,11 @@ import java.util.Random;
  *   <li>{@code gpt}: 6 layers, 6 heads, 384 wide, causal, 65-token vocabulary, [batch, 256] token ids.</li>
  * </ul>
  * scripts/bench_torch.py builds the same three models in PyTorch.
+ *
+ * <p>{@code precision} is the autocast of the forward pass and the loss, as {@code --precision} in the samples and
+ * {@code torch.autocast} in bench_torch.py: {@code fp32} (none), {@code bf16} ({@link Autocast#bf16()}, float32
+ * masters), {@code fp16} ({@link Autocast#fp16()} and a {@link GradScaler}: scaled backward, unscale, step, update,
+ * so one host read of the inf flag per step). TF32 is the separate {@code tf32} switch.
  *
  * <p>Lifetime: the fixture owns the model, the optimizer and the input; {@link #close()} frees them. It is
  * used by one thread.
@@ -39,15 +46,23 @@ final class TrainStepFixture implements AutoCloseable {
     private final int[] ids, labels;
     /** With {@link #captureGraph()}: the step as a CUDA graph, replayed by {@link #step()}. */
     private CudaGraphStep graph;
+    private final String precision;
+    /** fp16 only: PyTorch's dynamic loss scaling. */
+    private final GradScaler scaler;
 
     /**
      * @param device cpu, cuda or cuda:N
-     * @param tf32   TF32 tensor-core math for matrix products and convolutions on a GPU (ignored on the CPU)
+     * @param tf32      TF32 tensor-core math for matrix products and convolutions on a GPU (ignored on the CPU)
+     * @param precision fp32, bf16 or fp16: the autocast of forward and loss
      */
-    TrainStepFixture(String model, String device, int batch, int hidden, boolean tf32) {
+    TrainStepFixture(String model, String device, int batch, int hidden, boolean tf32, String precision) {
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         }
+        if (!java.util.List.of("fp32", "bf16", "fp16").contains(precision)) {
+            throw new IllegalArgumentException("precision is fp32, bf16 or fp16 (TF32 is -p tf32=true), not " + precision);
+        }
+        this.precision = precision;
         this.model = model;
         this.batch = batch;
         Random rng = new Random(0);
@@ -62,6 +77,7 @@ final class TrainStepFixture implements AutoCloseable {
         Device d = bench.device();
         net.to(d);
         optimizer = new Adam(net.parameters(), 1e-3f);
+        scaler = precision.equals("fp16") ? new GradScaler() : null;
         if (gpt != null) {
             input = null;
             ids = rng.ints(batch * GPT_TOKENS, 0, GPT_VOCAB).toArray();
@@ -71,6 +87,15 @@ final class TrainStepFixture implements AutoCloseable {
             ids = null;
             labels = rng.ints(batch, 0, 10).toArray();
         }
+    }
+
+    /** The autocast scope of {@link #precision} for forward and loss ({@link Autocast#disabled()} for fp32). */
+    Autocast autocast() {
+        return switch (precision) {
+            case "bf16" -> Autocast.bf16();
+            case "fp16" -> Autocast.fp16();
+            default -> Autocast.disabled();
+        };
     }
 
     /** The forward pass: logits the caller closes. */
@@ -97,11 +122,15 @@ final class TrainStepFixture implements AutoCloseable {
         if (gpt != null) {
             throw new IllegalArgumentException("the gpt step uploads token ids, which a CUDA graph cannot capture");
         }
+        if (scaler != null) {
+            throw new IllegalArgumentException("fp16's GradScaler reads its inf flag on the host each step, which a CUDA"
+                    + " graph cannot capture; use bf16");
+        }
         step();
         graph = CudaGraphStep.capture(bench.device(), () -> {
             optimizer.zeroGrad();
             Tensor loss;
-            try (Tensor logits = logits()) {
+            try (Autocast ac = autocast(); Tensor logits = logits()) {
                 loss = loss(logits);
             }
             loss.backward();
@@ -117,21 +146,34 @@ final class TrainStepFixture implements AutoCloseable {
             graph.replay();
             return;
         }
-        try (Tensor logits = logits(); Tensor loss = loss(logits)) {
-            loss.backward();
+        if (scaler == null) {
+            try (Autocast ac = autocast(); Tensor logits = logits(); Tensor loss = loss(logits)) {
+                loss.backward();
+            }
+            optimizerStep();
+            return;
         }
-        optimizerStep();
+        try (Autocast ac = autocast(); Tensor logits = logits(); Tensor loss = loss(logits);
+             Tensor scaled = scaler.scale(loss)) {
+            scaled.backward();
+        }
+        scaler.step(optimizer);
+        scaler.update();
+        optimizer.zeroGrad();
     }
 
-    /** The row name bench_torch.py uses for the same workload, e.g. "mlp b=128". */
+    /** The row name bench_torch.py uses for the same workload, e.g. "mlp b=128", or "mlp b=128 bf16" under autocast. */
     String row() {
-        return model + " b=" + (gpt != null ? batch + "x" + GPT_TOKENS : batch);
+        return model + " b=" + (gpt != null ? batch + "x" + GPT_TOKENS : batch) + (precision.equals("fp32") ? "" : " " + precision);
     }
 
     @Override
     public void close() {
         if (graph != null) {
             graph.close();
+        }
+        if (scaler != null) {
+            scaler.close();
         }
         optimizer.close();
         if (input != null) {

@@ -74,7 +74,7 @@ public final class TrainStepPhases {
 
     /** One row: warm-up steps, then {@code steps} steps each timed phase by phase. Returns a JSON object. */
     static String profile(String model, int batch, boolean tf32, int warmup, int steps) {
-        try (TrainStepFixture f = new TrainStepFixture(model, "cuda", batch, MLP_HIDDEN, tf32);
+        try (TrainStepFixture f = new TrainStepFixture(model, "cuda", batch, MLP_HIDDEN, tf32, "fp32");
              Event start = Event.create(); Event forward = Event.create(); Event backward = Event.create();
              Event end = Event.create()) {
             CudaBackend cuda = f.bench.cuda();

@@ -38,8 +38,8 @@ class BenchHarnessTest {
 
     @Test
     void trainStepRowsAreBenchTorchNamesAndLearnOnTheCpu() {
-        try (TrainStepFixture cnn = new TrainStepFixture("cnn", "cpu", 4, 16, false);
-             TrainStepFixture mlp = new TrainStepFixture("mlp", "cpu", 8, 16, false)) {
+        try (TrainStepFixture cnn = new TrainStepFixture("cnn", "cpu", 4, 16, false, "fp32");
+             TrainStepFixture mlp = new TrainStepFixture("mlp", "cpu", 8, 16, false, "fp32")) {
             assertEquals("cnn b=4", cnn.row());
             assertEquals("mlp b=8", mlp.row());
             float first = loss(mlp);
@@ -53,11 +53,28 @@ class BenchHarnessTest {
         }
     }
 
+    /** The autocast rows: bench_torch.py's names, and the step still fits its batch (fp16 through the GradScaler). */
+    @Test
+    void trainStepRowsUnderAutocastLearnOnTheCpu() {
+        for (String precision : List.of("bf16", "fp16")) {
+            try (TrainStepFixture mlp = new TrainStepFixture("mlp", "cpu", 8, 16, false, precision)) {
+                assertEquals("mlp b=8 " + precision, mlp.row());
+                float first = loss(mlp);
+                for (int i = 0; i < 20; i++) {
+                    mlp.step();
+                }
+                assertTrue(loss(mlp) < 0.5f * first, () -> precision + ": loss did not fall: " + first + " -> " + loss(mlp));
+            }
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> new TrainStepFixture("mlp", "cpu", 8, 16, false, "tf32"));
+        assertTrue(e.getMessage().contains("-p tf32=true"), e.getMessage());
+    }
+
     @Test
     void trainStepFixtureRefusesUnknownModelsAndBatches() {
-        var e = assertThrows(IllegalArgumentException.class, () -> new TrainStepFixture("rnn", "cpu", 8, 16, false));
+        var e = assertThrows(IllegalArgumentException.class, () -> new TrainStepFixture("rnn", "cpu", 8, 16, false, "fp32"));
         assertTrue(e.getMessage().contains("mlp, cnn or gpt"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new TrainStepFixture("mlp", "cpu", 0, 16, false));
+        assertThrows(IllegalArgumentException.class, () -> new TrainStepFixture("mlp", "cpu", 0, 16, false, "fp32"));
     }
 
     @Test
