@@ -60,7 +60,7 @@ class PrecisionSamplesTest {
                     "--generate", "20", "--seed", "3"};
             default -> throw new IllegalArgumentException(sample);
         };
-        return concat(concat(common, extra), "--out", out.toString());
+        return SamplesEndToEndTest.concat(SamplesEndToEndTest.concat(common, extra), "--out", out.toString());
     }
 
     private static String run(String... args) {
@@ -171,11 +171,5 @@ class PrecisionSamplesTest {
             var help = SamplesEndToEndTest.launch(sample, "--help");
             assertTrue(help.out().contains("Trains in float32 only, without --precision"), help.out());
         }
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        String[] r = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
     }
 }

@@ -381,7 +381,7 @@ class SamplesEndToEndTest {
         assertTrue(out.contains("charlm on notes.txt:"), out);
     }
 
-    private static String[] concat(String[] a, String... b) {
+    static String[] concat(String[] a, String... b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
