@@ -294,7 +294,7 @@ final class CharLmSample implements Callable<Integer>, SampleHelp.Defaults {
                     model.train(true);
                     int[][] xy = example(data.sample(Split.TRAIN, batch, ctx, rng), rng);
                     double lossValue = Double.NaN;
-                    // The scope frees what autocast makes outside the modules (the loss's float32 copy of half logits).
+                    // The scope frees whatever the step makes outside the modules (autocast casts, fp16's scaled loss).
                     try (TensorScope scope = TensorScope.open(); Autocast ac = precision.autocast();
                          Tensor logits = model.forward(xy[0], batch, ctx, null);
                          Tensor loss = logits.crossEntropy(xy[1], MaskedLm.IGNORE_INDEX)) {

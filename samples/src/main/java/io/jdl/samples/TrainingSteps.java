@@ -78,7 +78,7 @@ final class TrainingSteps implements AutoCloseable {
 
     private Read eager(DataLoader.Batch batch, boolean read) {
         opt.zeroGrad(); // after replays the gradients hold the last replay's: backward would add to them
-        // The scope frees what autocast makes outside the modules (the loss's float32 copy of half logits, the scaled loss).
+        // The scope frees whatever the step makes outside the modules (autocast casts, fp16's scaled loss).
         try (TensorScope scope = TensorScope.open(); Autocast ac = precision.autocast();
              Tensor out = model.forward(batch.inputs()).retain(); Tensor loss = out.crossEntropy(batch.labels())) {
             amp.backwardAndStep(loss);
