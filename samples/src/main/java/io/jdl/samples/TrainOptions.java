@@ -1,6 +1,7 @@
 package io.jdl.samples;
 
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -16,12 +17,17 @@ public final class TrainOptions {
     @Option(names = "--device", description = "cuda, cuda:N or cpu (default: cuda when a usable GPU exists, else cpu)")
     String device;
 
-    @Option(names = "--precision", paramLabel = "fp32|tf32|bf16|fp16", description = "fp32: float32, TF32 off;"
+    @Option(names = "--precision", paramLabel = "fp32|tf32|bf16|fp16", description = "fp32: float32 with PyTorch's defaults (TF32 for cuDNN convolutions only);"
             + " tf32: float32 tensors with TF32 tensor cores for matrix products and convolutions (faster on Ampere and"
             + " later GPUs, about 3 decimal digits; as fp32 on the CPU); bf16: autocast to bfloat16 around forward and"
             + " loss, float32 weights and optimizer; fp16: autocast to float16 with dynamic loss scaling (GradScaler)."
             + " Evaluation runs in float32 (default: fp32; a resumed run keeps its own)")
     String precision;
+
+    @Option(names = "--tf32", paramLabel = "on|off", description = "overrides the TF32 policy of --precision: on, TF32"
+            + " tensor cores for float32 matrix products and cuDNN convolutions (as --precision tf32); off, neither"
+            + " (bit-comparable float32 on a GPU). Default: --precision's")
+    String tf32;
 
     @Option(names = "--steps", description = "stop after this many optimizer steps in all")
     Integer steps;
@@ -107,6 +113,15 @@ public final class TrainOptions {
                 TrainPrecision.FP32, TrainPrecision::parse);
         refuseCudaGraphWith(p);
         p.applyMathMode();
+        if (tf32 != null) {
+            if (!tf32.equals("on") && !tf32.equals("off")) {
+                throw UserError.usage("--tf32 takes on or off, got '" + tf32 + "'");
+            }
+            if (tf32.equals("off") && p == TrainPrecision.TF32) {
+                throw UserError.usage("--tf32 off contradicts --precision tf32: use --precision fp32 --tf32 off");
+            }
+            Precision.tf32(tf32.equals("on"));
+        }
         return p;
     }
 

@@ -8,7 +8,9 @@ import java.util.Locale;
 /**
  * The samples' {@code --precision}, as PyTorch users train:
  * <ul>
- *   <li>{@code fp32}: float32 throughout, TF32 off for matrix products and cuDNN convolutions;</li>
+ *   <li>{@code fp32}: float32 throughout with PyTorch's default math modes ({@link Precision#defaults()}: matrix
+ *       products in full float32, cuDNN convolutions allowed TF32, as {@code torch.backends.cudnn.allow_tf32}
+ *       defaults to True);</li>
  *   <li>{@code tf32}: float32 tensors, TF32 tensor cores on for both ({@link Precision#tf32(boolean)}: matmul
  *       precision {@code HIGH}, cuDNN TF32), PyTorch's {@code set_float32_matmul_precision("high")} and
  *       {@code cudnn.allow_tf32 = True};</li>
@@ -17,7 +19,8 @@ import java.util.Locale;
  *   <li>{@code fp16}: {@link Autocast#fp16()} around forward and loss, and a {@link io.jdl.optim.GradScaler} (see
  *       {@link PrecisionStep}): float16's range is small, so the loss is scaled before backward.</li>
  * </ul>
- * bf16 and fp16 keep TF32 off for what stays in float32. The CPU ignores TF32 (it computes float32 exactly), so
+ * bf16 and fp16 keep PyTorch's defaults for what stays in float32. {@code --tf32 on|off} overrides the TF32
+ * policy of any of them (see {@link TrainOptions}). The CPU ignores TF32 (it computes float32 exactly), so
  * there {@code tf32} trains as {@code fp32}; bf16 and fp16 round on the CPU exactly as on a GPU.
  */
 enum TrainPrecision {
@@ -39,9 +42,13 @@ enum TrainPrecision {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Sets the process-wide float32 math policy this precision needs (TF32 on for {@code tf32} only). */
+    /** Sets the process-wide float32 math policy: TF32 everywhere for {@code tf32}, PyTorch's defaults otherwise. */
     void applyMathMode() {
-        Precision.tf32(this == TF32);
+        if (this == TF32) {
+            Precision.tf32(true);
+        } else {
+            Precision.defaults();
+        }
     }
 
     /** The autocast scope for the forward pass and the loss; {@link Autocast#disabled()} for fp32 and tf32. */

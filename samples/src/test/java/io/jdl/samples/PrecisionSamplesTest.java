@@ -138,7 +138,12 @@ class PrecisionSamplesTest {
         run(args("mlp", tf32, "--precision", "tf32"));
         assertTrue(Precision.matmulTf32() && Precision.cudnnAllowTf32(), Precision.describe());
         run(args("mlp", fp32));
-        assertFalse(Precision.matmulTf32() || Precision.cudnnAllowTf32(), "fp32 means TF32 off: " + Precision.describe());
+        assertTrue(!Precision.matmulTf32() && Precision.cudnnAllowTf32(), "fp32 means PyTorch's defaults: "
+                + Precision.describe());
+        run(args("mlp", tmp.resolve("policy-off"), "--tf32", "off"));
+        assertFalse(Precision.matmulTf32() || Precision.cudnnAllowTf32(), "--tf32 off: " + Precision.describe());
+        run(args("mlp", tmp.resolve("policy-bf16-on"), "--precision", "bf16", "--tf32", "on"));
+        assertTrue(Precision.matmulTf32() && Precision.cudnnAllowTf32(), "--tf32 on: " + Precision.describe());
         var a = Safetensors.read(fp32.resolve("model.safetensors")).tensors();
         var b = Safetensors.read(tf32.resolve("model.safetensors")).tensors();
         a.forEach((name, t) -> assertArrayEquals(t.data(), b.get(name).data(), name));
@@ -150,6 +155,10 @@ class PrecisionSamplesTest {
         var unknown = SamplesEndToEndTest.launch(args("mlp", out, "--precision", "fp8"));
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("--precision takes fp32, tf32, bf16 or fp16, got 'fp8'"), unknown.err());
+
+        var contradiction = SamplesEndToEndTest.launch(args("mlp", out, "--precision", "tf32", "--tf32", "off"));
+        assertEquals(2, contradiction.code());
+        assertTrue(contradiction.err().contains("--tf32 off contradicts --precision tf32"), contradiction.err());
 
         var graph = SamplesEndToEndTest.launch(args("cnn", out, "--precision", "fp16", "--cuda-graph"));
         assertEquals(2, graph.code());
