@@ -36,7 +36,7 @@ public final class TrainStepCpuTime {
         if (!threads.isCurrentThreadCpuTimeSupported()) {
             throw new IllegalStateException("this JVM cannot measure the CPU time of a thread");
         }
-        try (TrainStepFixture fixture = new TrainStepFixture(model, device, batch, hidden, false)) {
+        try (TrainStepFixture fixture = new TrainStepFixture(model, device, batch, hidden, false, "fp32")) {
             long warmupEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
             int steps = 0;
             while (System.nanoTime() < warmupEnd) {
