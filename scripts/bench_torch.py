@@ -36,6 +36,7 @@ no-compute mode measures for jdl: scripts/bench-host-cost runs both). Adam runs 
 PyTorch's default on CUDA. Only the training-step rows; TF32 does not apply. Not GPU figures.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -249,7 +250,8 @@ def train_step(make_model, make_x, make_y, device, compiled, timer, precision="f
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
     def step():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        # No autocast context at all for fp32: even a disabled torch.autocast("meta") raises "unsupported scalarType".
+        with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
             logits = forward(x)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         timer.mark("forward")
