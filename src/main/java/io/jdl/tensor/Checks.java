@@ -33,6 +33,14 @@ final class Checks {
         }
     }
 
+    /** Refuses a copy between dtypes: {@code op} converts nothing (PyTorch's copy_ would; jdl asks for to(DType)). */
+    static void sameDType(String op, Tensor src, Tensor dst) {
+        if (src.dtype() != dst.dtype()) {
+            throw new IllegalArgumentException(op + ": source is " + src.dtype() + " but this tensor is " + dst.dtype()
+                    + " (convert with to(DType) first)");
+        }
+    }
+
     /** In-place writes go to leaves only: a recorded result's values belong to its graph. */
     static void notRecorded(String op, Tensor t) {
         if (t.node != null) {

@@ -9,6 +9,7 @@ import io.jdl.device.DType;
 import io.jdl.device.Device;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Random;
 
 /**
  * Dtype conversions ({@link Tensor#to(DType)}, forward and backward) and the host data of every dtype: creation
@@ -61,6 +62,26 @@ final class Conversions {
         return ofBytes(b.array(), shape, DType.INT32, device);
     }
 
+    /** A float32 tensor on {@code device} holding a copy of {@code data}, whose length must match the shape. */
+    static Tensor ofFloats(float[] data, Shape shape, Device device) {
+        if (Checks.notNull("Tensor.of", "data", data).length != Checks.notNull("Tensor.of", "shape", shape).numel()) {
+            throw new IllegalArgumentException("shape " + shape + " has " + shape.numel() + " elements but " + data.length
+                    + " values were given");
+        }
+        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
+        return Tensor.wrap(shape, b, b.upload(data));
+    }
+
+    /** Standard normal values from {@code random}, one per element of {@code shape}, in order. */
+    static float[] gaussians(Random random, Shape shape) {
+        Checks.notNull("randn", "random", random);
+        float[] data = new float[Math.toIntExact(Checks.notNull("randn", "shape", shape).numel())];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (float) random.nextGaussian();
+        }
+        return data;
+    }
+
     /** {@code value} converted to {@code dtype} (the rules of {@link DType}) in every element. */
     static Tensor full(Shape shape, float value, DType dtype, Device device) {
         Checks.notNull("Tensor.full", "dtype", dtype);
@@ -93,6 +114,14 @@ final class Conversions {
     }
 
     /** The elements as float32, converted by the rules of {@link DType} (exact but for large integers). */
+    /** The value of a one-element tensor as float32 (waits for queued work). */
+    static float item(Tensor t) {
+        if (t.shape().numel() != 1) {
+            throw new IllegalArgumentException("item() needs a tensor with one element, not shape " + t.shape());
+        }
+        return toFloats(t)[0];
+    }
+
     static float[] toFloats(Tensor t) {
         t.checkOpen();
         if (t.dtype() == DType.FLOAT32) {

@@ -105,12 +105,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor on {@code device} holding a copy of {@code data}. */
     public static Tensor of(float[] data, Shape shape, Device device) {
-        if (Checks.notNull("Tensor.of", "data", data).length != Checks.notNull("Tensor.of", "shape", shape).numel()) {
-            throw new IllegalArgumentException("shape " + shape + " has " + shape.numel() + " elements but " + data.length
-                    + " values were given");
-        }
-        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
-        return new Tensor(shape, b, b.upload(data));
+        return Conversions.ofFloats(data, shape, device);
     }
 
     /** An INT64 tensor on {@code device} holding a copy of {@code data} (PyTorch's default integer dtype). */
@@ -154,12 +149,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal values from {@code random}: the same seed gives the same tensor on any device. */
     public static Tensor randn(Random random, Shape shape, Device device) {
-        Checks.notNull("randn", "random", random);
-        float[] data = new float[Math.toIntExact(Checks.notNull("randn", "shape", shape).numel())];
-        for (int i = 0; i < data.length; i++) {
-            data[i] = (float) random.nextGaussian();
-        }
-        return of(data, shape, device);
+        return of(Conversions.gaussians(random, shape), shape, device);
     }
 
     /** A view of this tensor's memory in {@code s} (same numel): no copy, a new handle (see {@code Views}). */
@@ -249,20 +239,14 @@ public final class Tensor implements AutoCloseable {
 
     /** The value of a one-element tensor (waits for queued work). */
     public float item() {
-        if (shape.numel() != 1) {
-            throw new IllegalArgumentException("item() needs a tensor with one element, not shape " + shape);
-        }
-        return toArray()[0];
+        return Conversions.item(this);
     }
 
     /** Overwrites this tensor's values with {@code src}'s (same shape and device), outside any graph; views see it. */
     public void copyFrom(Tensor src) {
         Checks.sameShape("copyFrom", this, src);
         Checks.notRecorded("copyFrom", this);
-        if (src.dtype() != dtype()) {
-            throw new IllegalArgumentException("copyFrom: source is " + src.dtype() + " but this tensor is " + dtype()
-                    + " (convert with to(DType) first)");
-        }
+        Checks.sameDType("copyFrom", src, this);
         backend.cast(src.storage, storage, numel());
         bumpVersion();
     }
