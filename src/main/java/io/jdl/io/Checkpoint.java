@@ -326,9 +326,8 @@ public final class Checkpoint {
     }
 
     private static long scalarLong(Path file, NamedArray a) throws SafetensorsException {
-        if (a.numel() != 1 || a.dtype() == NamedArray.Dtype.F32 || a.dtype() == NamedArray.Dtype.F16
-                || a.dtype() == NamedArray.Dtype.BF16) {
-            throw new SafetensorsException(file + ": '" + a.name() + "' must be one integer, is " + a.dtype() + " "
+        if (a.numel() != 1 || a.dtype().isFloatingPoint()) {
+            throw new SafetensorsException(file + ": '" + a.name() + "' must be one integer, is " + a.dtype().safetensorsName() + " "
                     + java.util.Arrays.toString(a.shape()));
         }
         return a.longs()[0];

@@ -1,6 +1,7 @@
 package io.jdl.io;
 
 import io.jdl.backend.HalfPrecision;
+import io.jdl.device.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -15,24 +16,8 @@ import java.util.Objects;
  * compares contents bit for bit.
  */
 public final class NamedArray {
-    /** The element types jdl reads and writes, with safetensors' names and sizes. */
-    public enum Dtype {
-        F32(4), F16(2), BF16(2), I64(8), I32(4), U8(1), BOOL(1);
-
-        private final int bytes;
-
-        Dtype(int bytes) {
-            this.bytes = bytes;
-        }
-
-        /** Bytes per element. */
-        public int bytes() {
-            return bytes;
-        }
-    }
-
     private final String name;
-    private final Dtype dtype;
+    private final DType dtype;
     private final int[] shape;
     private final int numel;
     private final float[] floats; // F32
@@ -48,10 +33,10 @@ public final class NamedArray {
      *                                  or the product overflows
      */
     public NamedArray(String name, int[] shape, float[] data) {
-        this(name, Dtype.F32, shape, Objects.requireNonNull(data, "data"), null, data.length);
+        this(name, DType.FLOAT32, shape, Objects.requireNonNull(data, "data"), null, data.length);
     }
 
-    private NamedArray(String name, Dtype dtype, int[] shape, float[] floats, byte[] raw, long given) {
+    private NamedArray(String name, DType dtype, int[] shape, float[] floats, byte[] raw, long given) {
         this.name = Objects.requireNonNull(name, "name");
         this.dtype = Objects.requireNonNull(dtype, "dtype");
         this.shape = Objects.requireNonNull(shape, "shape");
@@ -90,9 +75,9 @@ public final class NamedArray {
      * @throws IllegalArgumentException when the byte count is not {@code product(shape) * dtype.bytes()}, or a BOOL
      *                                  byte is neither 0 nor 1
      */
-    public static NamedArray ofBytes(String name, Dtype dtype, int[] shape, byte[] littleEndian) {
+    public static NamedArray ofBytes(String name, DType dtype, int[] shape, byte[] littleEndian) {
         Objects.requireNonNull(littleEndian, "littleEndian");
-        if (dtype == Dtype.F32) {
+        if (dtype == DType.FLOAT32) {
             int n = numel(name, shape);
             if ((long) n * 4 != littleEndian.length) {
                 throw new IllegalArgumentException(name + ": shape " + Arrays.toString(shape) + " of F32 needs " + 4L * n
@@ -102,11 +87,11 @@ public final class NamedArray {
             ByteBuffer.wrap(littleEndian).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(f);
             return new NamedArray(name, shape, f);
         }
-        if (littleEndian.length % dtype.bytes != 0) {
+        if (littleEndian.length % dtype.bytes() != 0) {
             throw new IllegalArgumentException(name + ": " + littleEndian.length + " bytes is not a whole number of "
-                    + dtype + " elements");
+                    + dtype.safetensorsName() + " elements");
         }
-        if (dtype == Dtype.BOOL) {
+        if (dtype == DType.BOOL) {
             for (int i = 0; i < littleEndian.length; i++) {
                 if (littleEndian[i] != 0 && littleEndian[i] != 1) {
                     throw new IllegalArgumentException(name + ": BOOL element " + i + " is " + littleEndian[i]
@@ -114,21 +99,22 @@ public final class NamedArray {
                 }
             }
         }
-        return new NamedArray(name, dtype, shape, null, littleEndian, littleEndian.length / dtype.bytes);
+        return new NamedArray(name, dtype, shape, null, littleEndian, littleEndian.length / dtype.bytes());
     }
 
     /** An I64 array (counters such as PyTorch's {@code num_batches_tracked}). */
     public static NamedArray ofLongs(String name, int[] shape, long... values) {
         ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, 8)).order(ByteOrder.LITTLE_ENDIAN);
         b.asLongBuffer().put(values);
-        return ofBytes(name, Dtype.I64, shape, b.array());
+        return ofBytes(name, DType.INT64, shape, b.array());
     }
 
     public String name() {
         return name;
     }
 
-    public Dtype dtype() {
+    /** The element type (float32 arrays are {@link DType#FLOAT32}). */
+    public DType dtype() {
         return dtype;
     }
 
@@ -154,12 +140,12 @@ public final class NamedArray {
         ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < numel; i++) {
             out[i] = switch (dtype) {
-                case F16 -> HalfPrecision.F16.toFloat(b.getShort(2 * i));
-                case BF16 -> HalfPrecision.BF16.toFloat(b.getShort(2 * i));
-                case I64 -> (float) b.getLong(8 * i);
-                case I32 -> (float) b.getInt(4 * i);
-                case U8, BOOL -> (float) (raw[i] & 0xff);
-                case F32 -> throw new AssertionError();
+                case FLOAT16 -> HalfPrecision.F16.toFloat(b.getShort(2 * i));
+                case BFLOAT16 -> HalfPrecision.BF16.toFloat(b.getShort(2 * i));
+                case INT64 -> (float) b.getLong(8 * i);
+                case INT32 -> (float) b.getInt(4 * i);
+                case UINT8, BOOL -> (float) (raw[i] & 0xff);
+                case FLOAT32 -> throw new AssertionError();
             };
         }
         return out;
@@ -175,10 +161,10 @@ public final class NamedArray {
         ByteBuffer b = ByteBuffer.wrap(raw == null ? new byte[0] : raw).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < numel; i++) {
             out[i] = switch (dtype) {
-                case I64 -> b.getLong(8 * i);
-                case I32 -> b.getInt(4 * i);
-                case U8, BOOL -> raw[i] & 0xff;
-                case F32, F16, BF16 -> throw new IllegalStateException(name + " is " + dtype + ", not an integer array");
+                case INT64 -> b.getLong(8 * i);
+                case INT32 -> b.getInt(4 * i);
+                case UINT8, BOOL -> raw[i] & 0xff;
+                case FLOAT32, FLOAT16, BFLOAT16 -> throw new IllegalStateException(name + " is " + dtype.safetensorsName() + ", not an integer array");
             };
         }
         return out;
@@ -196,7 +182,7 @@ public final class NamedArray {
 
     /** Size of the values in bytes. */
     public long byteSize() {
-        return (long) numel * dtype.bytes;
+        return (long) numel * dtype.bytes();
     }
 
     @Override
@@ -222,6 +208,6 @@ public final class NamedArray {
 
     @Override
     public String toString() {
-        return "NamedArray[" + name + " " + dtype + " " + Arrays.toString(shape) + "]";
+        return "NamedArray[" + name + " " + dtype.safetensorsName() + " " + Arrays.toString(shape) + "]";
     }
 }

@@ -1,5 +1,6 @@
 package io.jdl.io;
 
+import io.jdl.device.DType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -44,7 +45,7 @@ import java.util.Set;
  * {@link SafetensorsException} naming the file and the entry: a header length past the end of the file,
  * a header that is not a JSON object, a tensor entry without dtype/shape/data_offsets, offsets out of range,
  * overlapping or leaving holes, a byte size that does not match the shape, a metadata value that is not a
- * string, a dtype other than F32, F16, BF16, I64, I32, U8 and BOOL (see {@link NamedArray.Dtype}), a file that
+ * string, a dtype other than F32, F16, BF16, I64, I32, U8 and BOOL (see {@link DType}), a file that
  * changes size while being read. Looking up a name that is not in
  * the file is a {@link SafetensorsException} listing the names present.
  *
@@ -124,7 +125,7 @@ public final class Safetensors {
                 writeFully(ch, prefix);
                 ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
                 for (NamedArray t : tensors) {
-                    if (t.dtype() != NamedArray.Dtype.F32) {
+                    if (t.dtype() != DType.FLOAT32) {
                         writeFully(ch, ByteBuffer.wrap(t.bytes()));
                         continue;
                     }
@@ -194,7 +195,7 @@ public final class Safetensors {
                 throw new IllegalArgumentException("duplicate tensor name '" + t.name() + "'");
             }
             long end = offset + t.byteSize();
-            sb.append(first ? "" : ",").append(Json.quote(t.name())).append(":{\"dtype\":\"").append(t.dtype())
+            sb.append(first ? "" : ",").append(Json.quote(t.name())).append(":{\"dtype\":\"").append(t.dtype().safetensorsName())
                     .append("\",\"shape\":[");
             for (int i = 0; i < t.shape().length; i++) {
                 sb.append(i == 0 ? "" : ",").append(t.shape()[i]);
@@ -309,7 +310,7 @@ public final class Safetensors {
         }
     }
 
-    private record Entry(String name, NamedArray.Dtype dtype, int[] shape, long begin, long end) {
+    private record Entry(String name, DType dtype, int[] shape, long begin, long end) {
     }
 
     private static Entry entry(Path file, String name, Object value, long bufferLen) throws SafetensorsException {
@@ -325,12 +326,12 @@ public final class Safetensors {
         if (!(m.get("dtype") instanceof String dtype)) {
             throw new SafetensorsException(where + " has no string 'dtype'");
         }
-        NamedArray.Dtype type;
+        DType type;
         try {
-            type = NamedArray.Dtype.valueOf(dtype);
+            type = DType.ofSafetensorsName(dtype);
         } catch (IllegalArgumentException e) {
             throw new SafetensorsException(file + ": tensor '" + name + "' has dtype " + dtype + ", which is not supported;"
-                    + " jdl reads " + Arrays.toString(NamedArray.Dtype.values()) + " (convert with tensor.float() before"
+                    + " jdl reads " + Arrays.toString(Arrays.stream(DType.values()).map(DType::safetensorsName).toArray()) + " (convert with tensor.float() before"
                     + " saving)");
         }
         if (!(m.get("shape") instanceof List<?> shapeList)) {

@@ -19,15 +19,15 @@ public final class TensorArrays {
         if (t.dtype() == DType.FLOAT32) {
             return new NamedArray(name, dims, t.toArray());
         }
-        return NamedArray.ofBytes(name, NamedArray.Dtype.valueOf(t.dtype().safetensorsName()), dims, t.toBytes());
+        return NamedArray.ofBytes(name, t.dtype(), dims, t.toBytes());
     }
 
     /** A new tensor on {@code device} with {@code a}'s dtype, shape and exact values. */
     public static Tensor toTensor(NamedArray a, Device device) {
         Shape shape = Shape.of(a.shape());
-        if (a.dtype() == NamedArray.Dtype.F32) {
+        if (a.dtype() == DType.FLOAT32) {
             return Tensor.of(a.data(), shape, device);
         }
-        return Tensor.ofBytes(a.bytes(), shape, DType.ofSafetensorsName(a.dtype().name()), device);
+        return Tensor.ofBytes(a.bytes(), shape, a.dtype(), device);
     }
 }

@@ -1,5 +1,6 @@
 package io.jdl.io;
 
+import io.jdl.device.DType;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -206,12 +207,12 @@ class SafetensorsTest {
         ByteBuffer i32 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(-7).putInt(Integer.MAX_VALUE);
         List<NamedArray> arrays = List.of(
                 new NamedArray("f32", new int[] {2}, new float[] {Float.intBitsToFloat(0x7fc00123), -0f}),
-                NamedArray.ofBytes("f16", NamedArray.Dtype.F16, new int[] {3}, f16.array()),
-                NamedArray.ofBytes("bf16", NamedArray.Dtype.BF16, new int[] {2}, bf16.array()),
+                NamedArray.ofBytes("f16", DType.FLOAT16, new int[] {3}, f16.array()),
+                NamedArray.ofBytes("bf16", DType.BFLOAT16, new int[] {2}, bf16.array()),
                 NamedArray.ofLongs("i64", new int[] {}, Long.MIN_VALUE + 1),
-                NamedArray.ofBytes("i32", NamedArray.Dtype.I32, new int[] {2, 1}, i32.array()),
-                NamedArray.ofBytes("u8", NamedArray.Dtype.U8, new int[] {3}, new byte[] {0, (byte) 200, (byte) 255}),
-                NamedArray.ofBytes("bool", NamedArray.Dtype.BOOL, new int[] {2}, new byte[] {1, 0}));
+                NamedArray.ofBytes("i32", DType.INT32, new int[] {2, 1}, i32.array()),
+                NamedArray.ofBytes("u8", DType.UINT8, new int[] {3}, new byte[] {0, (byte) 200, (byte) 255}),
+                NamedArray.ofBytes("bool", DType.BOOL, new int[] {2}, new byte[] {1, 0}));
         Path f = dir.resolve("dtypes.safetensors");
         Safetensors.write(f, arrays);
         Safetensors.Contents c = Safetensors.read(f);
@@ -225,7 +226,7 @@ class SafetensorsTest {
         assertArrayEquals(new float[] {0, 200, 255}, c.get("u8").data());
         assertArrayEquals(new long[] {1, 0}, c.get("bool").longs());
         assertThrows(IllegalArgumentException.class,
-                () -> NamedArray.ofBytes("b", NamedArray.Dtype.BOOL, new int[] {1}, new byte[] {2}));
+                () -> NamedArray.ofBytes("b", DType.BOOL, new int[] {1}, new byte[] {2}));
         assertThrows(IllegalStateException.class, () -> c.get("f16").longs());
     }
 

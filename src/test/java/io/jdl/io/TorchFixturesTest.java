@@ -1,5 +1,6 @@
 package io.jdl.io;
 
+import io.jdl.device.DType;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,9 +40,9 @@ class TorchFixturesTest {
         }
     }
 
-    private static final Map<String, NamedArray.Dtype> TORCH_DTYPES = Map.of("float32", NamedArray.Dtype.F32,
-            "float16", NamedArray.Dtype.F16, "bfloat16", NamedArray.Dtype.BF16, "int64", NamedArray.Dtype.I64,
-            "int32", NamedArray.Dtype.I32, "uint8", NamedArray.Dtype.U8, "bool", NamedArray.Dtype.BOOL);
+    private static final Map<String, DType> TORCH_DTYPES = Map.of("float32", DType.FLOAT32,
+            "float16", DType.FLOAT16, "bfloat16", DType.BFLOAT16, "int64", DType.INT64,
+            "int32", DType.INT32, "uint8", DType.UINT8, "bool", DType.BOOL);
 
     /** Each element as an integer: its bit pattern for the float dtypes, its value otherwise (as dtypes.json). */
     private static long[] elementInts(NamedArray a) {
@@ -49,8 +50,8 @@ class TorchFixturesTest {
         long[] out = new long[a.numel()];
         for (int i = 0; i < out.length; i++) {
             out[i] = switch (a.dtype()) {
-                case F32 -> b.getInt(4 * i) & 0xffffffffL;
-                case F16, BF16 -> b.getShort(2 * i) & 0xffff;
+                case FLOAT32 -> b.getInt(4 * i) & 0xffffffffL;
+                case FLOAT16, BFLOAT16 -> b.getShort(2 * i) & 0xffff;
                 default -> a.longs()[i];
             };
         }
@@ -99,7 +100,7 @@ class TorchFixturesTest {
         try (Sequential m = model()) {
             Checkpoint.loadModel(fixture("seq_f32.safetensors"), m);
             Safetensors.Contents sd = Safetensors.read(fixture("seq_f32.safetensors"));
-            assertEquals(NamedArray.Dtype.I64, sd.get("1.num_batches_tracked").dtype());
+            assertEquals(DType.INT64, sd.get("1.num_batches_tracked").dtype());
             assertEquals(3f, m.stateDict().get("1.num_batches_tracked").item());
             m.eval();
             NamedArray x = io.get("x", 2, 1, 4, 4);
@@ -121,7 +122,7 @@ class TorchFixturesTest {
     @ValueSource(strings = {"f16", "bf16"})
     void halfPrecisionStateDictsLoadAsTheirExactFloat32Values(String dtype) throws IOException {
         Safetensors.Contents half = Safetensors.read(fixture("seq_" + dtype + ".safetensors"));
-        assertEquals(dtype.equals("f16") ? NamedArray.Dtype.F16 : NamedArray.Dtype.BF16, half.get("0.weight").dtype());
+        assertEquals(dtype.equals("f16") ? DType.FLOAT16 : DType.BFLOAT16, half.get("0.weight").dtype());
         Map<String, NamedArray> asFloat = Safetensors.read(fixture("seq_" + dtype + "_as_f32.safetensors")).tensors();
         try (Sequential m = model()) {
             Checkpoint.loadModel(fixture("seq_" + dtype + ".safetensors"), m);
