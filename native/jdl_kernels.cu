@@ -607,6 +607,48 @@ extern "C" __global__ void jdl_attention_softmax_backward_rows(const float* p, c
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Key padding for cuDNN's fused attention, which takes it as an additive bias on the scaled scores.
+// bias [batch, 1, tq, tk] in a 16-bit type (bf16 != 0: bfloat16, else float16), n = batch * tq * tk:
+//   bias[b, 0, i, j] = 0 where keyMask[b * tk + j] != 0 (kept), else `hidden` (the type's bits of a large
+// negative value: exp of it, minus the row's maximum, is 0 in float32).
+extern "C" __global__ void jdl_attention_key_bias(const float* keyMask, unsigned short* bias, long long n, int tq,
+                                                  int tk, int hidden) {
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const long long b = e / ((long long)tq * tk);
+        const int j = (int)(e % tk);
+        bias[e] = keyMask[b * tk + j] != 0.0f ? (unsigned short)0 : (unsigned short)hidden;
+    }
+}
+
+// Zeroes the rows of x (16-bit, rows of d elements) that belong to a query with no visible key: query i of
+// batch b sees key j when keyMask[b * tk + j] != 0 and (causal == 0 or j <= i). Row (b, h, i) starts at
+// b * batchStride + h * headStride + i * rowStride elements. One thread per (b, i), n = batch * tq; what the
+// GEMM attention gives such a query (a zero output, no gradient), for cuDNN's output and incoming gradient.
+extern "C" __global__ void jdl_attention_zero_unattended(const float* keyMask, unsigned short* x, long long n,
+                                                         int heads, int tq, int tk, int d, int causal,
+                                                         long long batchStride, long long headStride,
+                                                         long long rowStride) {
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+        const long long b = e / tq;
+        const int i = (int)(e % tq);
+        const int limit = causal ? (i + 1 < tk ? i + 1 : tk) : tk;
+        bool seen = false;
+        for (int j = 0; j < limit && !seen; j++) {
+            seen = keyMask[b * tk + j] != 0.0f;
+        }
+        if (seen) {
+            continue;
+        }
+        for (int h = 0; h < heads; h++) {
+            unsigned short* row = x + b * batchStride + h * headStride + i * rowStride;
+            for (int c = 0; c < d; c++) {
+                row[c] = 0;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Pointwise arithmetic: what the CUDA backend used cuBLAS geam and the legacy cuDNN calls (SetTensor,
 // OpTensor, AddTensor) for, each of which cost a descriptor set-up and microseconds of host time. Outputs
 // may alias inputs (each element is read, then written, by one thread).

@@ -414,6 +414,40 @@ int main() {
             }
         }
     }
+    // --- key padding for cuDNN's fused attention: the additive bias and the zeroed rows of queries with no key
+    for (int causal : {0, 1}) {
+        int batch = 3, heads = 2, tq = 5, tk = 7, d = 3;
+        std::vector<float> mask((size_t)batch * tk, 1.0f);
+        for (auto& m : mask) m = (rng() % 3 == 0) ? 0.0f : 0.5f;  // non-zero keeps, whatever its value
+        for (int j = 0; j < tk; j++) mask[j] = 0.0f;               // batch 0: every key hidden
+        for (int j = 0; j < 3; j++) mask[tk + j] = 0.0f;           // batch 1: the first three hidden
+        mask[tk + 3] = 1.0f;
+        long long n = (long long)batch * tq * tk;
+        std::vector<unsigned short> bias(n, 0x1234);
+        launch(3, B, [&] { jdl_attention_key_bias(mask.data(), bias.data(), n, tq, tk, 0xCE6E); });
+        bool ok = true;
+        for (long long e = 0; e < n; e++) {
+            long long b = e / (tq * tk);
+            ok &= bias[e] == (mask[b * tk + e % tk] != 0.0f ? 0 : 0xCE6E);
+        }
+        checkNaN("attention_key_bias", ok);
+        // x as [batch, tq, heads, d] (a fused projection's output layout), then checked row by row
+        long long sB = (long long)tq * heads * d, sH = d, sT = (long long)heads * d;
+        std::vector<unsigned short> x((size_t)batch * sB, 0x3F80);
+        launch(2, B, [&] {
+            jdl_attention_zero_unattended(mask.data(), x.data(), (long long)batch * tq, heads, tq, tk, d, causal, sB,
+                                          sH, sT);
+        });
+        bool zok = true;
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < tq; i++) {
+                bool seen = false;
+                for (int j = 0; j < (causal ? std::min(i + 1, tk) : tk); j++) seen |= mask[b * tk + j] != 0.0f;
+                for (int h = 0; h < heads; h++)
+                    for (int c = 0; c < d; c++) zok &= x[b * sB + h * sH + i * sT + c] == (seen ? 0x3F80 : 0);
+            }
+        checkNaN(causal ? "attention_zero_unattended causal" : "attention_zero_unattended", zok);
+    }
     // --- pointwise arithmetic and activations (odd sizes; small grids stride over the rest; in place too)
     {
         long long n = 2999;

@@ -265,10 +265,17 @@ Status finalizeReshape(Descriptor& d, const char* fn) {
     long long nx = 1, ny = 1;
     for (int i = 0; i < x.rank; i++) nx *= x.dims[i];
     for (int i = 0; i < op->output.rank; i++) ny *= op->output.dims[i];
-    // The stand-in implements the view a transpose needs: the same elements at the same offsets.
-    if (nx != ny || x.span() != op->output.span() || nx != x.span()) {
-        return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED, "%s: the stand-in reshapes only between dense views of the same "
-                        "memory; X %s, Y %s", fn, shape(x).c_str(), shape(op->output).c_str());
+    // The stand-in implements the view a transpose needs: the same elements at the same offsets, i.e. Y's
+    // (dimension, stride) pairs are X's in another order (X dense, or strided inside a fused projection).
+    std::vector<std::pair<int64_t, int64_t>> px, py;
+    for (int i = 0; i < x.rank; i++) px.emplace_back(x.dims[i], x.strides[i]);
+    for (int i = 0; i < op->output.rank; i++) py.emplace_back(op->output.dims[i], op->output.strides[i]);
+    std::sort(px.begin(), px.end());
+    std::sort(py.begin(), py.end());
+    if (nx != ny || px != py) {
+        return DNN_FAIL(CUDNN_STATUS_NOT_SUPPORTED, "%s: the stand-in reshapes only between views of the same memory "
+                        "(the same dimensions and strides, reordered); X %s, Y %s", fn, shape(x).c_str(),
+                        shape(op->output).c_str());
     }
     op->inputs = {x};
     d.operation = op;
@@ -366,6 +373,36 @@ bool engineRuns(const std::vector<Operation>& graph) {
         if (!a.isVirtual && !b.isVirtual && (k % 8 != 0 || k > 256)) {
             standin::fail(CUDNN_STATUS_NOT_SUPPORTED, "engine heuristics: head dimension %lld is not a multiple of 8 "
                           "at most 256", (long long)k);
+            return false;
+        }
+    }
+    // Q, K, V, O and their gradients: the head dimension contiguous (NVIDIA: BHSD, BSHD and interleaved
+    // layouts, each with a unit stride on the hidden dimension; K and V also read transposed).
+    for (const Operation& op : graph) {
+        if (op.kind != OpKind::Matmul) continue;
+        for (const TensorInfo* t : {&op.inputs[0], &op.inputs[1], &op.output}) {
+            if (t->isVirtual || t->type == CUDNN_DATA_FLOAT) continue;
+            if (t->strides[t->rank - 1] != 1 && t->strides[t->rank - 2] != 1) {
+                standin::fail(CUDNN_STATUS_NOT_SUPPORTED, "engine heuristics: tensor uid %lld has no unit stride on "
+                              "its head dimension", (long long)t->uid);
+                return false;
+            }
+        }
+    }
+    // An additive bias on the scores (the frontend's set_bias): a device tensor added to a [B, H, Sq, Skv]
+    // score tensor, 16-bit, [B or 1, H or 1, Sq, Skv] (NVIDIA's bias layouts: no broadcast over the queries or
+    // keys), keys contiguous.
+    for (const Operation& op : graph) {
+        if (op.kind != OpKind::Pointwise || op.pointwise != CUDNN_POINTWISE_ADD || op.inputs.size() != 2) continue;
+        const TensorInfo &x = op.inputs[0], &bias = op.inputs[1];
+        if (bias.isVirtual || bias.byValue || x.rank != 4 || x.dims[2] == 1) continue;  // not a score bias
+        bool fits = bias.rank == 4 && (bias.dims[0] == x.dims[0] || bias.dims[0] == 1) &&
+                    (bias.dims[1] == x.dims[1] || bias.dims[1] == 1) && bias.dims[2] == x.dims[2] &&
+                    bias.dims[3] == x.dims[3] && bias.strides[3] == 1;
+        if (!fits || (bias.type != CUDNN_DATA_HALF && bias.type != CUDNN_DATA_BFLOAT16)) {
+            standin::fail(CUDNN_STATUS_NOT_SUPPORTED, "engine heuristics: the score bias uid %lld must be 16-bit "
+                          "[B or 1, H or 1, Sq, Skv] with contiguous keys; it is %s of data type %d",
+                          (long long)bias.uid, shape(bias).c_str(), bias.type);
             return false;
         }
     }

@@ -193,6 +193,16 @@ const Contract CONTRACTS[] = {
      ACCESSES({0, I64(a, 2), castBytes(I32(a, 3))}, {1, I64(a, 2), castBytes(I32(a, 4))})},
     // (grad, n, invScale, foundInf)
     {"jdl_amp_unscale", "PlfP", false, none, ACCESSES({0, I64(a, 1)}, {3, 1})},
+    // (keyMask, bias, n, tq, tk, hidden): keyMask [n / (tq * tk), tk] floats, bias n halves
+    {"jdl_attention_key_bias", "PPliii", false, none,
+     ACCESSES({0, I32(a, 3) * I32(a, 4) > 0 ? I64(a, 2) / (I32(a, 3) * I32(a, 4)) * I32(a, 4) : 0}, {1, I64(a, 2), 2})},
+    // (keyMask, x, n, heads, tq, tk, d, causal, batchStride, headStride, rowStride): n = batch * tq; keyMask
+    // [batch, tk] floats; x halves up to (batch-1)·batchStride + (heads-1)·headStride + (tq-1)·rowStride + d
+    {"jdl_attention_zero_unattended", "PPliiiiilll", false, none,
+     ACCESSES({0, I32(a, 4) > 0 ? I64(a, 2) / I32(a, 4) * I32(a, 5) : 0},
+              {1, I64(a, 2) > 0 && I32(a, 4) > 0
+                      ? (I64(a, 2) / I32(a, 4) - 1) * I64(a, 8) + (I32(a, 3) - 1) * I64(a, 9) +
+                            (I32(a, 4) - 1) * I64(a, 10) + I32(a, 6) : 0, 2})},
 };
 
 // ---- the compiled kernels ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io.jdl.cuda.Stream;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cudnn.CudnnDataType;
 import io.jdl.cudnn.FlashAttention;
+import io.jdl.cudnn.FlashAttention.Operand;
 import io.jdl.cudnn.FlashAttentionPlan;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -81,8 +82,9 @@ public class FlashAttentionBenchmark {
 
     @Benchmark
     public void forwardBackward() {
-        forward.forward(cudnn, q, k, v, o, stats, alloc::allocate);
-        backward.backward(cudnn, q, k, v, o, dO, stats, dQ, dK, dV, alloc::allocate);
+        forward.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, alloc::allocate);
+        backward.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null,
+                Operand.of(dQ), Operand.of(dK), Operand.of(dV), alloc::allocate);
         stream.synchronize();
     }
 

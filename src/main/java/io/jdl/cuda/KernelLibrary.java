@@ -93,7 +93,10 @@ final class KernelLibrary {
         FLOAT_TO_HALF("jdl_float_to_half", Param.PTR, Param.PTR, Param.I64, Param.I32),
         HALF_TO_FLOAT("jdl_half_to_float", Param.PTR, Param.PTR, Param.I64, Param.I32),
         CAST("jdl_cast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
-        AMP_UNSCALE("jdl_amp_unscale", Param.PTR, Param.I64, Param.F32, Param.PTR);
+        AMP_UNSCALE("jdl_amp_unscale", Param.PTR, Param.I64, Param.F32, Param.PTR),
+        ATTENTION_KEY_BIAS("jdl_attention_key_bias", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32),
+        ATTENTION_ZERO_UNATTENDED("jdl_attention_zero_unattended", Param.PTR, Param.PTR, Param.I64, Param.I32,
+                Param.I32, Param.I32, Param.I32, Param.I32, Param.I64, Param.I64, Param.I64);
 
         final String symbol;
         final List<Param> params;

@@ -65,6 +65,7 @@ public final class NativeKernels {
     private final MultiTensorKernels multiTensor;
     private final MixedPrecisionKernels mixedPrecision;
     private final LossKernels losses;
+    private final AttentionMaskKernels attentionMasks;
 
     NativeKernels(Launcher launcher) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
@@ -72,6 +73,12 @@ public final class NativeKernels {
         this.multiTensor = new MultiTensorKernels(this);
         this.mixedPrecision = new MixedPrecisionKernels(this);
         this.losses = new LossKernels(this);
+        this.attentionMasks = new AttentionMaskKernels(this);
+    }
+
+    /** The key-padding kernels around cuDNN's fused attention, with the same contract as this class. */
+    public AttentionMaskKernels attentionMasks() {
+        return attentionMasks;
     }
 
     /** The half-precision conversions and GradScaler's unscale, with the same contract as this class. */

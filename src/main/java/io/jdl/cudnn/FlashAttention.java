@@ -2,22 +2,27 @@ package io.jdl.cudnn;
 
 import static io.jdl.bindings.cudnn.cudnn_h.*;
 
+import io.jdl.cuda.DeviceMemory;
 import io.jdl.cudnn.GraphBuilder.Tensor;
 import java.util.Objects;
 
 /**
  * cuDNN's fused (flash) scaled-dot-product attention, built as backend operation graphs the way the cuDNN
  * frontend's SDPA nodes lower it (cudnn-frontend {@code scaled_dot_product_flash_attention.h}), for what jdl
- * needs: no bias, no dropout, no padding, optionally causal (top-left diagonal: query i sees keys 0..i).
+ * needs: optionally causal (top-left diagonal: query i sees keys 0..i), optionally a key bias (jdl's key
+ * padding mask as an additive bias, the frontend's {@code set_bias}, with no bias gradient), no dropout.
  *
- * <p>Layouts: Q, K, V, O and their gradients [B, H, T, D] packed, of one 16-bit {@link CudnnDataType}; the
- * softmax statistics (log-sum-exp of each scaled, masked score row, what the backward pass needs) [B, H, T, 1]
- * float32. Everything inside computes in float32.
+ * <p>Layouts: Q, K, V, O and their gradients are [B, H, T, D] of one 16-bit {@link CudnnDataType} with any
+ * batch, head and row strides ({@link Layout}; the head dimension's stride is 1): packed [B, H, T, D], or
+ * straight inside a fused projection [B, T, 3, H, D] (cuDNN's "interleaved" layout), O in [B, T, H, D]. The
+ * softmax statistics (log-sum-exp of each scaled, masked score row, what the backward pass needs) are
+ * [B, H, T, 1] float32, the bias [B, 1, T, T] in the I/O type. Everything inside computes in float32.
  *
  * <p>Forward graph (ids in brackets; v = virtual, f = float32):
  * <pre>
  *   S   = matmul(Q[1], Kᵀ[2])                 [B,H,T,T] v f   (Kᵀ: K's memory as [B,H,D,T])
  *   S1  = S · scale[6]                                      (scale by value)
+ *   (bias)   S1 = S1 + bias[15]                [B,1,T,T] broadcast over heads
  *   (causal) r = gen_index(S1, axis 2), c = gen_index(S1, axis 3)   int32
  *            m = r ≥ c (bool); S1 = select(S1, -inf[7], m)  (-FLT_MAX before cuDNN 9.10, as the frontend)
  *   M   = reduce_max(S1)                       [B,H,T,1] v f
@@ -30,7 +35,7 @@ import java.util.Objects;
  * Backward graph (the frontend's non-workspace variant: dQ accumulates in float32):
  * <pre>
  *   Δ[12] = reduce_add(dO[8] · O[4]) · 1[14]   [B,H,T,1] f, in jdl's part of the workspace
- *   S   = matmul(Q, Kᵀ) · scale;  S = S - Stats[5];  (causal) S = select(S, -inf, r ≥ c)
+ *   S   = matmul(Q, Kᵀ) · scale;  (bias) S = S + bias[15];  S = S - Stats[5];  (causal) S = select(S, -inf, r ≥ c)
  *   P   = exp(S)                                           (the forward's probabilities again)
  *   dV[11] = matmul(reshape(P)ᵀ as Q's type, dO)
  *   dP  = matmul(dO, Vᵀ[3])                   (Vᵀ: V's memory as [B,H,D,T])
@@ -45,10 +50,41 @@ import java.util.Objects;
  */
 public final class FlashAttention {
     static final long Q = 1, K = 2, V = 3, O = 4, STATS = 5, SCALE = 6, NEG_INF = 7, D_O = 8, D_Q = 9, D_K = 10,
-            D_V = 11, SOFTMAX_SUM = 12, D_Q_ACCUM = 13, ONE = 14;
+            D_V = 11, SOFTMAX_SUM = 12, D_Q_ACCUM = 13, ONE = 14, BIAS = 15;
 
-    /** What is masked and scaled, and the shape; a plan's cache key. */
-    public record Config(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal, float scale) {
+    /**
+     * Where the T × D matrices of one [B, H, T, D] operand lie, in elements: head (b, h) row i starts at
+     * {@code b·batch + h·head + i·row}; its D elements are contiguous.
+     */
+    public record Layout(long batch, long head, long row) {
+        public Layout {
+            if (batch < 0 || head < 0 || row < 1) {
+                throw new IllegalArgumentException("flash attention layout strides must be >= 0 (row >= 1): batch "
+                        + batch + ", head " + head + ", row " + row);
+            }
+        }
+
+        /** Packed [B, H, T, D]. */
+        public static Layout packed(int heads, int seqLen, int headDim) {
+            return new Layout((long) heads * seqLen * headDim, (long) seqLen * headDim, headDim);
+        }
+
+        long[] strides() {
+            return new long[] {batch, head, row, 1};
+        }
+
+        /** One past the last element of a [B, H, T, D] operand in this layout. */
+        long span(Config c) {
+            return (c.batch() - 1L) * batch + (c.heads() - 1L) * head + (c.seqLen() - 1L) * row + c.headDim();
+        }
+    }
+
+    /**
+     * What is masked and scaled, the shape and the operands' layouts (dO, dQ, dK, dV take O's, Q's, K's and V's);
+     * a plan's cache key. {@code keyBias}: the graph adds a [B, 1, T, T] bias to the scaled scores.
+     */
+    public record Config(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal, float scale,
+                         boolean keyBias, Layout q, Layout k, Layout v, Layout o) {
         public Config {
             Objects.requireNonNull(type, "type");
             if (batch <= 0 || heads <= 0 || seqLen <= 0 || headDim <= 0) {
@@ -58,11 +94,20 @@ public final class FlashAttention {
             if (!Float.isFinite(scale)) {
                 throw new IllegalArgumentException("flash attention scale must be finite, got " + scale);
             }
+            for (Layout l : new Layout[] {q, k, v, o}) {
+                Objects.requireNonNull(l, "layout");
+                if (l.row() < headDim) {
+                    throw new IllegalArgumentException("flash attention rows of " + headDim + " elements cannot be "
+                            + l.row() + " apart (" + l + ")");
+                }
+            }
         }
 
-        /** The usual scale 1/√headDim. */
+        /** Packed operands, no bias, the usual scale 1/√headDim. */
         public static Config of(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal) {
-            return new Config(type, batch, heads, seqLen, headDim, causal, (float) (1 / Math.sqrt(headDim)));
+            Layout packed = Layout.packed(heads, seqLen, headDim);
+            return new Config(type, batch, heads, seqLen, headDim, causal, (float) (1 / Math.sqrt(headDim)), false,
+                    packed, packed, packed, packed);
         }
 
         long[] bhtd() {
@@ -77,13 +122,31 @@ public final class FlashAttention {
             return new long[] {batch, heads, seqLen, 1};
         }
 
-        /** Elements of one [B, H, T, D] operand. */
+        long[] biasDims() {
+            return new long[] {batch, 1, seqLen, seqLen};
+        }
+
+        /** Elements of one packed [B, H, T, D] operand. */
         long elements() {
             return (long) batch * heads * seqLen * headDim;
         }
 
         long rows() {
             return (long) batch * heads * seqLen;
+        }
+    }
+
+    /** One operand: its device block and where (in elements) its [B, H, T, D] view starts inside. */
+    public record Operand(DeviceMemory memory, long offset) {
+        public Operand {
+            if (offset < 0) {
+                throw new IllegalArgumentException("flash attention operand offset must be >= 0, got " + offset);
+            }
+        }
+
+        /** The operand that starts at the block's first byte. */
+        public static Operand of(DeviceMemory memory) {
+            return new Operand(memory, 0);
         }
     }
 
@@ -140,17 +203,28 @@ public final class FlashAttention {
         return masked;
     }
 
+    /** (keyBias) scores + bias, the bias [B, 1, T, T] broadcast over the heads. */
+    private static Tensor withBias(GraphBuilder g, Config c, Tensor scores) {
+        if (!c.keyBias()) {
+            return scores;
+        }
+        Tensor bias = g.input(BIAS, c.type().code(), c.biasDims(), GraphBuilder.packed(c.biasDims()));
+        Tensor biased = g.virtual(CUDNN_DATA_FLOAT(), c.bhtt());
+        g.pointwise(CUDNN_POINTWISE_ADD(), "bias", biased, -1, scores, bias);
+        return biased;
+    }
+
     private static void forwardGraph(GraphBuilder g, Config c) {
         int io = c.type().code(), f = CUDNN_DATA_FLOAT();
-        long[] bhtd = c.bhtd(), packed = GraphBuilder.packed(bhtd);
-        Tensor q = g.input(Q, io, bhtd, packed);
-        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
-        Tensor v = g.input(V, io, bhtd, packed);
-        Tensor o = g.input(O, io, bhtd, packed);
+        long[] bhtd = c.bhtd();
+        Tensor q = g.input(Q, io, bhtd, c.q().strides());
+        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(c.k().strides()));
+        Tensor v = g.input(V, io, bhtd, c.v().strides());
+        Tensor o = g.input(O, io, bhtd, c.o().strides());
         Tensor stats = g.input(STATS, f, c.bht1(), GraphBuilder.packed(c.bht1()));
         Tensor scale = g.scalar(SCALE);
 
-        Tensor scaled = scaledScores(g, c, q, kT, scale);
+        Tensor scaled = withBias(g, c, scaledScores(g, c, q, kT, scale));
         if (c.causal()) {
             scaled = causalMask(g, c, scaled, g.scalar(NEG_INF));
         }
@@ -175,15 +249,15 @@ public final class FlashAttention {
         int io = c.type().code(), f = CUDNN_DATA_FLOAT();
         long[] bhtd = c.bhtd(), packed = GraphBuilder.packed(bhtd);
         long[] bhtt = c.bhtt(), transposedStrides = GraphBuilder.swapLast(GraphBuilder.packed(bhtt));
-        Tensor q = g.input(Q, io, bhtd, packed);
-        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
-        Tensor vT = g.input(V, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(packed));
-        Tensor o = g.input(O, io, bhtd, packed);
-        Tensor dO = g.input(D_O, io, bhtd, packed);
+        Tensor q = g.input(Q, io, bhtd, c.q().strides());
+        Tensor kT = g.input(K, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(c.k().strides()));
+        Tensor vT = g.input(V, io, GraphBuilder.swapLast(bhtd), GraphBuilder.swapLast(c.v().strides()));
+        Tensor o = g.input(O, io, bhtd, c.o().strides());
+        Tensor dO = g.input(D_O, io, bhtd, c.o().strides());
         Tensor stats = g.input(STATS, f, c.bht1(), GraphBuilder.packed(c.bht1()));
-        Tensor dQ = g.input(D_Q, io, bhtd, packed);
-        Tensor dK = g.input(D_K, io, bhtd, packed);
-        Tensor dV = g.input(D_V, io, bhtd, packed);
+        Tensor dQ = g.input(D_Q, io, bhtd, c.q().strides());
+        Tensor dK = g.input(D_K, io, bhtd, c.k().strides());
+        Tensor dV = g.input(D_V, io, bhtd, c.v().strides());
         Tensor softmaxSum = g.input(SOFTMAX_SUM, f, c.bht1(), GraphBuilder.packed(c.bht1()));
         Tensor dQAccum = g.input(D_Q_ACCUM, f, bhtd, packed);
         Tensor scale = g.scalar(SCALE);
@@ -195,8 +269,8 @@ public final class FlashAttention {
         g.reduction(CUDNN_REDUCE_TENSOR_ADD(), "rowsum dO * O", dOO, rowSum);
         g.pointwise(CUDNN_POINTWISE_MUL(), "softmax sum", softmaxSum, -1, rowSum, g.scalar(ONE));
 
-        // P again from the saved statistics: exp(scale · Q Kᵀ - logsumexp).
-        Tensor scaled = scaledScores(g, c, q, kT, scale);
+        // P again from the saved statistics: exp(scale · Q Kᵀ (+ bias) - logsumexp).
+        Tensor scaled = withBias(g, c, scaledScores(g, c, q, kT, scale));
         Tensor shifted = g.virtual(f, bhtt);
         g.pointwise(CUDNN_POINTWISE_SUB(), "minus stats", shifted, -1, scaled, stats);
         if (c.causal()) {
@@ -226,7 +300,7 @@ public final class FlashAttention {
         g.matmul(dST, q, dK);
 
         // dQ = dS K, accumulated in float32, then converted
-        Tensor k = g.virtual(io, bhtd, packed);
+        Tensor k = g.virtual(io, bhtd, c.k().strides());
         g.reshape(kT, k);
         g.matmul(dS, k, dQAccum);
         g.pointwise(CUDNN_POINTWISE_IDENTITY(), "dQ", dQ, -1, dQAccum);

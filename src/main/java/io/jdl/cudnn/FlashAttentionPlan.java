@@ -6,11 +6,14 @@ import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.NativeResource;
 import io.jdl.cudnn.FlashAttention.Config;
 import io.jdl.cudnn.FlashAttention.Direction;
+import io.jdl.cudnn.FlashAttention.Layout;
+import io.jdl.cudnn.FlashAttention.Operand;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongFunction;
 
 /**
@@ -32,6 +35,9 @@ public final class FlashAttentionPlan extends NativeResource {
     private static final long ZEROES_DQ_ACCUMULATOR_SINCE = 90600;
     /** Before cuDNN 9.10 the frontend masks with float's lowest value, "preferred for softmax"; since, with -inf. */
     private static final long MASKS_WITH_INFINITY_SINCE = 91000;
+
+    /** Runs queued by every plan of the process (forward and backward): how tests see that the fused path ran. */
+    private static final LongAdder EXECUTIONS = new LongAdder();
 
     private final Config config;
     private final Direction direction;
@@ -107,6 +113,11 @@ public final class FlashAttentionPlan extends NativeResource {
         return new FlashAttention.Build.Unsupported(reason);
     }
 
+    /** Flash-attention graphs queued so far in this process, forward and backward. */
+    public static long executions() {
+        return EXECUTIONS.sum();
+    }
+
     public Config config() {
         return config;
     }
@@ -132,7 +143,7 @@ public final class FlashAttentionPlan extends NativeResource {
         return (bytes + 255) / 256 * 256;
     }
 
-    private void checkOperand(DeviceMemory m, String name, long bytes) {
+    private void checkBlock(DeviceMemory m, String name, long bytes) {
         if (m == null) {
             throw new NullPointerException("flash attention operand " + name + " is null");
         }
@@ -142,6 +153,16 @@ public final class FlashAttentionPlan extends NativeResource {
         }
     }
 
+    /** The operand's first element's address, after checking that its layout stays inside its block. */
+    private MemorySegment pointer(Operand op, String name, Layout layout) {
+        if (op == null) {
+            throw new NullPointerException("flash attention operand " + name + " is null");
+        }
+        long elementBytes = config.type().bytes();
+        checkBlock(op.memory(), name, (op.offset() + layout.span(config)) * elementBytes);
+        return op.memory().pointer(op.offset() * elementBytes);
+    }
+
     private void checkDirection(Direction wanted) {
         checkOpen();
         if (direction != wanted) {
@@ -149,23 +170,33 @@ public final class FlashAttentionPlan extends NativeResource {
         }
     }
 
+    /** The bias's pointer when the plan adds one (checked), else a check that none was given. */
+    private void addBias(DeviceMemory bias, List<Long> ids, List<MemorySegment> pointers) {
+        if (!config.keyBias()) {
+            if (bias != null) {
+                throw new IllegalArgumentException("this flash-attention plan adds no bias, but one was given");
+            }
+            return;
+        }
+        checkBlock(bias, "bias", (long) config.batch() * config.seqLen() * config.seqLen() * config.type().bytes());
+        ids.add(FlashAttention.BIAS);
+        pointers.add(bias.pointer());
+    }
+
     /**
-     * O = softmax(scale · Q Kᵀ (+ causal mask)) V and the row statistics (log-sum-exp), overwritten. Q, K, V, O
-     * [B, H, T, D] in the plan's data type, stats [B, H, T, 1] float32.
+     * O = softmax(scale · Q Kᵀ (+ bias) (+ causal mask)) V and the row statistics (log-sum-exp), overwritten. Q,
+     * K, V, O [B, H, T, D] in the plan's data type and layouts, stats [B, H, T, 1] float32, bias [B, 1, T, T] in
+     * the data type when the plan has one (else null).
      */
-    public void forward(Cudnn cudnn, DeviceMemory q, DeviceMemory k, DeviceMemory v, DeviceMemory o, DeviceMemory stats,
+    public void forward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, DeviceMemory stats, DeviceMemory bias,
                         LongFunction<DeviceMemory> workspaces) {
         checkDirection(Direction.FORWARD);
-        long io = config.elements() * config.type().bytes();
-        checkOperand(q, "q", io);
-        checkOperand(k, "k", io);
-        checkOperand(v, "v", io);
-        checkOperand(o, "o", io);
-        checkOperand(stats, "stats", config.rows() * Float.BYTES);
+        checkBlock(stats, "stats", config.rows() * Float.BYTES);
         List<Long> ids = new ArrayList<>(List.of(FlashAttention.Q, FlashAttention.K, FlashAttention.V, FlashAttention.O,
                 FlashAttention.STATS, FlashAttention.SCALE));
-        List<MemorySegment> pointers = new ArrayList<>(List.of(q.pointer(), k.pointer(), v.pointer(), o.pointer(),
-                stats.pointer(), scale));
+        List<MemorySegment> pointers = new ArrayList<>(List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
+                pointer(v, "v", config.v()), pointer(o, "o", config.o()), stats.pointer(), scale));
+        addBias(bias, ids, pointers);
         if (config.causal()) {
             ids.add(FlashAttention.NEG_INF);
             pointers.add(negInf);
@@ -176,32 +207,30 @@ public final class FlashAttentionPlan extends NativeResource {
     }
 
     /**
-     * dQ, dK, dV (overwritten) from the forward's inputs, its output O and statistics, and dO; all [B, H, T, D] in
-     * the plan's data type but the statistics [B, H, T, 1] float32.
+     * dQ, dK, dV (overwritten) from the forward's inputs, its output O, statistics and bias, and dO; all
+     * [B, H, T, D] in the plan's data type (dO in O's layout, each gradient in its input's) but the statistics
+     * [B, H, T, 1] float32.
      */
-    public void backward(Cudnn cudnn, DeviceMemory q, DeviceMemory k, DeviceMemory v, DeviceMemory o, DeviceMemory dO,
-                         DeviceMemory stats, DeviceMemory dQ, DeviceMemory dK, DeviceMemory dV,
-                         LongFunction<DeviceMemory> workspaces) {
+    public void backward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, Operand dO, DeviceMemory stats,
+                         DeviceMemory bias, Operand dQ, Operand dK, Operand dV, LongFunction<DeviceMemory> workspaces) {
         checkDirection(Direction.BACKWARD);
-        long io = config.elements() * config.type().bytes();
-        String[] names = {"q", "k", "v", "o", "dO", "dQ", "dK", "dV"};
-        DeviceMemory[] operands = {q, k, v, o, dO, dQ, dK, dV};
-        for (int i = 0; i < names.length; i++) {
-            checkOperand(operands[i], names[i], io);
-        }
-        checkOperand(stats, "stats", config.rows() * Float.BYTES);
+        checkBlock(stats, "stats", config.rows() * Float.BYTES);
+        List<MemorySegment> operands = List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
+                pointer(v, "v", config.v()), pointer(o, "o", config.o()), pointer(dO, "dO", config.o()),
+                pointer(dQ, "dQ", config.q()), pointer(dK, "dK", config.k()), pointer(dV, "dV", config.v()));
         try (DeviceMemory ws = workspaces.apply(workspaceBytes())) {
-            checkOperand(ws, "workspace", workspaceBytes());
+            checkBlock(ws, "workspace", workspaceBytes());
             if (Cudnn.version() < ZEROES_DQ_ACCUMULATOR_SINCE) {
                 cudnn.stream().memset(ws, dQAccumOffset(), 0, config.elements() * Float.BYTES);
             }
             List<Long> ids = new ArrayList<>(List.of(FlashAttention.Q, FlashAttention.K, FlashAttention.V,
-                    FlashAttention.O, FlashAttention.D_O, FlashAttention.STATS, FlashAttention.D_Q, FlashAttention.D_K,
-                    FlashAttention.D_V, FlashAttention.SOFTMAX_SUM, FlashAttention.D_Q_ACCUM, FlashAttention.SCALE,
+                    FlashAttention.O, FlashAttention.D_O, FlashAttention.D_Q, FlashAttention.D_K, FlashAttention.D_V,
+                    FlashAttention.STATS, FlashAttention.SOFTMAX_SUM, FlashAttention.D_Q_ACCUM, FlashAttention.SCALE,
                     FlashAttention.ONE));
-            List<MemorySegment> pointers = new ArrayList<>(List.of(q.pointer(), k.pointer(), v.pointer(), o.pointer(),
-                    dO.pointer(), stats.pointer(), dQ.pointer(), dK.pointer(), dV.pointer(),
-                    ws.pointer(softmaxSumOffset()), ws.pointer(dQAccumOffset()), scale, one));
+            List<MemorySegment> pointers = new ArrayList<>(operands);
+            pointers.addAll(List.of(stats.pointer(), ws.pointer(softmaxSumOffset()), ws.pointer(dQAccumOffset()), scale,
+                    one));
+            addBias(bias, ids, pointers);
             if (config.causal()) {
                 ids.add(FlashAttention.NEG_INF);
                 pointers.add(negInf);
@@ -221,6 +250,7 @@ public final class FlashAttentionPlan extends NativeResource {
                     .finalizeChecked();
             Cudnn.check(cudnnBackendExecute(cudnn.handle(), plan.handle(), pack.handle()),
                     "cudnnBackendExecute(flash attention " + direction.name().toLowerCase() + ")");
+            EXECUTIONS.increment();
         }
     }
 

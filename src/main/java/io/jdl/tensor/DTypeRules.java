@@ -125,9 +125,11 @@ final class DTypeRules {
 
     /**
      * Attention over q, k, v of one float dtype (rounded to the autocast dtype under autocast) and a float32 key
-     * mask: computed in float32, the output rounded to that dtype; the weights, when asked for, stay float32.
+     * mask. {@code op} gets them in that dtype: float32 runs as given; a half dtype runs through the backend's
+     * fused attention where it has one, else in float32 with the output rounded to the dtype (the weights, when
+     * asked for, stay float32) — {@link ScaledDotProductAttention} decides.
      */
-    static Attention attention(String op, String[] names, Tensor[] given, Function<Tensor[], Attention> f32op) {
+    static Attention attention(String op, String[] names, Tensor[] given, Function<Tensor[], Attention> attentionOp) {
         int last = given.length - 1; // the 0/1 key mask: float32, never rounded
         requireFloat32(op, new String[] {names[last]}, given[last]);
         DType common = Autocast.LOWER_PRECISION.contains(op) ? Autocast.current() : null;
@@ -142,19 +144,15 @@ final class DTypeRules {
             }
         }
         if (common == null || common == DType.FLOAT32) {
-            return f32op.apply(given);
+            return attentionOp.apply(given);
         }
-        DType dtype = common;
         try (TensorScope scope = TensorScope.open()) {
-            Tensor[] f32 = given.clone();
+            Tensor[] rounded = given.clone();
             for (int i = 0; i < last; i++) {
-                // rounded to the dtype (under autocast), then exactly back to float32 for the float32 kernels
-                Tensor rounded = f32[i] == null || f32[i].dtype() == dtype ? f32[i] : Conversions.to(f32[i], dtype);
-                f32[i] = rounded == null ? null : Conversions.to(rounded, DType.FLOAT32);
+                rounded[i] = given[i] == null || given[i].dtype() == common ? given[i] : Conversions.to(given[i], common);
             }
-            Attention a = f32op.apply(f32);
-            Tensor out = scope.keep(Conversions.to(a.output(), dtype));
-            return new Attention(out, a.weights() == null ? null : scope.keep(a.weights()));
+            Attention a = attentionOp.apply(rounded);
+            return new Attention(scope.keep(a.output()), a.weights() == null ? null : scope.keep(a.weights()));
         }
     }
 

@@ -5,6 +5,7 @@ import static io.jdl.tensor.Graph.record;
 
 import io.jdl.backend.Backend;
 import io.jdl.backend.MatrixBatch;
+import io.jdl.device.DType;
 import java.util.List;
 
 /**
@@ -12,6 +13,12 @@ import java.util.List;
  * The GEMMs read q, k, v and write the output and the gradients where they lie ({@link MatrixBatch}): in
  * [B, H, T, D] tensors, or straight inside a fused projection [B, T, 3, H, D] with the output in [B, T, H, D]
  * ({@link #selfAttention}), so splitting and merging heads copies nothing.
+ *
+ * <p>Half-precision q, k, v (bfloat16 / float16, as {@link DTypeRules#attention} hands them over) go to the
+ * backend's fused attention first ({@link FusedAttentionOp}: cuDNN's flash attention on the GPU), which reads
+ * the same layouts in place; where the backend has none for the configuration (the CPU, a head size or
+ * dtype cuDNN declines, attention weights asked for, dropout, Tq != Tk or Dv != D) they run here in float32
+ * and the output is rounded to their dtype. Both accumulate in float32 and round the output once.
  */
 final class ScaledDotProductAttention {
     private ScaledDotProductAttention() {
@@ -21,7 +28,7 @@ final class ScaledDotProductAttention {
      * Where one operand's heads lie in its tensor: head (b, h) is a T × D matrix starting at
      * {@code offset + b·batchStride + h·headStride}, rows {@code rowStride} apart.
      */
-    private record Heads(Tensor tensor, long offset, int rowStride, long batchStride, long headStride) {
+    record Heads(Tensor tensor, long offset, int rowStride, long batchStride, long headStride) {
         /** [B, H, T, D], dense. */
         static Heads dense(Tensor t) {
             int h = t.shape.dim(1), rows = t.shape.dim(2), d = t.shape.dim(3);
@@ -40,6 +47,11 @@ final class ScaledDotProductAttention {
 
         MatrixBatch batch() {
             return on(tensor);
+        }
+
+        /** The same heads in {@code t} (a float32 copy of this tensor, say). */
+        Heads in(Tensor t) {
+            return new Heads(t, offset, rowStride, batchStride, headStride);
         }
     }
 
@@ -73,7 +85,7 @@ final class ScaledDotProductAttention {
             throw new IllegalArgumentException("attention: q " + q.shape + ", k " + k.shape + " and v " + v.shape
                     + " do not fit (need q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv])");
         }
-        return scoped(() -> compute(Heads.dense(q), Heads.dense(k), Heads.dense(v), false, b, h, tq, tk, d, dv,
+        return scoped(() -> inDType(Heads.dense(q), Heads.dense(k), Heads.dense(v), false, b, h, tq, tk, d, dv,
                 Shape.of(b, h, tq, dv), causal, keyPaddingMask, dropoutP, seed, returnWeights));
     }
 
@@ -93,7 +105,7 @@ final class ScaledDotProductAttention {
                     + " tokens >= 1 and head_dim >= 1; shape " + s + " does not fit " + heads + " heads");
         }
         int b = s.dim(0), t = s.dim(1), d = s.dim(2) / 3 / heads;
-        return scoped(() -> compute(Heads.interleaved(qkv, 3, 0, heads, d), Heads.interleaved(qkv, 3, 1, heads, d),
+        return scoped(() -> inDType(Heads.interleaved(qkv, 3, 0, heads, d), Heads.interleaved(qkv, 3, 1, heads, d),
                 Heads.interleaved(qkv, 3, 2, heads, d), true, b, heads, t, t, d, d, Shape.of(b, t, heads * d), causal,
                 keyPaddingMask, dropoutP, seed, returnWeights));
     }
@@ -108,14 +120,35 @@ final class ScaledDotProductAttention {
     }
 
     /**
-     * The shared body: q, k, v located by their {@link Heads}; the output has {@code outShape} and the layout
-     * of q's heads with head size Dv ([B, H, Tq, Dv] for dense operands, [B, Tq, H, Dv] for a fused one). When
-     * {@code fused}, q, k, v are parts of one tensor and its gradient is one buffer in the same layout.
+     * q, k, v of one dtype: float32 through {@link #compute}; a half dtype through the backend's fused attention,
+     * or else {@link #compute} on float32 copies with the output rounded back.
      */
-    private static Attention compute(Heads q, Heads k, Heads v, boolean fused, int b, int h, int tq, int tk, int d,
+    private static Attention inDType(Heads q, Heads k, Heads v, boolean fused, int b, int h, int tq, int tk, int d,
                                      int dv, Shape outShape, boolean causal, Tensor keyPaddingMask, float dropoutP,
                                      long seed, boolean returnWeights) {
-        Tensor any = q.tensor();
+        checkMaskAndDropout(q.tensor(), b, h, tq, tk, keyPaddingMask, dropoutP);
+        DType dtype = q.tensor().dtype();
+        if (dtype == DType.FLOAT32) {
+            return compute(q, k, v, fused, b, h, tq, tk, d, dv, outShape, causal, keyPaddingMask, dropoutP, seed,
+                    returnWeights);
+        }
+        if (!returnWeights && dropoutP == 0 && tq == tk && dv == d) {
+            Attention flash = FusedAttentionOp.forward(q, k, v, fused, b, h, tq, d, outShape, causal, keyPaddingMask);
+            if (flash != null) {
+                return flash;
+            }
+        }
+        // float32 copies, recorded: the gradients flow back to the half tensors through the conversions
+        Tensor q32 = Conversions.to(q.tensor(), DType.FLOAT32);
+        Tensor k32 = fused ? q32 : Conversions.to(k.tensor(), DType.FLOAT32);
+        Tensor v32 = fused ? q32 : Conversions.to(v.tensor(), DType.FLOAT32);
+        Attention a = compute(q.in(q32), k.in(k32), v.in(v32), fused, b, h, tq, tk, d, dv, outShape, causal,
+                keyPaddingMask, dropoutP, seed, returnWeights);
+        return new Attention(Conversions.to(a.output(), dtype), a.weights());
+    }
+
+    private static void checkMaskAndDropout(Tensor any, int b, int h, int tq, int tk, Tensor keyPaddingMask,
+                                            float dropoutP) {
         if (keyPaddingMask != null) {
             Checks.sameDevice("attention", any, keyPaddingMask);
             Shape m = keyPaddingMask.shape;
@@ -129,6 +162,17 @@ final class ScaledDotProductAttention {
         if (!(dropoutP >= 0 && dropoutP < 1)) {
             throw new IllegalArgumentException("attention dropout probability must be in [0, 1), got " + dropoutP);
         }
+    }
+
+    /**
+     * The GEMM attention in float32: q, k, v located by their {@link Heads}; the output has {@code outShape} and
+     * the layout of q's heads with head size Dv ([B, H, Tq, Dv] for dense operands, [B, Tq, H, Dv] for a fused
+     * one). When {@code fused}, q, k, v are parts of one tensor and its gradient is one buffer in the same layout.
+     */
+    private static Attention compute(Heads q, Heads k, Heads v, boolean fused, int b, int h, int tq, int tk, int d,
+                                     int dv, Shape outShape, boolean causal, Tensor keyPaddingMask, float dropoutP,
+                                     long seed, boolean returnWeights) {
+        Tensor any = q.tensor();
         Backend be = any.backend;
         float scale = (float) (1 / Math.sqrt(d));
         Tensor p = any.empty(Shape.of(b, h, tq, tk));                       // probabilities, [B, H, Tq, Tk]

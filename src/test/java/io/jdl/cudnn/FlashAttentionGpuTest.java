@@ -15,6 +15,7 @@ import io.jdl.cuda.StandIn;
 import io.jdl.cuda.Stream;
 import io.jdl.cudnn.FlashAttention.Build;
 import io.jdl.cudnn.FlashAttention.Config;
+import io.jdl.cudnn.FlashAttention.Operand;
 import io.jdl.cudnn.FlashAttention.Direction;
 import io.jdl.tensor.Tensor;
 import java.lang.foreign.Arena;
@@ -167,7 +168,7 @@ class FlashAttentionGpuTest {
              DeviceMemory o = alloc.allocate(n * 2L); DeviceMemory stats = alloc.allocate(rows * 4L);
              DeviceMemory dQ = alloc.allocate(n * 2L); DeviceMemory dK = alloc.allocate(n * 2L);
              DeviceMemory dV = alloc.allocate(n * 2L)) {
-            fwd.forward(cudnn, q, k, v, o, stats, alloc::allocate);
+            fwd.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, alloc::allocate);
             short[] oGot = DeviceBuffers.shorts(stream, o, n, arena);
             assertClose("O", pr, pr.o, pr.oMagnitude, oGot);
             float[] statsGot = DeviceBuffers.floats(stream, stats, rows, arena);
@@ -175,7 +176,8 @@ class FlashAttentionGpuTest {
                 assertEquals(pr.stats[r], statsGot[r], 1e-5 * (1 + Math.abs(pr.stats[r])), "stats row " + r);
             }
 
-            bwd.backward(cudnn, q, k, v, o, dO, stats, dQ, dK, dV, alloc::allocate);
+            bwd.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null,
+                    Operand.of(dQ), Operand.of(dK), Operand.of(dV), alloc::allocate);
             // The reference backward, from the device's O (as the kernel reads it) and exact probabilities.
             double scale = c.scale();
             double[] dq = new double[n], dk = new double[n], dv = new double[n];
@@ -273,10 +275,12 @@ class FlashAttentionGpuTest {
                  DeviceMemory full = alloc.allocate(64 * 2L); DeviceMemory small = alloc.allocate(64 * 2L - 2);
                  DeviceMemory stats = alloc.allocate(8 * 4L)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> fwd.forward(cudnn, full, full, small, full, stats, alloc::allocate));
+                        () -> fwd.forward(cudnn, Operand.of(full), Operand.of(full), Operand.of(small), Operand.of(full),
+                                stats, null, alloc::allocate));
                 assertTrue(e.getMessage().contains("operand v") && e.getMessage().contains("128 bytes"), e.getMessage());
-                assertThrows(IllegalStateException.class, () -> fwd.backward(cudnn, full, full, full, full, full, stats,
-                        full, full, full, alloc::allocate));
+                assertThrows(IllegalStateException.class, () -> fwd.backward(cudnn, Operand.of(full), Operand.of(full),
+                        Operand.of(full), Operand.of(full), Operand.of(full), stats, null, Operand.of(full), Operand.of(full),
+                        Operand.of(full), alloc::allocate));
                 assertThrows(IllegalArgumentException.class, () -> Config.of(CudnnDataType.HALF, 1, 0, 8, 8, false));
             }
             if (StandIn.isLoaded()) {
@@ -312,8 +316,9 @@ class FlashAttentionGpuTest {
                  DeviceMemory io = alloc.allocate(128 * 2L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
                 long withPlan = DeviceBuffers.liveCudnnObjects(), allocated = alloc.allocatedBytes();
                 StandIn.failCall("cudnnBackendExecute", CUDNN_STATUS_EXECUTION_FAILED(), 1);
-                CudnnException e = assertThrows(CudnnException.class, () -> bwd.backward(cudnn, io, io, io, io, io, stats,
-                        io, io, io, alloc::allocate));
+                CudnnException e = assertThrows(CudnnException.class, () -> bwd.backward(cudnn, Operand.of(io), Operand.of(io),
+                        Operand.of(io), Operand.of(io), Operand.of(io), stats, null, Operand.of(io), Operand.of(io),
+                        Operand.of(io), alloc::allocate));
                 assertTrue(e.getMessage().contains("cudnnBackendExecute"), e.getMessage());
                 assertEquals(withPlan, DeviceBuffers.liveCudnnObjects(), "variant pack left by a failed run");
                 assertEquals(allocated, alloc.allocatedBytes(), "workspace left by a failed run");

@@ -8,6 +8,7 @@ import io.jdl.device.DType;
 import io.jdl.device.Device;
 import io.jdl.device.Precision;
 import io.jdl.backend.PoolShape;
+import io.jdl.backend.FusedAttention;
 import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
 import io.jdl.cublas.Cublas;
@@ -59,6 +60,7 @@ public final class CudaBackend implements Backend {
     private final Cudnn cudnn;
     private final HostToDeviceStaging staging;
     private final CudnnLayers layers;
+    private final CudaFusedAttention fusedAttention;
     private final CudaElementwise elementwise;
     private final CudaDataMovement movement;
     private final CudaSoftmax softmaxOps;
@@ -82,6 +84,7 @@ public final class CudaBackend implements Backend {
         DescriptorCache descriptors = new DescriptorCache();
         this.elementwise = new CudaElementwise(stream);
         this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
+        this.fusedAttention = new CudaFusedAttention(layers, this::anyMem);
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
         this.softmaxOps = new CudaSoftmax(stream, cudnn, descriptors, allocator);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
@@ -564,6 +567,21 @@ public final class CudaBackend implements Backend {
     public void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale) {
         enter();
         transformer.attentionSoftmaxBackward(mem(p), mem(dp), mem(dScores), rows, cols, scale);
+    }
+
+    @Override
+    public boolean fusedAttentionForward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
+                                         MatrixBatch o, Storage stats, boolean withBackward) {
+        enter();
+        return fusedAttention.forward(a, q, k, v, keyMask, o, stats, withBackward);
+    }
+
+    @Override
+    public boolean fusedAttentionBackward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
+                                          MatrixBatch o, MatrixBatch dO, Storage stats, MatrixBatch dq, MatrixBatch dk,
+                                          MatrixBatch dv) {
+        enter();
+        return fusedAttention.backward(a, q, k, v, keyMask, o, dO, stats, dq, dk, dv);
     }
 
     @Override

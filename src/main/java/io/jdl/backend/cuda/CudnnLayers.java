@@ -4,6 +4,7 @@ import io.jdl.backend.ConvShape;
 import io.jdl.backend.PoolShape;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.NativeKernels;
 import io.jdl.cudnn.ConvolutionPlan;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cudnn.CudnnDataType;
@@ -125,29 +126,90 @@ final class CudnnLayers {
     // ---- fused attention (16-bit [B, H, T, D] operands, float32 statistics) ----
 
     /**
-     * O and the log-sum-exp statistics through cuDNN's flash attention; false (nothing written) when cuDNN declines
-     * {@code config}, and the caller runs its GEMM attention.
+     * Whether cuDNN runs {@code config}'s forward graph, and its backward graph too when {@code withBackward}:
+     * answered once per configuration (the plans and the refusals are cached).
      */
-    boolean flashAttentionForward(FlashAttention.Config config, DeviceMemory q, DeviceMemory k, DeviceMemory v,
-                                  DeviceMemory o, DeviceMemory stats) {
-        if (!(attentionPlans.get(config, FlashAttention.Direction.FORWARD)
-                instanceof FlashAttention.Build.Ready(FlashAttentionPlan plan))) {
+    boolean flashAttentionRuns(FlashAttention.Config config, boolean withBackward) {
+        return attentionPlans.get(config, FlashAttention.Direction.FORWARD) instanceof FlashAttention.Build.Ready
+                && (!withBackward || attentionPlans.get(config, FlashAttention.Direction.BACKWARD)
+                        instanceof FlashAttention.Build.Ready);
+    }
+
+    /**
+     * O and the log-sum-exp statistics through cuDNN's flash attention; false (nothing written) when cuDNN declines
+     * {@code config} (or its backward, when {@code withBackward}), and the caller runs its GEMM attention.
+     * {@code keyMask} [B, T] float32 (non-zero keeps) when {@code config.keyBias()}, else null: it becomes the
+     * graph's additive bias, and the output rows of queries that see no key are zeroed after.
+     */
+    boolean flashAttentionForward(FlashAttention.Config config, boolean withBackward, FlashAttention.Operand q,
+                                  FlashAttention.Operand k, FlashAttention.Operand v, FlashAttention.Operand o,
+                                  DeviceMemory stats, DeviceMemory keyMask) {
+        if (!flashAttentionRuns(config, withBackward)) {
             return false;
         }
-        plan.forward(cudnn, q, k, v, o, stats, this::workspace);
+        FlashAttentionPlan plan = ((FlashAttention.Build.Ready) attentionPlans.get(config,
+                FlashAttention.Direction.FORWARD)).plan();
+        try (DeviceMemory bias = keyBias(config, keyMask)) {
+            plan.forward(cudnn, q, k, v, o, stats, bias, this::workspace);
+        }
+        zeroUnattended(config, keyMask, o, config.o());
         return true;
     }
 
-    /** dQ, dK, dV through cuDNN's flash attention from the forward's O and statistics; false when declined. */
-    boolean flashAttentionBackward(FlashAttention.Config config, DeviceMemory q, DeviceMemory k, DeviceMemory v,
-                                   DeviceMemory o, DeviceMemory dO, DeviceMemory stats, DeviceMemory dQ,
-                                   DeviceMemory dK, DeviceMemory dV) {
+    /**
+     * dQ, dK, dV through cuDNN's flash attention from the forward's O and statistics; false when declined.
+     * With a key mask, the incoming gradient's rows of queries that see no key are zeroed (in a copy) first, so
+     * those queries, whose forward output jdl zeroed, pass no gradient back.
+     */
+    boolean flashAttentionBackward(FlashAttention.Config config, FlashAttention.Operand q, FlashAttention.Operand k,
+                                   FlashAttention.Operand v, FlashAttention.Operand o, FlashAttention.Operand dO,
+                                   DeviceMemory stats, DeviceMemory keyMask, FlashAttention.Operand dQ,
+                                   FlashAttention.Operand dK, FlashAttention.Operand dV) {
         if (!(attentionPlans.get(config, FlashAttention.Direction.BACKWARD)
                 instanceof FlashAttention.Build.Ready(FlashAttentionPlan plan))) {
             return false;
         }
-        plan.backward(cudnn, q, k, v, o, dO, stats, dQ, dK, dV, this::workspace);
+        try (DeviceMemory bias = keyBias(config, keyMask);
+             DeviceMemory dOCopy = keyMask == null ? null : allocator.allocate(dO.memory().bytes())) {
+            FlashAttention.Operand gradient = dO;
+            if (dOCopy != null) {
+                cudnn.stream().copyOnDevice(dO.memory(), 0, dOCopy, 0, dO.memory().bytes());
+                gradient = new FlashAttention.Operand(dOCopy, dO.offset());
+                zeroUnattended(config, keyMask, gradient, config.o());
+            }
+            plan.backward(cudnn, q, k, v, o, gradient, stats, bias, dQ, dK, dV, this::workspace);
+        }
         return true;
+    }
+
+    /** The [B, 1, T, T] additive bias of {@code keyMask} in the config's type, or null without a mask. */
+    private DeviceMemory keyBias(FlashAttention.Config config, DeviceMemory keyMask) {
+        if (config.keyBias() != (keyMask != null)) {
+            throw new IllegalArgumentException("flash attention: the configuration " + (config.keyBias() ? "adds a key"
+                    + " bias but no key mask was given" : "adds no key bias but a key mask was given"));
+        }
+        if (keyMask == null) {
+            return null;
+        }
+        int t = config.seqLen();
+        DeviceMemory bias = allocator.allocate((long) config.batch() * t * t * config.type().bytes());
+        try {
+            NativeKernels.get().attentionMasks().keyBias(cudnn.stream(), keyMask, bias, config.batch(), t, t,
+                    config.type() == CudnnDataType.BFLOAT16);
+            return bias;
+        } catch (RuntimeException e) {
+            bias.close();
+            throw e;
+        }
+    }
+
+    private void zeroUnattended(FlashAttention.Config c, DeviceMemory keyMask, FlashAttention.Operand x,
+                                FlashAttention.Layout layout) {
+        if (keyMask != null) {
+            NativeKernels.get().attentionMasks().zeroUnattended(cudnn.stream(), keyMask, x.memory(), x.offset(),
+                    c.batch(), c.heads(), c.seqLen(), c.seqLen(), c.headDim(), c.causal(), layout.batch(),
+                    layout.head(), layout.row());
+        }
     }
 
     // ---- pooling ----

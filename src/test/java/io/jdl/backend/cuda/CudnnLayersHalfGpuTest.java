@@ -100,11 +100,12 @@ class CudnnLayersHalfGpuTest {
             CudnnLayers layers = new CudnnLayers(cudnn, alloc, () -> false, new DescriptorCache(), new CudaElementwise(stream));
             try (DeviceMemory io = alloc.allocate(128 * 4L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
                 stream.memset(io, 0, 0, 128 * 4L);
-                assertTrue(layers.flashAttentionForward(bf16, io, io, io, io, stats));
-                assertFalse(layers.flashAttentionForward(fp32, io, io, io, io, stats));
+                FlashAttention.Operand op = FlashAttention.Operand.of(io);
+                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null));
+                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null));
                 long heuristics = StandIn.isLoaded() ? StandIn.callCount("cudnnBackendFinalize") : 0;
-                assertTrue(layers.flashAttentionForward(bf16, io, io, io, io, stats));
-                assertFalse(layers.flashAttentionForward(fp32, io, io, io, io, stats));
+                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null));
+                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null));
                 if (StandIn.isLoaded()) {
                     // Only the per-run variant packs are finalized now: no graph is built again.
                     assertEquals(heuristics + 1, StandIn.callCount("cudnnBackendFinalize"));

@@ -1,0 +1,132 @@
+package io.jdl.tensor;
+
+import static io.jdl.tensor.Graph.accumulate;
+import static io.jdl.tensor.Graph.record;
+
+import io.jdl.autograd.Autograd;
+import io.jdl.backend.Backend;
+import io.jdl.backend.FusedAttention;
+import io.jdl.device.DType;
+import io.jdl.tensor.ScaledDotProductAttention.Heads;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Half-precision attention through the backend's fused (flash) attention ({@link Backend#fusedAttentionForward}):
+ * no [B, H, T, T] probabilities in memory, the forward keeps only its output and each query's log-sum-exp
+ * (float32 [B, H, T]) for the backward, which recomputes the probabilities. q, k, v and the output are read and
+ * written in the layouts {@link ScaledDotProductAttention} gives them (a fused projection in place).
+ *
+ * <p>Values: the fused kernel accumulates in float32 and rounds the output (and each gradient) once to the
+ * dtype, as the GEMM path does, in another summation order: the two agree within a few units in the last
+ * place of the dtype.
+ */
+final class FusedAttentionOp {
+    private FusedAttentionOp() {
+    }
+
+    /**
+     * The attention of q, k, v (one half dtype, [B, H, T, D] heads, as many keys as queries), recorded for
+     * autograd; null when the backend has no fused attention for this configuration (nothing allocated is left).
+     */
+    static Attention forward(Heads q, Heads k, Heads v, boolean fused, int b, int h, int t, int d, Shape outShape,
+                             boolean causal, Tensor keyPaddingMask) {
+        Tensor any = q.tensor();
+        Backend be = any.backend;
+        DType dtype = any.dtype();
+        FusedAttention config = new FusedAttention(dtype, b, h, t, d, causal, (float) (1 / Math.sqrt(d)),
+                keyPaddingMask != null);
+        Tensor[] inputs = fused ? new Tensor[] {any} : new Tensor[] {q.tensor(), k.tensor(), v.tensor()};
+        boolean recorded = false;
+        for (Tensor in : inputs) {
+            recorded |= in.needsGrad();
+        }
+        recorded &= Autograd.isGradEnabled();
+        Tensor out = Tensor.wrap(outShape, be, be.allocate(outShape.numel(), dtype));
+        Tensor stats = any.empty(Shape.of(b, h, t));                        // log-sum-exp per query, float32
+        Heads outHeads = fused ? Heads.interleaved(out, 1, 0, h, d) : Heads.dense(out);
+        boolean ran;
+        try {
+            ran = be.fusedAttentionForward(config, q.batch(), k.batch(), v.batch(),
+                    keyPaddingMask == null ? null : keyPaddingMask.storage, outHeads.batch(), stats.storage, recorded);
+        } catch (RuntimeException e) {
+            out.close();
+            stats.close();
+            throw e;
+        }
+        if (!ran) {
+            out.close();
+            stats.close();
+            return null;
+        }
+        // Saved: the statistics, and handles on the output and the mask (the caller may close theirs first).
+        Tensor savedOut = out.view(out.shape);
+        Tensor savedMask = keyPaddingMask == null ? null : keyPaddingMask.view(keyPaddingMask.shape);
+        List<Tensor> saved = new ArrayList<>(List.of(stats, savedOut));
+        if (savedMask != null) {
+            saved.add(savedMask);
+        }
+        Tensor result = record("attention", out, g -> {
+            Tensor dOut = g.dtype() == dtype ? g : Conversions.to(g, dtype);
+            try {
+                backward(be, config, q, k, v, fused, savedOut, outHeads, dOut, stats, savedMask);
+            } finally {
+                if (dOut != g) {
+                    dOut.close();
+                }
+            }
+        }, saved, inputs);
+        return new Attention(result, null);
+    }
+
+    private static void backward(Backend be, FusedAttention config, Heads q, Heads k, Heads v, boolean fused,
+                                 Tensor out, Heads outHeads, Tensor dOut, Tensor stats, Tensor mask) {
+        DType dtype = config.dtype();
+        if (fused) {
+            Tensor any = q.tensor();
+            accumulate(any, () -> {
+                Tensor dQkv = Tensor.wrap(any.shape, be, be.allocate(any.numel(), dtype));   // [B, T, 3, H, D]
+                run(be, config, q, k, v, out, outHeads, dOut, stats, mask, q.on(dQkv), k.on(dQkv), v.on(dQkv), dQkv);
+                return dQkv;
+            });
+            return;
+        }
+        Tensor dQ = Tensor.wrap(q.tensor().shape, be, be.allocate(q.tensor().numel(), dtype));
+        Tensor dK = Tensor.wrap(k.tensor().shape, be, be.allocate(k.tensor().numel(), dtype));
+        Tensor dV = Tensor.wrap(v.tensor().shape, be, be.allocate(v.tensor().numel(), dtype));
+        try {
+            run(be, config, q, k, v, out, outHeads, dOut, stats, mask, q.on(dQ), k.on(dK), v.on(dV), null);
+        } catch (RuntimeException e) {
+            dQ.close();
+            dK.close();
+            dV.close();
+            throw e;
+        }
+        accumulate(q.tensor(), dQ);
+        accumulate(k.tensor(), dK);
+        accumulate(v.tensor(), dV);
+    }
+
+    private static void run(Backend be, FusedAttention config, Heads q, Heads k, Heads v, Tensor out, Heads outHeads,
+                            Tensor dOut, Tensor stats, Tensor mask, io.jdl.backend.MatrixBatch dq,
+                            io.jdl.backend.MatrixBatch dk, io.jdl.backend.MatrixBatch dv, Tensor closeOnFailure) {
+        boolean ran;
+        try {
+            ran = be.fusedAttentionBackward(config, q.batch(), k.batch(), v.batch(), mask == null ? null : mask.storage,
+                    outHeads.on(out), outHeads.on(dOut), stats.storage, dq, dk, dv);
+        } catch (RuntimeException e) {
+            if (closeOnFailure != null) {
+                closeOnFailure.close();
+            }
+            throw e;
+        }
+        if (!ran) {
+            if (closeOnFailure != null) {
+                closeOnFailure.close();
+            }
+            // The forward asked for both directions (withBackward) and the backend answers the same every time.
+            throw new IllegalStateException("fused attention: the backend ran the forward of " + config
+                    + " but declines its backward");
+        }
+    }
+}
