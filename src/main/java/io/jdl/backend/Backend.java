@@ -283,18 +283,26 @@ public interface Backend {
     /** dScores = scale·p·(dp - rowsum(dp·p)) over rows of [rows, cols]; dScores may be dp. */
     void attentionSoftmaxBackward(Storage p, Storage dp, Storage dScores, int rows, int cols, float scale);
 
+    /** Whether {@link #fusedAttentionForward} may run anything here (false: it always answers false). */
+    default boolean hasFusedAttention() {
+        return false;
+    }
+
     /**
      * Fused (flash) scaled dot-product attention, forward: o = softmax(scale·q·kᵀ + masks)·v without the
      * [T, T] scores in memory, and stats [B, H, T] float32 (each query's log-sum-exp, kept for the backward).
      * q, k, v, o: [B, H, T, D] of {@code a.dtype()}, located by {@link MatrixBatch}es (outer = batch, inner =
      * head), so a fused projection is read in place. keyMask: null, or [B, T] floats when {@code a.keyMask()}:
-     * non-zero keeps key j; a query that sees no key gets a zero output. Returns false, writing nothing, when
+     * non-zero keeps key j; a query that sees no key gets a zero output. dropoutMask: null, or [B, H, T, T]
+     * floats when {@code a.dropout()}, multiplied into the probabilities ({@link #dropout}'s mask: 0 or
+     * 1 / (1 - p)), the backward taking the same mask. Returns false, writing nothing, when
      * this backend has no fused kernel for the configuration (or, when {@code withBackward}, none for its
      * backward): the caller then runs its GEMM attention. A backend answers the same for the same configuration
      * every time, and decides it once. The CPU backend has none.
      */
     default boolean fusedAttentionForward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v,
-                                          Storage keyMask, MatrixBatch o, Storage stats, boolean withBackward) {
+                                          Storage keyMask, Storage dropoutMask, MatrixBatch o, Storage stats,
+                                          boolean withBackward) {
         return false;
     }
 
@@ -303,7 +311,8 @@ public interface Backend {
      * dk, dv (q's, k's and v's layouts) overwritten. False when this backend has no fused kernel for it.
      */
     default boolean fusedAttentionBackward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v,
-                                           Storage keyMask, MatrixBatch o, MatrixBatch dO, Storage stats,
+                                           Storage keyMask, Storage dropoutMask, MatrixBatch o, MatrixBatch dO,
+                                           Storage stats,
                                            MatrixBatch dq, MatrixBatch dk, MatrixBatch dv) {
         return false;
     }

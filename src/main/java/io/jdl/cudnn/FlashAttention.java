@@ -10,7 +10,9 @@ import java.util.Objects;
  * cuDNN's fused (flash) scaled-dot-product attention, built as backend operation graphs the way the cuDNN
  * frontend's SDPA nodes lower it (cudnn-frontend {@code scaled_dot_product_flash_attention.h}), for what jdl
  * needs: optionally causal (top-left diagonal: query i sees keys 0..i), optionally a key bias (jdl's key
- * padding mask as an additive bias, the frontend's {@code set_bias}, with no bias gradient), no dropout.
+ * padding mask as an additive bias, the frontend's {@code set_bias}, with no bias gradient), optionally a
+ * dropout mask given as a tensor (the frontend's {@code set_dropout(mask, scale)}), so that the GPU drops
+ * exactly what jdl's GEMM attention drops for the same seed.
  *
  * <p>Layouts: Q, K, V, O and their gradients are [B, H, T, D] of one 16-bit {@link CudnnDataType} with any
  * batch, head and row strides ({@link Layout}; the head dimension's stride is 1): packed [B, H, T, D], or
@@ -29,7 +31,8 @@ import java.util.Objects;
  *   E   = exp(S1 - M)
  *   Z   = reduce_add(E)                        [B,H,T,1] v f
  *   Stats[5] = M + log(Z)                      [B,H,T,1] f
- *   P   = E / Z                                [B,H,T,T] v, Q's data type
+ *   P   = E / Z                                [B,H,T,T] v, Q's data type (float32 before the dropout)
+ *   (dropout) P = P · mask[16]                 [B,H,T,T] f mask, P in Q's data type
  *   O[4] = matmul(P, V[3])
  * </pre>
  * Backward graph (the frontend's non-workspace variant: dQ accumulates in float32):
@@ -37,8 +40,8 @@ import java.util.Objects;
  *   Δ[12] = reduce_add(dO[8] · O[4]) · 1[14]   [B,H,T,1] f, in jdl's part of the workspace
  *   S   = matmul(Q, Kᵀ) · scale;  (bias) S = S + bias[15];  S = S - Stats[5];  (causal) S = select(S, -inf, r ≥ c)
  *   P   = exp(S)                                           (the forward's probabilities again)
- *   dV[11] = matmul(reshape(P)ᵀ as Q's type, dO)
- *   dP  = matmul(dO, Vᵀ[3])                   (Vᵀ: V's memory as [B,H,D,T])
+ *   dV[11] = matmul(reshape(P (· mask))ᵀ as Q's type, dO)
+ *   dP  = matmul(dO, Vᵀ[3])  (· mask)         (Vᵀ: V's memory as [B,H,D,T])
  *   dS  = (dP - Δ) · P · scale
  *   dK[10] = matmul(reshape(dS)ᵀ as Q's type, Q)
  *   dQacc[13] = matmul(dS, reshape(Kᵀ) = K)    [B,H,T,D] f, in jdl's part of the workspace
@@ -50,7 +53,7 @@ import java.util.Objects;
  */
 public final class FlashAttention {
     static final long Q = 1, K = 2, V = 3, O = 4, STATS = 5, SCALE = 6, NEG_INF = 7, D_O = 8, D_Q = 9, D_K = 10,
-            D_V = 11, SOFTMAX_SUM = 12, D_Q_ACCUM = 13, ONE = 14, BIAS = 15;
+            D_V = 11, SOFTMAX_SUM = 12, D_Q_ACCUM = 13, ONE = 14, BIAS = 15, DROPOUT_MASK = 16;
 
     /**
      * Where the T × D matrices of one [B, H, T, D] operand lie, in elements: head (b, h) row i starts at
@@ -81,10 +84,12 @@ public final class FlashAttention {
 
     /**
      * What is masked and scaled, the shape and the operands' layouts (dO, dQ, dK, dV take O's, Q's, K's and V's);
-     * a plan's cache key. {@code keyBias}: the graph adds a [B, 1, T, T] bias to the scaled scores.
+     * a plan's cache key. {@code keyBias}: the graph adds a [B, 1, T, T] bias to the scaled scores;
+     * {@code dropoutMask}: it multiplies the probabilities by a float32 [B, H, T, T] mask (0 drops, 1 / (1 - p)
+     * keeps: the frontend's {@code set_dropout(mask, scale)} with the scale folded into the mask).
      */
     public record Config(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal, float scale,
-                         boolean keyBias, Layout q, Layout k, Layout v, Layout o) {
+                         boolean keyBias, boolean dropoutMask, Layout q, Layout k, Layout v, Layout o) {
         public Config {
             Objects.requireNonNull(type, "type");
             if (batch <= 0 || heads <= 0 || seqLen <= 0 || headDim <= 0) {
@@ -107,7 +112,7 @@ public final class FlashAttention {
         public static Config of(CudnnDataType type, int batch, int heads, int seqLen, int headDim, boolean causal) {
             Layout packed = Layout.packed(heads, seqLen, headDim);
             return new Config(type, batch, heads, seqLen, headDim, causal, (float) (1 / Math.sqrt(headDim)), false,
-                    packed, packed, packed, packed);
+                    false, packed, packed, packed, packed);
         }
 
         long[] bhtd() {
@@ -214,6 +219,11 @@ public final class FlashAttention {
         return biased;
     }
 
+    /** The dropout mask [B, H, T, T] float32, a device input. */
+    private static Tensor dropoutMask(GraphBuilder g, Config c) {
+        return g.input(DROPOUT_MASK, CUDNN_DATA_FLOAT(), c.bhtt(), GraphBuilder.packed(c.bhtt()));
+    }
+
     private static void forwardGraph(GraphBuilder g, Config c) {
         int io = c.type().code(), f = CUDNN_DATA_FLOAT();
         long[] bhtd = c.bhtd();
@@ -240,8 +250,13 @@ public final class FlashAttention {
         g.pointwise(CUDNN_POINTWISE_LOG(), "log sum", logSum, -1, sum);
         g.pointwise(CUDNN_POINTWISE_ADD(), "stats", stats, -1, max, logSum);
         // The probabilities enter the second product in the I/O type, as cuDNN requires of that matmul's A.
-        Tensor p = g.virtual(io, c.bhtt());
+        Tensor p = g.virtual(c.dropoutMask() ? f : io, c.bhtt());
         g.pointwise(CUDNN_POINTWISE_DIV(), "softmax", p, -1, exp, sum);
+        if (c.dropoutMask()) {
+            Tensor dropped = g.virtual(io, c.bhtt());
+            g.pointwise(CUDNN_POINTWISE_MUL(), "dropout", dropped, -1, p, dropoutMask(g, c));
+            p = dropped;
+        }
         g.matmul(p, v, o);
     }
 
@@ -279,14 +294,25 @@ public final class FlashAttention {
         Tensor p = g.virtual(f, bhtt);
         g.pointwise(CUDNN_POINTWISE_EXP(), "probabilities", p, -1, shifted);
 
-        // dV = Pᵀ dO
+        // dV = (P · mask)ᵀ dO
+        Tensor mask = c.dropoutMask() ? dropoutMask(g, c) : null;
+        Tensor kept = p;
+        if (mask != null) {
+            kept = g.virtual(f, bhtt);
+            g.pointwise(CUDNN_POINTWISE_MUL(), "dropout", kept, -1, p, mask);
+        }
         Tensor pT = g.virtual(io, bhtt, transposedStrides);
-        g.reshape(p, pT);
+        g.reshape(kept, pT);
         g.matmul(pT, dO, dV);
 
-        // dS = P · (dO Vᵀ - Δ) · scale
+        // dS = P · (dO Vᵀ · mask - Δ) · scale
         Tensor dP = g.virtual(f, bhtt);
         g.matmul(dO, vT, dP);
+        if (mask != null) {
+            Tensor dPKept = g.virtual(f, bhtt);
+            g.pointwise(CUDNN_POINTWISE_MUL(), "dropout backward", dPKept, -1, dP, mask);
+            dP = dPKept;
+        }
         Tensor centred = g.virtual(f, bhtt);
         g.pointwise(CUDNN_POINTWISE_SUB(), "dP - sum", centred, -1, dP, softmaxSum);
         Tensor dS0 = g.virtual(f, bhtt);

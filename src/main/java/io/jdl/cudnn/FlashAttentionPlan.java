@@ -183,13 +183,26 @@ public final class FlashAttentionPlan extends NativeResource {
         pointers.add(bias.pointer());
     }
 
+    /** The dropout mask's pointer when the plan has one (checked), else a check that none was given. */
+    private void addDropoutMask(DeviceMemory mask, List<Long> ids, List<MemorySegment> pointers) {
+        if (!config.dropoutMask()) {
+            if (mask != null) {
+                throw new IllegalArgumentException("this flash-attention plan has no dropout, but a mask was given");
+            }
+            return;
+        }
+        checkBlock(mask, "dropout mask", config.rows() * config.seqLen() * Float.BYTES);
+        ids.add(FlashAttention.DROPOUT_MASK);
+        pointers.add(mask.pointer());
+    }
+
     /**
      * O = softmax(scale · Q Kᵀ (+ bias) (+ causal mask)) V and the row statistics (log-sum-exp), overwritten. Q,
      * K, V, O [B, H, T, D] in the plan's data type and layouts, stats [B, H, T, 1] float32, bias [B, 1, T, T] in
-     * the data type when the plan has one (else null).
+     * the data type and the dropout mask [B, H, T, T] float32 when the plan has them (else null).
      */
     public void forward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, DeviceMemory stats, DeviceMemory bias,
-                        LongFunction<DeviceMemory> workspaces) {
+                        DeviceMemory dropoutMask, LongFunction<DeviceMemory> workspaces) {
         checkDirection(Direction.FORWARD);
         checkBlock(stats, "stats", config.rows() * Float.BYTES);
         List<Long> ids = new ArrayList<>(List.of(FlashAttention.Q, FlashAttention.K, FlashAttention.V, FlashAttention.O,
@@ -197,6 +210,7 @@ public final class FlashAttentionPlan extends NativeResource {
         List<MemorySegment> pointers = new ArrayList<>(List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
                 pointer(v, "v", config.v()), pointer(o, "o", config.o()), stats.pointer(), scale));
         addBias(bias, ids, pointers);
+        addDropoutMask(dropoutMask, ids, pointers);
         if (config.causal()) {
             ids.add(FlashAttention.NEG_INF);
             pointers.add(negInf);
@@ -212,7 +226,8 @@ public final class FlashAttentionPlan extends NativeResource {
      * [B, H, T, 1] float32.
      */
     public void backward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, Operand dO, DeviceMemory stats,
-                         DeviceMemory bias, Operand dQ, Operand dK, Operand dV, LongFunction<DeviceMemory> workspaces) {
+                         DeviceMemory bias, DeviceMemory dropoutMask, Operand dQ, Operand dK, Operand dV,
+                         LongFunction<DeviceMemory> workspaces) {
         checkDirection(Direction.BACKWARD);
         checkBlock(stats, "stats", config.rows() * Float.BYTES);
         List<MemorySegment> operands = List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
@@ -231,6 +246,7 @@ public final class FlashAttentionPlan extends NativeResource {
             pointers.addAll(List.of(stats.pointer(), ws.pointer(softmaxSumOffset()), ws.pointer(dQAccumOffset()), scale,
                     one));
             addBias(bias, ids, pointers);
+            addDropoutMask(dropoutMask, ids, pointers);
             if (config.causal()) {
                 ids.add(FlashAttention.NEG_INF);
                 pointers.add(negInf);

@@ -30,12 +30,16 @@ final class FusedAttentionOp {
      * autograd; null when the backend has no fused attention for this configuration (nothing allocated is left).
      */
     static Attention forward(Heads q, Heads k, Heads v, boolean fused, int b, int h, int t, int d, Shape outShape,
-                             boolean causal, Tensor keyPaddingMask) {
+                             boolean causal, Tensor keyPaddingMask, float dropoutP, long seed) {
         Tensor any = q.tensor();
         Backend be = any.backend;
+        if (!be.hasFusedAttention()) {
+            return null;
+        }
         DType dtype = any.dtype();
         FusedAttention config = new FusedAttention(dtype, b, h, t, d, causal, (float) (1 / Math.sqrt(d)),
-                keyPaddingMask != null);
+                keyPaddingMask != null, dropoutP > 0);
+        Dropout dropout = dropoutP > 0 ? new Dropout(any, Shape.of(b, h, t, t), dropoutP, seed) : null;
         Tensor[] inputs = fused ? new Tensor[] {any} : new Tensor[] {q.tensor(), k.tensor(), v.tensor()};
         boolean recorded = false;
         for (Tensor in : inputs) {
@@ -46,9 +50,10 @@ final class FusedAttentionOp {
         Tensor stats = any.empty(Shape.of(b, h, t));                        // log-sum-exp per query, float32
         Heads outHeads = fused ? Heads.interleaved(out, 1, 0, h, d) : Heads.dense(out);
         boolean ran;
-        try {
+        try (Tensor mask = dropout == null ? null : dropout.mask()) {
             ran = be.fusedAttentionForward(config, q.batch(), k.batch(), v.batch(),
-                    keyPaddingMask == null ? null : keyPaddingMask.storage, outHeads.batch(), stats.storage, recorded);
+                    keyPaddingMask == null ? null : keyPaddingMask.storage, mask == null ? null : mask.storage,
+                    outHeads.batch(), stats.storage, recorded);
         } catch (RuntimeException e) {
             out.close();
             stats.close();
@@ -69,7 +74,7 @@ final class FusedAttentionOp {
         Tensor result = record("attention", out, g -> {
             Tensor dOut = g.dtype() == dtype ? g : Conversions.to(g, dtype);
             try {
-                backward(be, config, q, k, v, fused, savedOut, outHeads, dOut, stats, savedMask);
+                backward(be, config, q, k, v, fused, savedOut, outHeads, dOut, stats, savedMask, dropout);
             } finally {
                 if (dOut != g) {
                     dOut.close();
@@ -79,14 +84,41 @@ final class FusedAttentionOp {
         return new Attention(result, null);
     }
 
+    /**
+     * jdl's dropout mask for the probabilities [B, H, T, T]: 0 or 1 / (1 - p) from (seed, index), drawn by the
+     * backend's {@link Backend#dropout} as the GEMM path draws it, so both drop the same probabilities. Drawn
+     * again for the backward rather than kept (T² floats per head); inside a CUDA graph the backend offsets the
+     * seed by the replay count for both draws alike.
+     */
+    private record Dropout(Tensor like, Shape shape, float p, long seed) {
+        Tensor mask() {
+            Tensor m = like.empty(shape);
+            try (Tensor ones = like.filled(shape, 1f)) { // dropout's input and output (in place): only the mask stays
+                like.backend.dropout(ones.storage, ones.storage, m.storage, m.numel(), p, seed);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return m;
+        }
+    }
+
     private static void backward(Backend be, FusedAttention config, Heads q, Heads k, Heads v, boolean fused,
-                                 Tensor out, Heads outHeads, Tensor dOut, Tensor stats, Tensor mask) {
+                                 Tensor out, Heads outHeads, Tensor dOut, Tensor stats, Tensor mask, Dropout dropout) {
+        try (Tensor dropMask = dropout == null ? null : dropout.mask()) {
+            backward(be, config, q, k, v, fused, out, outHeads, dOut, stats, mask, dropMask);
+        }
+    }
+
+    private static void backward(Backend be, FusedAttention config, Heads q, Heads k, Heads v, boolean fused,
+                                 Tensor out, Heads outHeads, Tensor dOut, Tensor stats, Tensor mask, Tensor dropMask) {
         DType dtype = config.dtype();
         if (fused) {
             Tensor any = q.tensor();
             accumulate(any, () -> {
                 Tensor dQkv = Tensor.wrap(any.shape, be, be.allocate(any.numel(), dtype));   // [B, T, 3, H, D]
-                run(be, config, q, k, v, out, outHeads, dOut, stats, mask, q.on(dQkv), k.on(dQkv), v.on(dQkv), dQkv);
+                run(be, config, q, k, v, out, outHeads, dOut, stats, mask, dropMask, q.on(dQkv), k.on(dQkv), v.on(dQkv),
+                        dQkv);
                 return dQkv;
             });
             return;
@@ -95,7 +127,7 @@ final class FusedAttentionOp {
         Tensor dK = Tensor.wrap(k.tensor().shape, be, be.allocate(k.tensor().numel(), dtype));
         Tensor dV = Tensor.wrap(v.tensor().shape, be, be.allocate(v.tensor().numel(), dtype));
         try {
-            run(be, config, q, k, v, out, outHeads, dOut, stats, mask, q.on(dQ), k.on(dK), v.on(dV), null);
+            run(be, config, q, k, v, out, outHeads, dOut, stats, mask, dropMask, q.on(dQ), k.on(dK), v.on(dV), null);
         } catch (RuntimeException e) {
             dQ.close();
             dK.close();
@@ -108,12 +140,13 @@ final class FusedAttentionOp {
     }
 
     private static void run(Backend be, FusedAttention config, Heads q, Heads k, Heads v, Tensor out, Heads outHeads,
-                            Tensor dOut, Tensor stats, Tensor mask, io.jdl.backend.MatrixBatch dq,
+                            Tensor dOut, Tensor stats, Tensor mask, Tensor dropMask, io.jdl.backend.MatrixBatch dq,
                             io.jdl.backend.MatrixBatch dk, io.jdl.backend.MatrixBatch dv, Tensor closeOnFailure) {
         boolean ran;
         try {
             ran = be.fusedAttentionBackward(config, q.batch(), k.batch(), v.batch(), mask == null ? null : mask.storage,
-                    outHeads.on(out), outHeads.on(dOut), stats.storage, dq, dk, dv);
+                    dropMask == null ? null : dropMask.storage, outHeads.on(out), outHeads.on(dOut), stats.storage, dq,
+                    dk, dv);
         } catch (RuntimeException e) {
             if (closeOnFailure != null) {
                 closeOnFailure.close();

@@ -168,7 +168,7 @@ class FlashAttentionGpuTest {
              DeviceMemory o = alloc.allocate(n * 2L); DeviceMemory stats = alloc.allocate(rows * 4L);
              DeviceMemory dQ = alloc.allocate(n * 2L); DeviceMemory dK = alloc.allocate(n * 2L);
              DeviceMemory dV = alloc.allocate(n * 2L)) {
-            fwd.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, alloc::allocate);
+            fwd.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, null, alloc::allocate);
             short[] oGot = DeviceBuffers.shorts(stream, o, n, arena);
             assertClose("O", pr, pr.o, pr.oMagnitude, oGot);
             float[] statsGot = DeviceBuffers.floats(stream, stats, rows, arena);
@@ -176,7 +176,7 @@ class FlashAttentionGpuTest {
                 assertEquals(pr.stats[r], statsGot[r], 1e-5 * (1 + Math.abs(pr.stats[r])), "stats row " + r);
             }
 
-            bwd.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null,
+            bwd.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null, null,
                     Operand.of(dQ), Operand.of(dK), Operand.of(dV), alloc::allocate);
             // The reference backward, from the device's O (as the kernel reads it) and exact probabilities.
             double scale = c.scale();
@@ -276,10 +276,10 @@ class FlashAttentionGpuTest {
                  DeviceMemory stats = alloc.allocate(8 * 4L)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> fwd.forward(cudnn, Operand.of(full), Operand.of(full), Operand.of(small), Operand.of(full),
-                                stats, null, alloc::allocate));
+                                stats, null, null, alloc::allocate));
                 assertTrue(e.getMessage().contains("operand v") && e.getMessage().contains("128 bytes"), e.getMessage());
                 assertThrows(IllegalStateException.class, () -> fwd.backward(cudnn, Operand.of(full), Operand.of(full),
-                        Operand.of(full), Operand.of(full), Operand.of(full), stats, null, Operand.of(full), Operand.of(full),
+                        Operand.of(full), Operand.of(full), Operand.of(full), stats, null, null, Operand.of(full), Operand.of(full),
                         Operand.of(full), alloc::allocate));
                 assertThrows(IllegalArgumentException.class, () -> Config.of(CudnnDataType.HALF, 1, 0, 8, 8, false));
             }
@@ -317,7 +317,7 @@ class FlashAttentionGpuTest {
                 long withPlan = DeviceBuffers.liveCudnnObjects(), allocated = alloc.allocatedBytes();
                 StandIn.failCall("cudnnBackendExecute", CUDNN_STATUS_EXECUTION_FAILED(), 1);
                 CudnnException e = assertThrows(CudnnException.class, () -> bwd.backward(cudnn, Operand.of(io), Operand.of(io),
-                        Operand.of(io), Operand.of(io), Operand.of(io), stats, null, Operand.of(io), Operand.of(io),
+                        Operand.of(io), Operand.of(io), Operand.of(io), stats, null, null, Operand.of(io), Operand.of(io),
                         Operand.of(io), alloc::allocate));
                 assertTrue(e.getMessage().contains("cudnnBackendExecute"), e.getMessage());
                 assertEquals(withPlan, DeviceBuffers.liveCudnnObjects(), "variant pack left by a failed run");

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Training steps under bf16 autocast run their attention through cuDNN's flash attention on CUDA: a causal
  * LM step's loss and gradients equal the CPU's (the GEMM path) within bf16 tolerance, and a GPT-block step
- * captured as a CUDA graph (the flash-attention graphs inside) replays exactly as eager steps.
+ * with attention dropout captured as a CUDA graph (the flash-attention graphs and their dropout masks
+ * inside) replays exactly as eager steps.
  */
 @Tag("gpu")
 class FlashAttentionStepGpuTest {
@@ -69,14 +70,14 @@ class FlashAttentionStepGpuTest {
         }
     }
 
-    /** A GPT block (pre-norm attention + MLP, causal) and a classifier over its tokens. */
+    /** A GPT block (pre-norm attention + MLP, causal, dropout 0.1) and a classifier over its tokens. */
     private static final class Net extends Module {
         private final TransformerBlock block;
         private final Linear head;
 
         Net(long seed) {
             Random rng = new Random(seed);
-            block = registerModule("block", new TransformerBlock(WIDTH, HEADS, true, 0f, rng));
+            block = registerModule("block", new TransformerBlock(WIDTH, HEADS, true, 0.1f, rng));
             head = registerModule("head", new Linear(WIDTH, CLASSES, rng));
         }
 

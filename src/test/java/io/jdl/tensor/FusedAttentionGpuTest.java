@@ -22,8 +22,9 @@ import org.junit.jupiter.api.Test;
  * rounded inputs, float32 accumulation, one rounding of each result, in another summation order. Tolerance
  * (max-norm relative error): 2e-2 in bfloat16 (8 significant bits: one unit in the last place is 2^-8 relative,
  * and the backward rounds P and dS to bfloat16 before two of its products, as cuDNN's graph does), 4e-3 in
- * float16 (11 bits; measured on the stand-in: up to 1.5e-2 and 7e-4). Declined configurations (a head size cuDNN refuses, weights asked for, dropout) run the
- * GEMM path and give its result.
+ * float16 (11 bits; measured on the stand-in: up to 1.5e-2 and 7e-4). Dropout draws jdl's own mask (the same
+ * seed drops the same probabilities on both paths). Declined configurations (a head size cuDNN refuses,
+ * weights asked for, Tq != Tk) run the GEMM path and give its result.
  */
 @Tag("gpu")
 class FusedAttentionGpuTest {
@@ -143,6 +144,29 @@ class FusedAttentionGpuTest {
         same("selfAttention " + dtype + " causal=" + causal + " masked=" + masked, dtype, 2,
                 in -> in[0].selfAttention(heads, causal, masked ? mask(b, t, in[0].device()) : null, 0f, 0, false)
                         .output(), 77, Shape.of(b, t, 3 * heads * d));
+    }
+
+    /** Dropout on the flash path drops exactly what the GEMM path drops for the same seed (forward and backward). */
+    @ParameterizedTest
+    @CsvSource({"BFLOAT16, true, true, 0.3", "FLOAT16, false, false, 0.5", "BFLOAT16, false, true, 0.1"})
+    void dropoutDropsWhatTheGemmPathDrops(DType dtype, boolean causal, boolean masked, float p) {
+        int b = 3, h = 2, t = 13, d = 16;
+        Shape s = Shape.of(b, h, t, d);
+        same("dense dropout " + p, dtype, 2, in -> in[0].attention(in[1], in[2], causal,
+                masked ? mask(b, t, in[0].device()) : null, p, 1234, false).output(), 8, s, s, s);
+        same("selfAttention dropout " + p, dtype, 2, in -> in[0].selfAttention(h, causal,
+                masked ? mask(b, t, in[0].device()) : null, p, 99, false).output(), 9, Shape.of(b, t, 3 * h * d));
+        // and it did drop: another seed gives another result
+        Random rng = new Random(2);
+        try (TensorScope scope = TensorScope.open(); Autocast ac = autocast(dtype)) {
+            Tensor[] in = new Tensor[3];
+            for (int i = 0; i < 3; i++) {
+                in[i] = Tensor.of(GradCheck.randn(rng, Math.toIntExact(s.numel())), s, GPU);
+            }
+            float[] one = in[0].attention(in[1], in[2], causal, null, p, 1, false).output().toArray();
+            float[] other = in[0].attention(in[1], in[2], causal, null, p, 2, false).output().toArray();
+            assertTrue(Gpu.relativeError(one, other) > 0.1, "seeds 1 and 2 drop differently");
+        }
     }
 
     @Test

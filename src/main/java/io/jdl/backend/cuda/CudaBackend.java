@@ -570,18 +570,23 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public boolean hasFusedAttention() {
+        return true;
+    }
+
+    @Override
     public boolean fusedAttentionForward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
-                                         MatrixBatch o, Storage stats, boolean withBackward) {
+                                         Storage dropoutMask, MatrixBatch o, Storage stats, boolean withBackward) {
         enter();
-        return fusedAttention.forward(a, q, k, v, keyMask, o, stats, withBackward);
+        return fusedAttention.forward(a, q, k, v, keyMask, dropoutMask, o, stats, withBackward);
     }
 
     @Override
     public boolean fusedAttentionBackward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
-                                          MatrixBatch o, MatrixBatch dO, Storage stats, MatrixBatch dq, MatrixBatch dk,
-                                          MatrixBatch dv) {
+                                          Storage dropoutMask, MatrixBatch o, MatrixBatch dO, Storage stats,
+                                          MatrixBatch dq, MatrixBatch dk, MatrixBatch dv) {
         enter();
-        return fusedAttention.backward(a, q, k, v, keyMask, o, dO, stats, dq, dk, dv);
+        return fusedAttention.backward(a, q, k, v, keyMask, dropoutMask, o, dO, stats, dq, dk, dv);
     }
 
     @Override

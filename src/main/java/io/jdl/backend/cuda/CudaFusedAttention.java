@@ -40,7 +40,7 @@ final class CudaFusedAttention {
     private static FlashAttention.Config config(CudnnDataType type, FusedAttention a, MatrixBatch q, MatrixBatch k,
                                                 MatrixBatch v, MatrixBatch o) {
         return new FlashAttention.Config(type, a.batch(), a.heads(), a.seqLen(), a.headDim(), a.causal(), a.scale(),
-                a.keyMask(), layout(q), layout(k), layout(v), layout(o));
+                a.keyMask(), a.dropout(), layout(q), layout(k), layout(v), layout(o));
     }
 
     private FlashAttention.Operand operand(MatrixBatch m, DType dtype, String name) {
@@ -66,8 +66,16 @@ final class CudaFusedAttention {
         return keyMask == null ? null : floats(keyMask, "keyMask");
     }
 
-    boolean forward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask, MatrixBatch o,
-                    Storage stats, boolean withBackward) {
+    private DeviceMemory dropoutMask(FusedAttention a, Storage mask) {
+        if (a.dropout() != (mask != null)) {
+            throw new IllegalArgumentException("fused attention: dropout() is " + a.dropout() + " but the dropout mask"
+                    + (mask == null ? " is null" : " was given"));
+        }
+        return mask == null ? null : floats(mask, "dropoutMask");
+    }
+
+    boolean forward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask, Storage dropoutMask,
+                    MatrixBatch o, Storage stats, boolean withBackward) {
         CudnnDataType type = type(a.dtype());
         if (type == null) {
             return false;
@@ -77,18 +85,21 @@ final class CudaFusedAttention {
             return false;
         }
         return layers.flashAttentionForward(c, withBackward, operand(q, a.dtype(), "q"), operand(k, a.dtype(), "k"),
-                operand(v, a.dtype(), "v"), operand(o, a.dtype(), "o"), floats(stats, "stats"), keyMask(a, keyMask));
+                operand(v, a.dtype(), "v"), operand(o, a.dtype(), "o"), floats(stats, "stats"), keyMask(a, keyMask),
+                dropoutMask(a, dropoutMask));
     }
 
-    boolean backward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask, MatrixBatch o,
-                     MatrixBatch dO, Storage stats, MatrixBatch dq, MatrixBatch dk, MatrixBatch dv) {
+    boolean backward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
+                     Storage dropoutMask, MatrixBatch o, MatrixBatch dO, Storage stats, MatrixBatch dq, MatrixBatch dk,
+                     MatrixBatch dv) {
         CudnnDataType type = type(a.dtype());
         if (type == null) {
             return false;
         }
         return layers.flashAttentionBackward(config(type, a, q, k, v, o), operand(q, a.dtype(), "q"),
                 operand(k, a.dtype(), "k"), operand(v, a.dtype(), "v"), operand(o, a.dtype(), "o"),
-                operand(dO, a.dtype(), "dO"), floats(stats, "stats"), keyMask(a, keyMask), operand(dq, a.dtype(), "dq"),
+                operand(dO, a.dtype(), "dO"), floats(stats, "stats"), keyMask(a, keyMask), dropoutMask(a, dropoutMask),
+                operand(dq, a.dtype(), "dq"),
                 operand(dk, a.dtype(), "dk"), operand(dv, a.dtype(), "dv"));
     }
 }

@@ -139,18 +139,19 @@ final class CudnnLayers {
      * O and the log-sum-exp statistics through cuDNN's flash attention; false (nothing written) when cuDNN declines
      * {@code config} (or its backward, when {@code withBackward}), and the caller runs its GEMM attention.
      * {@code keyMask} [B, T] float32 (non-zero keeps) when {@code config.keyBias()}, else null: it becomes the
-     * graph's additive bias, and the output rows of queries that see no key are zeroed after.
+     * graph's additive bias, and the output rows of queries that see no key are zeroed after. {@code dropoutMask}
+     * [B, H, T, T] float32 when {@code config.dropoutMask()}, else null.
      */
     boolean flashAttentionForward(FlashAttention.Config config, boolean withBackward, FlashAttention.Operand q,
                                   FlashAttention.Operand k, FlashAttention.Operand v, FlashAttention.Operand o,
-                                  DeviceMemory stats, DeviceMemory keyMask) {
+                                  DeviceMemory stats, DeviceMemory keyMask, DeviceMemory dropoutMask) {
         if (!flashAttentionRuns(config, withBackward)) {
             return false;
         }
         FlashAttentionPlan plan = ((FlashAttention.Build.Ready) attentionPlans.get(config,
                 FlashAttention.Direction.FORWARD)).plan();
         try (DeviceMemory bias = keyBias(config, keyMask)) {
-            plan.forward(cudnn, q, k, v, o, stats, bias, this::workspace);
+            plan.forward(cudnn, q, k, v, o, stats, bias, dropoutMask, this::workspace);
         }
         zeroUnattended(config, keyMask, o, config.o());
         return true;
@@ -163,7 +164,8 @@ final class CudnnLayers {
      */
     boolean flashAttentionBackward(FlashAttention.Config config, FlashAttention.Operand q, FlashAttention.Operand k,
                                    FlashAttention.Operand v, FlashAttention.Operand o, FlashAttention.Operand dO,
-                                   DeviceMemory stats, DeviceMemory keyMask, FlashAttention.Operand dQ,
+                                   DeviceMemory stats, DeviceMemory keyMask, DeviceMemory dropoutMask,
+                                   FlashAttention.Operand dQ,
                                    FlashAttention.Operand dK, FlashAttention.Operand dV) {
         if (!(attentionPlans.get(config, FlashAttention.Direction.BACKWARD)
                 instanceof FlashAttention.Build.Ready(FlashAttentionPlan plan))) {
@@ -177,7 +179,7 @@ final class CudnnLayers {
                 gradient = new FlashAttention.Operand(dOCopy, dO.offset());
                 zeroUnattended(config, keyMask, gradient, config.o());
             }
-            plan.backward(cudnn, q, k, v, o, gradient, stats, bias, dQ, dK, dV, this::workspace);
+            plan.backward(cudnn, q, k, v, o, gradient, stats, bias, dropoutMask, dQ, dK, dV, this::workspace);
         }
         return true;
     }

@@ -101,11 +101,11 @@ class CudnnLayersHalfGpuTest {
             try (DeviceMemory io = alloc.allocate(128 * 4L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
                 stream.memset(io, 0, 0, 128 * 4L);
                 FlashAttention.Operand op = FlashAttention.Operand.of(io);
-                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null));
-                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null));
+                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null, null));
+                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null, null));
                 long heuristics = StandIn.isLoaded() ? StandIn.callCount("cudnnBackendFinalize") : 0;
-                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null));
-                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null));
+                assertTrue(layers.flashAttentionForward(bf16, false, op, op, op, op, stats, null, null));
+                assertFalse(layers.flashAttentionForward(fp32, false, op, op, op, op, stats, null, null));
                 if (StandIn.isLoaded()) {
                     // Only the per-run variant packs are finalized now: no graph is built again.
                     assertEquals(heuristics + 1, StandIn.callCount("cudnnBackendFinalize"));
