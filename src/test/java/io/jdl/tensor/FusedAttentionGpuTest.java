@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jdl.autograd.GradCheck;
 import io.jdl.cuda.Gpu;
+import io.jdl.cuda.StandIn;
 import io.jdl.cudnn.FlashAttentionPlan;
 import io.jdl.device.DType;
 import io.jdl.device.Device;
@@ -194,6 +195,12 @@ class FusedAttentionGpuTest {
         Shape odd = Shape.of(2, 2, 9, 12); // head size 12: not a multiple of 8, which cuDNN's engines need
         same("head dim 12", DType.BFLOAT16, 0,
                 in -> in[0].attention(in[1], in[2], true, null, 0f, 0, false).output(), 3, odd, odd, odd);
+        if (StandIn.isLoaded()) { // the refusal is kept: the same configuration builds no graph again
+            long finalized = StandIn.callCount("cudnnBackendFinalize");
+            same("head dim 12 again", DType.BFLOAT16, 0,
+                    in -> in[0].attention(in[1], in[2], true, null, 0f, 0, false).output(), 3, odd, odd, odd);
+            assertEquals(finalized, StandIn.callCount("cudnnBackendFinalize"), "descriptors finalized again");
+        }
         Shape s = Shape.of(2, 2, 9, 16);
         same("weights asked for", DType.BFLOAT16, 0,
                 in -> in[0].attention(in[1], in[2], true, null, 0f, 0, true).output(), 4, s, s, s);
