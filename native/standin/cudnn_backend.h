@@ -13,8 +13,9 @@
 // The one "engine" the heuristics offer accepts a graph when each matmul reading two device tensors (Q·Kᵀ,
 // dO·Vᵀ: the head dimension is their k) has 16-bit operands and k a multiple of 8 and at most 256, the limits
 // NVIDIA documents for its fp16/bf16 SDPA engines on Hopper (on Ampere, and with cuDNN before 9.10, k <= 128;
-// the stand-in cannot know the GPU it pretends to be). Otherwise it offers no engine, as cuDNN does for a graph
-// it cannot fuse, and a caller falls back.
+// the stand-in cannot know the GPU it pretends to be), whose 16-bit device operands have a unit stride on the
+// head dimension, and whose score bias (an ADD of a device tensor to the scores) is 16-bit [B or 1, H or 1, Sq,
+// Skv]. Otherwise it offers no engine, as cuDNN does for a graph it cannot fuse, and a caller falls back.
 #pragma once
 
 #include <map>
