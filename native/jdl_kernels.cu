@@ -613,7 +613,7 @@ extern "C" __global__ void jdl_attention_softmax_backward_rows(const float* p, c
 // negative value: exp of it, minus the row's maximum, is 0 in float32).
 extern "C" __global__ void jdl_attention_key_bias(const float* keyMask, unsigned short* bias, long long n, int tq,
                                                   int tk, int hidden) {
-    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    JDL_GRID_STRIDE_LOOP(e, n) {
         const long long b = e / ((long long)tq * tk);
         const int j = (int)(e % tk);
         bias[e] = keyMask[b * tk + j] != 0.0f ? (unsigned short)0 : (unsigned short)hidden;
@@ -628,7 +628,7 @@ extern "C" __global__ void jdl_attention_zero_unattended(const float* keyMask, u
                                                          int heads, int tq, int tk, int d, int causal,
                                                          long long batchStride, long long headStride,
                                                          long long rowStride) {
-    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    JDL_GRID_STRIDE_LOOP(e, n) {
         const long long b = e / tq;
         const int i = (int)(e % tq);
         const int limit = causal ? (i + 1 < tk ? i + 1 : tk) : tk;

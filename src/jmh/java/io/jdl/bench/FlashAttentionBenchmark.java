@@ -82,8 +82,10 @@ public class FlashAttentionBenchmark {
 
     @Benchmark
     public void forwardBackward() {
-        forward.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, null, alloc::allocate);
-        backward.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null, null,
+        forward.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, null,
+                alloc::allocate);
+        backward.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats,
+                null, null,
                 Operand.of(dQ), Operand.of(dK), Operand.of(dV), alloc::allocate);
         stream.synchronize();
     }

@@ -81,6 +81,9 @@ public final class FlashAttentionPlan extends NativeResource {
         }
         int found = heuristics.getDescriptors(CUDNN_ATTR_ENGINEHEUR_RESULTS(), "RESULTS", configs);
         List<String> refused = new ArrayList<>();
+        if (found == 0) {
+            refused.add(Cudnn.lastError()); // why the heuristics found none, where cuDNN says
+        }
         for (int i = 0; i < found; i++) {
             BackendDescriptor plan = g.adopt(BackendDescriptor.create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR(),
                     "execution plan " + i));

@@ -149,7 +149,8 @@ final class DTypeRules {
         try (TensorScope scope = TensorScope.open()) {
             Tensor[] rounded = given.clone();
             for (int i = 0; i < last; i++) {
-                rounded[i] = given[i] == null || given[i].dtype() == common ? given[i] : Conversions.to(given[i], common);
+                boolean keep = given[i] == null || given[i].dtype() == common;
+                rounded[i] = keep ? given[i] : Conversions.to(given[i], common);
             }
             Attention a = attentionOp.apply(rounded);
             return new Attention(scope.keep(a.output()), a.weights() == null ? null : scope.keep(a.weights()));

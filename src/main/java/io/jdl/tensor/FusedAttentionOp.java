@@ -6,6 +6,7 @@ import static io.jdl.tensor.Graph.record;
 import io.jdl.autograd.Autograd;
 import io.jdl.backend.Backend;
 import io.jdl.backend.FusedAttention;
+import io.jdl.backend.MatrixBatch;
 import io.jdl.device.DType;
 import io.jdl.tensor.ScaledDotProductAttention.Heads;
 import java.util.ArrayList;
@@ -140,8 +141,8 @@ final class FusedAttentionOp {
     }
 
     private static void run(Backend be, FusedAttention config, Heads q, Heads k, Heads v, Tensor out, Heads outHeads,
-                            Tensor dOut, Tensor stats, Tensor mask, Tensor dropMask, io.jdl.backend.MatrixBatch dq,
-                            io.jdl.backend.MatrixBatch dk, io.jdl.backend.MatrixBatch dv, Tensor closeOnFailure) {
+                            Tensor dOut, Tensor stats, Tensor mask, Tensor dropMask, MatrixBatch dq,
+                            MatrixBatch dk, MatrixBatch dv, Tensor closeOnFailure) {
         boolean ran;
         try {
             ran = be.fusedAttentionBackward(config, q.batch(), k.batch(), v.batch(), mask == null ? null : mask.storage,

@@ -318,9 +318,10 @@ class NativeKernelsTest {
                 k -> k.mixedPrecision().cast(stream, allocator.allocate(8 * n), MixedPrecisionKernels.Element.I64,
                         allocator.allocate(n), MixedPrecisionKernels.Element.U8, n),
                 k -> k.mixedPrecision().ampUnscale(stream, floats(n), n, 0x1p-16f, floats(1)),
-                k -> k.attentionMasks().keyBias(stream, floats(2 * 5), allocator.allocate(2 * 2 * 3 * 5), 2, 3, 5, true),
-                k -> k.attentionMasks().zeroUnattended(stream, floats(2 * 5), allocator.allocate(2 * 2 * 3 * 4 * 8), 0, 2,
-                        4, 3, 5, 8, true, 3 * 4 * 8, 8, 4 * 8),
+                k -> k.attentionMasks().keyBias(stream, floats(2 * 5), allocator.allocate(2 * 2 * 3 * 5), 2, 3, 5,
+                        true),
+                k -> k.attentionMasks().zeroUnattended(stream, floats(2 * 5), allocator.allocate(2 * 2 * 3 * 4 * 8),
+                        0, 2, 4, 3, 5, 8, true, 3 * 4 * 8, 8, 4 * 8),
                 k -> {
                     for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
                         k.pointwise().activation(stream, act, floats(n), floats(n), n);

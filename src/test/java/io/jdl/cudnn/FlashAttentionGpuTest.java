@@ -168,7 +168,8 @@ class FlashAttentionGpuTest {
              DeviceMemory o = alloc.allocate(n * 2L); DeviceMemory stats = alloc.allocate(rows * 4L);
              DeviceMemory dQ = alloc.allocate(n * 2L); DeviceMemory dK = alloc.allocate(n * 2L);
              DeviceMemory dV = alloc.allocate(n * 2L)) {
-            fwd.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, null, alloc::allocate);
+            fwd.forward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), stats, null, null,
+                    alloc::allocate);
             short[] oGot = DeviceBuffers.shorts(stream, o, n, arena);
             assertClose("O", pr, pr.o, pr.oMagnitude, oGot);
             float[] statsGot = DeviceBuffers.floats(stream, stats, rows, arena);
@@ -176,7 +177,8 @@ class FlashAttentionGpuTest {
                 assertEquals(pr.stats[r], statsGot[r], 1e-5 * (1 + Math.abs(pr.stats[r])), "stats row " + r);
             }
 
-            bwd.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats, null, null,
+            bwd.backward(cudnn, Operand.of(q), Operand.of(k), Operand.of(v), Operand.of(o), Operand.of(dO), stats,
+                    null, null,
                     Operand.of(dQ), Operand.of(dK), Operand.of(dV), alloc::allocate);
             // The reference backward, from the device's O (as the kernel reads it) and exact probabilities.
             double scale = c.scale();
@@ -241,6 +243,50 @@ class FlashAttentionGpuTest {
             d[i] = f[i];
         }
         return d;
+    }
+
+    /**
+     * The stand-in's engine refuses what NVIDIA documents cuDNN's SDPA engines refuse and jdl's graphs never
+     * contain: a score bias broadcast over the queries, or in float32, and Q without a unit head-dimension stride;
+     * it accepts a [B, 1, Sq, Skv] bias in the data type and a strided (interleaved) Q.
+     */
+    @Test
+    void theEngineChecksBiasShapesAndHeadStrides() {
+        Gpu.assumeAvailable();
+        Assumptions.assumeTrue(StandIn.isLoaded(), "the stand-in's own refusals");
+        Config c = Config.of(CudnnDataType.BFLOAT16, 2, 2, 8, 8, false);
+        int bf16 = CudnnDataType.BFLOAT16.code();
+        long[] bhtd = {2, 2, 8, 8}, bhtt = {2, 2, 8, 8};
+        record Case(String name, long[] qStrides, int biasType, long[] biasDims, boolean runs) {}
+        for (Case k : new Case[] {
+            new Case("[B, 1, T, T] bias", GraphBuilder.packed(bhtd), bf16, new long[] {2, 1, 8, 8}, true),
+            new Case("interleaved q", new long[] {8 * 3 * 16, 8, 3 * 16, 1}, bf16, new long[] {2, 1, 8, 8}, true),
+            new Case("bias over keys only", GraphBuilder.packed(bhtd), bf16, new long[] {2, 1, 1, 8}, false),
+            new Case("float32 bias", GraphBuilder.packed(bhtd), CudnnDataType.FLOAT.code(), new long[] {2, 1, 8, 8},
+                    false),
+            new Case("q with head stride 2", new long[] {256, 128, 16, 2}, bf16, new long[] {2, 1, 8, 8}, false)}) {
+            try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream)) {
+                GraphBuilder g = new GraphBuilder();
+                GraphBuilder.Tensor q = g.input(FlashAttention.Q, bf16, bhtd, k.qStrides());
+                GraphBuilder.Tensor kT = g.input(FlashAttention.K, bf16, GraphBuilder.swapLast(bhtd),
+                        GraphBuilder.swapLast(GraphBuilder.packed(bhtd)));
+                GraphBuilder.Tensor bias = g.input(FlashAttention.BIAS, k.biasType(), k.biasDims(),
+                        GraphBuilder.packed(k.biasDims()));
+                GraphBuilder.Tensor s = g.virtual(CudnnDataType.FLOAT.code(), bhtt);
+                g.matmul(q, kT, s);
+                GraphBuilder.Tensor out = g.input(FlashAttention.O, CudnnDataType.FLOAT.code(), bhtt,
+                        GraphBuilder.packed(bhtt));
+                g.pointwise(io.jdl.bindings.cudnn.cudnn_h.CUDNN_POINTWISE_ADD(), "bias", out, -1, s, bias);
+                Build build = FlashAttentionPlan.select(cudnn, c, Direction.FORWARD, g);
+                if (k.runs()) {
+                    ready(build).close();
+                } else {
+                    Build.Unsupported u = assertInstanceOf(Build.Unsupported.class, build, k.name());
+                    assertTrue(u.reason().contains(k.name().startsWith("q") ? "unit stride" : "score bias"),
+                            k.name() + ": " + u.reason());
+                }
+            }
+        }
     }
 
     /** cuDNN runs fused attention on 16-bit data with a head dimension that is a multiple of 8; else: fall back. */

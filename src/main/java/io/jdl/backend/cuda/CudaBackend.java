@@ -582,9 +582,9 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public boolean fusedAttentionBackward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v, Storage keyMask,
-                                          Storage dropoutMask, MatrixBatch o, MatrixBatch dO, Storage stats,
-                                          MatrixBatch dq, MatrixBatch dk, MatrixBatch dv) {
+    public boolean fusedAttentionBackward(FusedAttention a, MatrixBatch q, MatrixBatch k, MatrixBatch v,
+                                          Storage keyMask, Storage dropoutMask, MatrixBatch o, MatrixBatch dO,
+                                          Storage stats, MatrixBatch dq, MatrixBatch dk, MatrixBatch dv) {
         enter();
         return fusedAttention.backward(a, q, k, v, keyMask, dropoutMask, o, dO, stats, dq, dk, dv);
     }
