@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of jdl's FusedAttentionBenchmark (issue #14's fused-attention target): bfloat16
+"""PyTorch side of jdl's AttentionBenchmark -p precision=bf16 (issue #14's fused-attention target): bfloat16
 scaled_dot_product_attention forward + backward with PyTorch's default backend choice (flash / cuDNN /
 memory-efficient, whichever it picks on this GPU), B=8 H=8 T=512 D=64, non-causal and causal:
 sum(sdpa(q, k, v) * r).backward() on bf16 leaves, as the JMH row does.

@@ -1,5 +1,7 @@
 package io.jdl.bench;
 
+import io.jdl.cudnn.FlashAttentionPlan;
+import io.jdl.device.DType;
 import io.jdl.device.Device;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
@@ -27,7 +29,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * call as a {@code PEAK {json}} line (the probabilities [B, H, T, T] dominate:
  * 8·8·512·512·4 B = 64 MiB each).
  *
- * <p>Run: {@code scripts/bench AttentionBenchmark -p device=cpu} (or cuda).
+ * <p>{@code precision=bf16} (or fp16) makes q, k, v half-precision leaves: issue #14's fused-attention target.
+ * On CUDA that runs cuDNN's flash attention (no [T, T] buffers), and the setup fails rather than measure the
+ * GEMM fallback if cuDNN declined; PyTorch's side, {@code scaled_dot_product_attention} with its default backend,
+ * is scripts/bench_torch_sdpa.py (the GPU bundle's {@code flash} stage runs both). On the CPU it is the float32
+ * GEMM reference on rounded inputs.
+ *
+ * <p>Run: {@code scripts/bench AttentionBenchmark -p device=cpu} (or cuda; {@code -p precision=bf16}).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -45,6 +53,9 @@ public class AttentionBenchmark {
     @Param({"false"})
     public boolean tf32;
 
+    @Param({"fp32"})
+    public String precision;
+
     private static final int B = 8, H = 8, T = 512, D = 64;
     private Tensor q, k, v, r;
     private BenchDevice bench;
@@ -55,11 +66,31 @@ public class AttentionBenchmark {
         Device d = bench.device();
         Shape s = Shape.of(B, H, T, D);
         Random rng = new Random(1);
-        q = Tensor.randn(rng, s, d).requiresGrad(true);
-        k = Tensor.randn(rng, s, d).requiresGrad(true);
-        v = Tensor.randn(rng, s, d).requiresGrad(true);
+        DType dtype = switch (precision) {
+            case "fp32" -> DType.FLOAT32;
+            case "bf16" -> DType.BFLOAT16;
+            case "fp16" -> DType.FLOAT16;
+            default -> throw new IllegalArgumentException("precision is fp32, bf16 or fp16, not " + precision);
+        };
+        q = leaf(rng, s, d, dtype);
+        k = leaf(rng, s, d, dtype);
+        v = leaf(rng, s, d, dtype);
         r = Tensor.randn(rng, s, d);
+        if (dtype != DType.FLOAT32 && d.isCuda()) {
+            long before = FlashAttentionPlan.executions();
+            forwardBackward();
+            if (FlashAttentionPlan.executions() - before != 2) {
+                throw new IllegalStateException("attention " + B + "x" + H + "x" + T + "x" + D + " " + precision
+                        + " did not run cuDNN's flash attention here (cuDNN declined it); not measuring the GEMM path");
+            }
+        }
         bench.startMeasuring();
+    }
+
+    private static Tensor leaf(Random rng, Shape s, Device d, DType dtype) {
+        try (Tensor f = Tensor.randn(rng, s, d)) {
+            return (dtype == DType.FLOAT32 ? f.detach() : f.to(dtype)).requiresGrad(true);
+        }
     }
 
     @Benchmark
@@ -76,7 +107,8 @@ public class AttentionBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        bench.printPeak("attention " + B + "x" + H + "x" + T + "x" + D, tf32);
+        bench.printPeak("attention " + B + "x" + H + "x" + T + "x" + D + (precision.equals("fp32") ? "" : " " + precision),
+                tf32);
         q.close();
         k.close();
         v.close();
