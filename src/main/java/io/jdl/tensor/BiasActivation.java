@@ -37,18 +37,18 @@ final class BiasActivation {
         var b = y.backend;
         if (act == null) {
             if (hw == 1) {
-                b.addBias(y.storage, bias.storage, y.storage, n, c);  // the row bias (parallel rows on the CPU)
+                b.addBias(y.dense(), bias.dense(), y.dense(), n, c);  // the row bias (parallel rows on the CPU)
             } else {
-                b.addChannelBias(y.storage, bias.storage, y.storage, n, c, hw);
+                b.addChannelBias(y.dense(), bias.dense(), y.dense(), n, c, hw);
             }
             return new BiasActivation(null, 0f, null, y);
         }
         if (!needsInput(act)) {
-            b.biasActivation(act, param, y.storage, bias.storage, null, y.storage, n, c, hw);
+            b.biasActivation(act, param, y.dense(), bias.dense(), null, y.dense(), n, c, hw);
             return new BiasActivation(act, param, null, y);
         }
         Tensor out = y.empty(y.shape);
-        b.biasActivation(act, param, y.storage, bias.storage, y.storage, out.storage, n, c, hw);
+        b.biasActivation(act, param, y.dense(), bias.dense(), y.dense(), out.dense(), n, c, hw);
         return new BiasActivation(act, param, y, out);
     }
 
@@ -76,8 +76,8 @@ final class BiasActivation {
         }
         Tensor d = g.empty(g.shape);
         try {
-            g.backend.activationBackward(act, param, pre != null ? pre.storage : out.storage, out.storage, g.storage,
-                    d.storage, n);
+            g.backend.activationBackward(act, param, pre != null ? pre.dense() : out.dense(), out.dense(), g.dense(),
+                    d.dense(), n);
         } catch (RuntimeException e) {
             d.close();
             throw e;

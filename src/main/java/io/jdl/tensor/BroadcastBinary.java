@@ -7,12 +7,13 @@ import io.jdl.backend.Backend;
 import java.util.Arrays;
 
 /**
- * Broadcasting add, sub and mul that read their operands in place, as through PyTorch's stride-0 expand: jdl
- * tensors are dense and carry no strides, so the kernel takes the broadcast as strides instead
- * ({@link io.jdl.backend.Backend#broadcastBinary}), and {@code x + bias[1, c, 1, 1]} or {@code x * mask[b, 1, t]}
- * allocate only their result where an expanded copy of the smaller operand was made before (one broadcast
- * pass per repeated dimension). The shapes are merged to at most 4 dimensions (adjacent dimensions along
- * which both operands are contiguous, or both repeat); a broadcast that needs more keeps the expand path.
+ * Broadcasting add, sub and mul that read their operands in place, as through PyTorch's stride-0 expand: the
+ * kernel takes the broadcast as element strides ({@link io.jdl.backend.Backend#broadcastBinary}), 0 along the
+ * dimensions an operand lacks or has of size 1 and along those a broadcast view ({@link Tensor#expand},
+ * {@link BroadcastView}) repeats, so {@code x + bias[1, c, 1, 1]}, {@code x * mask[b, 1, t]} or
+ * {@code x + y.expand(..)} allocate only their result. The shapes are merged to at most 4 dimensions (adjacent
+ * dimensions along which both operands step as through one); a broadcast that needs more takes the dense path
+ * (see {@code Pointwise}), which materialises the views.
  *
  * <p>Backward: each operand's gradient is the output gradient (for mul, times the other operand, again read
  * in place) summed over the dimensions the operand repeats.
@@ -30,61 +31,58 @@ final class BroadcastBinary {
      * does not merge to 4 dimensions or holds no element (the caller then expands).
      */
     static Tensor apply(String op, Tensor a, Tensor b, int[] dims, boolean multiply, float beta) {
-        Layout layout = layout(dims, a.shape.dims(), b.shape.dims());
+        Layout layout = layout(dims, a, b);
         if (layout == null) {
             return null;
         }
         Tensor out = a.empty(Shape.of(dims));
-        a.backend.broadcastBinary(multiply, 1f, beta, a.storage, layout.aStrides, b.storage, layout.bStrides,
-                out.storage, layout.dims);
+        a.backend.broadcastBinary(multiply, 1f, beta, a.memory(), layout.aStrides, b.memory(), layout.bStrides,
+                out.dense(), layout.dims);
         return record(op, out, g -> {
-            accumulate(a, () -> multiply ? reduced(g.mul(b), dims, a.shape) : reduced(g, dims, a.shape, 1f));
-            accumulate(b, () -> multiply ? reduced(g.mul(a), dims, b.shape) : reduced(g, dims, b.shape, beta));
+            accumulate(a, () -> multiply ? reduced(g.mul(b), a.shape) : reduced(g, a.shape, 1f));
+            accumulate(b, () -> multiply ? reduced(g.mul(a), b.shape) : reduced(g, b.shape, beta));
         }, a, b);
     }
 
-    /** t [dims] summed to {@code shape}; t is closed. */
-    private static Tensor reduced(Tensor t, int[] dims, Shape shape) {
+    /** t summed to {@code shape}; t is closed. */
+    private static Tensor reduced(Tensor t, Shape shape) {
         try (t) {
-            return Reshaping.sumTo(t, dims, padded(shape.dims(), dims.length), shape);
+            return Reshaping.sumTo(t, shape);
         }
     }
 
-    /** factor·(g [dims] summed to {@code shape}). */
-    private static Tensor reduced(Tensor g, int[] dims, Shape shape, float factor) {
-        Tensor r = Reshaping.sumTo(g, dims, padded(shape.dims(), dims.length), shape);
+    /** factor·(g summed to {@code shape}). */
+    private static Tensor reduced(Tensor g, Shape shape, float factor) {
+        Tensor r = Reshaping.sumTo(g, shape);
         if (factor != 1f) {
-            r.backend.axpby(factor, r.storage, 0f, r.storage, r.storage, r.numel());
+            r.backend.axpby(factor, r.dense(), 0f, r.dense(), r.dense(), r.numel());
         }
         return r;
     }
 
-    /** d with leading 1s up to {@code rank} dimensions. */
-    private static int[] padded(int[] d, int rank) {
-        int[] p = new int[rank];
-        Arrays.fill(p, 0, rank - d.length, 1);
-        System.arraycopy(d, 0, p, rank - d.length, d.length);
-        return p;
+    /**
+     * t's element strides over its memory at the output's {@code rank}: 0 along the leading dimensions t lacks,
+     * its size-1 dimensions and those a broadcast view repeats; -1 for a stride beyond an int (the kernel's).
+     */
+    private static int[] strides(Tensor t, int rank) {
+        int[] d = t.shape.dims(), s = new int[rank];
+        long[] ts = t.strides();
+        for (int k = rank - d.length; k < rank; k++) {
+            long stride = d[k - rank + d.length] == 1 ? 0 : ts[k - rank + d.length];
+            s[k] = stride > Integer.MAX_VALUE ? -1 : (int) stride;
+        }
+        return s;
     }
 
-    private static Layout layout(int[] out, int[] a, int[] b) {
+    private static Layout layout(int[] out, Tensor a, Tensor b) {
         int rank = out.length;
         if (Shape.of(out).numel() > Integer.MAX_VALUE) {
             return null;  // merged sizes are ints
         }
-        int[] ad = padded(a, rank), bd = padded(b, rank);
-        long aStride = 1, bStride = 1;
-        int[] as = new int[rank], bs = new int[rank];
-        for (int k = rank - 1; k >= 0; k--) {
-            if (out[k] == 0) {
+        int[] as = strides(a, rank), bs = strides(b, rank);
+        for (int k = 0; k < rank; k++) {
+            if (out[k] == 0 || as[k] < 0 || bs[k] < 0) {
                 return null;
-            }
-            as[k] = ad[k] == 1 ? 0 : (int) aStride;
-            bs[k] = bd[k] == 1 ? 0 : (int) bStride;
-            aStride *= ad[k];
-            bStride *= bd[k];
-            if (aStride > Integer.MAX_VALUE || bStride > Integer.MAX_VALUE) {
-                return null;  // int strides in the kernel
             }
         }
         // Merge, from the outermost dimension in, dropping size-1 ones: [.., m, n] becomes [.., m·n] when each

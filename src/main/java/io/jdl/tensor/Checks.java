@@ -48,4 +48,11 @@ final class Checks {
                     + t.node.op + "; in-place changes are allowed on leaves only (detach() it first)");
         }
     }
+
+    /** The exception for using {@code t} after it was closed (by its owner or by backward()). */
+    static IllegalStateException closed(Tensor t) {
+        return new IllegalStateException("tensor " + t.shape() + " on " + t.device() + (t.releasedByGraph
+                ? " was released by backward() (a graph's intermediates are freed with it; call retain() before"
+                + " backward() to keep one)" : " is closed"));
+    }
 }

@@ -28,7 +28,7 @@ final class Conversions {
         Checks.notNull("to", "x", x).checkOpen();
         Checks.notNull("to", "dtype", dtype);
         Tensor out = empty(x, dtype);
-        x.backend.cast(x.storage, out.storage, x.numel());
+        x.backend.cast(x.dense(), out.dense(), x.numel());
         if (!dtype.isFloatingPoint() || !x.dtype().isFloatingPoint()) {
             return out;
         }
@@ -83,6 +83,14 @@ final class Conversions {
     }
 
     /** {@code value} converted to {@code dtype} (the rules of {@link DType}) in every element. */
+    /** A float32 tensor of {@code shape} on {@code device} with every element {@code value}. */
+    static Tensor full(Shape shape, float value, Device device) {
+        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
+        Tensor t = Tensor.wrap(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel()));
+        b.fill(t.dense(), value);
+        return t;
+    }
+
     static Tensor full(Shape shape, float value, DType dtype, Device device) {
         Checks.notNull("Tensor.full", "dtype", dtype);
         Tensor f = Tensor.full(shape, value, device);
@@ -91,7 +99,7 @@ final class Conversions {
         }
         try (f) {
             Tensor out = empty(f, dtype);
-            f.backend.cast(f.storage, out.storage, f.numel());
+            f.backend.cast(f.dense(), out.dense(), f.numel());
             return out;
         }
     }
@@ -99,18 +107,18 @@ final class Conversions {
     /** Sets every element of {@code t} (any dtype) to {@code value} converted to its dtype. */
     static void fill(Tensor t, float value) {
         if (t.dtype() == DType.FLOAT32) {
-            t.backend.fill(t.storage, value);
+            t.backend.fill(t.written("fill"), value);
             return;
         }
         try (Tensor f = Tensor.full(t.shape, value, t.device())) {
-            t.backend.cast(f.storage, t.storage, t.numel());
+            t.backend.cast(f.dense(), t.written("fill"), t.numel());
         }
     }
 
     /** The elements as little-endian bytes: halves as bit patterns, bool as 0 or 1 (the safetensors layout). */
     static byte[] toBytes(Tensor t) {
         t.checkOpen();
-        return t.backend.downloadBytes(t.storage, t.numel());
+        return t.backend.downloadBytes(t.dense(), t.numel());
     }
 
     /** The elements as float32, converted by the rules of {@link DType} (exact but for large integers). */
@@ -125,10 +133,10 @@ final class Conversions {
     static float[] toFloats(Tensor t) {
         t.checkOpen();
         if (t.dtype() == DType.FLOAT32) {
-            return t.backend.download(t.storage, t.numel());
+            return t.backend.download(t.dense(), t.numel());
         }
         try (Tensor f = converted(t, DType.FLOAT32)) {
-            return f.backend.download(f.storage, f.numel());
+            return f.backend.download(f.dense(), f.numel());
         }
     }
 
@@ -154,7 +162,7 @@ final class Conversions {
     /** An unrecorded converted copy (the source itself is not kept). */
     private static Tensor converted(Tensor t, DType dtype) {
         Tensor out = empty(t, dtype);
-        t.backend.cast(t.storage, out.storage, t.numel());
+        t.backend.cast(t.dense(), out.dense(), t.numel());
         return out;
     }
 }

@@ -46,7 +46,7 @@ final class ConvolutionPooling {
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
         Tensor y = x.empty(Shape.of(cs.n(), k, cs.outH(), cs.outW()));
-        x.backend.conv2d(cs, x.storage, weight.storage, y.storage);
+        x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
         int hw = cs.outH() * cs.outW();
         BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
         Consumer<Tensor> back = g -> {
@@ -54,18 +54,18 @@ final class ConvolutionPooling {
             try {
                 accumulate(x, () -> {
                     Tensor dx = x.empty(x.shape);
-                    x.backend.conv2dBackwardData(cs, weight.storage, dy.storage, dx.storage);
+                    x.backend.conv2dBackwardData(cs, weight.dense(), dy.dense(), dx.dense());
                     return dx;
                 });
                 accumulate(weight, () -> {
                     Tensor dw = x.empty(weight.shape);
-                    x.backend.conv2dBackwardFilter(cs, x.storage, dy.storage, dw.storage);
+                    x.backend.conv2dBackwardFilter(cs, x.dense(), dy.dense(), dw.dense());
                     return dw;
                 });
                 if (bias != null) {
                     accumulate(bias, () -> {
                         Tensor db = x.empty(bias.shape);
-                        x.backend.channelBiasBackward(dy.storage, db.storage, cs.n(), k, hw);
+                        x.backend.channelBiasBackward(dy.dense(), db.dense(), cs.n(), k, hw);
                         return db;
                     });
                 }
@@ -98,10 +98,10 @@ final class ConvolutionPooling {
                     + " window with padding " + padding);
         }
         Tensor y = x.empty(Shape.of(ps.n(), ps.c(), ps.outH(), ps.outW()));
-        x.backend.pool2d(ps, x.storage, y.storage);
+        x.backend.pool2d(ps, x.dense(), y.dense());
         return record(name, y, g -> accumulate(x, () -> {
             Tensor dx = x.empty(shape);
-            x.backend.pool2dBackward(ps, x.storage, y.storage, g.storage, dx.storage);
+            x.backend.pool2dBackward(ps, x.dense(), y.dense(), g.dense(), dx.dense());
             return dx;
         }), x);
     }

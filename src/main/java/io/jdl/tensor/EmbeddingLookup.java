@@ -42,10 +42,10 @@ final class EmbeddingLookup {
         }
         int[] idsCopy = ids.clone();
         Tensor y = w.empty(out);
-        w.backend.embedding(w.storage, idsCopy, y.storage, dim);
+        w.backend.embedding(w.dense(), idsCopy, y.dense(), dim);
         return record("embedding", y, g -> accumulate(w, () -> {
             Tensor dw = w.empty(shape);
-            w.backend.embeddingBackward(g.storage, idsCopy, dw.storage, vocab, dim);
+            w.backend.embeddingBackward(g.dense(), idsCopy, dw.dense(), vocab, dim);
             return dw;
         }), w);
     }

@@ -79,22 +79,28 @@ final class Graph {
             g.close();
             throw new IllegalStateException("gradient of shape " + g.shape() + " for tensor " + t.shape());
         }
+        if (g.broadcast != null) { // gradients are stored dense, and may be added to in place
+            Tensor d = g.detach();
+            g.close();
+            g = d;
+        }
         if (t.dtype() != DType.FLOAT32 || g.dtype() != DType.FLOAT32) {
             addInDType(t, g);
         } else if (t.grad == null) {
             TensorScope.claim(g);
             t.grad = g;
-        } else if (t.grad.storage.isShared()) {
+        } else if (t.grad.memory().isShared() || t.grad.broadcast != null) {
             // The gradient is a view of memory another open tensor reads (e.g. the very gradient being
-            // pushed back, or g itself): add out of place rather than change it under that reader.
+            // pushed back, or g itself), or a broadcast view (one element for many): add out of place rather
+            // than change it under that reader.
             Tensor sum = t.grad.empty(t.shape);
-            t.backend.axpby(1f, t.grad.storage, 1f, g.storage, sum.storage, t.numel());
+            t.backend.axpby(1f, t.grad.dense(), 1f, g.dense(), sum.dense(), t.numel());
             TensorScope.claim(sum);
             t.grad.close();
             t.grad = sum;
             g.close();
         } else {
-            t.backend.axpby(1f, t.grad.storage, 1f, g.storage, t.grad.storage, t.numel());
+            t.backend.axpby(1f, t.grad.dense(), 1f, g.dense(), t.grad.dense(), t.numel());
             g.close();
         }
     }
@@ -145,7 +151,7 @@ final class Graph {
         try {
             for (Tensor t : order) {
                 for (Tensor in : t.node.inputs) {
-                    if (in.storage.isClosed()) { // an input the graph still reads was freed: its memory is gone
+                    if (in.memory().isClosed()) { // an input the graph still reads was freed: its memory is gone
                         in.checkOpen();
                     }
                 }
@@ -183,6 +189,25 @@ final class Graph {
         }
     }
 
+    /** {@link Tensor#close()}: frees t's handle, its gradient and its graph, or defers to the graph still reading it. */
+    static void close(Tensor t) {
+        if (t.handleClosed || t.memory().isClosed() && !t.releasedByGraph) {
+            throw new IllegalStateException("tensor " + t.shape() + " on " + t.device() + " was already closed");
+        }
+        if (t.memory().isClosed()) {
+            return;
+        }
+        t.handleClosed = true;
+        t.zeroGrad();
+        if (t.graphRefs > 0) {
+            return; // a recorded op still needs these values for backward(): freed with its graph
+        }
+        if (t.node != null) {
+            free(t);
+        }
+        LeakDetector.closeStorage(t);
+    }
+
     /** Frees the graph below {@code root} (a recorded tensor) without back-propagating. */
     static void free(Tensor root) {
         free(root, order(root));
@@ -199,7 +224,7 @@ final class Graph {
             node.freeSaved();
             for (Tensor in : node.inputs) {
                 // The last graph reading a tensor its owner closed frees it.
-                if (--in.graphRefs == 0 && in.handleClosed && in.node == null && !in.storage.isClosed()) {
+                if (--in.graphRefs == 0 && in.handleClosed && in.node == null && !in.memory().isClosed()) {
                     LeakDetector.closeStorage(in);
                 }
             }
@@ -208,7 +233,7 @@ final class Graph {
                 t.grad = null;
             }
             if (t != root && !t.retained) {
-                if (!t.storage.isClosed()) {
+                if (!t.memory().isClosed()) {
                     LeakDetector.closeStorage(t);
                 }
                 t.releasedByGraph = true;

@@ -66,10 +66,11 @@ public final class LeakDetector {
     }
 
     /**
-     * Starts watching {@code t} (whose memory is {@code storage}); returns the registration, which the tensor
-     * keeps for {@link #closeStorage}, or null when {@code t} is not tracked.
+     * Starts watching {@code t} (whose memory is {@code storage}, read through {@code broadcast} when it is a broadcast
+     * view, else null); returns the registration, which the tensor keeps for {@link #closeStorage}, or null when
+     * {@code t} is not tracked.
      */
-    static Cleaner.Cleanable track(Tensor t, Storage storage) {
+    static Cleaner.Cleanable track(Tensor t, Storage storage, BroadcastView broadcast) {
         freeLeaked();
         String l = level;
         boolean paranoid = l.equals("paranoid");
@@ -78,7 +79,7 @@ public final class LeakDetector {
         }
         Throwable created = paranoid || ThreadLocalRandom.current().nextInt(SAMPLE) == 0
                 ? new Throwable("tensor " + t.shape() + " on " + t.device() + " created here") : null;
-        return CLEANER.register(t, new Check(storage, created));
+        return CLEANER.register(t, new Check(storage, broadcast, created));
     }
 
     /**
@@ -87,7 +88,10 @@ public final class LeakDetector {
      * which spares the garbage collector and the cleaner thread a phantom reference per tensor, dozens per step.
      */
     static void closeStorage(Tensor t) {
-        t.storage.close();
+        if (t.broadcast != null) {
+            t.broadcast.release();  // the view's materialised copy goes with its handle (see BroadcastView)
+        }
+        t.memory().close();
         if (t.leakCheck != null) {
             t.leakCheck.clean();
             t.leakCheck = null;
@@ -95,7 +99,7 @@ public final class LeakDetector {
     }
 
     /** Runs when the tensor is unreachable: a still-open storage is a leak. Holds no reference to the tensor. */
-    private record Check(Storage storage, Throwable created) implements Runnable {
+    private record Check(Storage storage, BroadcastView broadcast, Throwable created) implements Runnable {
         @Override
         public void run() {
             if (storage.isClosed()) {
@@ -103,6 +107,10 @@ public final class LeakDetector {
             }
             LEAKS.incrementAndGet();
             LEAKED.add(storage);
+            Storage materialised = broadcast == null ? null : broadcast.materialised();
+            if (materialised != null) {
+                LEAKED.add(materialised);
+            }
             String where = created == null ? "(set -Djdl.leakDetection=paranoid to record where)"
                     : stackOf(created);
             if (REPORTED.add(where)) {

@@ -15,7 +15,8 @@ final class LinearAlgebra {
     /**
      * op(a)·op(b), where op transposes the last two dimensions when asked: a is [.., m, k] ([.., k, m] when
      * {@code transA}), b [.., k, n] ([.., n, k] when {@code transB}). The leading (batch) dimensions broadcast;
-     * two 2-d or two 3-d operands with equal batch run as one (batched) GEMM, the rest are expanded to that.
+     * two dense 2-d or 3-d operands with equal batch run as one (batched) GEMM, [.., m, k]·[k, n] as one GEMM
+     * over all rows, the rest read their operands in place over the broadcast batch ({@link BroadcastMatmul}).
      */
     static Tensor matmul(Tensor a, Tensor b, boolean transA, boolean transB) {
         Checks.sameDevice("matmul", a, b);
@@ -30,32 +31,22 @@ final class LinearAlgebra {
             throw new IllegalArgumentException("matmul inner dimensions differ: shapes " + a.shape + (transA ? "ᵀ" : "")
                     + " and " + b.shape + (transB ? "ᵀ" : "") + " (" + k + " vs " + k2 + ")");
         }
-        if (ra == rb && (ra == 2 || ra == 3 && a.shape.dim(0) == b.shape.dim(0))) {
+        boolean dense = a.broadcast == null && b.broadcast == null;
+        if (dense && ra == rb && (ra == 2 || ra == 3 && a.shape.dim(0) == b.shape.dim(0))) {
             return batched(a, b, transA, transB);
         }
         int[] batchA = Arrays.copyOf(a.shape.dims(), ra - 2), batchB = Arrays.copyOf(b.shape.dims(), rb - 2);
         int[] batch = Broadcast.shape("matmul batch dimensions of " + a.shape + " and " + b.shape, batchA, batchB);
-        int m = transA ? a.shape.dim(-1) : a.shape.dim(-2), n = transB ? b.shape.dim(-2) : b.shape.dim(-1);
-        int[] outDims = Arrays.copyOf(batch, batch.length + 2);
-        outDims[batch.length] = m;
-        outDims[batch.length + 1] = n;
-        try (TensorScope scope = TensorScope.open()) {
-            if (rb == 2 && !transA && Arrays.equals(batchA, batch)) {
-                // [.., m, k]·[k, n]: one GEMM over all rows, as a linear layer does.
-                return scope.keep(batched(a.reshape(-1, k), b, false, transB).reshape(outDims));
+        if (rb == 2 && !transA && a.broadcast == null && Arrays.equals(batchA, batch)) {
+            // [.., m, k]·[k, n]: one GEMM over all rows, as a linear layer does.
+            int[] outDims = a.shape.dims();
+            outDims[ra - 1] = transB ? b.shape.dim(0) : b.shape.dim(1);
+            // Intermediates closed here, not by a scope: backward() runs this too, where no scope adopts them.
+            try (Tensor rows = a.reshape(-1, k); Tensor y = batched(rows, b, false, transB)) {
+                return y.reshape(outDims);
             }
-            Tensor a3 = expandBatch(a, batch), b3 = expandBatch(b, batch);
-            return scope.keep(batched(a3, b3, transA, transB).reshape(outDims));
         }
-    }
-
-    /** t [.., r, c] expanded to {@code batch} + [r, c] and viewed as [Π batch, r, c]. */
-    private static Tensor expandBatch(Tensor t, int[] batch) {
-        int[] dims = Arrays.copyOf(batch, batch.length + 2);
-        dims[batch.length] = t.shape.dim(-2);
-        dims[batch.length + 1] = t.shape.dim(-1);
-        Tensor e = Arrays.equals(dims, t.shape.dims()) ? t : t.expand(dims);
-        return e.reshape(-1, dims[batch.length], dims[batch.length + 1]);
+        return BroadcastMatmul.matmul(a, b, batch, transA, transB);
     }
 
     /** Two 2-d operands, or two 3-d operands with the same batch: one (strided-batched) GEMM. */
@@ -64,7 +55,7 @@ final class LinearAlgebra {
         int m = transA ? a.shape.dim(-1) : a.shape.dim(-2), k = transA ? a.shape.dim(-2) : a.shape.dim(-1);
         int n = transB ? b.shape.dim(-2) : b.shape.dim(-1);
         Tensor out = a.empty(rank == 3 ? Shape.of(batch, m, n) : Shape.of(m, n));
-        a.backend.matmul(transA, transB, batch, m, n, k, a.storage, b.storage, out.storage);
+        a.backend.matmul(transA, transB, batch, m, n, k, a.dense(), b.dense(), out.dense());
         return record("matmul", out, g -> {
             // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, transposed back where A or B was.
             accumulate(a, () -> transA ? b.matmul(g, transB, true) : g.matmul(b, false, !transB));
@@ -96,19 +87,19 @@ final class LinearAlgebra {
         int[] dims = s.dims();
         dims[dims.length - 1] = outF;
         Tensor y = x.empty(Shape.of(dims));
-        x.backend.matmul(false, true, 1, rows, outF, in, x.storage, weight.storage, y.storage);
+        x.backend.matmul(false, true, 1, rows, outF, in, x.dense(), weight.dense(), y.dense());
         BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, rows, outF, 1);
         Consumer<Tensor> back = g -> {
             Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [.., out]
             try {
                 accumulate(x, () -> {
                     Tensor dx = x.empty(s);
-                    x.backend.matmul(false, false, 1, rows, in, outF, dy.storage, weight.storage, dx.storage);
+                    x.backend.matmul(false, false, 1, rows, in, outF, dy.dense(), weight.dense(), dx.dense());
                     return dx;
                 });
                 accumulate(weight, () -> {
                     Tensor dw = x.empty(weight.shape);
-                    x.backend.matmul(true, false, 1, outF, in, rows, dy.storage, x.storage, dw.storage);
+                    x.backend.matmul(true, false, 1, outF, in, rows, dy.dense(), x.dense(), dw.dense());
                     return dw;
                 });
                 if (bias != null) {

@@ -52,7 +52,7 @@ final class Losses {
         Tensor logSumExp = null;
         try {
             logSumExp = x.empty(Shape.of(rows));
-            b.crossEntropy(x.storage, tg, logSumExp.storage, out.storage, rows, classes, ignoreIndex, scale);
+            b.crossEntropy(x.dense(), tg, logSumExp.dense(), out.dense(), rows, classes, ignoreIndex, scale);
         } catch (RuntimeException e) {
             out.close();
             if (logSumExp != null) {
@@ -64,7 +64,7 @@ final class Losses {
         return record("crossEntropy", out, g -> accumulate(x, () -> {
             Tensor d = x.empty(shape);
             try {
-                b.crossEntropyBackward(x.storage, tg, lse.storage, g.storage, d.storage, rows, classes, ignoreIndex,
+                b.crossEntropyBackward(x.dense(), tg, lse.dense(), g.dense(), d.dense(), rows, classes, ignoreIndex,
                         scale);
             } catch (RuntimeException e) {
                 d.close();
@@ -80,18 +80,18 @@ final class Losses {
         var b = x.backend;
         long n = x.numel();
         Tensor diff = x.empty(x.shape);
-        b.axpby(1f, x.storage, -1f, target.storage, diff.storage, n);
+        b.axpby(1f, x.dense(), -1f, target.dense(), diff.dense(), n);
         Tensor out = x.empty(Shape.of());
         try (Tensor sq = x.empty(x.shape)) {
-            b.mul(diff.storage, diff.storage, sq.storage, n);
-            b.sum(sq.storage, out.storage, 1, Math.toIntExact(n), 1);
-            b.axpby(1f / n, out.storage, 0f, out.storage, out.storage, 1);
+            b.mul(diff.dense(), diff.dense(), sq.dense(), n);
+            b.sum(sq.dense(), out.dense(), 1, Math.toIntExact(n), 1);
+            b.axpby(1f / n, out.dense(), 0f, out.dense(), out.dense(), 1);
         }
         return record("mse", out, g -> {
             // d/dx = 2/n·(x - t)·g; d/dt is its negative.
             Tensor dx = x.empty(x.shape);
-            b.mulScalar(diff.storage, g.storage, dx.storage, n);
-            b.axpby(2f / n, dx.storage, 0f, dx.storage, dx.storage, n);
+            b.mulScalar(diff.dense(), g.dense(), dx.dense(), n);
+            b.axpby(2f / n, dx.dense(), 0f, dx.dense(), dx.dense(), n);
             accumulate(target, () -> dx.scale(-1f));
             accumulate(x, dx);
         }, List.of(diff), x, target);

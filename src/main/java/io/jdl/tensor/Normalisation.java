@@ -40,31 +40,31 @@ final class Normalisation {
         var b = x.backend;
         Tensor y = x.empty(shape);
         if (!training) {
-            b.batchNormInference(n, c, hw, x.storage, gamma.storage, beta.storage, runningMean.storage,
-                    runningVar.storage, y.storage, eps);
+            b.batchNormInference(n, c, hw, x.dense(), gamma.dense(), beta.dense(), runningMean.dense(),
+                    runningVar.dense(), y.dense(), eps);
             return record("batchNorm2d", y, g -> {
                 try (Tensor zero = x.filled(Shape.of(c), 0f); Tensor one = x.filled(Shape.of(c), 1f)) {
                     // dx = g·γ/√(var+ε): the inference transform itself, with zero mean and shift.
                     accumulate(x, () -> {
                         Tensor dx = x.empty(shape);
-                        b.batchNormInference(n, c, hw, g.storage, gamma.storage, zero.storage, zero.storage,
-                                runningVar.storage, dx.storage, eps);
+                        b.batchNormInference(n, c, hw, g.dense(), gamma.dense(), zero.dense(), zero.dense(),
+                                runningVar.dense(), dx.dense(), eps);
                         return dx;
                     });
                     // dγ = Σ g·x̂ with x̂ the transform with γ = 1, β = 0; dβ = Σ g.
                     accumulate(gamma, () -> {
                         Tensor dGamma = x.empty(gamma.shape);
                         try (Tensor xhat = x.empty(shape)) {
-                            b.batchNormInference(n, c, hw, x.storage, one.storage, zero.storage,
-                                    runningMean.storage, runningVar.storage, xhat.storage, eps);
-                            b.mul(xhat.storage, g.storage, xhat.storage, xhat.numel());
-                            b.channelBiasBackward(xhat.storage, dGamma.storage, n, c, hw);
+                            b.batchNormInference(n, c, hw, x.dense(), one.dense(), zero.dense(),
+                                    runningMean.dense(), runningVar.dense(), xhat.dense(), eps);
+                            b.mul(xhat.dense(), g.dense(), xhat.dense(), xhat.numel());
+                            b.channelBiasBackward(xhat.dense(), dGamma.dense(), n, c, hw);
                         }
                         return dGamma;
                     });
                     accumulate(beta, () -> {
                         Tensor dBeta = x.empty(beta.shape);
-                        b.channelBiasBackward(g.storage, dBeta.storage, n, c, hw);
+                        b.channelBiasBackward(g.dense(), dBeta.dense(), n, c, hw);
                         return dBeta;
                     });
                 }
@@ -73,14 +73,15 @@ final class Normalisation {
         Checks.notRecorded("batchNorm2d running statistics", runningMean);
         Checks.notRecorded("batchNorm2d running statistics", runningVar);
         Tensor mean = x.empty(Shape.of(c)), invStd = x.empty(Shape.of(c));
-        b.batchNormTrain(n, c, hw, x.storage, gamma.storage, beta.storage, y.storage, runningMean.storage,
-                runningVar.storage, mean.storage, invStd.storage, momentum, eps);
+        b.batchNormTrain(n, c, hw, x.dense(), gamma.dense(), beta.dense(), y.dense(),
+                runningMean.written("batchNorm2d"), runningVar.written("batchNorm2d"), mean.dense(), invStd.dense(),
+                momentum, eps);
         runningMean.bumpVersion();
         runningVar.bumpVersion();
         return record("batchNorm2d", y, g -> {
             Tensor dx = x.empty(shape), dGamma = x.empty(gamma.shape), dBeta = x.empty(beta.shape);
-            b.batchNormBackward(n, c, hw, x.storage, g.storage, gamma.storage, mean.storage, invStd.storage,
-                    dx.storage, dGamma.storage, dBeta.storage, eps);
+            b.batchNormBackward(n, c, hw, x.dense(), g.dense(), gamma.dense(), mean.dense(), invStd.dense(),
+                    dx.dense(), dGamma.dense(), dBeta.dense(), eps);
             accumulate(x, dx);
             accumulate(gamma, dGamma);
             accumulate(beta, dBeta);
@@ -115,14 +116,14 @@ final class Normalisation {
         }
         var b = x.backend;
         Tensor y = x.empty(shape), mean = x.empty(Shape.of(rows)), rstd = x.empty(Shape.of(rows));
-        b.layerNorm(x.storage, gamma == null ? null : gamma.storage, beta == null ? null : beta.storage, y.storage,
-                mean.storage, rstd.storage, rows, cols, eps);
+        b.layerNorm(x.dense(), gamma == null ? null : gamma.dense(), beta == null ? null : beta.dense(), y.dense(),
+                mean.dense(), rstd.dense(), rows, cols, eps);
         Consumer<Tensor> back = g -> {
             boolean wantG = gamma != null && gamma.needsGrad(), wantB = beta != null && beta.needsGrad();
             Tensor dx = x.empty(shape), dGamma = wantG ? x.empty(gamma.shape) : null;
             Tensor dBeta = wantB ? x.empty(beta.shape) : null;
-            b.layerNormBackward(x.storage, gamma == null ? null : gamma.storage, mean.storage, rstd.storage,
-                    g.storage, dx.storage, dGamma == null ? null : dGamma.storage, dBeta == null ? null : dBeta.storage,
+            b.layerNormBackward(x.dense(), gamma == null ? null : gamma.dense(), mean.dense(), rstd.dense(),
+                    g.dense(), dx.dense(), dGamma == null ? null : dGamma.dense(), dBeta == null ? null : dBeta.dense(),
                     rows, cols);
             accumulate(x, dx);
             if (wantG) {

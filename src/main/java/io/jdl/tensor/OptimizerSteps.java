@@ -25,7 +25,7 @@ public final class OptimizerSteps {
     public static void sgd(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float dampening,
                            float weightDecay, boolean nesterov, boolean firstStep) {
         check("sgd", param, grad, momentumBuf);
-        param.backend.sgdStep(param.storage, grad.storage, momentumBuf == null ? null : momentumBuf.storage,
+        param.backend.sgdStep(param.written("sgd"), grad.dense(), momentumBuf == null ? null : momentumBuf.written("sgd"),
                 param.numel(), lr, momentum, dampening, weightDecay, nesterov, firstStep);
         param.bumpVersion();
         if (momentumBuf != null) {
@@ -40,7 +40,8 @@ public final class OptimizerSteps {
         if (step < 1) {
             throw new IllegalArgumentException("adam: step counts from 1, got " + step);
         }
-        param.backend.adamStep(param.storage, grad.storage, m.storage, v.storage, param.numel(), lr, beta1, beta2, eps,
+        param.backend.adamStep(param.written("adam"), grad.dense(), m.written("adam"), v.written("adam"), param.numel(), lr,
+                beta1, beta2, eps,
                 weightDecay, decoupled, step);
         param.bumpVersion();
         m.bumpVersion();
@@ -63,7 +64,7 @@ public final class OptimizerSteps {
         }
         Checks.notRecorded("ampUnscale", grad);
         Checks.notRecorded("ampUnscale", foundInf);
-        grad.backend.ampUnscale(grad.storage, grad.numel(), invScale, foundInf.storage);
+        grad.backend.ampUnscale(grad.written("ampUnscale"), grad.numel(), invScale, foundInf.written("ampUnscale"));
         grad.bumpVersion();
         foundInf.bumpVersion();
     }
@@ -77,8 +78,8 @@ public final class OptimizerSteps {
                                   boolean firstStep) {
         for (List<Integer> group : byDevice("sgd", params, grads, momentumBufs, null)) {
             Tensor p0 = params.get(group.get(0));
-            p0.backend.sgdSteps(storages(params, group), storages(grads, group),
-                    momentumBufs == null ? null : storages(momentumBufs, group), sizes(params, group), lr, momentum,
+            p0.backend.sgdSteps(storages(params, group, "sgd"), storages(grads, group, null),
+                    momentumBufs == null ? null : storages(momentumBufs, group, "sgd"), sizes(params, group), lr, momentum,
                     dampening, weightDecay, nesterov, firstStep);
             bumpVersions(group, params, momentumBufs);
         }
@@ -92,8 +93,8 @@ public final class OptimizerSteps {
         }
         for (List<Integer> group : byDevice("adam", params, grads, ms, vs)) {
             Tensor p0 = params.get(group.get(0));
-            p0.backend.adamSteps(storages(params, group), storages(grads, group), storages(ms, group),
-                    storages(vs, group), sizes(params, group), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+            p0.backend.adamSteps(storages(params, group, "adam"), storages(grads, group, null), storages(ms, group, "adam"),
+                    storages(vs, group, "adam"), sizes(params, group), lr, beta1, beta2, eps, weightDecay, decoupled, step);
             bumpVersions(group, params, ms, vs);
         }
     }
@@ -123,10 +124,12 @@ public final class OptimizerSteps {
         return t != null ? t : Checks.notNull(op, list + "[" + i + "]", t);
     }
 
-    private static Storage[] storages(List<Tensor> tensors, List<Integer> group) {
+    /** The storages of the group's tensors: read, or written in place by {@code writtenBy} (null: read). */
+    private static Storage[] storages(List<Tensor> tensors, List<Integer> group, String writtenBy) {
         Storage[] out = new Storage[group.size()];
         for (int k = 0; k < out.length; k++) {
-            out[k] = tensors.get(group.get(k)).storage;
+            Tensor t = tensors.get(group.get(k));
+            out[k] = writtenBy == null ? t.dense() : t.written(writtenBy);
         }
         return out;
     }

@@ -15,11 +15,12 @@ final class Pointwise {
     static Tensor add(Tensor a, Tensor b, float beta) {
         String op = beta == 1f ? "add" : "sub";
         Checks.sameDevice(op, a, b);
-        if (!a.shape.equals(b.shape)) {
-            return broadcasting(op, a, b, false, beta, (x, y) -> add(x, y, beta));
+        Tensor broadcast = broadcasting(op, a, b, false, beta, (x, y) -> add(x, y, beta));
+        if (broadcast != null) {
+            return broadcast;
         }
         Tensor out = a.empty(a.shape);
-        a.backend.axpby(1f, a.storage, beta, b.storage, out.storage, a.numel());
+        a.backend.axpby(1f, a.dense(), beta, b.dense(), out.dense(), a.numel());
         return record(op, out, g -> {
             accumulate(a, () -> g.scale(1f));
             accumulate(b, () -> g.scale(beta));
@@ -29,11 +30,12 @@ final class Pointwise {
     /** Elementwise product, broadcasting. */
     static Tensor mul(Tensor a, Tensor b) {
         Checks.sameDevice("mul", a, b);
-        if (!a.shape.equals(b.shape)) {
-            return broadcasting("mul", a, b, true, 1f, Pointwise::mul);
+        Tensor broadcast = broadcasting("mul", a, b, true, 1f, Pointwise::mul);
+        if (broadcast != null) {
+            return broadcast;
         }
         Tensor out = a.empty(a.shape);
-        a.backend.mul(a.storage, b.storage, out.storage, a.numel());
+        a.backend.mul(a.dense(), b.dense(), out.dense(), a.numel());
         return record("mul", out, g -> {
             accumulate(a, () -> g.mul(b));
             accumulate(b, () -> g.mul(a));
@@ -41,15 +43,21 @@ final class Pointwise {
     }
 
     /**
-     * a + beta·b or a·b over the broadcast shape, reading the operands in place ({@link BroadcastBinary}); where
-     * the broadcast does not merge to the kernel's 4 dimensions, expands both operands (copies) and applies
-     * {@code op}, expand's backward summing back.
+     * a + beta·b or a·b when the shapes differ or an operand is a broadcast view: over the broadcast shape, reading
+     * the operands in place ({@link BroadcastBinary}); where the broadcast does not merge to the kernel's 4
+     * dimensions, {@code op} on both operands expanded to it (views, expand's backward summing back), which
+     * takes the dense path and materialises them. Null for equal shapes of dense tensors, or when the
+     * operands already have the broadcast shape and the kernel cannot take them (the dense path then).
      */
     private static Tensor broadcasting(String name, Tensor a, Tensor b, boolean multiply, float beta,
                                        java.util.function.BinaryOperator<Tensor> op) {
+        boolean sameShape = a.shape.equals(b.shape);
+        if (sameShape && a.broadcast == null && b.broadcast == null) {
+            return null;
+        }
         int[] dims = Broadcast.shape(name + ": shapes", a.shape.dims(), b.shape.dims());
         Tensor direct = BroadcastBinary.apply(name, a, b, dims, multiply, beta);
-        if (direct != null) {
+        if (direct != null || sameShape) {
             return direct;
         }
         try (TensorScope scope = TensorScope.open()) {
@@ -63,7 +71,7 @@ final class Pointwise {
     static Tensor scale(Tensor x, float factor) {
         x.checkOpen();
         Tensor out = x.empty(x.shape);
-        x.backend.axpby(factor, x.storage, 0f, x.storage, out.storage, x.numel());
+        x.backend.axpby(factor, x.dense(), 0f, x.dense(), out.dense(), x.numel());
         return record("scale", out, g -> accumulate(x, () -> g.scale(factor)), x);
     }
 
@@ -76,7 +84,7 @@ final class Pointwise {
         }
         int cols = x.shape.dim(-1), rows = cols == 0 ? 0 : Math.toIntExact(x.numel() / cols);
         Tensor out = x.empty(x.shape);
-        x.backend.addBias(x.storage, bias.storage, out.storage, rows, cols);
+        x.backend.addBias(x.dense(), bias.dense(), out.dense(), rows, cols);
         return record("addBias", out, g -> {
             accumulate(x, g::detach);
             accumulate(bias, () -> Reductions.sumRows(g, rows, cols, bias.shape));
@@ -87,10 +95,10 @@ final class Pointwise {
     static Tensor activation(Tensor x, Activation act, float param) {
         x.checkOpen();
         Tensor y = x.empty(x.shape);
-        x.backend.activation(act, param, x.storage, y.storage, x.numel());
+        x.backend.activation(act, param, x.dense(), y.dense(), x.numel());
         return record(act.name().toLowerCase(java.util.Locale.ROOT), y, g -> accumulate(x, () -> {
             Tensor dx = x.empty(x.shape);
-            x.backend.activationBackward(act, param, x.storage, y.storage, g.storage, dx.storage, x.numel());
+            x.backend.activationBackward(act, param, x.dense(), y.dense(), g.dense(), dx.dense(), x.numel());
             return dx;
         }), x);
     }
@@ -103,10 +111,10 @@ final class Pointwise {
         }
         int cols = x.shape.dim(-1), rows = cols == 0 ? 0 : Math.toIntExact(x.numel() / cols);
         Tensor y = x.empty(x.shape);
-        x.backend.softmax(log, x.storage, y.storage, rows, cols);
+        x.backend.softmax(log, x.dense(), y.dense(), rows, cols);
         return record(log ? "logSoftmax" : "softmax", y, g -> accumulate(x, () -> {
             Tensor dx = x.empty(x.shape);
-            x.backend.softmaxBackward(log, y.storage, g.storage, dx.storage, rows, cols);
+            x.backend.softmaxBackward(log, y.dense(), g.dense(), dx.dense(), rows, cols);
             return dx;
         }), x);
     }
@@ -125,7 +133,7 @@ final class Pointwise {
             return scale(x, 1f);
         }
         Tensor y = x.empty(x.shape), mask = x.empty(x.shape);
-        x.backend.dropout(x.storage, y.storage, mask.storage, x.numel(), p, seed);
+        x.backend.dropout(x.dense(), y.dense(), mask.dense(), x.numel(), p, seed);
         return record("dropout", y, g -> accumulate(x, () -> g.mul(mask)), List.of(mask), x);
     }
 }

@@ -25,15 +25,15 @@ final class Reductions {
     private static Tensor reduce(Tensor x, String op, Shape outShape, int outer, int dim, int inner, float factor) {
         x.checkOpen();
         Tensor out = x.empty(outShape);
-        x.backend.sum(x.storage, out.storage, outer, dim, inner);
+        x.backend.sum(x.dense(), out.dense(), outer, dim, inner);
         if (factor != 1f) {
-            x.backend.axpby(factor, out.storage, 0f, out.storage, out.storage, out.numel());
+            x.backend.axpby(factor, out.dense(), 0f, out.dense(), out.dense(), out.numel());
         }
         return record(op, out, g -> accumulate(x, () -> {
             Tensor dx = x.empty(x.shape);
-            x.backend.broadcast(g.storage, dx.storage, outer, dim, inner);
+            x.backend.broadcast(g.dense(), dx.dense(), outer, dim, inner);
             if (factor != 1f) {
-                x.backend.axpby(factor, dx.storage, 0f, dx.storage, dx.storage, dx.numel());
+                x.backend.axpby(factor, dx.dense(), 0f, dx.dense(), dx.dense(), dx.numel());
             }
             return dx;
         }), x);
@@ -42,7 +42,7 @@ final class Reductions {
     /** Column sums of g viewed as [rows, cols], shaped {@code shape}: the gradient of a bias. Not recorded. */
     static Tensor sumRows(Tensor g, int rows, int cols, Shape shape) {
         Tensor db = g.empty(shape);
-        g.backend.sum(g.storage, db.storage, 1, rows, cols);
+        g.backend.sum(g.dense(), db.dense(), 1, rows, cols);
         return db;
     }
 }

@@ -6,64 +6,28 @@ import static io.jdl.tensor.Graph.record;
 import java.util.Arrays;
 
 /**
- * Ops that move elements without arithmetic and change their order: expand, transpose, permute, concat,
- * split. Every result is a copy (a jdl tensor is dense and row-major, see {@code Views}; reshape, flatten,
- * unsqueeze and squeeze are views there); the backward of each is the inverse move (expand's sums over the
- * repeated dimensions).
+ * Ops that move elements without arithmetic and change their order: transpose, permute, concat, split. Every
+ * result is a copy (a jdl tensor is dense and row-major, or a broadcast view, see {@code Views}; reshape,
+ * flatten, unsqueeze, squeeze and expand are views there); the backward of each is the inverse move.
+ * {@link #sumTo} is the backward of every broadcast (expand, broadcasting add, sub, mul and matmul).
  */
 final class Reshaping {
     private Reshaping() {
     }
 
     /**
-     * x repeated along its size-1 dimensions to {@code dims} (PyTorch's {@code expand}, but a copy): new leading
-     * dimensions may be added, -1 keeps a size. Backward sums the gradient over the repeated dimensions.
+     * g summed over the dimensions it repeats relative to {@code shape} (its extra leading dimensions and those
+     * where {@code shape} has size 1), shaped {@code shape}: the backward of a broadcast. Float32.
      */
-    static Tensor expand(Tensor x, int... dims) {
-        x.checkOpen();
-        int rank = Checks.notNull("expand", "dims", dims).length, lead = rank - x.shape.rank();
-        int[] from = new int[rank], to = dims.clone();
-        for (int i = 0; i < rank; i++) {
-            from[i] = i < lead ? 1 : x.shape.dim(i - lead);
-            if (i >= lead && to[i] == -1) {
-                to[i] = from[i];
-            }
-            if (lead < 0 || to[i] < 0 || from[i] != to[i] && from[i] != 1) {
-                throw new IllegalArgumentException("expand: shape " + x.shape + " cannot expand to "
-                        + Arrays.toString(dims) + " (only size-1 dimensions repeat; -1 keeps a size)");
-            }
-        }
-        Tensor y = x.empty(Shape.of(to));
-        int last = lastRepeated(from, to);
-        if (last < 0) { // nothing repeats: a copy
-            x.backend.copy(x.storage, y.storage, y.numel());
-        }
-        int[] curDims = from.clone();
-        Tensor cur = x;
-        // One broadcast pass per repeated dimension: [outer, 1, inner] -> [outer, n, inner].
-        for (int a = 0; a <= last; a++) {
-            if (curDims[a] == to[a]) {
-                continue;
-            }
-            int outer = product(curDims, 0, a), inner = product(curDims, a + 1, rank);
-            curDims[a] = to[a];
-            Tensor next = a == last ? y : x.empty(Shape.of(curDims));
-            x.backend.broadcast(cur.storage, next.storage, outer, to[a], inner);
-            if (cur != x) {
-                cur.close();
-            }
-            cur = next;
-        }
-        return record("expand", y, g -> accumulate(x, () -> sumTo(g, to, from, x.shape)), x);
-    }
-
-    /** g of shape {@code to} summed over the dimensions where {@code from} is 1, shaped {@code shape}. */
-    static Tensor sumTo(Tensor g, int[] to, int[] from, Shape shape) {
+    static Tensor sumTo(Tensor g, Shape shape) {
+        int[] to = g.shape.dims(), from = new int[to.length], d = shape.dims();
+        Arrays.fill(from, 0, to.length - d.length, 1);
+        System.arraycopy(d, 0, from, to.length - d.length, d.length);
         int[] curDims = to.clone();
         Tensor out = g.empty(shape);
         int first = firstRepeated(from, to);
         if (first < 0) {
-            g.backend.copy(g.storage, out.storage, out.numel());
+            g.backend.copy(g.dense(), out.dense(), out.numel());
         }
         Tensor cur = g;
         for (int a = curDims.length - 1; first >= 0 && a >= first; a--) {
@@ -72,7 +36,7 @@ final class Reshaping {
             }
             int outer = product(curDims, 0, a), inner = product(curDims, a + 1, curDims.length);
             Tensor next = a == first ? out : g.empty(Shape.of(Math.multiplyExact(outer, inner)));
-            g.backend.sum(cur.storage, next.storage, outer, curDims[a], inner);
+            g.backend.sum(cur.dense(), next.dense(), outer, curDims[a], inner);
             curDims[a] = 1;
             if (cur != g) {
                 cur.close();
@@ -89,16 +53,6 @@ final class Reshaping {
             }
         }
         return -1;
-    }
-
-    private static int lastRepeated(int[] from, int[] to) {
-        int last = -1;
-        for (int a = 0; a < from.length; a++) {
-            if (from[a] != to[a]) {
-                last = a;
-            }
-        }
-        return last;
     }
 
     private static int product(int[] d, int from, int to) {
@@ -143,7 +97,7 @@ final class Reshaping {
             inverse[perm[i]] = i;
         }
         Tensor y = x.empty(Shape.of(outDims));
-        x.backend.permute(x.storage, y.storage, dims, perm.clone());
+        x.backend.permute(x.dense(), y.dense(), dims, perm.clone());
         return record("permute", y, g -> accumulate(x, () -> g.permute(inverse)), x);
     }
 
@@ -170,7 +124,7 @@ final class Reshaping {
         int[] offsets = new int[parts.length];
         for (int i = 0, off = 0; i < parts.length; off += parts[i].shape.dim(a), i++) {
             offsets[i] = off;
-            first.backend.copySlice(parts[i].storage, y.storage, outer, parts[i].shape.dim(a), inner, total, off, true);
+            first.backend.copySlice(parts[i].dense(), y.dense(), outer, parts[i].shape.dim(a), inner, total, off, true);
         }
         int totalF = total;
         Tensor[] inputs = parts.clone();
@@ -180,7 +134,7 @@ final class Reshaping {
                 int off = offsets[i];
                 accumulate(p, () -> {
                     Tensor dp = p.empty(p.shape);
-                    p.backend.copySlice(dp.storage, g.storage, outer, p.shape.dim(a), inner, totalF, off, false);
+                    p.backend.copySlice(dp.dense(), g.dense(), outer, p.shape.dim(a), inner, totalF, off, false);
                     return dp;
                 });
             }
@@ -210,10 +164,10 @@ final class Reshaping {
                 dims[a] = sizes[i];
                 int size = sizes[i], offset = off;
                 Tensor part = x.empty(Shape.of(dims));
-                x.backend.copySlice(part.storage, x.storage, outer, size, inner, whole, offset, false);
+                x.backend.copySlice(part.dense(), x.dense(), outer, size, inner, whole, offset, false);
                 parts[i] = record("split", part, g -> accumulate(x, () -> {
                     Tensor dx = x.filled(shape, 0f);
-                    x.backend.copySlice(g.storage, dx.storage, outer, size, inner, whole, offset, true);
+                    x.backend.copySlice(g.dense(), dx.dense(), outer, size, inner, whole, offset, true);
                     return dx;
                 }), x);
             }

@@ -43,7 +43,7 @@ final class ScaledDotProductAttention {
         }
 
         MatrixBatch on(Tensor storageOf) {
-            return new MatrixBatch(storageOf.storage, offset, rowStride, batchStride, headStride);
+            return new MatrixBatch(storageOf.dense(), offset, rowStride, batchStride, headStride);
         }
 
         MatrixBatch batch() {
@@ -179,14 +179,14 @@ final class ScaledDotProductAttention {
         float scale = (float) (1 / Math.sqrt(d));
         Tensor p = any.empty(Shape.of(b, h, tq, tk));                       // probabilities, [B, H, Tq, Tk]
         be.matmul(false, true, b, h, tq, tk, d, q.batch(), k.batch(), scores(p, h, tq, tk));
-        be.attentionSoftmax(p.storage, keyPaddingMask == null ? null : keyPaddingMask.storage, p.storage, b, h, tq,
+        be.attentionSoftmax(p.dense(), keyPaddingMask == null ? null : keyPaddingMask.dense(), p.dense(), b, h, tq,
                 tk, scale, causal);
         Tensor weights = returnWeights ? p.detach() : null;
         Tensor pd = p, dropMask = null;
         if (dropoutP > 0) {
             pd = any.empty(p.shape);
             dropMask = any.empty(p.shape);
-            be.dropout(p.storage, pd.storage, dropMask.storage, p.numel(), dropoutP, seed);
+            be.dropout(p.dense(), pd.dense(), dropMask.dense(), p.numel(), dropoutP, seed);
         }
         Tensor out = any.empty(outShape);
         Heads outHeads = fused ? Heads.interleaved(out, 1, 0, h, dv) : Heads.dense(out);
@@ -239,15 +239,15 @@ final class ScaledDotProductAttention {
         try (Tensor ds = g.empty(p.shape)) {
             be.matmul(false, true, b, h, tq, tk, dv, dOut, v.batch(), scores(ds, h, tq, tk));
             if (mask != null) {
-                be.mul(ds.storage, mask.storage, ds.storage, ds.numel());
+                be.mul(ds.dense(), mask.dense(), ds.dense(), ds.numel());
             }
-            be.attentionSoftmaxBackward(p.storage, ds.storage, ds.storage, b * h * tq, tk, scale);
+            be.attentionSoftmaxBackward(p.dense(), ds.dense(), ds.dense(), b * h * tq, tk, scale);
             use.accept(ds);
         }
     }
 
     /** A dense [B, H, Tq, Tk] tensor as the batch of its H·B score matrices. */
     private static MatrixBatch scores(Tensor t, int h, int tq, int tk) {
-        return MatrixBatch.packed(t.storage, h, tq, tk);
+        return MatrixBatch.packed(t.dense(), h, tq, tk);
     }
 }

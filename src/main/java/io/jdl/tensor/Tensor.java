@@ -2,7 +2,6 @@ package io.jdl.tensor;
 
 import io.jdl.backend.Activation;
 import io.jdl.backend.Backend;
-import io.jdl.backend.Backends;
 import io.jdl.backend.Storage;
 import io.jdl.device.DType;
 import io.jdl.device.Device;
@@ -17,8 +16,8 @@ import java.util.Random;
  * backward together; this class holds the state and delegates.
  *
  * <p><b>Lifetime.</b> A tensor owns a handle on its memory and frees it on {@link #close()}; views
- * ({@link #reshape}, {@link #flatten}, {@link #unsqueeze}, {@link #squeeze}) share the memory, which is freed
- * when the last tensor on it closes, in any order (see {@code Views}). The rules, in the order they apply:
+ * ({@link #reshape}, {@link #flatten}, {@link #unsqueeze}, {@link #squeeze}, {@link #expand}) share the memory,
+ * which is freed when the last tensor on it closes, in any order (see {@code Views}). The rules, in order:
  * <ul>
  * <li><b>Scopes.</b> A tensor created while a {@link TensorScope} is open on this thread belongs to that
  *     scope, which closes it when the scope closes unless it was {@linkplain TensorScope#keep kept}
@@ -62,7 +61,10 @@ import java.util.Random;
 public final class Tensor implements AutoCloseable {
     final Shape shape;
     final Backend backend;
-    final Storage storage;
+    /** The elements as stored: read only through {@link #dense()}, {@link #written} or {@link #memory()}. */
+    private final Storage storage;
+    /** How a broadcast view ({@link #expand}) reads {@link #storage}, or null for a dense tensor. */
+    final BroadcastView broadcast;
 
     // autograd state, managed by Graph
     private boolean requiresGrad;
@@ -83,16 +85,13 @@ public final class Tensor implements AutoCloseable {
     /** This tensor's registration with the {@link LeakDetector}, or null (see {@link LeakDetector#closeStorage}). */
     Cleaner.Cleanable leakCheck;
 
-    private Tensor(Shape shape, Backend backend, Storage storage) {
-        this(shape, backend, storage, new VersionCounter());
-    }
-
-    private Tensor(Shape shape, Backend backend, Storage storage, VersionCounter version) {
+    private Tensor(Shape shape, Backend backend, Storage storage, VersionCounter version, BroadcastView broadcast) {
         this.shape = shape;
         this.backend = backend;
         this.storage = storage;
         this.version = version;
-        leakCheck = LeakDetector.track(this, storage);
+        this.broadcast = broadcast;
+        leakCheck = LeakDetector.track(this, storage, broadcast);
         TensorScope.adopt(this);
     }
 
@@ -133,14 +132,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     static Tensor wrap(Shape shape, Backend backend, Storage storage) { // a new tensor on new memory
-        return new Tensor(shape, backend, storage);
+        return new Tensor(shape, backend, storage, new VersionCounter(), null);
     }
 
     public static Tensor full(Shape shape, float value, Device device) {
-        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
-        Tensor t = new Tensor(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel()));
-        b.fill(t.storage, value);
-        return t;
+        return Conversions.full(shape, value, device);
     }
 
     public static Tensor zeros(Shape shape, Device device) {
@@ -152,21 +148,41 @@ public final class Tensor implements AutoCloseable {
         return of(Conversions.gaussians(random, shape), shape, device);
     }
 
-    /** A view of this tensor's memory in {@code s} (same numel): no copy, a new handle (see {@code Views}). */
-    Tensor view(Shape s) {
+    /** A view of this tensor's memory as {@code s}, read through {@code layout} (null: dense); see {@code Views}. */
+    Tensor view(Shape s, BroadcastView layout) {
         checkOpen();
-        return new Tensor(s, backend, storage.share(), version);
+        return new Tensor(s, backend, storage.share(), version, layout);
+    }
+
+    // ---- the elements: the op families reach the storage only through these ----
+
+    /** The elements dense and row-major in {@link #shape}: a broadcast view's materialised ({@link BroadcastView}). */
+    Storage dense() {
+        return broadcast == null ? storage : broadcast.materialise(backend, storage, shape);
+    }
+
+    /** The storage an in-place write by {@code op} goes to; a broadcast view refuses it, as PyTorch does. */
+    Storage written(String op) {
+        return broadcast == null ? storage : BroadcastView.refuseWrite(op, shape, broadcast);
+    }
+
+    /** The memory as stored, for ops that read {@link #strides()} and for lifetime: not dense for a broadcast view. */
+    Storage memory() {
+        return storage;
+    }
+
+    /** Element strides into {@link #memory()}: row-major, 0 along the dimensions a broadcast view repeats. */
+    long[] strides() {
+        return broadcast == null ? BroadcastView.denseStrides(shape.dims()) : broadcast.strides(shape.dims());
     }
 
     /** A new uninitialised float32 tensor on this tensor's device. */
     Tensor empty(Shape s) {
-        return new Tensor(s, backend, backend.allocate(s.numel()));
+        return wrap(s, backend, backend.allocate(s.numel()));
     }
 
     Tensor filled(Shape s, float value) {
-        Tensor t = empty(s);
-        backend.fill(t.storage, value);
-        return t;
+        return Conversions.full(s, value, device());
     }
 
     // ---- properties ----
@@ -204,9 +220,7 @@ public final class Tensor implements AutoCloseable {
     void checkOpen() {
         // backward() may read what its owner closed while the graph still needed it (see the class comment).
         if (storage.isClosed() || handleClosed && !TensorScope.inBackward()) {
-            throw new IllegalStateException("tensor " + shape + " on " + device() + (releasedByGraph
-                    ? " was released by backward() (a graph's intermediates are freed with it; call retain() before"
-                    + " backward() to keep one)" : " is closed"));
+            throw Checks.closed(this);
         }
     }
 
@@ -247,7 +261,7 @@ public final class Tensor implements AutoCloseable {
         Checks.sameShape("copyFrom", this, src);
         Checks.notRecorded("copyFrom", this);
         Checks.sameDType("copyFrom", src, this);
-        backend.cast(src.storage, storage, numel());
+        backend.cast(src.dense(), written("copyFrom"), numel());
         bumpVersion();
     }
 
@@ -301,9 +315,7 @@ public final class Tensor implements AutoCloseable {
     /** A copy outside any graph, owned by the caller. */
     public Tensor detach() {
         checkOpen();
-        Tensor t = wrap(shape, backend, backend.allocate(numel(), dtype()));
-        backend.cast(storage, t.storage, numel());
-        return t;
+        return Views.copy(this, shape);
     }
 
     /** Back-propagates from this scalar into every leaf's {@link #grad()}, then frees the graph (see above). */
@@ -462,9 +474,14 @@ public final class Tensor implements AutoCloseable {
         return guarded(() -> Views.squeeze(this, dim));
     }
 
-    /** Repeats size-1 dimensions to {@code dims} (-1 keeps a size; new leading dimensions allowed), a copy. */
+    /** Repeats size-1 dimensions to {@code dims} (-1 keeps a size; new leading ones allowed): a broadcast view (Views). */
     public Tensor expand(int... dims) {
-        return guarded(() -> DTypeRules.unary("expand", this, x -> Reshaping.expand(x, dims)));
+        return guarded(() -> Views.expand(this, dims));
+    }
+
+    /** A dense tensor of these elements: a copy of a broadcast view ({@link #expand}), else a view; differentiable. */
+    public Tensor contiguous() {
+        return guarded(() -> Views.contiguous(this));
     }
 
     /** Swaps two dimensions (a copy). */
@@ -571,21 +588,7 @@ public final class Tensor implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (handleClosed || storage.isClosed() && !releasedByGraph) {
-            throw new IllegalStateException("tensor " + shape + " on " + device() + " was already closed");
-        }
-        if (storage.isClosed()) {
-            return;
-        }
-        handleClosed = true;
-        zeroGrad();
-        if (graphRefs > 0) {
-            return; // a recorded op still needs these values for backward(): freed with its graph
-        }
-        if (node != null) {
-            Graph.free(this);
-        }
-        LeakDetector.closeStorage(this);
+        Graph.close(this);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
+import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -111,9 +112,118 @@ final class Views {
         return viewAs(x, Shape.of(d), "squeeze");
     }
 
-    /** x's memory viewed as {@code target} (same numel); backward views the gradient back as x's shape. */
+    /**
+     * x repeated along its size-1 dimensions to {@code dims} (PyTorch's {@code expand}): new leading dimensions
+     * may be added, -1 keeps a size. A broadcast view of x's memory, no copy (see {@link BroadcastView}); backward
+     * sums the gradient over the repeated dimensions (in float32 for half tensors, rounded once).
+     */
+    static Tensor expand(Tensor x, int... dims) {
+        x.checkOpen();
+        DTypeRules.requireFloat("expand", "x", x);
+        int rank = Checks.notNull("expand", "dims", dims).length, lead = rank - x.shape.rank();
+        int[] from = new int[rank], to = dims.clone();
+        for (int i = 0; i < rank; i++) {
+            from[i] = i < lead ? 1 : x.shape.dim(i - lead);
+            if (i >= lead && to[i] == -1) {
+                to[i] = from[i];
+            }
+            if (lead < 0 || to[i] < 0 || from[i] != to[i] && from[i] != 1) {
+                throw new IllegalArgumentException("expand: shape " + x.shape + " cannot expand to "
+                        + Arrays.toString(dims) + " (only size-1 dimensions repeat; -1 keeps a size)");
+            }
+        }
+        if (Arrays.equals(to, x.shape.dims())) {
+            return viewAs(x, x.shape, "expand");
+        }
+        long[] xs = x.strides(), strides = new long[rank];  // new and repeated dimensions step 0
+        for (int i = lead; i < rank; i++) {
+            strides[i] = from[i] == 1 && to[i] != 1 ? 0 : xs[i - lead];
+        }
+        Shape source = x.shape;
+        Tensor view = x.view(Shape.of(to), BroadcastView.of(to, strides));
+        return record("expand", view, g -> accumulate(x, () -> summed(g, source)), x);
+    }
+
+    /** g summed to {@code shape}, in g's dtype: a half gradient is summed in float32 and rounded once. */
+    private static Tensor summed(Tensor g, Shape shape) {
+        if (g.dtype() == DType.FLOAT32) {
+            return Reshaping.sumTo(g, shape);
+        }
+        try (Tensor f = Conversions.to(g, DType.FLOAT32); Tensor sum = Reshaping.sumTo(f, shape)) {
+            return Conversions.to(sum, g.dtype());
+        }
+    }
+
+    /**
+     * A dense tensor of x's elements: a new handle on x's memory when x is dense, a copy of a broadcast view's
+     * elements otherwise (PyTorch's {@code contiguous}); backward passes the gradient through.
+     */
+    static Tensor contiguous(Tensor x) {
+        x.checkOpen();
+        return x.broadcast == null ? viewAs(x, x.shape, "contiguous") : copied(x, x.shape, "contiguous");
+    }
+
+    /**
+     * x viewed as {@code target} (same numel); backward views the gradient back as x's shape. A broadcast view
+     * stays one when its strides allow it (PyTorch's rule for {@code view}); otherwise, as PyTorch's
+     * {@code reshape} does, the result is a dense copy.
+     */
     private static Tensor viewAs(Tensor x, Shape target, String op) {
         Shape source = x.shape;
-        return record(op, x.view(target), g -> accumulate(x, () -> g.view(source)), x);
+        BroadcastView layout = null;
+        if (x.broadcast != null) {
+            long[] strides = restrided(source.dims(), x.strides(), target.dims());
+            layout = strides == null ? null : BroadcastView.of(target.dims(), strides);
+            if (layout == null) {
+                return copied(x, target, op);
+            }
+        }
+        return record(op, x.view(target, layout), g -> accumulate(x, () -> g.view(source, null)), x);
+    }
+
+    /** A dense copy of x's elements (any dtype) shaped {@code target}; backward views the gradient as x's shape. */
+    private static Tensor copied(Tensor x, Shape target, String op) {
+        Shape source = x.shape;
+        return record(op, copy(x, target), g -> accumulate(x, () -> g.view(source, null)), x);
+    }
+
+    /** A dense copy of x's elements (any dtype) shaped {@code target} (same numel), outside any graph. */
+    static Tensor copy(Tensor x, Shape target) {
+        Tensor y = Tensor.wrap(target, x.backend, x.backend.allocate(target.numel(), x.dtype()));
+        x.backend.cast(x.dense(), y.dense(), target.numel());
+        return y;
+    }
+
+    /**
+     * The strides of {@code to} viewing the elements of a tensor of {@code from} with {@code strides}, or null
+     * when no strides can (PyTorch's {@code computeStride}): runs of dimensions that step through memory as one
+     * are regrouped, each run keeping its innermost stride.
+     */
+    static long[] restrided(int[] from, long[] strides, int[] to) {
+        long[] out = new long[to.length];
+        if (Shape.of(from).numel() == 0) {
+            return null;  // nothing to view: the caller copies (no elements)
+        }
+        int v = to.length - 1;
+        long base = strides.length == 0 ? 1 : strides[strides.length - 1], fromCount = 1, toCount = 1;
+        for (int d = from.length - 1; d >= 0; d--) {
+            fromCount *= from[d];
+            if (d == 0 || from[d - 1] != 1 && strides[d - 1] != fromCount * base) {
+                while (v >= 0 && (toCount < fromCount || to[v] == 1)) {
+                    out[v] = toCount * base;
+                    toCount *= to[v];
+                    v--;
+                }
+                if (toCount != fromCount) {
+                    return null;
+                }
+                if (d > 0) {
+                    base = strides[d - 1];
+                    fromCount = 1;
+                    toCount = 1;
+                }
+            }
+        }
+        return v == -1 ? out : null;
     }
 }

@@ -26,7 +26,7 @@ class ViewsTest {
                 try (Tensor v = op.apply(x)) {
                     assertEquals(allocated, CpuStorage.allocationCount(), "a view allocates nothing");
                     assertEquals(live, CpuStorage.liveCount());
-                    assertTrue(v.storage.sharesMemoryWith(x.storage));
+                    assertTrue(v.memory().sharesMemoryWith(x.memory()));
                     assertArrayEquals(SIX, v.toArray());
                 }
             }
