@@ -122,7 +122,7 @@ final class BroadcastView {
                 if (cur[a] == to[a]) {
                     continue;
                 }
-                int outer = product(cur, 0, a), inner = product(cur, a + 1, cur.length);
+                int outer = Shape.of(cur).product(0, a), inner = Shape.of(cur).product(a + 1, cur.length);
                 cur[a] = to[a];
                 Storage next = a == last ? out : backend.allocate(Shape.of(cur).numel());
                 try {
@@ -143,14 +143,6 @@ final class BroadcastView {
                 from.close();
             }
         }
-    }
-
-    private static int product(int[] d, int from, int to) {
-        long p = 1;
-        for (int i = from; i < to; i++) {
-            p *= d[i];
-        }
-        return Math.toIntExact(p);
     }
 
     /** Throws PyTorch's refusal of an in-place write by {@code op} into a broadcast view of {@code shape}. */

@@ -8,35 +8,49 @@ import java.util.Arrays;
 
 /**
  * Views: tensors that share another tensor's memory instead of copying it. {@link Tensor#reshape},
- * {@link Tensor#flatten}, {@link Tensor#unsqueeze} and {@link Tensor#squeeze} return views, as in PyTorch.
+ * {@link Tensor#flatten}, {@link Tensor#unsqueeze}, {@link Tensor#squeeze} and {@link Tensor#expand} return views,
+ * as in PyTorch.
  *
- * <p><b>What a view is.</b> Every jdl tensor is dense and row-major: its elements are the first
- * {@code numel} floats of its storage, in order. A view is a new {@link Tensor} with its own shape and its
- * own handle on the same memory ({@link io.jdl.backend.Storage#share()}); since the element order does not
- * change, every backend call reads and writes a view exactly as it would the base, with no offsets or
- * strides and no copy. Ops whose result is not the same elements in the same order — {@code permute},
- * {@code transpose}, {@code expand}, {@code split}, {@code concat} — copy (see {@code Reshaping}); the
- * attention head split and merge avoid those copies with strided GEMM operands instead
- * ({@link io.jdl.backend.MatrixBatch}), and broadcasting add, sub and mul read the smaller operand through
- * stride-0 dimensions ({@link BroadcastBinary}) instead of expanding it. {@code expand} itself still returns a
- * dense copy: a tensor has no strides to make it a view, and every backend call reads its operands dense.
+ * <p><b>What a view is.</b> A jdl tensor is either dense (its elements are the first {@code numel} elements of its
+ * storage, row-major) or a <em>broadcast view</em>: the dense elements of a smaller base shape read with stride 0
+ * along the dimensions it repeats ({@link BroadcastView}), which is what {@code expand} makes. A view is a new
+ * {@link Tensor} with its own shape and its own handle on the same memory ({@link io.jdl.backend.Storage#share()}).
+ * reshape, flatten, unsqueeze and squeeze of a dense tensor keep the element order, so every backend call reads
+ * them as it would the base. Of a broadcast view they stay views where the strides allow it (PyTorch's rule for
+ * {@code view}: regrouped dimensions that step through memory as one), and otherwise return a dense copy, as
+ * PyTorch's {@code reshape} does ({@code [4, 3]} expanded from {@code [1, 3]} flattened to {@code [12]}).
+ * Ops whose result is not the same elements in the same order — {@code permute}, {@code transpose},
+ * {@code split}, {@code concat} — copy (see {@code Reshaping}); the attention head split and merge avoid those
+ * copies with strided GEMM operands instead ({@link io.jdl.backend.MatrixBatch}).
+ *
+ * <p><b>Reading a broadcast view.</b> The op families reach a tensor's storage only through
+ * {@link Tensor#dense()} (the elements dense and row-major: a broadcast view's are materialised into a buffer the
+ * view owns, see {@link BroadcastView} for its lifetime), {@link Tensor#written} (an in-place write, refused for a
+ * broadcast view) and {@link Tensor#memory()} with {@link Tensor#strides()} (the memory as stored, for ops that
+ * take strides). Broadcasting add, sub and mul ({@link BroadcastBinary}) and matmul's batch dimensions
+ * ({@link BroadcastMatmul}) read broadcast views in place, stride 0 where they repeat; every other op reads the
+ * materialised copy, the same values the dense copy would hold.
  *
  * <p><b>Lifetime.</b> A view is a tensor like any other: it belongs to the scope it was made in (or to the
  * caller) and is closed once, by its owner. Base and views each hold a handle on the memory; the memory is
  * freed when the last handle closes, so they may be closed in either order: closing the base leaves its
- * views readable, and closing a view frees nothing the base still uses. A view of a closed tensor cannot be
- * made. A view keeps its memory alive for as long as it is open, so a small view of a large
- * intermediate kept past its scope keeps the whole intermediate allocated; {@link Tensor#detach()} copies.
- * {@code CpuStorage.liveCount()} and the CUDA allocator count memory, not handles: a view allocates nothing.
- * An unclosed view that becomes unreachable is reported by the {@link LeakDetector} like any tensor, and
- * freeing it releases only its handle.
+ * views readable, and closing a view frees nothing the base still uses (but its materialised copy, if an op
+ * made one). A view of a closed tensor cannot be made. A view keeps its memory alive for as long as it is open,
+ * so a small view of a large intermediate kept past its scope keeps the whole intermediate allocated;
+ * {@link Tensor#detach()} copies. {@code CpuStorage.liveCount()} and the CUDA allocator count memory, not
+ * handles: a view allocates nothing. An unclosed view that becomes unreachable is reported by the
+ * {@link LeakDetector} like any tensor, and freeing it releases only its handle (and its materialised copy).
  *
- * <p><b>Writes.</b> An in-place change through the base or a view ({@link Tensor#copyFrom},
+ * <p><b>Writes.</b> An in-place change through the base or a dense view ({@link Tensor#copyFrom},
  * {@link Tensor#fill}, optimizer steps) is seen by all of them, and raises the version counter they share:
- * a recorded op that read any of them then refuses to back-propagate, naming the op. Gradients are never
- * accumulated in place into memory another open handle still reads (the engine adds out of place then).
+ * a recorded op that read any of them then refuses to back-propagate, naming the op. An in-place write into a
+ * broadcast view is refused with PyTorch's message ("more than one element of the written-to tensor refers to a
+ * single memory location"); {@link Tensor#contiguous()} or {@link Tensor#detach()} give a dense copy that takes
+ * writes. Gradients are never accumulated in place into memory another open handle still reads, or into a
+ * broadcast view (the engine adds out of place then; a gradient that arrives as a broadcast view is stored dense).
  *
- * <p><b>Autograd.</b> A view op's backward is the reverse view of the gradient: no copy either way.
+ * <p><b>Autograd.</b> A view op's backward is the reverse view of the gradient (no copy either way); expand's is
+ * the sum over the repeated dimensions.
  */
 final class Views {
     private Views() {
