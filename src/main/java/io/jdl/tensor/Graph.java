@@ -100,7 +100,7 @@ final class Graph {
             t.grad = sum;
             g.close();
         } else {
-            t.backend.axpby(1f, t.grad.dense(), 1f, g.dense(), t.grad.dense(), t.numel());
+            t.backend.axpby(1f, t.grad.dense(), 1f, g.dense(), t.grad.written("gradient accumulation"), t.numel());
             g.close();
         }
     }
