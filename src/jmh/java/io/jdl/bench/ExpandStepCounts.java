@@ -17,7 +17,11 @@ import java.util.Random;
  * and kernel launches (stand-in counters) and the host time per step (median; with the stand-in's no-compute
  * mode, {@code JDL_STANDIN_NO_COMPUTE=1}, that is host cost only). One line per row:
  * {@code COUNTS <row>: peak +<bytes>, <calls> native calls, <launches> launches, host <ms> ms/step}.
- * Arguments: [steps] (default 10). Needs the stand-in (or a GPU: then the counters read 0).
+ * Arguments: [steps] (default 10). Needs the stand-in (or a GPU: then the counters read 0). Run, after
+ * {@code native/standin/build} and {@code mvn test-compile dependency:build-classpath -Dmdep.includeScope=test
+ * -Dmdep.outputFile=target/test-classpath.txt}: {@code JDL_STANDIN_NO_COMPUTE=1 java --enable-native-access=ALL-UNNAMED
+ * -Djdl.library.path=target/standin -cp target/test-classes:target/classes:$(cat target/test-classpath.txt)
+ * io.jdl.bench.ExpandStepCounts}.
  */
 public final class ExpandStepCounts {
     private ExpandStepCounts() {

@@ -101,6 +101,11 @@ class ExpandViewGpuTest {
         return h.mul(gate).add(scale.expand(h.shape().dims())).mse(target);             // broadcast view in place
     }
 
+    /**
+     * The target is a broadcast view made once, before the warm-up, of a static input [1, T, E] that gets new
+     * values before each replay: mse reads it dense, so its materialised copy, made eagerly at the warm-up, must be
+     * rewritten by every replay (a copy kept while the base's version is unchanged would go stale here).
+     */
     @Test
     void aStepUsingExpandReplaysAsACudaGraphAsEagerSteps() {
         int batch = 3, t = 4, d = 5, e = 6, steps = 4;
@@ -109,9 +114,9 @@ class ExpandViewGpuTest {
         List<float[]> xs = new java.util.ArrayList<>(), ys = new java.util.ArrayList<>();
         for (int s = 0; s < steps; s++) {
             xs.add(GradCheck.randn(rng, batch * t * d));
-            ys.add(GradCheck.randn(rng, batch * t * e));
+            ys.add(GradCheck.randn(rng, t * e));
         }
-        Shape xShape = Shape.of(batch, t, d), yShape = Shape.of(batch, t, e);
+        Shape xShape = Shape.of(batch, t, d), yShape = Shape.of(1, t, e);
         float[] eager;
         try (Tensor w = Tensor.of(w0, Shape.of(d, e), GPU).requiresGrad(true);
              Tensor sc = Tensor.of(s0, Shape.of(1, t, e), GPU).requiresGrad(true);
@@ -119,7 +124,8 @@ class ExpandViewGpuTest {
             for (int s = 0; s < steps; s++) {
                 try (TensorScope scope = TensorScope.open()) {
                     sgd.zeroGrad();
-                    loss(Tensor.of(xs.get(s), xShape, GPU), w, sc, Tensor.of(ys.get(s), yShape, GPU)).backward();
+                    loss(Tensor.of(xs.get(s), xShape, GPU), w, sc,
+                            Tensor.of(ys.get(s), yShape, GPU).expand(batch, t, e)).backward();
                     sgd.step();
                 }
             }
@@ -128,15 +134,16 @@ class ExpandViewGpuTest {
         try (Tensor w = Tensor.of(w0, Shape.of(d, e), GPU).requiresGrad(true);
              Tensor sc = Tensor.of(s0, Shape.of(1, t, e), GPU).requiresGrad(true);
              Sgd sgd = new Sgd(List.of(w, sc), 0.1f);
-             Tensor x = Tensor.of(xs.get(0), xShape, GPU); Tensor y = Tensor.of(ys.get(0), yShape, GPU)) {
+             Tensor x = Tensor.of(xs.get(0), xShape, GPU); Tensor y = Tensor.of(ys.get(0), yShape, GPU);
+             Tensor target = y.expand(batch, t, e)) {
             try (TensorScope scope = TensorScope.open()) {  // warm-up: step 0
                 sgd.zeroGrad();
-                loss(x, w, sc, y).backward();
+                loss(x, w, sc, target).backward();
                 sgd.step();
             }
             try (CudaGraphStep step = CudaGraphStep.capture(GPU, () -> {
                 sgd.zeroGrad();
-                Tensor l = loss(x, w, sc, y);
+                Tensor l = loss(x, w, sc, target);
                 l.backward();
                 sgd.step();
                 return l;
