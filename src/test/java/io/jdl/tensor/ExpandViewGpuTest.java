@@ -78,6 +78,28 @@ class ExpandViewGpuTest {
     }
 
     @Test
+    void aViewThatCannotBeMaterialisedForLackOfMemoryLeavesNothingAndWorksAfterwards() {
+        Gpu.assumeStandIn("fault injection");
+        try (Tensor x = Tensor.of(GradCheck.randn(new Random(3), 1000), Shape.of(1000, 1), GPU);
+             Tensor v = x.expand(3, 1000, 700)) {  // 8.4 MB dense: a size the allocator has no block of
+            long allocated = allocatedNow();
+            io.jdl.cuda.StandIn.failAllocations(2, 1000);  // relu's output is allocated, the view's dense copy is not
+            try {
+                assertThrows(RuntimeException.class, v::relu);
+            } finally {
+                io.jdl.cuda.StandIn.failAllocations(0, 0);
+            }
+            assertEquals(allocated, allocatedNow(), "nothing left allocated by the failed op");
+            try (Tensor r = v.relu()) {
+                float[] xs = x.toArray(), out = r.toArray();
+                for (int i = 0; i < out.length; i++) {
+                    assertEquals(Math.max(0f, xs[(i / 700) % 1000]), out[i]);
+                }
+            }
+        }
+    }
+
+    @Test
     void matmulReadsAStrideZeroBatchWithoutAnExpandedCopy() {
         Random rng = new Random(2);
         float[] av = GradCheck.randn(rng, 6), bv = GradCheck.randn(rng, 4 * 15);
