@@ -53,8 +53,8 @@ final class FusedAttentionOp {
         boolean ran;
         try (Tensor mask = dropout == null ? null : dropout.mask()) {
             ran = be.fusedAttentionForward(config, q.batch(), k.batch(), v.batch(),
-                    keyPaddingMask == null ? null : keyPaddingMask.storage, mask == null ? null : mask.storage,
-                    outHeads.batch(), stats.storage, recorded);
+                    keyPaddingMask == null ? null : keyPaddingMask.dense(), mask == null ? null : mask.dense(),
+                    outHeads.batch(), stats.dense(), recorded);
         } catch (RuntimeException e) {
             out.close();
             stats.close();
@@ -66,8 +66,9 @@ final class FusedAttentionOp {
             return null;
         }
         // Saved: the statistics, and handles on the output and the mask (the caller may close theirs first).
-        Tensor savedOut = out.view(out.shape);
-        Tensor savedMask = keyPaddingMask == null ? null : keyPaddingMask.view(keyPaddingMask.shape);
+        Tensor savedOut = out.view(out.shape, null);
+        Tensor savedMask = keyPaddingMask == null ? null
+                : keyPaddingMask.view(keyPaddingMask.shape, keyPaddingMask.broadcast);  // keeps a broadcast layout
         List<Tensor> saved = new ArrayList<>(List.of(stats, savedOut));
         if (savedMask != null) {
             saved.add(savedMask);
@@ -95,7 +96,7 @@ final class FusedAttentionOp {
         Tensor mask() {
             Tensor m = like.empty(shape);
             try (Tensor ones = like.filled(shape, 1f)) { // dropout's input and output (in place): only the mask stays
-                like.backend.dropout(ones.storage, ones.storage, m.storage, m.numel(), p, seed);
+                like.backend.dropout(ones.dense(), ones.dense(), m.dense(), m.numel(), p, seed);
             } catch (RuntimeException e) {
                 m.close();
                 throw e;
@@ -145,8 +146,8 @@ final class FusedAttentionOp {
                             MatrixBatch dk, MatrixBatch dv, Tensor closeOnFailure) {
         boolean ran;
         try {
-            ran = be.fusedAttentionBackward(config, q.batch(), k.batch(), v.batch(), mask == null ? null : mask.storage,
-                    dropMask == null ? null : dropMask.storage, outHeads.on(out), outHeads.on(dOut), stats.storage, dq,
+            ran = be.fusedAttentionBackward(config, q.batch(), k.batch(), v.batch(), mask == null ? null : mask.dense(),
+                    dropMask == null ? null : dropMask.dense(), outHeads.on(out), outHeads.on(dOut), stats.dense(), dq,
                     dk, dv);
         } catch (RuntimeException e) {
             if (closeOnFailure != null) {
