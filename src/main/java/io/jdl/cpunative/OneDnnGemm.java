@@ -4,7 +4,6 @@ import io.jdl.bindings.dnnl.dnnl_h;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.Arrays;
 
 /**
  * oneDNN's row-major single-precision GEMM ({@code dnnl_sgemm}) on Java {@code float[]} arrays, without copies.
@@ -47,16 +46,28 @@ public final class OneDnnGemm {
      */
     public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, int lda,
                              float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        sgemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, 0f, c, cOff, ldc);
+    }
+
+    /**
+     * {@code C = op(A)·op(B) + beta·C}, as {@link #sgemm(boolean, boolean, int, int, int, float[], int, int, float[],
+     * int, int, float[], int, int)} otherwise: beta 1 accumulates a product onto C (a sum over images, chunk by
+     * chunk); with beta 0, C's old contents are never read (NaN in C stays out of the result).
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, int lda,
+                             float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
         if (k == 0) { // an empty sum is 0, but dnnl_sgemm returns without writing C (measured: C kept its values)
             for (int i = 0; i < m; i++) {
-                Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+                for (int j = cOff + i * ldc, end = j + n; j < end; j++) {
+                    c[j] = beta == 0f ? 0f : beta * c[j];
+                }
             }
             return;
         }
         int status;
         try {
             status = (int) SGEMM.invokeExact((byte) (transA ? 'T' : 'N'), (byte) (transB ? 'T' : 'N'), (long) m, (long) n,
-                    (long) k, 1f, slice(a, aOff), (long) lda, slice(b, bOff), (long) ldb, 0f, slice(c, cOff), (long) ldc);
+                    (long) k, 1f, slice(a, aOff), (long) lda, slice(b, bOff), (long) ldb, beta, slice(c, cOff), (long) ldc);
         } catch (Throwable t) {
             throw new IllegalStateException("dnnl_sgemm failed to run", t);
         }

@@ -41,7 +41,7 @@ final class CpuConv {
      * First output index whose input index {@code o·stride − pad + off} is ≥ 0. In 64 bits: pad and off may
      * each be near {@code Integer.MAX_VALUE}.
      */
-    private static int firstValid(int stride, int pad, long off) {
+    static int firstValid(int stride, int pad, long off) {
         long t = pad - off;
         return t <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (t + stride - 1) / stride);
     }
@@ -50,13 +50,13 @@ final class CpuConv {
      * One past the last output index (below {@code out}) whose input index is below {@code size}. It may
      * not exceed {@link #firstValid}: then the kernel tap lies wholly in the padding, and the range is empty.
      */
-    private static int endValid(int stride, int pad, long off, int size, int out) {
+    static int endValid(int stride, int pad, long off, int size, int out) {
         long t = size - 1L + pad - off;
         return t < 0 ? 0 : (int) Math.min(out, t / stride + 1);
     }
 
     /** The input index {@code o·stride − pad + off} of output index o, a valid one (within the input) by the caller's range. */
-    private static int inputIndex(int o, int stride, int pad, long off) {
+    static int inputIndex(int o, int stride, int pad, long off) {
         return (int) ((long) o * stride - pad + off);
     }
 

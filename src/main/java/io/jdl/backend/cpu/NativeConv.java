@@ -4,16 +4,33 @@ import io.jdl.backend.ConvShape;
 import io.jdl.cpunative.CpuNativeLibraries.Library;
 import io.jdl.cpunative.OneDnnConvolution;
 import io.jdl.cpunative.OneDnnException;
+import io.jdl.cpunative.OneDnnGemm;
+import io.jdl.cpunative.OpenMp;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link CpuConv}'s native path: oneDNN's direct convolution. A oneDNN convolution is built per shape (that
- * costs about a millisecond: it picks and compiles a kernel for this CPU), so the last {@value #CACHED} shapes'
- * are kept, as PyTorch's oneDNN path caches its primitives; a shape oneDNN has no implementation for is
- * remembered and runs on the Java kernel.
+ * {@link CpuConv}'s native path, two ways, chosen per direction by the shape's channels (the rule below):
+ * <ul>
+ *   <li>oneDNN's direct convolution ({@link OneDnnConvolution}): built per shape (about a millisecond: it picks
+ *       and compiles a kernel for this CPU), so the last {@value #CACHED} shapes' are kept, as PyTorch's oneDNN
+ *       path caches its primitives; a shape oneDNN has no implementation for is remembered and runs on the Java
+ *       kernel;</li>
+ *   <li>im2col and oneDNN's sgemm on the arrays themselves ({@link GemmConv}): no copies, no reorders.</li>
+ * </ul>
+ * The rule, from interleaved A/B runs of both on the samples' convolutions at two threads
+ * (results/cpu/conv-gemm-vs-direct-ab.log): oneDNN 2.6's direct kernels work on blocks of 16 channels, so
+ * <ul>
+ *   <li>with fewer than {@value #FEW_CHANNELS} input channels per group (a first layer on grey or RGB images, a
+ *       patch embedding) the block is mostly padding and all three directions run as GEMMs (2-7x faster);</li>
+ *   <li>up to {@value #GEMM_WEIGHTS_CHANNELS} channels per group, backward weights runs as a GEMM: 2.6's
+ *       backward-weights kernel has one or two channel blocks to spread over the threads and was 1.2-2x slower
+ *       than the GEMM there (4.6x slower than PyTorch's oneDNN 3.12 on the cnn sample's second layer);</li>
+ *   <li>otherwise oneDNN's direct convolution, which was as fast or faster (forward and backward data from 16
+ *       channels on, backward weights at 64).</li>
+ * </ul>
  */
 final class NativeConv {
     private static final Logger LOG = LoggerFactory.getLogger(NativeConv.class);
@@ -23,6 +40,21 @@ final class NativeConv {
 
     /** Multiply-adds below which the Java kernel is as fast as the copies and the native call. */
     static final long MIN_WORK = 1L << 16;
+
+    /** Input channels per group below which every direction runs as im2col + GEMM (the rule above). */
+    static final int FEW_CHANNELS = 16;
+
+    /** Input channels per group up to which backward weights runs as im2col + GEMM (the rule above). */
+    static final int GEMM_WEIGHTS_CHANNELS = 32;
+
+    /** The three directions, for {@link #viaGemm}. */
+    enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+
+    /** Whether {@code d} of {@code s} runs as im2col + GEMM rather than oneDNN's direct convolution (native active). */
+    static boolean viaGemm(ConvShape s, Direction d) {
+        int cpg = s.c() / s.groups();
+        return Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || d == Direction.BACKWARD_WEIGHTS && cpg <= GEMM_WEIGHTS_CHANNELS);
+    }
 
     /** Null value: oneDNN refused the shape. Evicted convolutions are closed. */
     private static final Map<ConvShape, OneDnnConvolution> CACHE = new LinkedHashMap<>(16, 0.75f, true) {
@@ -48,10 +80,27 @@ final class NativeConv {
 
     private static final class Loaded {
         static final CpuNative.Status STATUS = CpuNative.tryLoad(Library.ONEDNN, "convolutions", OneDnnConvolution::ensureLoaded);
+        /** Whether oneDNN's sgemm and its OpenMP runtime are there for {@link GemmConv}; without, the direct convolution runs. */
+        static final boolean GEMM = gemmLoads();
+
+        private static boolean gemmLoads() {
+            try {
+                OneDnnGemm.ensureLoaded();
+                OpenMp.ensureLoaded();
+                return true;
+            } catch (RuntimeException | LinkageError e) {
+                LOG.debug("convolutions as GEMMs unavailable, oneDNN's direct convolution runs every direction: {}", e.toString());
+                return false;
+            }
+        }
     }
 
-    /** y = conv(x, w) through oneDNN; false (nothing done) when the Java kernel is to run it. */
+    /** y = conv(x, w) natively; false (nothing done) when the Java kernel is to run it. */
     static boolean forward(ConvShape s, float[] x, float[] w, float[] y) {
+        if (worthIt(s) && viaGemm(s, Direction.FORWARD)) {
+            GemmConv.forward(s, x, w, y);
+            return true;
+        }
         OneDnnConvolution conv = of(s);
         if (conv != null) {
             conv.forward(x, w, y);
@@ -59,8 +108,12 @@ final class NativeConv {
         return conv != null;
     }
 
-    /** dx from dy through oneDNN; false (nothing done) when the Java kernel is to run it. */
+    /** dx from dy natively; false (nothing done) when the Java kernel is to run it. */
     static boolean backwardData(ConvShape s, float[] w, float[] dy, float[] dx) {
+        if (worthIt(s) && viaGemm(s, Direction.BACKWARD_DATA)) {
+            GemmConv.backwardData(s, w, dy, dx);
+            return true;
+        }
         OneDnnConvolution conv = of(s);
         if (conv != null) {
             conv.backwardData(w, dy, dx);
@@ -68,8 +121,12 @@ final class NativeConv {
         return conv != null;
     }
 
-    /** dw from x and dy through oneDNN; false (nothing done) when the Java kernel is to run it. */
+    /** dw from x and dy natively; false (nothing done) when the Java kernel is to run it. */
     static boolean backwardFilter(ConvShape s, float[] x, float[] dy, float[] dw) {
+        if (worthIt(s) && viaGemm(s, Direction.BACKWARD_WEIGHTS)) {
+            GemmConv.backwardWeights(s, x, dy, dw);
+            return true;
+        }
         OneDnnConvolution conv = of(s);
         if (conv != null) {
             conv.backwardWeights(x, dy, dw);
@@ -77,10 +134,15 @@ final class NativeConv {
         return conv != null;
     }
 
+    /** Whether s has enough work for a native call and the native path is active. */
+    private static boolean worthIt(ConvShape s) {
+        double work = (double) s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
+        return work >= MIN_WORK && active();
+    }
+
     /** The oneDNN convolution for {@code s}, or null to use the Java kernel (native off, missing, refused, or small). */
     private static OneDnnConvolution of(ConvShape s) {
-        double work = (double) s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
-        if (work < MIN_WORK || !active()) {
+        if (!worthIt(s)) {
             return null;
         }
         synchronized (CACHE) {
