@@ -12,8 +12,8 @@ import java.util.Random;
  * ({@link OneDnnConvolution}: copies off the heap, reorders to its blocked layout, the primitive, back), B = im2col
  * and sgemm on the arrays ({@link GemmConv}). Each round runs one call of A and one of B per direction, the order
  * alternating between rounds, so load from other processes falls on both alike; prints per shape and direction
- * the median and quartiles of each and the ratio of medians B / A, in wall time and in the process's CPU time
- * per call (the work done, less sensitive to a loaded machine than wall time).
+ * the median and quartiles of each, the ratio of medians B / A, the median of the per-round ratios, and which of
+ * the two {@link NativeConv}'s rule takes.
  *
  * <p>{@code java ... io.jdl.backend.cpu.ConvLoweringAB [rounds]} with {@code -Djdl.cpu.threads=T} and
  * {@code OMP_NUM_THREADS=T} (oneDNN's primitive runs on OpenMP's threads, GemmConv on jdl's pool).
@@ -27,7 +27,8 @@ public final class ConvLoweringAB {
             new Object[] {"resnet16 block 28x28 b128", new ConvShape(128, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
             new Object[] {"resnet16 down 16->32 s2 b128", new ConvShape(128, 16, 28, 28, 32, 3, 3, 1, 1, 2, 2, 1, 1, 1)},
             new Object[] {"resnet16 block 7x7x64 b128", new ConvShape(128, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
-            new Object[] {"patch 4x4 s4 1->64 b128", new ConvShape(128, 1, 28, 28, 64, 4, 4, 0, 0, 4, 4, 1, 1, 1)});
+            new Object[] {"patch 4x4 s4 1->64 b128", new ConvShape(128, 1, 28, 28, 64, 4, 4, 0, 0, 4, 4, 1, 1, 1)},
+            new Object[] {"patch 4x4 s4 3->64 32x32 b128", new ConvShape(128, 3, 32, 32, 64, 4, 4, 0, 0, 4, 4, 1, 1, 1)});
 
     private ConvLoweringAB() {
     }
@@ -76,50 +77,30 @@ public final class ConvLoweringAB {
             String[] dirs = {"forward", "backward data", "backward weights"};
             double flop = 2.0 * s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
             for (int d = 0; d < 3; d++) {
-                List<Double> a = new ArrayList<>(), b = new ArrayList<>(), ac = new ArrayList<>(), bc = new ArrayList<>();
+                List<Double> a = new ArrayList<>(), b = new ArrayList<>(), ratios = new ArrayList<>();
                 for (int i = 0; i < rounds + 5; i++) {
                     boolean aFirst = i % 2 == 0;
-                    double[] t1 = time(ab[d][aFirst ? 0 : 1]), t2 = time(ab[d][aFirst ? 1 : 0]);
+                    double t1 = time(ab[d][aFirst ? 0 : 1]), t2 = time(ab[d][aFirst ? 1 : 0]);
                     if (i >= 5) { // the first rounds warm up both
-                        a.add((aFirst ? t1 : t2)[0]);
-                        ac.add((aFirst ? t1 : t2)[1]);
-                        b.add((aFirst ? t2 : t1)[0]);
-                        bc.add((aFirst ? t2 : t1)[1]);
+                        a.add(aFirst ? t1 : t2);
+                        b.add(aFirst ? t2 : t1);
+                        ratios.add(b.getLast() / a.getLast());
                     }
                 }
-                double ma = q(a, 0.5), mb = q(b, 0.5), ca = q(ac, 0.5), cb = q(bc, 0.5);
-                System.out.printf("%-28s %-16s wall ms: oneDNN %6.3f (%.3f-%.3f) gemm %6.3f (%.3f-%.3f) ratio %.2f | "
-                                + "cpu ms: oneDNN %6.3f gemm %6.3f ratio %.2f | gemm %5.1f GFLOP/s wall | rows %d, images/chunk %d%n",
-                        name, dirs[d], ma, q(a, 0.25), q(a, 0.75), mb, q(b, 0.25), q(b, 0.75), mb / ma, ca, cb, cb / ca,
-                        flop / mb / 1e6, s.c() / s.groups() * s.r() * s.s(), GemmConv.imagesPerChunk(s));
+                double ma = q(a, 0.5), mb = q(b, 0.5);
+                System.out.printf("%-28s %-16s ms: oneDNN %6.3f [%.3f-%.3f]  gemm %6.3f [%.3f-%.3f]  gemm/oneDNN %.2f "
+                                + "(per-round median %.2f)  gemm %5.1f GFLOP/s  rows %d, images/chunk %d, rule: %s%n",
+                        name, dirs[d], ma, q(a, 0.25), q(a, 0.75), mb, q(b, 0.25), q(b, 0.75), mb / ma, q(ratios, 0.5),
+                        flop / mb / 1e6, s.c() / s.groups() * s.r() * s.s(), GemmConv.imagesPerChunk(s),
+                        NativeConv.viaGemm(s, NativeConv.Direction.values()[d]) ? "gemm" : "oneDNN");
             }
         }
     }
 
-    /** {wall ms, CPU ms of all the process's threads} of one call: CPU time is the work done, whatever share of the cores the load left. */
-    private static double[] time(Runnable r) {
-        long c0 = cpuNanos(), t0 = System.nanoTime();
+    private static double time(Runnable r) {
+        long t0 = System.nanoTime();
         r.run();
-        long t1 = System.nanoTime();
-        return new double[] {(t1 - t0) / 1e6, (cpuNanos() - c0) / 1e6};
-    }
-
-    /** Σ over the process's threads of their time on a CPU (ns), from /proc/self/task/N/schedstat (first field). */
-    private static long cpuNanos() {
-        long sum = 0;
-        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
-            for (var t : (Iterable<java.nio.file.Path>) tasks::iterator) {
-                try {
-                    String line = java.nio.file.Files.readString(t.resolve("schedstat"));
-                    sum += Long.parseLong(line.substring(0, line.indexOf(' ')));
-                } catch (java.io.IOException | RuntimeException gone) {
-                    // a thread that ended meanwhile
-                }
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return sum;
+        return (System.nanoTime() - t0) / 1e6;
     }
 
     private static double q(List<Double> v, double p) {

@@ -20,16 +20,19 @@ import org.slf4j.LoggerFactory;
  *       kernel;</li>
  *   <li>im2col and oneDNN's sgemm on the arrays themselves ({@link GemmConv}): no copies, no reorders.</li>
  * </ul>
- * The rule, from interleaved A/B runs of both on the samples' convolutions at two threads
- * (results/cpu/conv-gemm-vs-direct-ab.log): oneDNN 2.6's direct kernels work on blocks of 16 channels, so
+ * The rule, from interleaved A/B runs of both on the samples' convolutions at two threads on the loaded machine
+ * (results/cpu/conv-gemm-vs-direct-ab.log). oneDNN 2.6's direct kernels work on blocks of 16 channels; the GEMM
+ * path pays for unrolling the input (r·s copies of it), which pays off when each unrolled element feeds enough
+ * multiply-adds (k/g of them):
  * <ul>
  *   <li>with fewer than {@value #FEW_CHANNELS} input channels per group (a first layer on grey or RGB images, a
- *       patch embedding) the block is mostly padding and all three directions run as GEMMs (2-7x faster);</li>
- *   <li>up to {@value #GEMM_WEIGHTS_CHANNELS} channels per group, backward weights runs as a GEMM: 2.6's
- *       backward-weights kernel has one or two channel blocks to spread over the threads and was 1.2-2x slower
- *       than the GEMM there (4.6x slower than PyTorch's oneDNN 3.12 on the cnn sample's second layer);</li>
- *   <li>otherwise oneDNN's direct convolution, which was as fast or faster (forward and backward data from 16
- *       channels on, backward weights at 64).</li>
+ *       patch embedding) the channel block is mostly padding: all three directions run as GEMMs (2-9x faster);</li>
+ *   <li>with at most {@value #GEMM_WEIGHTS_CHANNELS} input channels and at least {@value #GEMM_WEIGHTS_OUTPUTS}
+ *       output channels per group, backward weights runs as a GEMM: 2.6's backward-weights kernel has one or two
+ *       channel blocks to spread over the threads and was 1.2-2x slower there (4.6x slower than PyTorch's oneDNN
+ *       3.12 on the cnn sample's second layer); with 16 outputs the GEMM is too thin to win;</li>
+ *   <li>otherwise oneDNN's direct convolution, as fast or faster there (forward and backward data from 16 input
+ *       channels on; on the cnn sample's second layer the GEMM forward was even with it, backward data slower).</li>
  * </ul>
  */
 final class NativeConv {
@@ -47,13 +50,17 @@ final class NativeConv {
     /** Input channels per group up to which backward weights runs as im2col + GEMM (the rule above). */
     static final int GEMM_WEIGHTS_CHANNELS = 32;
 
+    /** Output channels per group from which backward weights runs as im2col + GEMM (the rule above). */
+    static final int GEMM_WEIGHTS_OUTPUTS = 32;
+
     /** The three directions, for {@link #viaGemm}. */
     enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
     /** Whether {@code d} of {@code s} runs as im2col + GEMM rather than oneDNN's direct convolution (native active). */
     static boolean viaGemm(ConvShape s, Direction d) {
-        int cpg = s.c() / s.groups();
-        return Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || d == Direction.BACKWARD_WEIGHTS && cpg <= GEMM_WEIGHTS_CHANNELS);
+        int cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
+        boolean weights = d == Direction.BACKWARD_WEIGHTS && cpg <= GEMM_WEIGHTS_CHANNELS && kpg >= GEMM_WEIGHTS_OUTPUTS;
+        return Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || weights);
     }
 
     /** Null value: oneDNN refused the shape. Evicted convolutions are closed. */

@@ -151,10 +151,14 @@ class GemmConvTest {
         ConvShape first = new ConvShape(128, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1); // cnn's first layer
         ConvShape second = new ConvShape(128, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1); // cnn's second layer
         ConvShape wide = new ConvShape(128, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1); // the ResNet's last stage
+        ConvShape thin = new ConvShape(128, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1); // the ResNet's first stage
+        ConvShape patches = new ConvShape(128, 3, 32, 32, 64, 4, 4, 0, 0, 4, 4, 1, 1, 1); // RGB patch embedding
         for (NativeConv.Direction d : NativeConv.Direction.values()) {
             assertTrue(NativeConv.viaGemm(first, d), "cnn's first layer, " + d);
+            assertTrue(NativeConv.viaGemm(patches, d), "RGB patches, " + d);
             assertEquals(d == NativeConv.Direction.BACKWARD_WEIGHTS, NativeConv.viaGemm(second, d), "cnn's second layer, " + d);
             assertFalse(NativeConv.viaGemm(wide, d), "64 channels, " + d);
+            assertFalse(NativeConv.viaGemm(thin, d), "16 output channels, " + d);
         }
     }
 }
