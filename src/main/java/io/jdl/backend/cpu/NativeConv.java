@@ -26,13 +26,14 @@ import org.slf4j.LoggerFactory;
  * multiply-adds (k/g of them):
  * <ul>
  *   <li>with fewer than {@value #FEW_CHANNELS} input channels per group (a first layer on grey or RGB images, a
- *       patch embedding) the channel block is mostly padding: all three directions run as GEMMs (2-9x faster);</li>
- *   <li>with at most {@value #GEMM_WEIGHTS_CHANNELS} input channels and at least {@value #GEMM_WEIGHTS_OUTPUTS}
- *       output channels per group, backward weights runs as a GEMM: 2.6's backward-weights kernel has one or two
- *       channel blocks to spread over the threads and was 1.2-2x slower there (4.6x slower than PyTorch's oneDNN
- *       3.12 on the cnn sample's second layer); with 16 outputs the GEMM is too thin to win;</li>
- *   <li>otherwise oneDNN's direct convolution, as fast or faster there (forward and backward data from 16 input
- *       channels on; on the cnn sample's second layer the GEMM forward was even with it, backward data slower).</li>
+ *       patch embedding) the channel block is mostly padding: all three directions run as GEMMs (measured 1.3-7x
+ *       faster);</li>
+ *   <li>with at most {@value #GEMM_WEIGHTS_CHANNELS} input channels (one block) and at least
+ *       {@value #GEMM_WEIGHTS_OUTPUTS} output channels per group, backward weights runs as a GEMM: 2.6's
+ *       backward-weights kernel was 1.7x slower there on the cnn sample's second layer (and 4.6x slower than
+ *       PyTorch's oneDNN 3.12); with 16 outputs (the ResNet's first stage) or 32 inputs the two were even;</li>
+ *   <li>otherwise oneDNN's direct convolution, faster there (forward and backward data from 16 input channels on:
+ *       the GEMM took 1.1-2.6x as long).</li>
  * </ul>
  */
 final class NativeConv {
@@ -48,7 +49,7 @@ final class NativeConv {
     static final int FEW_CHANNELS = 16;
 
     /** Input channels per group up to which backward weights runs as im2col + GEMM (the rule above). */
-    static final int GEMM_WEIGHTS_CHANNELS = 32;
+    static final int GEMM_WEIGHTS_CHANNELS = 16;
 
     /** Output channels per group from which backward weights runs as im2col + GEMM (the rule above). */
     static final int GEMM_WEIGHTS_OUTPUTS = 32;

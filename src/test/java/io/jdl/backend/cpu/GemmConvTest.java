@@ -153,12 +153,14 @@ class GemmConvTest {
         ConvShape wide = new ConvShape(128, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1); // the ResNet's last stage
         ConvShape thin = new ConvShape(128, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1); // the ResNet's first stage
         ConvShape patches = new ConvShape(128, 3, 32, 32, 64, 4, 4, 0, 0, 4, 4, 1, 1, 1); // RGB patch embedding
+        ConvShape wider = new ConvShape(128, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1); // cnn32's second layer
         for (NativeConv.Direction d : NativeConv.Direction.values()) {
             assertTrue(NativeConv.viaGemm(first, d), "cnn's first layer, " + d);
             assertTrue(NativeConv.viaGemm(patches, d), "RGB patches, " + d);
             assertEquals(d == NativeConv.Direction.BACKWARD_WEIGHTS, NativeConv.viaGemm(second, d), "cnn's second layer, " + d);
             assertFalse(NativeConv.viaGemm(wide, d), "64 channels, " + d);
             assertFalse(NativeConv.viaGemm(thin, d), "16 output channels, " + d);
+            assertFalse(NativeConv.viaGemm(wider, d), "32 input channels, " + d);
         }
     }
 }
