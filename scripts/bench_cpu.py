@@ -12,7 +12,7 @@ Prints `ENV {json}`, `RAW {json}` per block, then per row: medians, interquartil
 of medians jdl / PyTorch, with the range of the per-round ratios.
 
   JDL_BENCH_JAVA='java -cp ... io.jdl.bench.CpuStepRows' python3 scripts/bench_cpu.py [--rounds 8]
-      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT] [--threads N]
+      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT[,TEXT...]] [--threads N]
 The Python for PyTorch is $JDL_TORCH_PYTHON (default python3).
 """
 import argparse
@@ -95,10 +95,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--warmup-rounds", type=int, default=2)
     ap.add_argument("--block-seconds", type=float, default=0.4)
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="rows whose name contains any of these comma-separated texts")
     ap.add_argument("--threads", type=int, default=0, help="jdl's and PyTorch's threads (default: jdl's default)")
     args = ap.parse_args()
-    rows = [r for r in ROWS if args.only in r]
+    rows = [r for r in ROWS if any(o in r for o in args.only.split(","))]
     java = shlex.split(os.environ["JDL_BENCH_JAVA"])
     jdl_env = dict(os.environ)
     if args.threads:
