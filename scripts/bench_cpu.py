@@ -12,7 +12,9 @@ Prints `ENV {json}`, `RAW {json}` per block, then per row: medians, interquartil
 of medians jdl / PyTorch, with the range of the per-round ratios.
 
   JDL_BENCH_JAVA='java -cp ... io.jdl.bench.CpuStepRows' python3 scripts/bench_cpu.py [--rounds 8]
-      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT[,TEXT...]] [--threads N]
+      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT[,TEXT...]] [--threads N] [--jdl-baseline 'JVM OPTIONS']
+--jdl-baseline adds a second jdl process with those options (e.g. -Djdl.cpu.conv.gemm=off) to every round: a
+before/after of one switch under the same load, printed as its own table.
 The Python for PyTorch is $JDL_TORCH_PYTHON (default python3).
 """
 import argparse
@@ -97,6 +99,8 @@ def main():
     ap.add_argument("--block-seconds", type=float, default=0.4)
     ap.add_argument("--only", default="", help="rows whose name contains any of these comma-separated texts")
     ap.add_argument("--threads", type=int, default=0, help="jdl's and PyTorch's threads (default: jdl's default)")
+    ap.add_argument("--jdl-baseline", default="", help="JVM options (e.g. -Djdl.cpu.conv.gemm=off) of a second jdl "
+                    "process interleaved with the others: a before/after of one jdl switch on the same load")
     args = ap.parse_args()
     rows = [r for r in ROWS if any(o in r for o in args.only.split(","))]
     java = shlex.split(os.environ["JDL_BENCH_JAVA"])
@@ -128,13 +132,19 @@ def main():
               "oversubscription unevenly (PyTorch's OpenMP threads spin at barriers); --threads 1 compares "
               "one core each and is the fairer measure on a busy machine.", flush=True)
 
-    sides = [jdl] + ([torch] if torch else [])
+    base = None
+    if args.jdl_baseline:
+        base = Side("jdl-base", java[:1] + shlex.split(args.jdl_baseline) + java[1:], env=jdl_env)
+        base.ask("INFO")
+        print("BASELINE jdl-base = jdl with " + args.jdl_baseline, flush=True)
+    sides = [jdl] + ([base] if base else []) + ([torch] if torch else [])
     steps = {}
     for row in rows:  # build, first warm-up, and block sizes from the slower side
         per_step = max(statistics.median(s.run(row, 3)) for s in sides)
         steps[row] = max(3, min(200, round(args.block_seconds * 1e3 / max(per_step, 1e-3))))
     times = {(s.name, r): [] for s in sides for r in rows}
     ratios = {r: [] for r in rows}
+    base_ratios = {r: [] for r in rows}
     for rnd in range(args.warmup_rounds + args.rounds):
         for row in rows:
             medians = {}
@@ -147,6 +157,8 @@ def main():
                                                "ms": t}), flush=True)
             if torch and rnd >= args.warmup_rounds:
                 ratios[row].append(medians["jdl"] / medians["torch"])
+            if base and rnd >= args.warmup_rounds:
+                base_ratios[row].append(medians["jdl"] / medians["jdl-base"])
     print("END loadavg " + sh("cat /proc/loadavg"))
     for s in sides:
         s.close()
@@ -162,6 +174,14 @@ def main():
             line += f" {statistics.median(t):8.2f} [{quantile(t, .25):.2f}-{quantile(t, .75):.2f}]".ljust(23)
             line += f" {statistics.median(j) / statistics.median(t):11.2f}x {min(ratios[row]):7.2f}-{max(ratios[row]):.2f}"
         print(line)
+    if base:
+        print(f"\njdl-base = jdl with {args.jdl_baseline}, interleaved in the same rounds")
+        print(f"{'row':22} {'jdl-base':>22} {'jdl/jdl-base':>13} {'per-round ratio':>16}")
+        for row in rows:
+            b = times[("jdl-base", row)]
+            print(f"{row:22} {statistics.median(b):8.2f} [{quantile(b, .25):.2f}-{quantile(b, .75):.2f}]".ljust(45)
+                  + f" {statistics.median(times[('jdl', row)]) / statistics.median(b):12.2f}x "
+                  + f"{min(base_ratios[row]):7.2f}-{max(base_ratios[row]):.2f}")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,21 @@ final class NativeConv {
     /** Output channels per group from which backward weights runs as im2col + GEMM (the rule above). */
     static final int GEMM_WEIGHTS_OUTPUTS = 32;
 
+    /**
+     * System property {@code jdl.cpu.conv.gemm}: {@code auto} (default) applies the rule above; {@code off} runs
+     * every direction on oneDNN's direct convolution (as before the GEMM path existed: for A/B runs, and a way
+     * back should the rule pick the slower path on another CPU). Read once.
+     */
+    static final boolean GEMM_ALLOWED = gemmAllowed(System.getProperty("jdl.cpu.conv.gemm", "auto"));
+
+    static boolean gemmAllowed(String value) {
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "auto" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("jdl.cpu.conv.gemm is '" + value + "': expected auto or off");
+        };
+    }
+
     /** The three directions, for {@link #viaGemm}. */
     enum Direction { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
@@ -61,7 +76,7 @@ final class NativeConv {
     static boolean viaGemm(ConvShape s, Direction d) {
         int cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
         boolean weights = d == Direction.BACKWARD_WEIGHTS && cpg <= GEMM_WEIGHTS_CHANNELS && kpg >= GEMM_WEIGHTS_OUTPUTS;
-        return Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || weights);
+        return GEMM_ALLOWED && Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || weights);
     }
 
     /** Null value: oneDNN refused the shape. Evicted convolutions are closed. */

@@ -163,4 +163,13 @@ class GemmConvTest {
             assertFalse(NativeConv.viaGemm(wider, d), "32 input channels, " + d);
         }
     }
+
+    @Test
+    void theSwitchIsAutoOrOffAndAnythingElseIsNamed() {
+        assertTrue(NativeConv.gemmAllowed(" AUTO "));
+        assertFalse(NativeConv.gemmAllowed("off"));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> NativeConv.gemmAllowed("on"));
+        assertTrue(e.getMessage().contains("'on'") && e.getMessage().contains("auto or off"), e.getMessage());
+    }
 }
