@@ -12,8 +12,8 @@ Prints `ENV {json}`, `RAW {json}` per block, then per row: medians, interquartil
 of medians jdl / PyTorch, with the range of the per-round ratios.
 
   JDL_BENCH_JAVA='java -cp ... io.jdl.bench.CpuStepRows' python3 scripts/bench_cpu.py [--rounds 8]
-      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT[,TEXT...]] [--threads N] [--jdl-baseline 'JVM OPTIONS']
---jdl-baseline adds a second jdl process with those options (e.g. -Djdl.cpu.conv.gemm=off) to every round: a
+      [--warmup-rounds 2] [--block-seconds 0.4] [--only TEXT[,TEXT...]] [--threads N] [--jdl-baseline='JVM OPTIONS']
+--jdl-baseline=OPTIONS (with '=': they start with a dash) adds a second jdl process with those JVM options (e.g. -Djdl.cpu.conv.gemm=off) to every round: a
 before/after of one switch under the same load, printed as its own table.
 The Python for PyTorch is $JDL_TORCH_PYTHON (default python3).
 """
