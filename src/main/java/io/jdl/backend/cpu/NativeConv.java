@@ -26,15 +26,20 @@ import org.slf4j.LoggerFactory;
  * multiply-adds (k/g of them):
  * <ul>
  *   <li>with fewer than {@value #FEW_CHANNELS} input channels per group (a first layer on grey or RGB images, a
- *       patch embedding) the channel block is mostly padding: all three directions run as GEMMs (measured 1.3-7x
- *       faster);</li>
+ *       patch embedding) the channel block is mostly padding: forward and backward data run as GEMMs (measured
+ *       2-9x faster at one and two threads), and backward weights does with two threads or more;</li>
  *   <li>with at most {@value #GEMM_WEIGHTS_CHANNELS} input channels (one block) and at least
- *       {@value #GEMM_WEIGHTS_OUTPUTS} output channels per group, backward weights runs as a GEMM: 2.6's
- *       backward-weights kernel was 1.7x slower there on the cnn sample's second layer (and 4.6x slower than
- *       PyTorch's oneDNN 3.12); with 16 outputs (the ResNet's first stage) or 32 inputs the two were even;</li>
+ *       {@value #GEMM_WEIGHTS_OUTPUTS} output channels per group, backward weights runs as a GEMM with two threads
+ *       or more: 2.6's backward-weights kernel gains nothing from its second thread there and was 1.7x slower than
+ *       the GEMM on the cnn sample's second layer (4.6x slower than PyTorch's oneDNN 3.12); with 16 outputs (the
+ *       ResNet's first stage) or 32 inputs the two were even;</li>
+ *   <li>with one thread, backward weights stays on oneDNN's kernel: it was as fast or faster than the GEMM there
+ *       (the conv row 1.15x slower through the GEMM, results/cpu/bench-cpu-conv-gemm-1thread-loaded.log);</li>
  *   <li>otherwise oneDNN's direct convolution, faster there (forward and backward data from 16 input channels on:
  *       the GEMM took 1.1-2.6x as long).</li>
  * </ul>
+ * A result depends on the path, so on the thread count too (as the Java kernels' results do); each path alone
+ * gives the same bits for the same inputs.
  */
 final class NativeConv {
     private static final Logger LOG = LoggerFactory.getLogger(NativeConv.class);
@@ -74,9 +79,19 @@ final class NativeConv {
 
     /** Whether {@code d} of {@code s} runs as im2col + GEMM rather than oneDNN's direct convolution (native active). */
     static boolean viaGemm(ConvShape s, Direction d) {
+        return viaGemm(s, d, CpuParallel.threads());
+    }
+
+    /** The rule for a pool of {@code threads} threads (GemmConv runs on jdl's pool). */
+    static boolean viaGemm(ConvShape s, Direction d, int threads) {
+        if (!GEMM_ALLOWED || !Loaded.GEMM || !GemmConv.fits(s)) {
+            return false;
+        }
         int cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
-        boolean weights = d == Direction.BACKWARD_WEIGHTS && cpg <= GEMM_WEIGHTS_CHANNELS && kpg >= GEMM_WEIGHTS_OUTPUTS;
-        return GEMM_ALLOWED && Loaded.GEMM && GemmConv.fits(s) && (cpg < FEW_CHANNELS || weights);
+        if (d != Direction.BACKWARD_WEIGHTS) {
+            return cpg < FEW_CHANNELS;
+        }
+        return threads >= 2 && (cpg < FEW_CHANNELS || cpg <= GEMM_WEIGHTS_CHANNELS && kpg >= GEMM_WEIGHTS_OUTPUTS);
     }
 
     /** Null value: oneDNN refused the shape. Evicted convolutions are closed. */
