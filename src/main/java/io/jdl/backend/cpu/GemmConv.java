@@ -163,12 +163,17 @@ final class GemmConv {
     }
 
     /**
-     * Unrolls channels [c0, c0 + c/g) of image img of x into col's rows (c, r, s), columns [at, at + oh·ow), row
-     * stride ld: every element of those columns is written, padded taps as zeros.
+     * One kernel tap of one channel: its row in the column matrix, where the channel's plane starts in x, the
+     * output rows [i0, i1) and columns [j0, j1) (j1 ≥ j0) whose input lies inside the plane, and the tap's offsets.
      */
-    static void im2col(ConvShape s, float[] x, int img, int c0, float[] col, int at, int ld) {
+    @FunctionalInterface
+    private interface Tap {
+        void at(int tapRow, int xBase, int i0, int i1, int j0, int j1, long offH, long offW);
+    }
+
+    /** Calls {@code body} for every tap (c, r, s) of channels [c0, c0 + c/g) of image img: im2col's and col2im's loop. */
+    private static void forEachTap(ConvShape s, int img, int c0, Tap body) {
         int oh = s.outH(), ow = s.outW(), cpg = s.c() / s.groups();
-        boolean planeShift = s.strideH() == 1 && s.strideW() == 1 && ow == s.w();
         for (int c = 0; c < cpg; c++) {
             int xBase = (img * s.c() + c0 + c) * s.h() * s.w();
             for (int r = 0; r < s.r(); r++) {
@@ -179,32 +184,49 @@ final class GemmConv {
                     long offW = (long) q * s.dilationW();
                     int j0 = CpuConv.firstValid(s.strideW(), s.padW(), offW);
                     int j1 = Math.max(j0, CpuConv.endValid(s.strideW(), s.padW(), offW, s.w(), ow));
-                    int rowAt = at + ((c * s.r() + r) * s.s() + q) * ld;
-                    if (planeShift) {
-                        shiftedPlane(s, x, xBase, col, rowAt, i0, Math.max(i0, i1), j0, j1, offH, offW);
-                        continue;
-                    }
-                    int w0 = j1 > j0 ? CpuConv.inputIndex(j0, s.strideW(), s.padW(), offW) : 0;
-                    for (int i = 0; i < oh; i++) {
-                        int o = rowAt + i * ow;
-                        if (i < i0 || i >= i1 || j1 == j0) { // a row of this tap wholly in the padding
-                            Arrays.fill(col, o, o + ow, 0f);
-                            continue;
-                        }
-                        Arrays.fill(col, o, o + j0, 0f);
-                        int xAt = xBase + CpuConv.inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
-                        if (s.strideW() == 1) {
-                            System.arraycopy(x, xAt, col, o + j0, j1 - j0);
-                        } else {
-                            for (int j = j0; j < j1; j++, xAt += s.strideW()) {
-                                col[o + j] = x[xAt];
-                            }
-                        }
-                        Arrays.fill(col, o + j1, o + ow, 0f);
-                    }
+                    body.at((c * s.r() + r) * s.s() + q, xBase, i0, i1, j0, j1, offH, offW);
                 }
             }
         }
+    }
+
+    /** Whether output rows have the input's width at stride 1 ("same" convolutions): one shifted plane per tap. */
+    private static boolean planeShift(ConvShape s) {
+        return s.strideH() == 1 && s.strideW() == 1 && s.outW() == s.w();
+    }
+
+    /**
+     * Unrolls channels [c0, c0 + c/g) of image img of x into col's rows (c, r, s), columns [at, at + oh·ow), row
+     * stride ld: every element of those columns is written, padded taps as zeros.
+     */
+    static void im2col(ConvShape s, float[] x, int img, int c0, float[] col, int at, int ld) {
+        int oh = s.outH(), ow = s.outW();
+        boolean planeShift = planeShift(s);
+        forEachTap(s, img, c0, (tap, xBase, i0, i1, j0, j1, offH, offW) -> {
+            int rowAt = at + tap * ld;
+            if (planeShift) {
+                shiftedPlane(s, x, xBase, col, rowAt, i0, Math.max(i0, i1), j0, j1, offH, offW);
+                return;
+            }
+            int w0 = j1 > j0 ? CpuConv.inputIndex(j0, s.strideW(), s.padW(), offW) : 0;
+            for (int i = 0; i < oh; i++) {
+                int o = rowAt + i * ow;
+                if (i < i0 || i >= i1 || j1 == j0) { // a row of this tap wholly in the padding
+                    Arrays.fill(col, o, o + ow, 0f);
+                    continue;
+                }
+                Arrays.fill(col, o, o + j0, 0f);
+                int xAt = xBase + CpuConv.inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
+                if (s.strideW() == 1) {
+                    System.arraycopy(x, xAt, col, o + j0, j1 - j0);
+                } else {
+                    for (int j = j0; j < j1; j++, xAt += s.strideW()) {
+                        col[o + j] = x[xAt];
+                    }
+                }
+                Arrays.fill(col, o + j1, o + ow, 0f);
+            }
+        });
     }
 
     /**
@@ -239,37 +261,26 @@ final class GemmConv {
 
     /** Adds dcol's rows (c, r, s), columns [at, at + oh·ow) (row stride ld) onto channels [c0, c0 + c/g) of image img of dx. */
     static void col2im(ConvShape s, float[] dcol, int at, int ld, float[] dx, int img, int c0) {
-        int ow = s.outW(), cpg = s.c() / s.groups();
-        boolean planeShift = s.strideH() == 1 && s.strideW() == 1 && ow == s.w();
-        for (int c = 0; c < cpg; c++) {
-            int xBase = (img * s.c() + c0 + c) * s.h() * s.w();
-            for (int r = 0; r < s.r(); r++) {
-                long offH = (long) r * s.dilationH();
-                int i0 = CpuConv.firstValid(s.strideH(), s.padH(), offH);
-                int i1 = CpuConv.endValid(s.strideH(), s.padH(), offH, s.h(), s.outH());
-                for (int q = 0; q < s.s(); q++) {
-                    long offW = (long) q * s.dilationW();
-                    int j0 = CpuConv.firstValid(s.strideW(), s.padW(), offW);
-                    int j1 = CpuConv.endValid(s.strideW(), s.padW(), offW, s.w(), ow);
-                    if (j1 <= j0) {
-                        continue; // this tap sees only padding along the width
-                    }
-                    int rowAt = at + ((c * s.r() + r) * s.s() + q) * ld;
-                    if (planeShift) {
-                        addShiftedPlane(s, dcol, rowAt, dx, xBase, i0, i1, j0, j1, offH, offW);
-                        continue;
-                    }
-                    int w0 = CpuConv.inputIndex(j0, s.strideW(), s.padW(), offW);
-                    for (int i = i0; i < i1; i++) {
-                        int xAt = xBase + CpuConv.inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
-                        int o = rowAt + i * ow;
-                        for (int j = j0; j < j1; j++, xAt += s.strideW()) {
-                            dx[xAt] += dcol[o + j];
-                        }
-                    }
+        int ow = s.outW();
+        boolean planeShift = planeShift(s);
+        forEachTap(s, img, c0, (tap, xBase, i0, i1, j0, j1, offH, offW) -> {
+            if (j1 == j0) {
+                return; // this tap sees only padding along the width
+            }
+            int rowAt = at + tap * ld;
+            if (planeShift) {
+                addShiftedPlane(s, dcol, rowAt, dx, xBase, i0, i1, j0, j1, offH, offW);
+                return;
+            }
+            int w0 = CpuConv.inputIndex(j0, s.strideW(), s.padW(), offW);
+            for (int i = i0; i < i1; i++) {
+                int xAt = xBase + CpuConv.inputIndex(i, s.strideH(), s.padH(), offH) * s.w() + w0;
+                int o = rowAt + i * ow;
+                for (int j = j0; j < j1; j++, xAt += s.strideW()) {
+                    dx[xAt] += dcol[o + j];
                 }
             }
-        }
+        });
     }
 
     /**

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * {@link GemmConv} (im2col and oneDNN's sgemm) against the Java kernels ({@link CpuConv}, the oracle) in all three
  * directions, called directly so that every shape runs it whichever path {@link NativeConv} picks: odd geometries,
  * chunk boundaries, and scratch and result arrays full of NaN beforehand (a read of an element not written first
- * would show). Tolerance as {@link NativeCpuKernelsTest}: float32 rounding of a sum of k products.
+ * would show). Tolerance and helpers: {@link NativeCpuKernelsTest}'s (float32 rounding of a sum of k products).
  */
 class GemmConvTest {
     /**
@@ -32,28 +32,10 @@ class GemmConvTest {
         return false;
     }
 
-    private static float[] random(Random rng, long n) {
-        float[] v = new float[Math.toIntExact(n)];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rng.nextGaussian();
-        }
-        return v;
-    }
-
     private static float[] nans(int n) {
         float[] v = new float[n];
         Arrays.fill(v, Float.NaN);
         return v;
-    }
-
-    private static void assertClose(String what, float[] expected, float[] actual, long k) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double tol = 4.0 * k * Math.ulp(1f) * Math.max(1, Math.sqrt(k)) + 1e-5;
-        for (int i = 0; i < expected.length; i++) {
-            double scale = Math.max(1, Math.abs(expected[i]));
-            assertTrue(Math.abs(expected[i] - actual[i]) <= tol * scale,
-                    what + " at " + i + ": Java " + expected[i] + ", GemmConv " + actual[i] + " (tolerance " + tol * scale + ")");
-        }
     }
 
     /** Puts NaN-filled arrays of every length GemmConv takes from the pool for s there, so it gets them back. */
@@ -68,23 +50,15 @@ class GemmConvTest {
     }
 
     private static void check(ConvShape s, Random rng) {
-        float[] x = random(rng, (long) s.n() * s.c() * s.h() * s.w());
-        float[] w = random(rng, (long) s.k() * (s.c() / s.groups()) * s.r() * s.s());
-        float[] dy = random(rng, (long) s.n() * s.k() * s.outH() * s.outW());
-        float[] y = new float[dy.length], dx = new float[x.length], dw = new float[w.length];
-        CpuConv.forward(s, x, w, y);
-        CpuConv.backwardData(s, w, dy, dx);
-        CpuConv.backwardFilter(s, x, dy, dw);
-        float[] gy = nans(y.length), gdx = nans(x.length), gdw = nans(w.length);
+        NativeCpuKernelsTest.ConvOracle o = NativeCpuKernelsTest.ConvOracle.of(s, rng);
+        float[] y = nans(o.y().length), dx = nans(o.x().length), dw = nans(o.w().length);
         poisonThePool(s);
-        GemmConv.forward(s, x, w, gy);
+        GemmConv.forward(s, o.x(), o.w(), y);
         poisonThePool(s);
-        GemmConv.backwardData(s, w, dy, gdx);
+        GemmConv.backwardData(s, o.w(), o.dy(), dx);
         poisonThePool(s);
-        GemmConv.backwardWeights(s, x, dy, gdw);
-        assertClose("forward " + s, y, gy, (long) (s.c() / s.groups()) * s.r() * s.s());
-        assertClose("backward data " + s, dx, gdx, (long) (s.k() / s.groups()) * s.r() * s.s());
-        assertClose("backward weights " + s, dw, gdw, (long) s.n() * s.outH() * s.outW());
+        GemmConv.backwardWeights(s, o.x(), o.dy(), dw);
+        o.assertMatches("GemmConv", y, dx, dw);
     }
 
     @Test

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 class NativeCpuKernelsTest {
     private static final CpuBackend CPU = CpuBackend.INSTANCE;
 
-    private static float[] random(Random rng, long n) {
+    static float[] random(Random rng, long n) {
         float[] v = new float[Math.toIntExact(n)];
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) rng.nextGaussian();
@@ -34,7 +34,7 @@ class NativeCpuKernelsTest {
     }
 
     /** |actual − expected| ≤ 4·k·2⁻²⁴·(typical |product| sum ≈ k) + 1e-5, elementwise, with the index in the message. */
-    private static void assertClose(String what, float[] expected, float[] actual, long k) {
+    static void assertClose(String what, float[] expected, float[] actual, long k) {
         assertEquals(expected.length, actual.length, what + ": length");
         double tol = 4.0 * k * Math.ulp(1f) * Math.max(1, Math.sqrt(k)) + 1e-5;
         for (int i = 0; i < expected.length; i++) {
@@ -121,6 +121,22 @@ class NativeCpuKernelsTest {
                     1 + rng.nextInt(3), 1 + rng.nextInt(3), dil, dil, g));
         }
         for (ConvShape s : shapes) {
+            ConvOracle o = ConvOracle.of(s, rng);
+            try (Storage xs = CPU.upload(o.x); Storage ws = CPU.upload(o.w); Storage dys = CPU.upload(o.dy);
+                 Storage ys = CPU.allocate(o.y.length); Storage dxs = CPU.allocate(o.x.length);
+                 Storage dws = CPU.allocate(o.w.length)) {
+                CPU.conv2d(s, xs, ws, ys);
+                CPU.conv2dBackwardData(s, ws, dys, dxs);
+                CPU.conv2dBackwardFilter(s, xs, dys, dws);
+                o.assertMatches("conv2d", CPU.download(ys, o.y.length), CPU.download(dxs, o.x.length),
+                        CPU.download(dws, o.w.length));
+            }
+        }
+    }
+
+    /** Random x, w, dy for a shape and the Java kernels' y, dx, dw from them: what a native path must match. */
+    record ConvOracle(ConvShape s, float[] x, float[] w, float[] dy, float[] y, float[] dx, float[] dw) {
+        static ConvOracle of(ConvShape s, Random rng) {
             float[] x = random(rng, (long) s.n() * s.c() * s.h() * s.w());
             float[] w = random(rng, (long) s.k() * (s.c() / s.groups()) * s.r() * s.s());
             float[] dy = random(rng, (long) s.n() * s.k() * s.outH() * s.outW());
@@ -128,16 +144,14 @@ class NativeCpuKernelsTest {
             CpuConv.forward(s, x, w, y);
             CpuConv.backwardData(s, w, dy, dx);
             CpuConv.backwardFilter(s, x, dy, dw);
-            try (Storage xs = CPU.upload(x); Storage ws = CPU.upload(w); Storage dys = CPU.upload(dy);
-                 Storage ys = CPU.allocate(y.length); Storage dxs = CPU.allocate(x.length); Storage dws = CPU.allocate(w.length)) {
-                CPU.conv2d(s, xs, ws, ys);
-                CPU.conv2dBackwardData(s, ws, dys, dxs);
-                CPU.conv2dBackwardFilter(s, xs, dys, dws);
-                long taps = (long) (s.c() / s.groups()) * s.r() * s.s();
-                assertClose("conv2d " + s, y, CPU.download(ys, y.length), taps);
-                assertClose("conv2d backward data " + s, dx, CPU.download(dxs, x.length), (long) (s.k() / s.groups()) * s.r() * s.s());
-                assertClose("conv2d backward filter " + s, dw, CPU.download(dws, w.length), (long) s.n() * s.outH() * s.outW());
-            }
+            return new ConvOracle(s, x, w, dy, y, dx, dw);
+        }
+
+        /** The three results within float32 rounding of the sums each element is (see {@link #assertClose}). */
+        void assertMatches(String what, float[] actualY, float[] actualDx, float[] actualDw) {
+            assertClose(what + " " + s, y, actualY, (long) (s.c() / s.groups()) * s.r() * s.s());
+            assertClose(what + " backward data " + s, dx, actualDx, (long) (s.k() / s.groups()) * s.r() * s.s());
+            assertClose(what + " backward filter " + s, dw, actualDw, (long) s.n() * s.outH() * s.outW());
         }
     }
 
