@@ -558,7 +558,8 @@ public final class Tensor implements AutoCloseable {
      * Scaled dot-product attention with this tensor as the queries [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv].
      * {@code keyPaddingMask} is null or [B, Tk] (or [B, 1, 1, Tk]) where <b>1 keeps a key and 0 hides it</b> (the
      * opposite of PyTorch's boolean {@code key_padding_mask}, where True hides); returns the output and, when
-     * {@code returnWeights}, a copy of the probabilities. Q·Kᵀ and P·V are batched GEMMs around one softmax kernel.
+     * {@code returnWeights}, a copy of the probabilities. Q·Kᵀ and P·V are batched GEMMs around one softmax kernel;
+     * bf16/fp16 q, k, v on a GPU run cuDNN's fused flash attention instead where cuDNN accepts the configuration.
      */
     public Attention attention(Tensor k, Tensor v, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed,
                                boolean returnWeights) {
