@@ -13,8 +13,17 @@ import io.jdl.device.Device;
  * input only where stated. Work may be asynchronous: only {@link #download} waits for it.
  *
  * <p><b>Dtypes.</b> Storage has a {@link DType}; {@link #allocate(long, DType)}, {@link #uploadBytes},
- * {@link #downloadBytes} and {@link #cast} take every dtype, every other primitive is a float32 kernel and throws
- * {@link IllegalStateException} on storage of another dtype (the tensor layer converts or refuses first).
+ * {@link #downloadBytes} and {@link #cast} take every dtype; the matrix products and convolutions take half
+ * operands too (below); every other primitive is a float32 kernel and throws {@link IllegalStateException} on
+ * storage of another dtype (the tensor layer converts or refuses first).
+ *
+ * <p><b>Half products.</b> The two {@code matmul}s take A and B of one float dtype (float32, bfloat16 or float16)
+ * and C of that dtype or float32 (cublasGemmEx's combinations with float32 compute); {@link #conv2d},
+ * {@link #conv2dBackwardData} and {@link #conv2dBackwardFilter} take their three operands of one float dtype
+ * (cuDNN's pseudo-half configurations). Products and sums are float32 and a half result is rounded once, to
+ * nearest even: the CPU reference widens the half operands, runs its float32 kernel and rounds, so its numbers are
+ * the float32 kernel's on the widened values, bit for bit; a GPU differs only in the order of its float32 sums.
+ * Other combinations throw {@link IllegalStateException}.
  *
  * <p><b>Threads.</b> A backend is shared by every tensor of its device, but a storage is used by one thread
  * at a time: the layers above confine a graph and its tensors to one thread. {@code CpuBackend} keeps no

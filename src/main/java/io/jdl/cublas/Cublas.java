@@ -215,6 +215,21 @@ public final class Cublas extends NativeResource {
     public void gemmEx(boolean transA, boolean transB, int m, int n, int k, float alpha, DataType input, DeviceMemory a,
                        long strideA, DeviceMemory b, long strideB, float beta, DataType output, DeviceMemory c,
                        long strideC, int batch) {
+        gemmEx(transA, transB, m, n, k, alpha, input, a, 0, transA ? m : k, strideA, b, 0, transB ? k : n, strideB, beta,
+                output, c, 0, n, strideC, batch);
+    }
+
+    /**
+     * As {@link #gemmEx(boolean, boolean, int, int, int, float, DataType, DeviceMemory, long, DeviceMemory, long,
+     * float, DataType, DeviceMemory, long, int)} with matrices inside larger blocks, as the float32
+     * {@link #gemmStridedBatched(boolean, boolean, int, int, int, float, DeviceMemory, long, int, long, DeviceMemory,
+     * long, int, long, float, DeviceMemory, long, int, long, int)}: offsets, leading dimensions and strides in
+     * elements of the operand's type (cuBLAS's {@code lda}/{@code strideA} count elements, not bytes).
+     */
+    public void gemmEx(boolean transA, boolean transB, int m, int n, int k, float alpha, DataType input,
+                       DeviceMemory a, long offsetA, int lda, long strideA,
+                       DeviceMemory b, long offsetB, int ldb, long strideB, float beta, DataType output,
+                       DeviceMemory c, long offsetC, int ldc, long strideC, int batch) {
         if (input == null || output == null) {
             throw new IllegalArgumentException("gemmEx: input and output types must not be null");
         }
@@ -222,8 +237,8 @@ public final class Cublas extends NativeResource {
             throw new IllegalArgumentException("gemmEx: A and B of " + input + " with C of " + output + " is not a"
                     + " combination cuBLAS supports with CUBLAS_COMPUTE_32F; C must be " + input + " or F32");
         }
-        ColumnMajor g = prepare(transA, transB, m, n, k, alpha, beta, a, 0, transA ? m : k, strideA, b, 0,
-                transB ? k : n, strideB, c, 0, n, strideC, batch, input.bytes, output.bytes);
+        ColumnMajor g = prepare(transA, transB, m, n, k, alpha, beta, a, offsetA, lda, strideA, b, offsetB, ldb, strideB,
+                c, offsetC, ldc, strideC, batch, input.bytes, output.bytes);
         MemorySegment betaPtr = alphaBeta.asSlice(Float.BYTES);
         if (batch == 1) {
             check(cublasGemmEx(handle(), g.opB, g.opA, n, m, k, alphaBeta, g.b, input.cuda(), g.ldb, g.a, input.cuda(),

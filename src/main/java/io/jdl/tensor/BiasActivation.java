@@ -1,6 +1,7 @@
 package io.jdl.tensor;
 
 import io.jdl.backend.Activation;
+import io.jdl.device.DType;
 import java.util.List;
 
 /**
@@ -50,6 +51,46 @@ final class BiasActivation {
         Tensor out = y.empty(y.shape);
         b.biasActivation(act, param, y.dense(), bias.dense(), y.dense(), out.dense(), n, c, hw);
         return new BiasActivation(act, param, y, out);
+    }
+
+    /**
+     * The epilogue over a half product {@code y} [n, c, hw] (a convolution's, which cuDNN stores in the half dtype)
+     * and a bias of y's dtype, as a recorded op: y and the bias widened to float32, bias and activation added in
+     * float32, the result rounded once to y's dtype. Its backward gives y the gradient act'·g rounded to y's dtype
+     * (exact for no activation and ReLU) and the bias its float32 column sums, rounded once. The float32 tensors the
+     * activation's derivative reads are kept by the node.
+     */
+    static Tensor onHalfProduct(String op, Tensor y, Tensor bias, Activation act, float param, int n, int c, int hw) {
+        Tensor y32 = Conversions.converted(y, DType.FLOAT32);
+        BiasActivation e;
+        try (Tensor bias32 = Conversions.converted(bias, DType.FLOAT32)) {
+            e = apply(y32, bias32, act, param, n, c, hw);
+        } catch (RuntimeException ex) {
+            y32.close();
+            throw ex;
+        }
+        Tensor out = Conversions.converted(e.out, y.dtype());
+        List<Tensor> saved = act == null ? List.of() : e.pre == null ? List.of(e.out) : List.of(e.pre, e.out);
+        if (act == null) {
+            e.out.close();  // the derivative is 1: nothing to keep
+        }
+        return Graph.record(op, out, g -> {
+            try (Tensor g32 = Conversions.converted(g, DType.FLOAT32)) {
+                Tensor dy = e.productGradient(g32);  // [n, c, hw], float32
+                try {
+                    Graph.accumulate(y, () -> Conversions.converted(dy, y.dtype()));
+                    Graph.accumulate(bias, () -> {
+                        Tensor db = Conversions.empty(dy, bias.shape, DType.FLOAT32);
+                        dy.backend.channelBiasBackward(dy.dense(), db.dense(), n, c, hw);
+                        return db;
+                    });
+                } finally {
+                    if (dy != g32) {
+                        dy.close();
+                    }
+                }
+            }
+        }, saved, y, bias);
     }
 
     /** Whether act's derivative needs its input (else it follows from the output alone). */

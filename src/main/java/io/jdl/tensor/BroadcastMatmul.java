@@ -4,6 +4,7 @@ import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
 import io.jdl.backend.MatrixBatch;
+import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -29,10 +30,10 @@ final class BroadcastMatmul {
         int[] outDims = Arrays.copyOf(batch, batch.length + 2);
         outDims[batch.length] = m;
         outDims[batch.length + 1] = n;
-        Tensor out = a.empty(Shape.of(outDims));
-        if (out.numel() > 0 && k == 0) {
-            out.backend.fill(out.dense(), 0f);
-        } else if (out.numel() > 0) {
+        // in the operands' dtype: half operands are multiplied as they are (float32 accumulation, rounded once)
+        Tensor out = k == 0 ? Conversions.full(Shape.of(outDims), 0f, a.dtype(), a.device())
+                : Conversions.empty(a, Shape.of(outDims), a.dtype());
+        if (out.numel() > 0 && k > 0) {
             run(a, b, out, transA, transB, m, n, k);
         }
         return record("matmul", out, g -> {
@@ -43,13 +44,21 @@ final class BroadcastMatmul {
         }, a, b);
     }
 
-    /** t summed to {@code shape} (t is closed), or t itself when it has that shape. */
+    /**
+     * t summed to {@code shape} (t is closed), or t itself when it has that shape; a half t is summed in float32 and
+     * rounded once (each product was rounded already: the sum of rounded products).
+     */
     private static Tensor summed(Tensor t, Shape shape) {
         if (t.shape.equals(shape)) {
             return t;
         }
         try (t) {
-            return Reshaping.sumTo(t, shape);
+            if (t.dtype() == DType.FLOAT32) {
+                return Reshaping.sumTo(t, shape);
+            }
+            try (Tensor f = Conversions.converted(t, DType.FLOAT32); Tensor sum = Reshaping.sumTo(f, shape)) {
+                return Conversions.converted(sum, t.dtype());
+            }
         }
     }
 

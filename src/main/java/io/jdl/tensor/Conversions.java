@@ -156,11 +156,16 @@ final class Conversions {
 
     /** A new uninitialised tensor of {@code dtype} with t's shape and device. */
     private static Tensor empty(Tensor t, DType dtype) {
-        return Tensor.wrap(t.shape, t.backend, t.backend.allocate(t.numel(), dtype));
+        return empty(t, t.shape, dtype);
+    }
+
+    /** A new uninitialised tensor of {@code shape} and {@code dtype} on t's device. */
+    static Tensor empty(Tensor t, Shape shape, DType dtype) {
+        return Tensor.wrap(shape, t.backend, t.backend.allocate(shape.numel(), dtype));
     }
 
     /** An unrecorded converted copy (the source itself is not kept). */
-    private static Tensor converted(Tensor t, DType dtype) {
+    static Tensor converted(Tensor t, DType dtype) {
         Tensor out = empty(t, dtype);
         t.backend.cast(t.dense(), out.dense(), t.numel());
         return out;

@@ -6,6 +6,7 @@ import static io.jdl.tensor.Graph.record;
 import io.jdl.backend.Activation;
 import io.jdl.backend.ConvShape;
 import io.jdl.backend.PoolShape;
+import io.jdl.device.DType;
 import java.util.function.Consumer;
 
 /** 2-d convolution (cuDNN's cross-correlation) and max / average pooling over [n, c, h, w]. */
@@ -17,6 +18,12 @@ final class ConvolutionPooling {
      * 2-d convolution (cross-correlation) of x [n, c, h, w] with weight [k, c / groups, r, s] and an optional
      * bias [k], followed by {@code act} (null for none; {@code param}: leaky ReLU's slope), bias and activation
      * in one pass ({@link BiasActivation}); returns [n, k, outH, outW].
+     *
+     * <p>Half operands: cuDNN's pseudo-half convolution reads them as they are and stores the product in their
+     * dtype, rounded once (float32 accumulation); the backward convolutions likewise. cuDNN cannot store a half
+     * convolution in float32, so a bias or activation adds one rounding: it runs in float32 on the rounded product
+     * (bias widened) and rounds again ({@link BiasActivation#onHalfProduct}), as PyTorch's cuDNN convolution rounds
+     * its output before adding the bias; the product's gradient is act'·g rounded to the dtype.
      */
     static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
                          Activation act, float param) {
@@ -39,29 +46,31 @@ final class ConvolutionPooling {
         if (bias != null && (bias.shape.rank() != 1 || bias.shape.dim(0) != k)) {
             throw new IllegalArgumentException("conv2d: bias " + bias.shape + " does not match " + k + " output channels");
         }
+        DType d = x.dtype();
         if (bias == null && act != null) {
-            return Pointwise.activation(conv2d(x, weight, null, stride, padding, dilation, groups, null, 0f), act, param);
+            Tensor y = conv2d(x, weight, null, stride, padding, dilation, groups, null, 0f);
+            if (d == DType.FLOAT32) {
+                return Pointwise.activation(y, act, param);
+            }
+            try (TensorScope scope = TensorScope.open()) {  // the activation of the half product in float32
+                return scope.keep(Conversions.to(Pointwise.activation(Conversions.to(y, DType.FLOAT32), act, param), d));
+            }
         }
         // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
-        Tensor y = x.empty(Shape.of(cs.n(), k, cs.outH(), cs.outW()));
+        Tensor y = Conversions.empty(x, Shape.of(cs.n(), k, cs.outH(), cs.outW()), d);
         x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
         int hw = cs.outH() * cs.outW();
+        if (d != DType.FLOAT32 && bias != null) {
+            Tensor product = record("conv2d", y, g -> backward(cs, x, weight, g), x, weight);
+            return BiasActivation.onHalfProduct("conv2d bias", product, bias, act, param, cs.n(), k, hw);
+        }
         BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
         Consumer<Tensor> back = g -> {
             Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [n, k, outH, outW]
             try {
-                accumulate(x, () -> {
-                    Tensor dx = x.empty(x.shape);
-                    x.backend.conv2dBackwardData(cs, weight.dense(), dy.dense(), dx.dense());
-                    return dx;
-                });
-                accumulate(weight, () -> {
-                    Tensor dw = x.empty(weight.shape);
-                    x.backend.conv2dBackwardFilter(cs, x.dense(), dy.dense(), dw.dense());
-                    return dw;
-                });
+                backward(cs, x, weight, dy);
                 if (bias != null) {
                     accumulate(bias, () -> {
                         Tensor db = x.empty(bias.shape);
@@ -77,6 +86,20 @@ final class ConvolutionPooling {
         };
         return bias == null ? record("conv2d", y, back, x, weight)
                 : record("conv2d", epilogue.output(), back, epilogue.saved(), x, weight, bias);
+    }
+
+    /** dx and dw of y = conv(x, w) from dy, all of x's dtype (float32 accumulation, each result rounded once). */
+    private static void backward(ConvShape cs, Tensor x, Tensor weight, Tensor dy) {
+        accumulate(x, () -> {
+            Tensor dx = Conversions.empty(x, x.shape, x.dtype());
+            x.backend.conv2dBackwardData(cs, weight.dense(), dy.dense(), dx.dense());
+            return dx;
+        });
+        accumulate(weight, () -> {
+            Tensor dw = Conversions.empty(x, weight.shape, x.dtype());
+            x.backend.conv2dBackwardFilter(cs, x.dense(), dy.dense(), dw.dense());
+            return dw;
+        });
     }
 
     /** Max or average pooling with a square window; average counts padding in the divisor (PyTorch's default). */

@@ -82,6 +82,29 @@ final class DTypeRules {
             return f32op.apply(null);
         }
         Tensor[] args = autocast(op, names, given);
+        DType common = commonDType(op, names, args);
+        if (common == null || common == DType.FLOAT32) {
+            return f32op.apply(args);
+        }
+        return inFloat32(common, args, f32op);
+    }
+
+    /**
+     * matmul, linear and conv2d: the dtype rule of {@link #same} (one float dtype; autocast's rounding first), but
+     * half operands reach {@code op} as they are, with nothing widened in memory: its backend products take half
+     * data with float32 accumulation (cublasGemmEx, cuDNN's pseudo-half convolutions; the CPU reference widens,
+     * runs its float32 kernel and rounds once). The numbers are those of the float32 op on the widened inputs,
+     * rounded once, as for every other op here; {@code ConvolutionPooling.conv2d} says where a convolution's bias
+     * adds one rounding.
+     */
+    static Tensor lowPrecision(String op, String[] names, Tensor[] given, Function<Tensor[], Tensor> halfOp) {
+        Tensor[] args = autocast(op, names, given);
+        commonDType(op, names, args);
+        return halfOp.apply(args);
+    }
+
+    /** The one float dtype of the non-null {@code args} (null when all are null), else a message naming the odd one. */
+    private static DType commonDType(String op, String[] names, Tensor[] args) {
         DType common = null;
         for (int i = 0; i < args.length; i++) {
             if (args[i] == null) {
@@ -97,10 +120,7 @@ final class DTypeRules {
                         + " to(DType))");
             }
         }
-        if (common == null || common == DType.FLOAT32) {
-            return f32op.apply(args);
-        }
-        return inFloat32(common, args, f32op);
+        return common;
     }
 
     /**

@@ -4,6 +4,7 @@ import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
 import io.jdl.backend.Activation;
+import io.jdl.device.DType;
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -54,7 +55,7 @@ final class LinearAlgebra {
         int rank = a.shape.rank(), batch = rank == 3 ? a.shape.dim(0) : 1;
         int m = transA ? a.shape.dim(-1) : a.shape.dim(-2), k = transA ? a.shape.dim(-2) : a.shape.dim(-1);
         int n = transB ? b.shape.dim(-2) : b.shape.dim(-1);
-        Tensor out = a.empty(rank == 3 ? Shape.of(batch, m, n) : Shape.of(m, n));
+        Tensor out = Conversions.empty(a, rank == 3 ? Shape.of(batch, m, n) : Shape.of(m, n), a.dtype());
         a.backend.matmul(transA, transB, batch, m, n, k, a.dense(), b.dense(), out.dense());
         return record("matmul", out, g -> {
             // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, transposed back where A or B was.
@@ -65,9 +66,17 @@ final class LinearAlgebra {
 
     /**
      * act(x·Wᵀ + b), PyTorch's linear followed by an activation: x is [.., in], {@code weight} [out, in],
-     * {@code bias} [out] or null, {@code act} null for none ({@code param}: leaky ReLU's slope). Bias and
-     * activation are one pass ({@link BiasActivation}). Backward: dY = act'·g, then dX = dY·W, dW = dYᵀ·X,
-     * db = column sums of dY, all as GEMMs on the GPU.
+     * {@code bias} [out] or null, {@code act} null for none ({@code param}: leaky ReLU's slope), all of one float
+     * dtype. Bias and activation are one pass ({@link BiasActivation}). Backward: dY = act'·g, then dX = dY·W,
+     * dW = dYᵀ·X, db = column sums of dY, all as GEMMs on the GPU.
+     *
+     * <p>Half operands: the products read them as they are (cublasGemmEx, float32 accumulation). Without bias and
+     * activation the product is stored in the half dtype, rounded once. With either, the product is stored in
+     * float32 (cublasGemmEx's float32 C), bias (widened) and activation are added in float32, and the result is
+     * rounded once: the float32 op on the widened inputs, rounded once, bit for bit (PyTorch rounds after the
+     * product's bias and again after a separate activation). The gradient dY of such a product is float32; for no
+     * activation and ReLU it is the half gradient or 0, exact in the half dtype, so the backward products stay
+     * half; for the other activations they run in float32 on widened x and W, keeping the numbers exact.
      */
     static Tensor linear(Tensor x, Tensor weight, Tensor bias, Activation act, float param) {
         Checks.sameDevice("linear", x, weight);
@@ -80,38 +89,77 @@ final class LinearAlgebra {
             throw new IllegalArgumentException("linear: input " + s + ", weight " + weight.shape + " and bias "
                     + (bias == null ? "none" : bias.shape) + " do not fit ([.., in], [out, in], [out])");
         }
-        if (bias == null && act != null) {
-            return Pointwise.activation(linear(x, weight, null, null, 0f), act, param);
+        DType d = x.dtype();
+        boolean halfGradient = act == null || act == Activation.RELU;  // act'·g is g or 0
+        if (d == DType.FLOAT32 || bias == null && act == null) {
+            return linear(x, weight, bias, act, param, d, halfGradient);
         }
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor bias32 = bias == null ? null : Conversions.to(bias, DType.FLOAT32);
+            Tensor y32 = linear(x, weight, bias32, act, param, DType.FLOAT32, halfGradient);
+            return scope.keep(Conversions.to(y32, d));
+        }
+    }
+
+    /**
+     * {@link #linear(Tensor, Tensor, Tensor, Activation, float)} with the product stored in {@code productType}
+     * (x's dtype, or float32 for half x); {@code halfGradient}: whether a float32 gradient of the product is exact in
+     * x's dtype.
+     */
+    private static Tensor linear(Tensor x, Tensor weight, Tensor bias, Activation act, float param, DType productType,
+                                 boolean halfGradient) {
+        if (bias == null && act != null) {
+            return Pointwise.activation(linear(x, weight, null, null, 0f, productType, halfGradient), act, param);
+        }
+        Shape s = x.shape;
         int in = weight.shape.dim(1), outF = weight.shape.dim(0), rows = Math.toIntExact(x.numel() / Math.max(1, in));
         int[] dims = s.dims();
         dims[dims.length - 1] = outF;
-        Tensor y = x.empty(Shape.of(dims));
+        Tensor y = Conversions.empty(x, Shape.of(dims), productType);
         x.backend.matmul(false, true, 1, rows, outF, in, x.dense(), weight.dense(), y.dense());
         BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, rows, outF, 1);
         Consumer<Tensor> back = g -> {
             Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [.., out]
+            // the backward products' operands, of one dtype: dy, x and W as they are, or made to match
+            Tensor dyOp = dy, xOp = x, wOp = weight;
             try {
+                if (dy.dtype() != x.dtype()) {
+                    if (halfGradient) {
+                        dyOp = Conversions.converted(dy, x.dtype());  // exact: dy is g or 0
+                    } else {
+                        xOp = Conversions.converted(x, dy.dtype());
+                        wOp = Conversions.converted(weight, dy.dtype());
+                    }
+                }
+                Tensor dyG = dyOp, xG = xOp, wG = wOp;
                 accumulate(x, () -> {
-                    Tensor dx = x.empty(s);
-                    x.backend.matmul(false, false, 1, rows, in, outF, dy.dense(), weight.dense(), dx.dense());
+                    Tensor dx = Conversions.empty(x, s, dyG.dtype());
+                    x.backend.matmul(false, false, 1, rows, in, outF, dyG.dense(), wG.dense(), dx.dense());
                     return dx;
                 });
                 accumulate(weight, () -> {
-                    Tensor dw = x.empty(weight.shape);
-                    x.backend.matmul(true, false, 1, outF, in, rows, dy.dense(), x.dense(), dw.dense());
+                    Tensor dw = Conversions.empty(x, weight.shape, dyG.dtype());
+                    x.backend.matmul(true, false, 1, outF, in, rows, dyG.dense(), xG.dense(), dw.dense());
                     return dw;
                 });
                 if (bias != null) {
                     accumulate(bias, () -> Reductions.sumRows(dy, rows, outF, bias.shape));
                 }
             } finally {
-                if (dy != g) {
-                    dy.close();
-                }
+                closeIfNew(dyOp, dy);
+                closeIfNew(xOp, x);
+                closeIfNew(wOp, weight);
+                closeIfNew(dy, g);
             }
         };
         return bias == null ? record("linear", y, back, x, weight)
                 : record("linear", epilogue.output(), back, epilogue.saved(), x, weight, bias);
+    }
+
+    /** Closes {@code t} unless it is {@code original} (a temporary made from it). */
+    private static void closeIfNew(Tensor t, Tensor original) {
+        if (t != original) {
+            t.close();
+        }
     }
 }

@@ -337,7 +337,7 @@ public final class Tensor implements AutoCloseable {
 
     /** op(this)·op(other), where op transposes the last two dimensions when asked. */
     public Tensor matmul(Tensor other, boolean transThis, boolean transOther) {
-        return guarded(() -> DTypeRules.same("matmul", DTypeRules.MATMUL_ARGS, new Tensor[] {this, other},
+        return guarded(() -> DTypeRules.lowPrecision("matmul", DTypeRules.MATMUL_ARGS, new Tensor[] {this, other},
                 t -> LinearAlgebra.matmul(t[0], t[1], transThis, transOther)));
     }
 
@@ -349,7 +349,7 @@ public final class Tensor implements AutoCloseable {
     /** act(x·Wᵀ + b): {@link #linear(Tensor, Tensor)} then {@code act}, fused in one bias pass, same results. */
     public Tensor linear(Tensor weight, Tensor bias, FusedActivation act) {
         Checks.notNull("linear", "act", act);
-        return guarded(() -> DTypeRules.same("linear", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
+        return guarded(() -> DTypeRules.lowPrecision("linear", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
                 t -> LinearAlgebra.linear(t[0], t[1], t[2], act.kind, act.slope)));
     }
 
@@ -514,7 +514,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor conv2d(Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
                          FusedActivation act) {
         Checks.notNull("conv2d", "act", act);
-        return guarded(() -> DTypeRules.same("conv2d", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
+        return guarded(() -> DTypeRules.lowPrecision("conv2d", DTypeRules.WEIGHTED_ARGS, new Tensor[] {this, weight, bias},
                 t -> ConvolutionPooling.conv2d(t[0], t[1], t[2], stride, padding, dilation, groups, act.kind,
                         act.slope)));
     }

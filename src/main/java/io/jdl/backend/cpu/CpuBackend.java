@@ -104,23 +104,27 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
-        float[] a = data(as), b = data(bs), c = data(cs);
+        CpuHalfOperands.checkProduct(as, bs, cs);
+        float[] a = CpuHalfOperands.read(as), b = CpuHalfOperands.read(bs), c = CpuHalfOperands.output(cs);
         if (!NativeMatmul.matmul(transA, transB, batch, m, n, k, a, b, c)) {
             CpuMatmul.matmul(transA, transB, batch, m, n, k, a, b, c);
         }
+        CpuHalfOperands.write(c, cs);
     }
 
     @Override
     public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
                        MatrixBatch b, MatrixBatch c) {
-        float[] ad = data(a.storage()), bd = data(b.storage()), cd = data(c.storage());
-        if (NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
-            return;
+        CpuHalfOperands.checkProduct(a.storage(), b.storage(), c.storage());
+        float[] ad = CpuHalfOperands.read(a.storage()), bd = CpuHalfOperands.read(b.storage());
+        float[] cd = CpuHalfOperands.output(c.storage());
+        if (!NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
+            CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
+                    ad, a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
+                    bd, b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
+                    cd, c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
         }
-        CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
-                ad, a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
-                bd, b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
-                cd, c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
+        CpuHalfOperands.write(cd, c.storage());
     }
 
     @Override
@@ -364,26 +368,35 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
-        float[] x = data(xs), w = data(ws), y = data(ys);
+        CpuHalfOperands.checkConvolution(xs, ws, ys);
+        float[] x = CpuHalfOperands.read(xs), w = CpuHalfOperands.read(ws);
+        float[] y = CpuHalfOperands.output(ys);
         if (!NativeConv.forward(s, x, w, y)) {
             CpuConv.forward(s, x, w, y);
         }
+        CpuHalfOperands.write(y, ys);
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
-        float[] w = data(ws), dy = data(dys), dx = data(dxs);
+        CpuHalfOperands.checkConvolution(ws, dys, dxs);
+        float[] w = CpuHalfOperands.read(ws), dy = CpuHalfOperands.read(dys);
+        float[] dx = CpuHalfOperands.output(dxs);
         if (!NativeConv.backwardData(s, w, dy, dx)) {
             CpuConv.backwardData(s, w, dy, dx);
         }
+        CpuHalfOperands.write(dx, dxs);
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
-        float[] x = data(xs), dy = data(dys), dw = data(dws);
+        CpuHalfOperands.checkConvolution(xs, dys, dws);
+        float[] x = CpuHalfOperands.read(xs), dy = CpuHalfOperands.read(dys);
+        float[] dw = CpuHalfOperands.output(dws);
         if (!NativeConv.backwardFilter(s, x, dy, dw)) {
             CpuConv.backwardFilter(s, x, dy, dw);
         }
+        CpuHalfOperands.write(dw, dws);
     }
 
     @Override

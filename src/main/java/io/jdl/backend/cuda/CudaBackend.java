@@ -247,7 +247,8 @@ public final class CudaBackend implements Backend {
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage a, Storage b, Storage c) {
         enter();
         cublas.useTf32(Precision.matmulTf32());
-        CublasMatmul.packed(cublas, elementwise, transA, transB, batch, m, n, k, mem(a), mem(b), mem(c));
+        CublasMatmul.packed(cublas, elementwise, CublasMatmul.Types.of(a.dtype(), b.dtype(), c.dtype()), transA, transB,
+                batch, m, n, k, anyMem(a), anyMem(b), anyMem(c));
     }
 
     @Override
@@ -255,8 +256,9 @@ public final class CudaBackend implements Backend {
                        MatrixBatch b, MatrixBatch c) {
         enter();
         cublas.useTf32(Precision.matmulTf32());
-        CublasMatmul.strided(cublas, transA, transB, outer, inner, m, n, k, a, mem(a.storage()), b, mem(b.storage()),
-                c, mem(c.storage()));
+        var types = CublasMatmul.Types.of(a.storage().dtype(), b.storage().dtype(), c.storage().dtype());
+        CublasMatmul.strided(cublas, types, transA, transB, outer, inner, m, n, k, a, anyMem(a.storage()), b,
+                anyMem(b.storage()), c, anyMem(c.storage()));
     }
 
     @Override
@@ -382,19 +384,19 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv2d(ConvShape s, Storage x, Storage w, Storage y) {
         enter();
-        layers.conv2d(s, mem(x), mem(w), mem(y));
+        layers.conv2d(s, CudnnLayers.convType(x.dtype(), w.dtype(), y.dtype()), anyMem(x), anyMem(w), anyMem(y));
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx) {
         enter();
-        layers.conv2dBackwardData(s, mem(w), mem(dy), mem(dx));
+        layers.conv2dBackwardData(s, CudnnLayers.convType(w.dtype(), dy.dtype(), dx.dtype()), anyMem(w), anyMem(dy), anyMem(dx));
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw) {
         enter();
-        layers.conv2dBackwardFilter(s, mem(x), mem(dy), mem(dw));
+        layers.conv2dBackwardFilter(s, CudnnLayers.convType(x.dtype(), dy.dtype(), dw.dtype()), anyMem(x), anyMem(dy), anyMem(dw));
     }
 
     @Override

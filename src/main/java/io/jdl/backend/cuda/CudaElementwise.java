@@ -28,6 +28,13 @@ final class CudaElementwise {
         kernels().fill(stream, out, n, value);
     }
 
+    /** The first {@code bytes} of out set to zero bits: +0 in every float dtype. */
+    void zeroBytes(DeviceMemory out, long bytes) {
+        if (bytes > 0) {
+            stream.memset(out, 0, 0, bytes);
+        }
+    }
+
     void axpby(float alpha, DeviceMemory a, float beta, DeviceMemory b, DeviceMemory out, long n) {
         kernels().axpby(stream, alpha, a, beta, b, out, n);
     }

@@ -5,6 +5,7 @@ import io.jdl.backend.PoolShape;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.NativeKernels;
+import io.jdl.device.DType;
 import io.jdl.cudnn.ConvolutionPlan;
 import io.jdl.cudnn.Cudnn;
 import io.jdl.cudnn.CudnnDataType;
@@ -20,9 +21,9 @@ import java.util.function.BooleanSupplier;
  * all NCHW float32, with their descriptors from the backend's {@link DescriptorCache} and convolution plans
  * cached per shape, data type and math mode.
  *
- * <p>Half precision (internal until tensors carry a dtype): the convolutions also take bfloat16/float16 device
- * memory ({@link #conv2d(ConvShape, CudnnDataType, DeviceMemory, DeviceMemory, DeviceMemory)} and the backward
- * twins), and {@link #flashAttentionForward} / {@link #flashAttentionBackward} run cuDNN's fused attention,
+ * <p>Half precision: the convolutions take float32, bfloat16 or float16 device memory (the three operands of one
+ * {@link #convType}; cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations: float32 compute, outputs rounded once),
+ * and {@link #flashAttentionForward} / {@link #flashAttentionBackward} run cuDNN's fused attention,
  * answering false where cuDNN declines the configuration so that the caller runs its GEMM attention instead. Zero-element operands are handled here as on the CPU backend:
  * an empty output is left alone, an output reduced over an empty extent is zero.
  *
@@ -83,8 +84,17 @@ final class CudnnLayers {
                 s.dilationW(), s.groups(), s.outH(), s.outW(), tensorOps));
     }
 
-    void conv2d(ConvShape s, DeviceMemory x, DeviceMemory w, DeviceMemory y) {
-        conv2d(s, CudnnDataType.FLOAT, x, w, y);
+    /** cuDNN's type for a convolution's three operands, which must share one float dtype (float32 compute). */
+    static CudnnDataType convType(DType a, DType b, DType c) {
+        if (b != a || c != a || !a.isFloatingPoint()) {
+            throw new IllegalStateException("a CUDA convolution takes three operands of one float dtype, got " + a + ", "
+                    + b + " and " + c + " (the tensor layer must convert)");
+        }
+        return switch (a) {
+            case BFLOAT16 -> CudnnDataType.BFLOAT16;
+            case FLOAT16 -> CudnnDataType.HALF;
+            default -> CudnnDataType.FLOAT;
+        };
     }
 
     /** y = conv(x, w) with every operand of {@code type}, computed in float32. */
@@ -97,10 +107,6 @@ final class CudnnLayers {
         }
     }
 
-    void conv2dBackwardData(ConvShape s, DeviceMemory w, DeviceMemory dy, DeviceMemory dx) {
-        conv2dBackwardData(s, CudnnDataType.FLOAT, w, dy, dx);
-    }
-
     void conv2dBackwardData(ConvShape s, CudnnDataType type, DeviceMemory w, DeviceMemory dy, DeviceMemory dx) {
         long inputs = (long) s.n() * s.c() * s.h() * s.w();
         if (inputs > 0 && s.k() == 0) {
@@ -108,10 +114,6 @@ final class CudnnLayers {
         } else if (inputs > 0) {
             plan(s, type).backwardData(cudnn, w, dy, dx, this::workspace);
         }
-    }
-
-    void conv2dBackwardFilter(ConvShape s, DeviceMemory x, DeviceMemory dy, DeviceMemory dw) {
-        conv2dBackwardFilter(s, CudnnDataType.FLOAT, x, dy, dw);
     }
 
     void conv2dBackwardFilter(ConvShape s, CudnnDataType type, DeviceMemory x, DeviceMemory dy, DeviceMemory dw) {
