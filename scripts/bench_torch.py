@@ -16,8 +16,8 @@ update, zeroing the gradients):
 
 fp32 with TF32 off, then on (matrix products and cuDNN convolutions), eager; --precision bf16 or fp16 runs the
 training steps under torch.autocast instead (forward and loss; fp16 with torch.amp.GradScaler: scaled backward, step,
-update), rows named "mlp b=128 bf16" etc. as TrainStepBenchmark's -p precision ones, and --precision all runs
-fp32 (with the operation rows), bf16 and fp16; then the training steps under torch.compile
+update), rows named "mlp b=128 bf16" etc. as TrainStepBenchmark's -p precision ones, with TF32 off only;
+--precision fp32,bf16 runs both (fp32 with the operation rows), --precision all fp32, bf16 and fp16; then the training steps under torch.compile
 (--compile) while the time budget lasts. Each call is timed with CUDA events (median) and with the host
 clock around the call and a synchronisation (mean: JMH's average-time method, which the jdl rows use);
 training steps also time forward, backward and optimizer with events; peak device memory after warm-up.
@@ -28,7 +28,7 @@ Prints `ENV {json}` first, then one `RESULT {json}` line per row (rows that fail
 rows the budget cut have "skipped"), then a table.
 
   python3 scripts/bench_torch.py [--device cuda] [--steps 30] [--warmup 5] [--tf32 both] [--compile]
-                                 [--precision fp32|bf16|fp16|all] [--budget SECONDS] [--only TEXT]
+                                 [--precision fp32|bf16|fp16|LIST|all] [--budget SECONDS] [--only TEXT]
 
 --device meta runs the training steps on PyTorch's meta device: the dispatcher, autograd and the optimizer
 run, nothing is computed, so the wall time is PyTorch's host-side cost per step (what jdl's host stand-in in
@@ -276,8 +276,9 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tf32", choices=["off", "on", "both"], default="both")
     p.add_argument("--compile", action="store_true", help="then the training steps under torch.compile")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "all"], default="fp32",
-                   help="autocast of the training steps' forward and loss (fp16 with GradScaler); all: the three")
+    p.add_argument("--precision", default="fp32",
+                   help="autocast of the training steps' forward and loss (fp16 with GradScaler): fp32, bf16, fp16, "
+                        "a comma-separated list of them (in that order of rows), or all: the three")
     p.add_argument("--budget", type=float, default=0, help="seconds after which no new row starts (0: none)")
     p.add_argument("--only", default="", help="run only rows whose name contains this text")
     a = p.parse_args()
@@ -296,15 +297,19 @@ def main():
     tf32_modes = [False] if meta else {"off": [False], "on": [True], "both": [False, True]}[a.tf32]
     if meta and a.precision != "fp32":
         p.error("--device meta measures fp32 host cost only: autocast has no meta device type")
-    precisions = ["fp32", "bf16", "fp16"] if a.precision == "all" else [a.precision]
+    precisions = ["fp32", "bf16", "fp16"] if a.precision == "all" else a.precision.split(",")
+    if not precisions or any(pr not in AUTOCAST for pr in precisions):
+        p.error(f"--precision is fp32, bf16, fp16, a comma-separated list of them, or all; not {a.precision!r}")
     plan = []  # (row, variant, tf32, compiled, setup)
     for compiled in [False, True] if a.compile else [False]:
         for tf32 in tf32_modes:
             if not compiled and not meta and "fp32" in precisions:
                 plan += [(row, variant, tf32, False, setup) for row, variant, setup in op_rows(device)]
+            # autocast rows once, with TF32 off (as TrainStepBenchmark's -p precision rows): TF32 touches only
+            # their float32 remainder
             plan += [(row + ("" if pr == "fp32" else " " + pr), variant, tf32, compiled,
                       lambda m=m, x=x, y=y, c=compiled, pr=pr: train_step(m, x, y, device, c, timer, pr))
-                     for pr in precisions for row, variant, m, x, y in step_rows(device)]
+                     for pr in precisions if pr == "fp32" or not tf32 for row, variant, m, x, y in step_rows(device)]
     results = []
     for row, variant, tf32, compiled, setup in plan:
         if a.only not in row:
