@@ -53,7 +53,8 @@ final class ConvolutionPooling {
                 return Pointwise.activation(y, act, param);
             }
             try (TensorScope scope = TensorScope.open()) {  // the activation of the half product in float32
-                return scope.keep(Conversions.to(Pointwise.activation(Conversions.to(y, DType.FLOAT32), act, param), d));
+                Tensor activated = Pointwise.activation(Conversions.to(y, DType.FLOAT32), act, param);
+                return scope.keep(Conversions.to(activated, d));
             }
         }
         // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.

@@ -390,13 +390,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx) {
         enter();
-        layers.conv2dBackwardData(s, CudnnLayers.convType(w.dtype(), dy.dtype(), dx.dtype()), anyMem(w), anyMem(dy), anyMem(dx));
+        layers.conv2dBackwardData(s, CudnnLayers.convType(w.dtype(), dy.dtype(), dx.dtype()), anyMem(w), anyMem(dy),
+                anyMem(dx));
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw) {
         enter();
-        layers.conv2dBackwardFilter(s, CudnnLayers.convType(x.dtype(), dy.dtype(), dw.dtype()), anyMem(x), anyMem(dy), anyMem(dw));
+        layers.conv2dBackwardFilter(s, CudnnLayers.convType(x.dtype(), dy.dtype(), dw.dtype()), anyMem(x), anyMem(dy),
+                anyMem(dw));
     }
 
     @Override
