@@ -10,7 +10,9 @@ import java.util.function.UnaryOperator;
  * on half tensors converts its half inputs to float32 (exactly), runs the float32 op, and rounds the result to the
  * result's dtype (round to nearest even): the arithmetic of PyTorch's half kernels (float32 accumulation, one
  * rounding of each stored value), the same on the CPU and on a GPU. The conversions are recorded, so gradients flow
- * back in the inputs' dtypes. Float32 inputs take the float32 op directly, with nothing added.
+ * back in the inputs' dtypes. Float32 inputs take the float32 op directly, with nothing added. The matrix products
+ * and convolutions ({@link #lowPrecision}) get the same numbers without the float32 copies: their backend
+ * primitives take the half data (cublasGemmEx, cuDNN's pseudo-half convolutions).
  *
  * <p>Under an {@link Autocast} scope the ops of its lists change dtype first: those of the lower-precision list
  * round their float inputs to the autocast dtype, those of the float32 list give float32 results.
