@@ -105,26 +105,29 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
         CpuHalfOperands.checkProduct(as, bs, cs);
-        float[] a = CpuHalfOperands.read(as), b = CpuHalfOperands.read(bs), c = CpuHalfOperands.output(cs);
-        if (!NativeMatmul.matmul(transA, transB, batch, m, n, k, a, b, c)) {
-            CpuMatmul.matmul(transA, transB, batch, m, n, k, a, b, c);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] a = f.read(as), b = f.read(bs), c = f.read(cs);
+            if (!NativeMatmul.matmul(transA, transB, batch, m, n, k, a, b, c)) {
+                CpuMatmul.matmul(transA, transB, batch, m, n, k, a, b, c);
+            }
+            f.write(c, cs);
         }
-        CpuHalfOperands.write(c, cs);
     }
 
     @Override
     public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
                        MatrixBatch b, MatrixBatch c) {
         CpuHalfOperands.checkProduct(a.storage(), b.storage(), c.storage());
-        float[] ad = CpuHalfOperands.read(a.storage()), bd = CpuHalfOperands.read(b.storage());
-        float[] cd = CpuHalfOperands.output(c.storage());
-        if (!NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
-            CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
-                    ad, a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
-                    bd, b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
-                    cd, c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] ad = f.read(a.storage()), bd = f.read(b.storage()), cd = f.read(c.storage());
+            if (!NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
+                CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
+                        ad, a.offset(), a.rowStride(), a.outerStride(), a.innerStride(),
+                        bd, b.offset(), b.rowStride(), b.outerStride(), b.innerStride(),
+                        cd, c.offset(), c.rowStride(), c.outerStride(), c.innerStride());
+            }
+            f.write(cd, c.storage());
         }
-        CpuHalfOperands.write(cd, c.storage());
     }
 
     @Override
@@ -369,34 +372,37 @@ public final class CpuBackend implements Backend {
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
         CpuHalfOperands.checkConvolution(xs, ws, ys);
-        float[] x = CpuHalfOperands.read(xs), w = CpuHalfOperands.read(ws);
-        float[] y = CpuHalfOperands.output(ys);
-        if (!NativeConv.forward(s, x, w, y)) {
-            CpuConv.forward(s, x, w, y);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] x = f.read(xs), w = f.read(ws), y = f.read(ys);
+            if (!NativeConv.forward(s, x, w, y)) {
+                CpuConv.forward(s, x, w, y);
+            }
+            f.write(y, ys);
         }
-        CpuHalfOperands.write(y, ys);
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
         CpuHalfOperands.checkConvolution(ws, dys, dxs);
-        float[] w = CpuHalfOperands.read(ws), dy = CpuHalfOperands.read(dys);
-        float[] dx = CpuHalfOperands.output(dxs);
-        if (!NativeConv.backwardData(s, w, dy, dx)) {
-            CpuConv.backwardData(s, w, dy, dx);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] w = f.read(ws), dy = f.read(dys), dx = f.read(dxs);
+            if (!NativeConv.backwardData(s, w, dy, dx)) {
+                CpuConv.backwardData(s, w, dy, dx);
+            }
+            f.write(dx, dxs);
         }
-        CpuHalfOperands.write(dx, dxs);
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
         CpuHalfOperands.checkConvolution(xs, dys, dws);
-        float[] x = CpuHalfOperands.read(xs), dy = CpuHalfOperands.read(dys);
-        float[] dw = CpuHalfOperands.output(dws);
-        if (!NativeConv.backwardFilter(s, x, dy, dw)) {
-            CpuConv.backwardFilter(s, x, dy, dw);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] x = f.read(xs), dy = f.read(dys), dw = f.read(dws);
+            if (!NativeConv.backwardFilter(s, x, dy, dw)) {
+                CpuConv.backwardFilter(s, x, dy, dw);
+            }
+            f.write(dw, dws);
         }
-        CpuHalfOperands.write(dw, dws);
     }
 
     @Override
