@@ -371,37 +371,43 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
-        CpuHalfOperands.checkConvolution(xs, ws, ys);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
-            float[] x = f.read(xs), w = f.read(ws), y = f.read(ys);
+        convolution(xs, ws, ys, (x, w, y) -> {
             if (!NativeConv.forward(s, x, w, y)) {
                 CpuConv.forward(s, x, w, y);
             }
-            f.write(y, ys);
-        }
+        });
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
-        CpuHalfOperands.checkConvolution(ws, dys, dxs);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
-            float[] w = f.read(ws), dy = f.read(dys), dx = f.read(dxs);
+        convolution(ws, dys, dxs, (w, dy, dx) -> {
             if (!NativeConv.backwardData(s, w, dy, dx)) {
                 CpuConv.backwardData(s, w, dy, dx);
             }
-            f.write(dx, dxs);
-        }
+        });
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
-        CpuHalfOperands.checkConvolution(xs, dys, dws);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
-            float[] x = f.read(xs), dy = f.read(dys), dw = f.read(dws);
+        convolution(xs, dys, dws, (x, dy, dw) -> {
             if (!NativeConv.backwardFilter(s, x, dy, dw)) {
                 CpuConv.backwardFilter(s, x, dy, dw);
             }
-            f.write(dw, dws);
+        });
+    }
+
+    /** One direction of a convolution on float32 arrays: two inputs, the output written whole. */
+    private interface ConvDirection {
+        void run(float[] a, float[] b, float[] out);
+    }
+
+    /** Runs {@code direction} on the operands as float32 (half ones widened, a half output rounded once). */
+    private static void convolution(Storage as, Storage bs, Storage outs, ConvDirection direction) {
+        CpuHalfOperands.checkConvolution(as, bs, outs);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] out = f.read(outs);
+            direction.run(f.read(as), f.read(bs), out);
+            f.write(out, outs);
         }
     }
 
