@@ -20,23 +20,21 @@ import org.slf4j.LoggerFactory;
  *       kernel;</li>
  *   <li>im2col and oneDNN's sgemm on the arrays themselves ({@link GemmConv}): no copies, no reorders.</li>
  * </ul>
- * The rule, from interleaved A/B runs of both on the samples' convolutions at two threads on the loaded machine
- * (results/cpu/conv-gemm-vs-direct-ab.log). oneDNN 2.6's direct kernels work on blocks of 16 channels; the GEMM
- * path pays for unrolling the input (r·s copies of it), which pays off when each unrolled element feeds enough
- * multiply-adds (k/g of them):
+ * The rule, from interleaved A/B runs of both on the samples' convolutions at two threads, on the idle machine
+ * (results/cpu/conv-gemm-vs-direct-ab-idle-20261202T0040Z.log; the loaded runs before it,
+ * results/cpu/conv-gemm-vs-direct-ab.log, favoured the GEMM more). oneDNN 2.6's direct kernels work on blocks of 16
+ * channels; the GEMM path pays for unrolling the input (r·s copies of it), which pays off when each unrolled element
+ * feeds enough multiply-adds (k/g of them):
  * <ul>
  *   <li>with fewer than {@value #FEW_CHANNELS} input channels per group (a first layer on grey or RGB images, a
- *       patch embedding) the channel block is mostly padding: forward and backward data run as GEMMs (measured
- *       2-9x faster at one and two threads), and backward weights does with two threads or more;</li>
- *   <li>with at most {@value #GEMM_WEIGHTS_CHANNELS} input channels (one block) and at least
- *       {@value #GEMM_WEIGHTS_OUTPUTS} output channels per group, backward weights runs as a GEMM with two threads
- *       or more: 2.6's backward-weights kernel gains nothing from its second thread there and was 1.7x slower than
- *       the GEMM on the cnn sample's second layer (4.6x slower than PyTorch's oneDNN 3.12); with 16 outputs (the
- *       ResNet's first stage) or 32 inputs the two were even;</li>
- *   <li>with one thread, backward weights stays on oneDNN's kernel: it was as fast or faster than the GEMM there
- *       (the conv row 1.15x slower through the GEMM, results/cpu/bench-cpu-conv-gemm-1thread-loaded.log);</li>
+ *       patch embedding) the channel block is mostly padding: forward and backward data run as GEMMs (idle:
+ *       0.2-0.8x oneDNN's time);</li>
+ *   <li>backward weights stays on oneDNN's kernel: idle, the GEMM ({@link GemmConv#backwardWeights}, kept for
+ *       these A/B runs) was even on the cnn sample's second layer (0.94x per call) and 1.1-1.8x slower on the other
+ *       shapes, and the conv row through it was 1.20x slower
+ *       (results/cpu/bench-cpu-conv-gemm-ab-idle-20261202T0039Z.log);</li>
  *   <li>otherwise oneDNN's direct convolution, faster there (forward and backward data from 16 input channels on:
- *       the GEMM took 1.1-2.6x as long).</li>
+ *       the GEMM took 1.2-3.5x as long).</li>
  * </ul>
  * A result depends on the path, so on the thread count too (as the Java kernels' results do); each path alone
  * gives the same bits for the same inputs.
@@ -52,12 +50,6 @@ final class NativeConv {
 
     /** Input channels per group below which every direction runs as im2col + GEMM (the rule above). */
     static final int FEW_CHANNELS = 16;
-
-    /** Input channels per group up to which backward weights runs as im2col + GEMM (the rule above). */
-    static final int GEMM_WEIGHTS_CHANNELS = 16;
-
-    /** Output channels per group from which backward weights runs as im2col + GEMM (the rule above). */
-    static final int GEMM_WEIGHTS_OUTPUTS = 32;
 
     /**
      * System property {@code jdl.cpu.conv.gemm}: {@code auto} (default) applies the rule above; {@code off} runs
@@ -79,19 +71,10 @@ final class NativeConv {
 
     /** Whether {@code d} of {@code s} runs as im2col + GEMM rather than oneDNN's direct convolution (native active). */
     static boolean viaGemm(ConvShape s, Direction d) {
-        return viaGemm(s, d, CpuParallel.threads());
-    }
-
-    /** The rule for a pool of {@code threads} threads (GemmConv runs on jdl's pool). */
-    static boolean viaGemm(ConvShape s, Direction d, int threads) {
         if (!GEMM_ALLOWED || !Loaded.GEMM || !GemmConv.fits(s)) {
             return false;
         }
-        int cpg = s.c() / s.groups(), kpg = s.k() / s.groups();
-        if (d != Direction.BACKWARD_WEIGHTS) {
-            return cpg < FEW_CHANNELS;
-        }
-        return threads >= 2 && (cpg < FEW_CHANNELS || cpg <= GEMM_WEIGHTS_CHANNELS && kpg >= GEMM_WEIGHTS_OUTPUTS);
+        return d != Direction.BACKWARD_WEIGHTS && s.c() / s.groups() < FEW_CHANNELS;
     }
 
     /** Null value: oneDNN refused the shape. Evicted convolutions are closed. */
