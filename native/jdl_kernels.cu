@@ -2,7 +2,7 @@
 //
 // Loaded at run time by io.jdl.cuda.NativeKernels (cudaLibraryLoadData on the committed fatbin built by
 // scripts/build-native). Every kernel is extern "C" so that its symbol is its plain name, and each one's
-// parameter list is mirrored, type by type, in NativeKernels.Kernel (a test compares the two).
+// parameter list is mirrored, type by type, in KernelLibrary.Kernel (a test compares the two).
 //
 // Parameter types are limited to what that test understands:
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
@@ -743,10 +743,10 @@ extern "C" __global__ void jdl_relu(const float* x, float* y, long long n) {
     }
 }
 
-// dx = x > 0 ? dy : 0
+// dx = x <= 0 ? 0 : dy: a NaN input passes dy, as torch's threshold_backward (ReLU's gradient) does
 extern "C" __global__ void jdl_relu_backward(const float* x, const float* dy, float* dx, long long n) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
     }
 }
 

@@ -478,6 +478,10 @@ int main() {
         std::vector<float> nan = {NAN, -1.0f, 2.0f}, nanOut(3);
         launch(1, B, [&] { jdl_relu(nan.data(), nanOut.data(), 3); });
         checkNaN("relu keeps NaN (torch.relu)", std::isnan(nanOut[0]) && nanOut[1] == 0 && nanOut[2] == 2);
+        std::vector<float> nanDy = {3.0f, 4.0f, 5.0f};
+        launch(1, B, [&] { jdl_relu_backward(nan.data(), nanDy.data(), nanOut.data(), 3); });
+        checkNaN("relu_backward passes dy at NaN (torch's threshold_backward)",
+                 nanOut[0] == 3 && nanOut[1] == 0 && nanOut[2] == 5);
         std::vector<float> y(n);
         launch(2, B, [&] { jdl_sigmoid(a.data(), y.data(), n); });
         for (long long i = 0; i < n; i++) e[i] = 1 / (1 + std::exp(-(double)a[i]));

@@ -48,6 +48,13 @@ class CpuNanTest {
             float[] relu = Tensor.of(new float[] {NAN, -1f, 2f}, 3).relu().toArray();
             assertTrue(Float.isNaN(relu[0]), "relu(NaN) is NaN");
             assertArrayEquals(new float[] {0f, 2f}, new float[] {relu[1], relu[2]});
+            // ReLU's gradient passes the incoming gradient at a NaN input (x <= 0 is false), as PyTorch's does
+            float nanNegative = Float.intBitsToFloat(0xffc00001);
+            Tensor x = Tensor.of(new float[] {NAN, nanNegative, -1f, -0f, 0f, 2f, Float.POSITIVE_INFINITY,
+                    Float.NEGATIVE_INFINITY, Float.MIN_VALUE, -Float.MIN_VALUE}, 10).requiresGrad(true);
+            x.relu().mul(Tensor.of(new float[] {3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 10)).sum().backward();
+            assertArrayEquals(new float[] {3, 4, 0, 0, 0, 8, 9, 0, 11, 0}, x.grad().toArray(),
+                    "torch: relu(x).backward at [nan, -nan, -1, -0, 0, 2, inf, -inf, min, -min]");
 
             float[] softmax = Tensor.of(new float[] {1f, NAN, 0f, 1f, 2f, 3f}, 2, 3).softmax().toArray();
             for (int j = 0; j < 3; j++) {

@@ -146,6 +146,12 @@ class CudaBackendGpuTest {
             assertTrue(Float.isNaN(r[0][0]), "CUDA " + act + "(NaN) is " + r[0][0]);
             assertArrayEquals(java.util.Arrays.copyOfRange(r[1], 1, 4), java.util.Arrays.copyOfRange(r[0], 1, 4), 1e-6f);
         }
+        // ReLU's gradient passes dy at a NaN input of either sign, as PyTorch's threshold_backward (x <= 0 is false).
+        float[] xs = {nan, Float.intBitsToFloat(0xffc00001), -1f, -0f, 0f, 2f, Float.NEGATIVE_INFINITY, Float.MIN_VALUE};
+        float[] dy = {3, 4, 5, 6, 7, 8, 9, 10};
+        float[][] grads = both(8, (b, in, o) -> b.activationBackward(Activation.RELU, 0f, in[0], in[0], in[1], o, 8), xs, dy);
+        assertArrayEquals(new float[] {3, 4, 0, 0, 0, 8, 0, 10}, grads[0], "CUDA");
+        assertArrayEquals(grads[0], grads[1], "CPU");
         // 2x2 max pooling over a 2x4 image: the window holding a NaN gives NaN, as in PyTorch.
         CudaBackend gpu = CudaBackend.get(0);
         PoolShape pool = new PoolShape(true, 1, 1, 2, 4, 2, 2, 0, 0, 2, 2);
