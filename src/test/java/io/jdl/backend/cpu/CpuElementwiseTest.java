@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The branch-free ReLU gradient equals {@code x > 0 ? dy : 0f} bit for bit, special values included. */
+/**
+ * The branch-free ReLU gradient equals {@code x <= 0 ? 0f : dy} bit for bit (PyTorch's threshold_backward: a NaN x
+ * passes dy), special values included: every pair of them and random bit patterns, NaNs of both signs among them.
+ */
 class CpuElementwiseTest {
 
     @Test
@@ -23,7 +26,7 @@ class CpuElementwiseTest {
         }
         CpuElementwise.reluBackward(x, dy, dx, n);
         for (int i = 0; i < n; i++) {
-            assertEquals(Float.floatToRawIntBits(x[i] > 0 ? dy[i] : 0f), Float.floatToRawIntBits(dx[i]),
+            assertEquals(Float.floatToRawIntBits(x[i] <= 0 ? 0f : dy[i]), Float.floatToRawIntBits(dx[i]),
                     "x=" + x[i] + " dy=" + dy[i]);
         }
     }
