@@ -191,11 +191,45 @@ public interface Backend {
 
     // ---- convolution, pooling, normalisation ----
 
+    /** y = conv(x, w): x [n, c, h, w], w [k, c/groups, r, s], y [n, k, outH, outW], all located by {@code s}. */
     void conv2d(ConvShape s, Storage x, Storage w, Storage y);
 
+    /** dx = the gradient of Σ dy·conv(x, w) with respect to x. */
     void conv2dBackwardData(ConvShape s, Storage w, Storage dy, Storage dx);
 
+    /** dw = the gradient of Σ dy·conv(x, w) with respect to w. */
     void conv2dBackwardFilter(ConvShape s, Storage x, Storage dy, Storage dw);
+
+    /**
+     * y = conv(x, w) + bias[channel], the bias (float32, [k]; null for none) added in float32 before a half y is
+     * rounded. What the tensor layer calls: a backend whose library adds the bias inside its convolution (oneDNN on
+     * the CPU) saves a pass over y; by default {@link #conv2d(ConvShape, Storage, Storage, Storage)}, then
+     * {@link #addChannelBias}.
+     */
+    default void conv2d(ConvShape s, Storage x, Storage w, Storage bias, Storage y) {
+        conv2d(s, x, w, y);
+        if (bias != null) {
+            addChannelBias(y, bias, y, s.n(), s.k(), s.outH() * s.outW());
+        }
+    }
+
+    /**
+     * The gradients of Σ dy·(conv(x, w) + bias) from one dy: dx, dw and db, each overwritten, each skipped when
+     * null (x is read only for dw, w only for dx). What the tensor layer calls: a backend may share work between
+     * the directions (the CPU's oneDNN path brings dy into its kernels' layout once, and sums db inside the
+     * backward-weights kernel); by default the three primitives in turn.
+     */
+    default void conv2dBackward(ConvShape s, Storage x, Storage w, Storage dy, Storage dx, Storage dw, Storage db) {
+        if (dx != null) {
+            conv2dBackwardData(s, w, dy, dx);
+        }
+        if (dw != null) {
+            conv2dBackwardFilter(s, x, dy, dw);
+        }
+        if (db != null) {
+            channelBiasBackward(dy, db, s.n(), s.k(), s.outH() * s.outW());
+        }
+    }
 
     /** out[n][c][i] = x[n][c][i] + bias[c] over [n, c, hw]. */
     void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw);

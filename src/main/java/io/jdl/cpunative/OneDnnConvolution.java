@@ -49,11 +49,18 @@ public final class OneDnnConvolution implements AutoCloseable {
     /** Every oneDNN object made here, destroyed by close() in reverse order. */
     private final List<MemorySegment> primitives = new ArrayList<>(), primitiveDescs = new ArrayList<>(),
             memories = new ArrayList<>();
-    private final long srcElements, weightElements, dstElements;
+    /** Every argument bound so far: a later one with the same plain memory and chosen layout shares its memory. */
+    private final List<Arg> bound = new ArrayList<>();
+    private final long srcElements, weightElements, dstElements, biasElements;
     private final ParallelLoop parallel;
-    /** The plain (NCHW / OIHW) buffers and their memory objects. */
-    private final MemorySegment srcBuf, weightBuf, dstBuf, srcMem, weightMem, dstMem;
+    /** The plain (NCHW / OIHW / x) buffers and their memory objects. */
+    private final MemorySegment srcBuf, weightBuf, dstBuf, biasBuf, srcMem, weightMem, dstMem, biasMem;
+    /** What the bias variants are built from, on first use: descriptors, geometry, the forward hint. */
+    private final MemorySegment srcAny, weightAny, dstAny, srcPlain, weightPlain, dstPlain, biasPlain, strides, dilates,
+            pad, fwdPd;
     private final Step forward, backwardData, backwardWeights;
+    /** The same with a bias (forward) and its gradient (backward weights); null until first asked for. */
+    private Step forwardBias, backwardWeightsBias;
     /** The stream every call runs on: made once (calls are serialised), destroyed by close(). */
     private MemorySegment stream = MemorySegment.NULL;
     private boolean closed;
@@ -81,48 +88,40 @@ public final class OneDnnConvolution implements AutoCloseable {
             srcElements = (long) n * c * h * w;
             weightElements = (long) k * (c / groups) * r * s;
             dstElements = (long) n * k * oh * ow;
+            biasElements = k;
             long[] srcDims = {n, c, h, w}, dstDims = {n, k, oh, ow};
             long[] weightDims = groups == 1 ? new long[] {k, c, r, s} : new long[] {groups, k / groups, c / groups, r, s};
             int weightTag = groups == 1 ? dnnl_oihw() : dnnl_goihw();
-            MemorySegment srcPlain = desc(dnnl_nchw(), srcDims), weightPlain = desc(weightTag, weightDims),
-                    dstPlain = desc(dnnl_nchw(), dstDims);
-            MemorySegment srcAny = desc(dnnl_format_tag_any(), srcDims), dstAny = desc(dnnl_format_tag_any(), dstDims),
-                    weightAny = desc(dnnl_format_tag_any(), weightDims);
+            srcPlain = desc(dnnl_nchw(), srcDims);
+            weightPlain = desc(weightTag, weightDims);
+            dstPlain = desc(dnnl_nchw(), dstDims);
+            biasPlain = desc(dnnl_x(), k);
+            srcAny = desc(dnnl_format_tag_any(), srcDims);
+            dstAny = desc(dnnl_format_tag_any(), dstDims);
+            weightAny = desc(dnnl_format_tag_any(), weightDims);
             srcBuf = arena.allocate(srcElements * Float.BYTES, 64);
             weightBuf = arena.allocate(weightElements * Float.BYTES, 64);
             dstBuf = arena.allocate(dstElements * Float.BYTES, 64);
+            biasBuf = arena.allocate(biasElements * Float.BYTES, 64);
             srcMem = memory(srcPlain, srcBuf);
             weightMem = memory(weightPlain, weightBuf);
             dstMem = memory(dstPlain, dstBuf);
-            MemorySegment strides = dims(strideH, strideW), dilates = dims(dilationH - 1L, dilationW - 1L),
-                    pad = dims(padH, padW);
+            biasMem = memory(biasPlain, biasBuf);
+            strides = dims(strideH, strideW);
+            dilates = dims(dilationH - 1L, dilationW - 1L);
+            pad = dims(padH, padW);
 
-            MemorySegment fwd = opDesc();
-            OneDnn.check(dnnl_dilated_convolution_forward_desc_init(fwd, dnnl_forward_training(), dnnl_convolution_direct(),
-                    srcAny, weightAny, MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
-                    "dnnl_dilated_convolution_forward_desc_init");
-            MemorySegment fwdPd = primitiveDesc(fwd, MemorySegment.NULL);
-            forward = new Step(fwdPd,
-                    new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), srcPlain, srcMem, true),
-                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), weightPlain, weightMem, true),
-                    new ArgSpec(DNNL_ARG_DST(), dnnl_query_dst_md(), dstPlain, dstMem, false));
+            fwdPd = forwardDesc(MemorySegment.NULL);
+            forward = forwardStep(fwdPd, false);
+            backwardWeights = backwardWeightsStep(false);
 
             MemorySegment bwdData = opDesc();
             OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(bwdData, dnnl_convolution_direct(), srcAny,
                     weightAny, dstAny, strides, dilates, pad, pad), "dnnl_dilated_convolution_backward_data_desc_init");
             backwardData = new Step(primitiveDesc(bwdData, fwdPd),
-                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), dstPlain, dstMem, true),
-                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), weightPlain, weightMem, true),
-                    new ArgSpec(DNNL_ARG_DIFF_SRC(), dnnl_query_diff_src_md(), srcPlain, srcMem, false));
-
-            MemorySegment bwdWeights = opDesc();
-            OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(bwdWeights, dnnl_convolution_direct(),
-                    srcAny, weightAny, MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
-                    "dnnl_dilated_convolution_backward_weights_desc_init");
-            backwardWeights = new Step(primitiveDesc(bwdWeights, fwdPd),
-                    new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), srcPlain, srcMem, true),
-                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), dstPlain, dstMem, true),
-                    new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), weightPlain, weightMem, false));
+                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dstPlain, dstMem, true),
+                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weightPlain, weightMem, true),
+                    new ArgSpec(DNNL_ARG_DIFF_SRC(), dnnl_query_diff_src_md(), 0, srcPlain, srcMem, false));
             MemorySegment streamOut = arena.allocate(ValueLayout.ADDRESS);
             OneDnn.check(dnnl_stream_create(streamOut, ENGINE, dnnl_stream_default_flags()), "dnnl_stream_create");
             stream = streamOut.get(ValueLayout.ADDRESS, 0);
@@ -134,66 +133,133 @@ public final class OneDnnConvolution implements AutoCloseable {
         }
     }
 
-    /** y = conv(x, w). */
-    public synchronized void forward(float[] x, float[] w, float[] y) {
+    /** The forward primitive descriptor, with the bias when {@code bias} is a descriptor (else NULL). */
+    private MemorySegment forwardDesc(MemorySegment bias) {
+        MemorySegment fwd = opDesc();
+        OneDnn.check(dnnl_dilated_convolution_forward_desc_init(fwd, dnnl_forward_training(), dnnl_convolution_direct(),
+                srcAny, weightAny, bias, dstAny, strides, dilates, pad, pad), "dnnl_dilated_convolution_forward_desc_init");
+        return primitiveDesc(fwd, MemorySegment.NULL);
+    }
+
+    private Step forwardStep(MemorySegment pd, boolean withBias) {
+        ArgSpec src = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, srcPlain, srcMem, true),
+                weights = new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weightPlain, weightMem, true),
+                dst = new ArgSpec(DNNL_ARG_DST(), dnnl_query_dst_md(), 0, dstPlain, dstMem, false);
+        return withBias
+                ? new Step(pd, src, weights, new ArgSpec(DNNL_ARG_BIAS(), dnnl_query_weights_md(), 1, biasPlain, biasMem,
+                        true), dst)
+                : new Step(pd, src, weights, dst);
+    }
+
+    private Step backwardWeightsStep(boolean withBias) {
+        MemorySegment bwdWeights = opDesc();
+        OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(bwdWeights, dnnl_convolution_direct(),
+                srcAny, weightAny, withBias ? biasPlain : MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
+                "dnnl_dilated_convolution_backward_weights_desc_init");
+        MemorySegment pd = primitiveDesc(bwdWeights, fwdPd);
+        ArgSpec src = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, srcPlain, srcMem, true),
+                diffDst = new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dstPlain, dstMem, true),
+                diffWeights = new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), 0, weightPlain,
+                        weightMem, false);
+        return withBias
+                ? new Step(pd, src, diffDst, diffWeights, new ArgSpec(DNNL_ARG_DIFF_BIAS(),
+                        dnnl_query_diff_weights_md(), 1, biasPlain, biasMem, false))
+                : new Step(pd, src, diffDst, diffWeights);
+    }
+
+    /** y = conv(x, w) + bias[channel] ({@code bias} [k], or null for none), bias added inside oneDNN's kernel. */
+    public synchronized void forward(float[] x, float[] w, float[] bias, float[] y) {
         copyIn(x, srcBuf, srcElements);
         copyIn(w, weightBuf, weightElements);
-        forward.run();
+        Step step = forward;
+        if (bias != null) {
+            copyIn(bias, biasBuf, biasElements);
+            if (forwardBias == null) {
+                forwardBias = forwardStep(forwardDesc(biasPlain), true);
+            }
+            step = forwardBias;
+        }
+        step.run();
         copyOut(dstBuf, y, dstElements);
     }
 
-    /** dx = the gradient of Σ dy·conv(x, w) with respect to x (dx overwritten). */
-    public synchronized void backwardData(float[] w, float[] dy, float[] dx) {
-        copyIn(w, weightBuf, weightElements);
+    /**
+     * The gradients of Σ dy·(conv(x, w) + bias) from one copy of dy: dx, dw and db, each overwritten, each skipped
+     * when null; db is computed inside the backward-weights kernel, so it needs dw. dy is copied in and reordered to
+     * the kernels' layout once for both directions (when both chose the same layout).
+     *
+     * @throws IllegalArgumentException for a db without a dw
+     */
+    public synchronized void backward(float[] x, float[] w, float[] dy, float[] dx, float[] dw, float[] db) {
+        if (db != null && dw == null) {
+            throw new IllegalArgumentException("oneDNN computes the bias gradient with the weights' gradient: db needs dw");
+        }
         copyIn(dy, dstBuf, dstElements);
-        backwardData.run();
-        copyOut(srcBuf, dx, srcElements);
-    }
-
-    /** dw = the gradient of Σ dy·conv(x, w) with respect to w (dw overwritten). */
-    public synchronized void backwardWeights(float[] x, float[] dy, float[] dw) {
-        copyIn(x, srcBuf, srcElements);
-        copyIn(dy, dstBuf, dstElements);
-        backwardWeights.run();
-        copyOut(weightBuf, dw, weightElements);
+        MemorySegment dyReordered = MemorySegment.NULL;
+        if (dw != null) {
+            // Backward weights first: it reads x from the source buffer, which backward data then overwrites with dx.
+            copyIn(x, srcBuf, srcElements);
+            if (db != null && backwardWeightsBias == null) {
+                backwardWeightsBias = backwardWeightsStep(true);
+            }
+            Step step = db != null ? backwardWeightsBias : backwardWeights;
+            dyReordered = step.run(MemorySegment.NULL);
+            copyOut(weightBuf, dw, weightElements);
+            if (db != null) {
+                copyOut(biasBuf, db, biasElements);
+            }
+        }
+        if (dx != null) {
+            copyIn(w, weightBuf, weightElements);
+            backwardData.run(dyReordered);
+            copyOut(srcBuf, dx, srcElements);
+        }
     }
 
     /**
      * One argument of a primitive: the plain memory it is read from (input) or written to (output) and, when the
-     * primitive chose another layout, its own memory in that layout and the reorder between the two.
+     * primitive chose another layout, its own memory in that layout and the reorder between the two. Arguments of
+     * one plain buffer that chose the same layout share that memory (one blocked copy per tensor role, whatever
+     * the number of primitives).
      */
     private final class Arg {
         final int id;
+        final MemorySegment plainMem, chosen;
         /** The memory the primitive uses; the reorder to or from the plain memory (null: none needed) and its arguments. */
         final MemorySegment used, reorder, reorderArgs;
         final boolean input;
 
-        Arg(int id, int query, MemorySegment plainDesc, MemorySegment plainMem, MemorySegment pd, boolean input) {
-            this.id = id;
-            this.input = input;
-            MemorySegment chosen = dnnl_primitive_desc_query_md(pd, query, 0);
-            if (dnnl_memory_desc_equal(chosen, plainDesc) != 0) {
-                used = plainMem;
+        Arg(ArgSpec a, MemorySegment pd) {
+            this.id = a.id;
+            this.input = a.input;
+            this.plainMem = a.plainMem;
+            this.chosen = dnnl_primitive_desc_query_md(pd, a.query, a.index);
+            if (dnnl_memory_desc_equal(chosen, a.plainDesc) != 0) {
+                used = a.plainMem;
                 reorder = null;
                 reorderArgs = null;
+                return;
+            }
+            Arg same = bound.stream().filter(b -> b.plainMem.equals(a.plainMem) && b.reorder != null
+                    && dnnl_memory_desc_equal(b.chosen, chosen) != 0).findFirst().orElse(null);
+            used = same != null ? same.used : memory(chosen, DNNL_MEMORY_ALLOCATE());
+            if (same != null && same.input == input) {
+                reorder = same.reorder;
+                reorderArgs = same.reorderArgs;
             } else {
-                used = memory(chosen, DNNL_MEMORY_ALLOCATE());
-                reorder = input ? reorder(plainDesc, chosen) : reorder(chosen, plainDesc);
+                reorder = input ? reorder(a.plainDesc, chosen) : reorder(chosen, a.plainDesc);
                 reorderArgs = arena.allocate(32, 8);
                 reorderArgs.set(ValueLayout.JAVA_INT, 0, DNNL_ARG_FROM());
-                reorderArgs.set(ValueLayout.ADDRESS, 8, input ? plainMem : used);
+                reorderArgs.set(ValueLayout.ADDRESS, 8, input ? a.plainMem : used);
                 reorderArgs.set(ValueLayout.JAVA_INT, 16, DNNL_ARG_TO());
-                reorderArgs.set(ValueLayout.ADDRESS, 24, input ? used : plainMem);
+                reorderArgs.set(ValueLayout.ADDRESS, 24, input ? used : a.plainMem);
             }
+            bound.add(this);
         }
     }
 
-    /** An argument as the constructor names it, bound to its primitive descriptor by {@link Step}. */
-    private record ArgSpec(int id, int query, MemorySegment plainDesc, MemorySegment plainMem, boolean input) {
-    }
-
-    private Arg bind(ArgSpec a, MemorySegment pd) {
-        return new Arg(a.id, a.query, a.plainDesc, a.plainMem, pd, a.input);
+    /** An argument as the constructor names it ({@code index}: which of the query's descriptors), bound by {@link Step}. */
+    private record ArgSpec(int id, int query, int index, MemorySegment plainDesc, MemorySegment plainMem, boolean input) {
     }
 
     /** A primitive with its arguments: reorders in, the primitive, reorder out, all on this object's stream. */
@@ -208,18 +274,30 @@ public final class OneDnnConvolution implements AutoCloseable {
             args = new Arg[specs.length];
             list = arena.allocate(16L * specs.length, 8);
             for (int i = 0; i < specs.length; i++) {
-                args[i] = bind(specs[i], pd);
+                args[i] = new Arg(specs[i], pd);
                 list.set(ValueLayout.JAVA_INT, 16L * i, args[i].id);
                 list.set(ValueLayout.ADDRESS, 16L * i + 8, args[i].used);
             }
             primitive = primitive(pd);
         }
 
-        void run() {
+        /**
+         * Runs the step; an input whose reordered memory is {@code ready} (it already holds this call's data, put
+         * there by the step before) is not reordered again. Returns the reordered memory of its DIFF_DST input (NULL
+         * when there is none or it needed no reorder), for the next step to pass as {@code ready}.
+         */
+        MemorySegment run(MemorySegment ready) {
             checkOpen();
+            MemorySegment diffDst = MemorySegment.NULL;
             for (Arg a : args) {
                 if (a.input && a.reorder != null) {
-                    OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs), "dnnl_primitive_execute (reorder)");
+                    if (!a.used.equals(ready)) {
+                        OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs),
+                                "dnnl_primitive_execute (reorder)");
+                    }
+                    if (a.id == DNNL_ARG_DIFF_DST()) {
+                        diffDst = a.used;
+                    }
                 }
             }
             OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
@@ -229,6 +307,11 @@ public final class OneDnnConvolution implements AutoCloseable {
                 }
             }
             OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
+            return diffDst;
+        }
+
+        void run() {
+            run(MemorySegment.NULL);
         }
     }
 

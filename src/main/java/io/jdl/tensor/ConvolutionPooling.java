@@ -6,6 +6,7 @@ import static io.jdl.tensor.Graph.record;
 import io.jdl.backend.Activation;
 import io.jdl.backend.ConvShape;
 import io.jdl.backend.PoolShape;
+import io.jdl.backend.Storage;
 import io.jdl.device.DType;
 import java.util.function.Consumer;
 
@@ -61,46 +62,64 @@ final class ConvolutionPooling {
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
         Tensor y = Conversions.empty(x, Shape.of(cs.n(), k, cs.outH(), cs.outW()), d);
-        x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
         int hw = cs.outH() * cs.outW();
         if (d != DType.FLOAT32 && bias != null) {
-            Tensor product = record("conv2d", y, g -> backward(cs, x, weight, g), x, weight);
+            x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
+            Tensor product = record("conv2d", y, g -> backward(cs, x, weight, null, g), x, weight);
             return BiasActivation.onHalfProduct("conv2d bias", product, bias, act, param, cs.n(), k, hw);
         }
-        BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
+        if (act == null) {  // the bias, if any, inside the backend's convolution
+            x.backend.conv2d(cs, x.dense(), weight.dense(), bias == null ? null : bias.dense(), y.dense());
+            return bias == null ? record("conv2d", y, g -> backward(cs, x, weight, null, g), x, weight)
+                    : record("conv2d", y, g -> backward(cs, x, weight, bias, g), x, weight, bias);
+        }
+        x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
+        BiasActivation epilogue = BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
         Consumer<Tensor> back = g -> {
-            Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [n, k, outH, outW]
+            Tensor dy = epilogue.productGradient(g);  // [n, k, outH, outW]
             try {
-                backward(cs, x, weight, dy);
-                if (bias != null) {
-                    accumulate(bias, () -> {
-                        Tensor db = x.empty(bias.shape);
-                        x.backend.channelBiasBackward(dy.dense(), db.dense(), cs.n(), k, hw);
-                        return db;
-                    });
-                }
+                backward(cs, x, weight, bias, dy);
             } finally {
                 if (dy != g) {
                     dy.close();
                 }
             }
         };
-        return bias == null ? record("conv2d", y, back, x, weight)
-                : record("conv2d", epilogue.output(), back, epilogue.saved(), x, weight, bias);
+        return record("conv2d", epilogue.output(), back, epilogue.saved(), x, weight, bias);
     }
 
-    /** dx and dw of y = conv(x, w) from dy, all of x's dtype (float32 accumulation, each result rounded once). */
-    private static void backward(ConvShape cs, Tensor x, Tensor weight, Tensor dy) {
-        accumulate(x, () -> {
-            Tensor dx = Conversions.empty(x, x.shape, x.dtype());
-            x.backend.conv2dBackwardData(cs, weight.dense(), dy.dense(), dx.dense());
-            return dx;
-        });
-        accumulate(weight, () -> {
-            Tensor dw = Conversions.empty(x, weight.shape, x.dtype());
-            x.backend.conv2dBackwardFilter(cs, x.dense(), dy.dense(), dw.dense());
-            return dw;
-        });
+    /**
+     * dx, dw and db (bias null: none) of y = conv(x, w) + bias from dy, in one backend call for those that need a
+     * gradient; dx and dw of x's dtype (float32 accumulation, each result rounded once), db float32.
+     */
+    private static void backward(ConvShape cs, Tensor x, Tensor weight, Tensor bias, Tensor dy) {
+        Tensor dx = null, dw = null, db = null;
+        try {
+            dx = x.needsGrad() ? Conversions.empty(x, x.shape, x.dtype()) : null;
+            dw = weight.needsGrad() ? Conversions.empty(x, weight.shape, x.dtype()) : null;
+            db = bias != null && bias.needsGrad() ? x.empty(bias.shape) : null;
+            x.backend.conv2dBackward(cs, x.dense(), weight.dense(), dy.dense(), dense(dx), dense(dw), dense(db));
+        } catch (RuntimeException | Error e) {
+            for (Tensor t : new Tensor[] {dx, dw, db}) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+            throw e;
+        }
+        if (dx != null) {
+            accumulate(x, dx);
+        }
+        if (dw != null) {
+            accumulate(weight, dw);
+        }
+        if (db != null) {
+            accumulate(bias, db);
+        }
+    }
+
+    private static Storage dense(Tensor t) {
+        return t == null ? null : t.dense();
     }
 
     /** Max or average pooling with a square window; average counts padding in the divisor (PyTorch's default). */

@@ -71,9 +71,9 @@ public final class ConvLoweringAB {
                 s.outW(), s.strideH(), s.strideW(), s.padH(), s.padW(), s.dilationH(), s.dilationW(), s.groups(),
                 CpuParallel::forEach)) {
             Runnable[][] ab = {
-                    {() -> conv.forward(x, w, y), () -> GemmConv.forward(s, x, w, y)},
-                    {() -> conv.backwardData(w, dy, dx), () -> GemmConv.backwardData(s, w, dy, dx)},
-                    {() -> conv.backwardWeights(x, dy, dw), () -> GemmConv.backwardWeights(s, x, dy, dw)}};
+                    {() -> conv.forward(x, w, null, y), () -> GemmConv.forward(s, x, w, y)},
+                    {() -> conv.backward(x, w, dy, dx, null, null), () -> GemmConv.backwardData(s, w, dy, dx)},
+                    {() -> conv.backward(x, w, dy, null, dw, null), () -> GemmConv.backwardWeights(s, x, dy, dw)}};
             String[] dirs = {"forward", "backward data", "backward weights"};
             double flop = 2.0 * s.n() * s.k() * s.outH() * s.outW() * (s.c() / s.groups()) * s.r() * s.s();
             for (int d = 0; d < 3; d++) {

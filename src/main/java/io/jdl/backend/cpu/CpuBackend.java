@@ -371,29 +371,61 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2d(ConvShape s, Storage xs, Storage ws, Storage ys) {
+        conv2d(s, xs, ws, null, ys);
+    }
+
+    @Override
+    public void conv2d(ConvShape s, Storage xs, Storage ws, Storage bs, Storage ys) {
+        float[] bias = bs == null ? null : data(bs);
         convolution(xs, ws, ys, (x, w, y) -> {
-            if (!NativeConv.forward(s, x, w, y)) {
+            if (!NativeConv.forward(s, x, w, bias, y)) {
                 CpuConv.forward(s, x, w, y);
+                if (bias != null) {
+                    CpuBroadcastSums.addChannelBias(y, bias, y, s.n(), s.k(), s.outH() * s.outW());
+                }
             }
         });
     }
 
     @Override
     public void conv2dBackwardData(ConvShape s, Storage ws, Storage dys, Storage dxs) {
-        convolution(ws, dys, dxs, (w, dy, dx) -> {
-            if (!NativeConv.backwardData(s, w, dy, dx)) {
-                CpuConv.backwardData(s, w, dy, dx);
-            }
-        });
+        conv2dBackward(s, null, ws, dys, dxs, null, null);
     }
 
     @Override
     public void conv2dBackwardFilter(ConvShape s, Storage xs, Storage dys, Storage dws) {
-        convolution(xs, dys, dws, (x, dy, dw) -> {
-            if (!NativeConv.backwardFilter(s, x, dy, dw)) {
+        conv2dBackward(s, xs, null, dys, null, dws, null);
+    }
+
+    @Override
+    public void conv2dBackward(ConvShape s, Storage xs, Storage ws, Storage dys, Storage dxs, Storage dws, Storage dbs) {
+        if (dxs != null) {
+            CpuHalfOperands.checkConvolution(ws, dys, dxs);
+        }
+        if (dws != null) {
+            CpuHalfOperands.checkConvolution(xs, dys, dws);
+        }
+        float[] db = dbs == null ? null : data(dbs);
+        try (CpuHalfOperands f = new CpuHalfOperands()) {
+            float[] dy = f.read(dys), x = dws == null ? null : f.read(xs), w = dxs == null ? null : f.read(ws);
+            float[] dx = dxs == null ? null : f.read(dxs), dw = dws == null ? null : f.read(dws);
+            int done = NativeConv.backward(s, x, w, dy, dx, dw, db);
+            if (dx != null && (done & NativeConv.DX) == 0) {
+                CpuConv.backwardData(s, w, dy, dx);
+            }
+            if (dw != null && (done & NativeConv.DW) == 0) {
                 CpuConv.backwardFilter(s, x, dy, dw);
             }
-        });
+            if (db != null && (done & NativeConv.DB) == 0) {
+                CpuBroadcastSums.channelBiasBackward(dy, db, s.n(), s.k(), s.outH() * s.outW());
+            }
+            if (dx != null) {
+                f.write(dx, dxs);
+            }
+            if (dw != null) {
+                f.write(dw, dws);
+            }
+        }
     }
 
     /** One direction of a convolution on float32 arrays: two inputs, the output written whole. */

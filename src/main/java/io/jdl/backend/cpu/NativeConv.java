@@ -116,43 +116,52 @@ final class NativeConv {
         }
     }
 
-    /** y = conv(x, w) natively; false (nothing done) when the Java kernel is to run it. */
-    static boolean forward(ConvShape s, float[] x, float[] w, float[] y) {
+    /**
+     * y = conv(x, w) + bias ({@code bias} null: none) natively, the bias inside oneDNN's kernel; false (nothing
+     * done) when the Java kernel is to run it.
+     */
+    static boolean forward(ConvShape s, float[] x, float[] w, float[] bias, float[] y) {
         if (worthIt(s) && viaGemm(s, Direction.FORWARD)) {
             GemmConv.forward(s, x, w, y);
+            if (bias != null) {
+                CpuBroadcastSums.addChannelBias(y, bias, y, s.n(), s.k(), s.outH() * s.outW());
+            }
             return true;
         }
         OneDnnConvolution conv = of(s);
         if (conv != null) {
-            conv.forward(x, w, y);
+            conv.forward(x, w, bias, y);
         }
         return conv != null;
     }
 
-    /** dx from dy natively; false (nothing done) when the Java kernel is to run it. */
-    static boolean backwardData(ConvShape s, float[] w, float[] dy, float[] dx) {
-        if (worthIt(s) && viaGemm(s, Direction.BACKWARD_DATA)) {
+    /** Bits of {@link #backward}'s answer: which gradients it computed. */
+    static final int DX = 1, DW = 2, DB = 4;
+
+    /**
+     * dx, dw and db (each null when not wanted) natively, as far as the rule allows; returns the bits ({@link #DX},
+     * {@link #DW}, {@link #DB}) of those it computed, the rest being the Java kernels' to run. Directions on oneDNN
+     * run as one call ({@link OneDnnConvolution#backward}): dy is brought into the kernels' layout once, and db is
+     * summed inside the backward-weights kernel.
+     */
+    static int backward(ConvShape s, float[] x, float[] w, float[] dy, float[] dx, float[] dw, float[] db) {
+        int done = 0;
+        if (dx != null && worthIt(s) && viaGemm(s, Direction.BACKWARD_DATA)) {
             GemmConv.backwardData(s, w, dy, dx);
-            return true;
+            done |= DX;
         }
-        OneDnnConvolution conv = of(s);
-        if (conv != null) {
-            conv.backwardData(w, dy, dx);
-        }
-        return conv != null;
-    }
-
-    /** dw from x and dy natively; false (nothing done) when the Java kernel is to run it. */
-    static boolean backwardFilter(ConvShape s, float[] x, float[] dy, float[] dw) {
-        if (worthIt(s) && viaGemm(s, Direction.BACKWARD_WEIGHTS)) {
+        if (dw != null && worthIt(s) && viaGemm(s, Direction.BACKWARD_WEIGHTS)) {
             GemmConv.backwardWeights(s, x, dy, dw);
-            return true;
+            done |= DW;
         }
-        OneDnnConvolution conv = of(s);
+        boolean data = dx != null && (done & DX) == 0, weights = dw != null && (done & DW) == 0;
+        OneDnnConvolution conv = data || weights ? of(s) : null;
         if (conv != null) {
-            conv.backwardWeights(x, dy, dw);
+            float[] bias = weights ? db : null;
+            conv.backward(x, w, dy, data ? dx : null, weights ? dw : null, bias);
+            done |= (data ? DX : 0) | (weights ? DW : 0) | (bias != null ? DB : 0);
         }
-        return conv != null;
+        return done;
     }
 
     /** Whether s has enough work for a native call and the native path is active. */

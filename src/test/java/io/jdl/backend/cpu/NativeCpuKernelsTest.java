@@ -134,6 +134,66 @@ class NativeCpuKernelsTest {
         }
     }
 
+    /**
+     * The tensor layer's calls: a bias inside the forward convolution, and dx, dw, db from one backward call (dy
+     * reordered once, db summed inside oneDNN's backward-weights kernel), in every combination of wanted gradients
+     * (the unwanted ones stay untouched), against the Java kernels and Java bias sums.
+     */
+    @Test
+    void biasInsideTheConvolutionAndOneCallBackwardMatchTheJavaKernels() {
+        Random rng = new Random(19);
+        List<ConvShape> shapes = List.of(
+                new ConvShape(128, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), // the cnn sample's second layer
+                new ConvShape(8, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),      // few channels: the GEMM path
+                new ConvShape(2, 6, 19, 21, 9, 3, 3, 2, 1, 1, 2, 2, 2, 3),
+                new ConvShape(4, 8, 15, 15, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1));
+        for (ConvShape s : shapes) {
+            ConvOracle o = ConvOracle.of(s, rng);
+            int hw = s.outH() * s.outW();
+            float[] bias = random(rng, s.k()), yb = o.y.clone(), db = new float[s.k()];
+            CpuBroadcastSums.addChannelBias(yb, bias, yb, s.n(), s.k(), hw);
+            CpuBroadcastSums.channelBiasBackward(o.dy, db, s.n(), s.k(), hw);
+            for (int wanted = 1; wanted < 8; wanted++) { // bits: dx, dw, db
+                boolean wantDx = (wanted & 1) != 0, wantDw = (wanted & 2) != 0, wantDb = (wanted & 4) != 0;
+                float[] untouched = {Float.NaN};
+                try (Storage xs = CPU.upload(o.x); Storage ws = CPU.upload(o.w); Storage dys = CPU.upload(o.dy);
+                     Storage bs = CPU.upload(bias); Storage ys = CPU.allocate(o.y.length);
+                     Storage dxs = CPU.upload(filled(o.x.length, untouched[0]));
+                     Storage dws = CPU.upload(filled(o.w.length, untouched[0]));
+                     Storage dbs = CPU.upload(filled(s.k(), untouched[0]))) {
+                    CPU.conv2d(s, xs, ws, bs, ys);
+                    CPU.conv2dBackward(s, xs, ws, dys, wantDx ? dxs : null, wantDw ? dws : null, wantDb ? dbs : null);
+                    String what = "conv2d with bias, gradients " + wanted + " " + s;
+                    long depth = (long) (s.c() / s.groups()) * s.r() * s.s();
+                    assertClose(what, yb, CPU.download(ys, yb.length), depth + 1);
+                    float[] dx = CPU.download(dxs, o.x.length), dw = CPU.download(dws, o.w.length),
+                            gotDb = CPU.download(dbs, s.k());
+                    if (wantDx) {
+                        assertClose(what + " dx", o.dx, dx, (long) (s.k() / s.groups()) * s.r() * s.s());
+                    } else {
+                        assertArrayEquals(filled(o.x.length, Float.NaN), dx, what + " dx untouched");
+                    }
+                    if (wantDw) {
+                        assertClose(what + " dw", o.dw, dw, (long) s.n() * hw);
+                    } else {
+                        assertArrayEquals(filled(o.w.length, Float.NaN), dw, what + " dw untouched");
+                    }
+                    if (wantDb) {
+                        assertClose(what + " db", db, gotDb, (long) s.n() * hw);
+                    } else {
+                        assertArrayEquals(filled(s.k(), Float.NaN), gotDb, what + " db untouched");
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
     /** Random x, w, dy for a shape and the Java kernels' y, dx, dw from them: what a native path must match. */
     record ConvOracle(ConvShape s, float[] x, float[] w, float[] dy, float[] y, float[] dx, float[] dw) {
         static ConvOracle of(ConvShape s, Random rng) {
