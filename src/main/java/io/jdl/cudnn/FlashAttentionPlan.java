@@ -156,13 +156,13 @@ public final class FlashAttentionPlan extends NativeResource {
         }
     }
 
-    /** The operand's first element's address, after checking that its layout stays inside its block. */
-    private MemorySegment pointer(Operand op, String name, Layout layout) {
+    /** The operand's first element's address, after checking that its layout ({@code seq} rows a head) stays inside its block. */
+    private MemorySegment pointer(Operand op, String name, Layout layout, int seq) {
         if (op == null) {
             throw new NullPointerException("flash attention operand " + name + " is null");
         }
         long elementBytes = config.type().bytes();
-        checkBlock(op.memory(), name, (op.offset() + layout.span(config)) * elementBytes);
+        checkBlock(op.memory(), name, (op.offset() + layout.span(config, seq)) * elementBytes);
         return op.memory().pointer(op.offset() * elementBytes);
     }
 
@@ -181,7 +181,7 @@ public final class FlashAttentionPlan extends NativeResource {
             }
             return;
         }
-        checkBlock(bias, "bias", (long) config.batch() * config.seqLen() * config.seqLen() * config.type().bytes());
+        checkBlock(bias, "bias", (long) config.batch() * config.seqQ() * config.seqKV() * config.type().bytes());
         ids.add(FlashAttention.BIAS);
         pointers.add(bias.pointer());
     }
@@ -194,15 +194,15 @@ public final class FlashAttentionPlan extends NativeResource {
             }
             return;
         }
-        checkBlock(mask, "dropout mask", config.rows() * config.seqLen() * Float.BYTES);
+        checkBlock(mask, "dropout mask", config.rows() * config.seqKV() * Float.BYTES);
         ids.add(FlashAttention.DROPOUT_MASK);
         pointers.add(mask.pointer());
     }
 
     /**
      * O = softmax(scale · Q Kᵀ (+ bias) (+ causal mask)) V and the row statistics (log-sum-exp), overwritten. Q,
-     * K, V, O [B, H, T, D] in the plan's data type and layouts, stats [B, H, T, 1] float32, bias [B, 1, T, T] in
-     * the data type and the dropout mask [B, H, T, T] float32 when the plan has them (else null).
+     * O [B, H, Tq, D] and K, V [B, H, Tk, D] in the plan's data type and layouts, stats [B, H, Tq, 1] float32, bias
+     * [B, 1, Tq, Tk] in the data type and the dropout mask [B, H, Tq, Tk] float32 when the plan has them (else null).
      */
     public void forward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, DeviceMemory stats, DeviceMemory bias,
                         DeviceMemory dropoutMask, LongFunction<DeviceMemory> workspaces) {
@@ -210,8 +210,10 @@ public final class FlashAttentionPlan extends NativeResource {
         checkBlock(stats, "stats", config.rows() * Float.BYTES);
         List<Long> ids = new ArrayList<>(List.of(FlashAttention.Q, FlashAttention.K, FlashAttention.V, FlashAttention.O,
                 FlashAttention.STATS, FlashAttention.SCALE));
-        List<MemorySegment> pointers = new ArrayList<>(List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
-                pointer(v, "v", config.v()), pointer(o, "o", config.o()), stats.pointer(), scale));
+        int tq = config.seqQ(), tk = config.seqKV();
+        List<MemorySegment> pointers = new ArrayList<>(List.of(pointer(q, "q", config.q(), tq),
+                pointer(k, "k", config.k(), tk), pointer(v, "v", config.v(), tk), pointer(o, "o", config.o(), tq),
+                stats.pointer(), scale));
         addBias(bias, ids, pointers);
         addDropoutMask(dropoutMask, ids, pointers);
         if (config.causal()) {
@@ -224,18 +226,18 @@ public final class FlashAttentionPlan extends NativeResource {
     }
 
     /**
-     * dQ, dK, dV (overwritten) from the forward's inputs, its output O, statistics and bias, and dO; all
-     * [B, H, T, D] in the plan's data type (dO in O's layout, each gradient in its input's) but the statistics
-     * [B, H, T, 1] float32.
+     * dQ, dK, dV (overwritten) from the forward's inputs, its output O, statistics and bias, and dO; each gradient
+     * in its input's shape, layout and the plan's data type (dO in O's), the statistics [B, H, Tq, 1] float32.
      */
     public void backward(Cudnn cudnn, Operand q, Operand k, Operand v, Operand o, Operand dO, DeviceMemory stats,
                          DeviceMemory bias, DeviceMemory dropoutMask, Operand dQ, Operand dK, Operand dV,
                          LongFunction<DeviceMemory> workspaces) {
         checkDirection(Direction.BACKWARD);
         checkBlock(stats, "stats", config.rows() * Float.BYTES);
-        List<MemorySegment> operands = List.of(pointer(q, "q", config.q()), pointer(k, "k", config.k()),
-                pointer(v, "v", config.v()), pointer(o, "o", config.o()), pointer(dO, "dO", config.o()),
-                pointer(dQ, "dQ", config.q()), pointer(dK, "dK", config.k()), pointer(dV, "dV", config.v()));
+        int tq = config.seqQ(), tk = config.seqKV();
+        List<MemorySegment> operands = List.of(pointer(q, "q", config.q(), tq), pointer(k, "k", config.k(), tk),
+                pointer(v, "v", config.v(), tk), pointer(o, "o", config.o(), tq), pointer(dO, "dO", config.o(), tq),
+                pointer(dQ, "dQ", config.q(), tq), pointer(dK, "dK", config.k(), tk), pointer(dV, "dV", config.v(), tk));
         try (DeviceMemory ws = workspaces.apply(workspaceBytes())) {
             checkBlock(ws, "workspace", workspaceBytes());
             if (Cudnn.version() < ZEROES_DQ_ACCUMULATOR_SINCE) {

@@ -15,7 +15,7 @@ import java.util.List;
 /**
  * Half-precision attention through the backend's fused (flash) attention ({@link Backend#fusedAttentionForward}):
  * no [B, H, T, T] probabilities in memory, the forward keeps only its output and each query's log-sum-exp
- * (float32 [B, H, T]) for the backward, which recomputes the probabilities. q, k, v and the output are read and
+ * (float32 [B, H, Tq]) for the backward, which recomputes the probabilities. q, k, v and the output are read and
  * written in the layouts {@link ScaledDotProductAttention} gives them (a fused projection in place).
  *
  * <p>Values: the fused kernel accumulates in float32 and rounds the output (and each gradient) once to the
@@ -27,20 +27,20 @@ final class FusedAttentionOp {
     }
 
     /**
-     * The attention of q, k, v (one half dtype, [B, H, T, D] heads, as many keys as queries), recorded for
-     * autograd; null when the backend has no fused attention for this configuration (nothing allocated is left).
+     * The attention of q [B, H, Tq, D] over k, v [B, H, Tk, D] (one half dtype), recorded for autograd; null when
+     * the backend has no fused attention for this configuration (nothing allocated is left).
      */
-    static Attention forward(Heads q, Heads k, Heads v, boolean fused, int b, int h, int t, int d, Shape outShape,
-                             boolean causal, Tensor keyPaddingMask, float dropoutP, long seed) {
+    static Attention forward(Heads q, Heads k, Heads v, boolean fused, int b, int h, int tq, int tk, int d,
+                             Shape outShape, boolean causal, Tensor keyPaddingMask, float dropoutP, long seed) {
         Tensor any = q.tensor();
         Backend be = any.backend;
         if (!be.hasFusedAttention()) {
             return null;
         }
         DType dtype = any.dtype();
-        FusedAttention config = new FusedAttention(dtype, b, h, t, d, causal, (float) (1 / Math.sqrt(d)),
+        FusedAttention config = new FusedAttention(dtype, b, h, tq, tk, d, causal, (float) (1 / Math.sqrt(d)),
                 keyPaddingMask != null, dropoutP > 0);
-        Dropout dropout = dropoutP > 0 ? new Dropout(any, Shape.of(b, h, t, t), dropoutP, seed) : null;
+        Dropout dropout = dropoutP > 0 ? new Dropout(any, Shape.of(b, h, tq, tk), dropoutP, seed) : null;
         Tensor[] inputs = fused ? new Tensor[] {any} : new Tensor[] {q.tensor(), k.tensor(), v.tensor()};
         boolean recorded = false;
         for (Tensor in : inputs) {
@@ -48,7 +48,7 @@ final class FusedAttentionOp {
         }
         recorded &= Autograd.isGradEnabled();
         Tensor out = Tensor.wrap(outShape, be, be.allocate(outShape.numel(), dtype));
-        Tensor stats = any.empty(Shape.of(b, h, t));                        // log-sum-exp per query, float32
+        Tensor stats = any.empty(Shape.of(b, h, tq));                        // log-sum-exp per query, float32
         Heads outHeads = fused ? Heads.interleaved(out, 1, 0, h, d) : Heads.dense(out);
         boolean ran;
         try (Tensor mask = dropout == null ? null : dropout.mask()) {
@@ -87,7 +87,7 @@ final class FusedAttentionOp {
     }
 
     /**
-     * jdl's dropout mask for the probabilities [B, H, T, T]: 0 or 1 / (1 - p) from (seed, index), drawn by the
+     * jdl's dropout mask for the probabilities [B, H, Tq, Tk]: 0 or 1 / (1 - p) from (seed, index), drawn by the
      * backend's {@link Backend#dropout} as the GEMM path draws it, so both drop the same probabilities. Drawn
      * again for the backward rather than kept (T² floats per head); inside a CUDA graph the backend offsets the
      * seed by the replay count for both draws alike.

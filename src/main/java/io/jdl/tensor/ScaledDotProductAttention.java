@@ -18,8 +18,7 @@ import java.util.List;
  * backend's fused attention first ({@link FusedAttentionOp}: cuDNN's flash attention on the GPU), which reads
  * the same layouts in place, and with dropout drops what this class would drop for the same seed; where the
  * backend has none for the configuration (the CPU, a head size or dtype cuDNN declines, attention weights
- * asked for, Tq != Tk or Dv != D) they run here in float32
- * and the output is rounded to their dtype. Both accumulate in float32 and round the output once.
+ * asked for, or Dv != D) they run here in float32 and the output is rounded to their dtype. Both accumulate in float32 and round the output once.
  */
 final class ScaledDotProductAttention {
     private ScaledDotProductAttention() {
@@ -133,9 +132,9 @@ final class ScaledDotProductAttention {
             return compute(q, k, v, fused, b, h, tq, tk, d, dv, outShape, causal, keyPaddingMask, dropoutP, seed,
                     returnWeights);
         }
-        if (!returnWeights && tq == tk && dv == d) {
-            Attention flash = FusedAttentionOp.forward(q, k, v, fused, b, h, tq, d, outShape, causal, keyPaddingMask,
-                    dropoutP, seed);
+        if (!returnWeights && dv == d) {
+            Attention flash = FusedAttentionOp.forward(q, k, v, fused, b, h, tq, tk, d, outShape, causal,
+                    keyPaddingMask, dropoutP, seed);
             if (flash != null) {
                 return flash;
             }

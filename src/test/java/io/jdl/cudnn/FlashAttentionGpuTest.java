@@ -65,7 +65,7 @@ class FlashAttentionGpuTest {
             this.f = format(c.type());
             b = c.batch();
             h = c.heads();
-            t = c.seqLen();
+            t = c.seqQ();  // self-attention problems: Tk = Tq
             d = c.headDim();
             Random random = new Random(seed);
             q = random(random);

@@ -24,8 +24,9 @@ import org.junit.jupiter.api.Test;
  * (max-norm relative error): 2e-2 in bfloat16 (8 significant bits: one unit in the last place is 2^-8 relative,
  * and the backward rounds P and dS to bfloat16 before two of its products, as cuDNN's graph does), 4e-3 in
  * float16 (11 bits; measured on the stand-in: up to 1.5e-2 and 7e-4). Dropout draws jdl's own mask (the same
- * seed drops the same probabilities on both paths). Declined configurations (a head size cuDNN refuses,
- * weights asked for, Tq != Tk) run the GEMM path and give its result.
+ * seed drops the same probabilities on both paths). Cross-attention (Tq != Tk) takes the flash path as well.
+ * Declined configurations (a head size cuDNN refuses, weights asked for, Dv != D) run the GEMM path and give its
+ * result.
  */
 @Tag("gpu")
 class FusedAttentionGpuTest {
@@ -204,8 +205,30 @@ class FusedAttentionGpuTest {
         Shape s = Shape.of(2, 2, 9, 16);
         same("weights asked for", DType.BFLOAT16, 0,
                 in -> in[0].attention(in[1], in[2], true, null, 0f, 0, true).output(), 4, s, s, s);
-        Shape q = Shape.of(2, 2, 5, 16), kv = Shape.of(2, 2, 9, 16);
-        same("Tq != Tk", DType.BFLOAT16, 0,
-                in -> in[0].attention(in[1], in[2], false, null, 0f, 0, false).output(), 6, q, kv, kv);
+        Shape q = Shape.of(2, 2, 5, 16), kv = Shape.of(2, 2, 9, 16), v = Shape.of(2, 2, 9, 8);
+        same("Dv != D", DType.BFLOAT16, 0,
+                in -> in[0].attention(in[1], in[2], false, null, 0f, 0, false).output(), 6, q, kv, v);
+    }
+
+    /**
+     * Cross-attention (Tq != Tk: fewer or more queries than keys) takes the flash path too, with PyTorch's causal
+     * rule (query i sees keys j <= i, the top-left diagonal), the key mask [B, Tk] and dropout over [B, H, Tq, Tk].
+     */
+    @ParameterizedTest
+    @CsvSource({
+        "BFLOAT16, false, false, 0, 2, 2, 5, 9, 16",
+        "BFLOAT16, true, true, 0, 3, 2, 9, 5, 16",
+        "FLOAT16, true, false, 0, 1, 2, 12, 20, 8",
+        "BFLOAT16, false, true, 0.25, 3, 1, 7, 11, 16",
+    })
+    void crossAttentionTakesTheFlashPath(DType dtype, boolean causal, boolean masked, float p, int b, int h, int tq,
+                                         int tk, int d) {
+        Shape q = Shape.of(b, h, tq, d), kv = Shape.of(b, h, tk, d);
+        same("cross-attention " + dtype + " causal=" + causal + " masked=" + masked + " p=" + p + " Tq=" + tq
+                        + " Tk=" + tk, dtype, 2,
+                in -> {
+                    Tensor m = masked ? mask(b, tk, in[0].device()) : null;
+                    return in[0].attention(in[1], in[2], causal, m, p, 77, false).output();
+                }, 13L * tq + tk, q, kv, kv);
     }
 }

@@ -39,7 +39,7 @@ final class CudaFusedAttention {
 
     private static FlashAttention.Config config(CudnnDataType type, FusedAttention a, MatrixBatch q, MatrixBatch k,
                                                 MatrixBatch v, MatrixBatch o) {
-        return new FlashAttention.Config(type, a.batch(), a.heads(), a.seqLen(), a.headDim(), a.causal(), a.scale(),
+        return new FlashAttention.Config(type, a.batch(), a.heads(), a.seqQ(), a.seqKV(), a.headDim(), a.causal(), a.scale(),
                 a.keyMask(), a.dropout(), layout(q), layout(k), layout(v), layout(o));
     }
 

@@ -186,7 +186,7 @@ final class CudnnLayers {
         return true;
     }
 
-    /** The [B, 1, T, T] additive bias of {@code keyMask} in the config's type, or null without a mask. */
+    /** The [B, 1, Tq, Tk] additive bias of {@code keyMask} in the config's type, or null without a mask. */
     private DeviceMemory keyBias(FlashAttention.Config config, DeviceMemory keyMask) {
         if (config.keyBias() != (keyMask != null)) {
             throw new IllegalArgumentException("flash attention: the configuration " + (config.keyBias() ? "adds a key"
@@ -195,10 +195,10 @@ final class CudnnLayers {
         if (keyMask == null) {
             return null;
         }
-        int t = config.seqLen();
-        DeviceMemory bias = allocator.allocate((long) config.batch() * t * t * config.type().bytes());
+        int tq = config.seqQ(), tk = config.seqKV();
+        DeviceMemory bias = allocator.allocate((long) config.batch() * tq * tk * config.type().bytes());
         try {
-            NativeKernels.get().attentionMasks().keyBias(cudnn.stream(), keyMask, bias, config.batch(), t, t,
+            NativeKernels.get().attentionMasks().keyBias(cudnn.stream(), keyMask, bias, config.batch(), tq, tk,
                     config.type() == CudnnDataType.BFLOAT16);
             return bias;
         } catch (RuntimeException e) {
@@ -211,7 +211,7 @@ final class CudnnLayers {
                                 FlashAttention.Layout layout) {
         if (keyMask != null) {
             NativeKernels.get().attentionMasks().zeroUnattended(cudnn.stream(), keyMask, x.memory(), x.offset(),
-                    c.batch(), c.heads(), c.seqLen(), c.seqLen(), c.headDim(), c.causal(), layout.batch(),
+                    c.batch(), c.heads(), c.seqQ(), c.seqKV(), c.headDim(), c.causal(), layout.batch(),
                     layout.head(), layout.row());
         }
     }
