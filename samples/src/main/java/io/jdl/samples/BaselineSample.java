@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -70,12 +71,8 @@ final class BaselineSample implements Callable<Integer> {
     @Option(names = "--device", description = "cuda, cuda:N or cpu (default: cuda when a usable GPU exists, else cpu)")
     String deviceName;
 
-    @Option(names = "--out", description = "folder for plots, metrics and the checkpoint; must be new or empty unless --overwrite"
-            + " (default: out/baseline/<time>)")
-    Path out;
-
-    @Option(names = "--overwrite", description = "allow --out to be a folder that already holds files")
-    boolean overwrite;
+    @Mixin
+    OutputOptions output;
 
     static final int BATCH = 32, HIDDEN = 64;
     static final float LR = 3e-3f;
@@ -92,7 +89,7 @@ final class BaselineSample implements Callable<Integer> {
             throw UserError.runtime("--data", data, "does not exist", null);
         }
         BaselineData.Modality modality = BaselineData.detect(data);
-        RunFolder run = RunFolder.open(out, overwrite, "baseline", false);
+        RunFolder run = output.open("baseline", false);
         Device device = GpuReport.choose("--device", deviceName);
         if (modality == BaselineData.Modality.TEXT) {
             return BaselineText.run(data, validation, textSteps, seed, device, run);

@@ -7,7 +7,6 @@ import io.jdl.samples.cli.UserError;
 import io.jdl.samples.viz.Charts;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,6 +14,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,11 +41,8 @@ final class PerceptronSample implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed for the points and the mini-batch order (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--out", description = "folder for plots and metrics; must be new or empty unless --overwrite (default: out/perceptron/<time>)")
-    Path out;
-
-    @Option(names = "--overwrite", description = "allow --out to be a folder that already holds files")
-    boolean overwrite;
+    @Mixin
+    OutputOptions output;
 
     /** Points x [N, 2] and targets t [N] (±1). */
     record Points(float[] x, float[] t) {
@@ -64,7 +61,7 @@ final class PerceptronSample implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         UserError.atLeast("--epochs", epochs, 1);
-        RunFolder run = RunFolder.open(out, overwrite, "perceptron", false);
+        RunFolder run = output.open("perceptron", false);
         Points data = points(new Random(seed));
         double[] optimum = leastSquares(data);
         double best = loss(data, optimum), lambda = largestCurvature(data);

@@ -6,6 +6,7 @@ import io.jdl.samples.cli.UserError;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,12 +42,8 @@ public final class TrainOptions {
     @Option(names = "--seed", description = "seed for initialisation, shuffling, augmentation, dropout (default: 0)")
     Long seed;
 
-    @Option(names = "--out", description = "folder for plots, metrics and the checkpoint; must be new or empty unless"
-            + " --overwrite (default: a new folder out/<sample>/<date-time> under the current directory)")
-    Path out;
-
-    @Option(names = "--overwrite", description = "allow --out to be a folder that already holds files, replacing them")
-    boolean overwrite;
+    @Mixin
+    OutputOptions output;
 
     @Option(names = "--resume", description = "continue the run that wrote this training-state.safetensors (or run"
             + " folder) exactly where it stopped: weights, optimizer state, schedule, dropout seeds and data position;"
@@ -90,9 +87,7 @@ public final class TrainOptions {
         if (evalOnly && cudaGraph) {
             throw UserError.usage("--eval-only trains nothing, so --cuda-graph does not apply");
         }
-        if (overwrite && out == null) {
-            throw UserError.usage("--overwrite needs --out DIR: without --out every run gets a new folder");
-        }
+        output.validate();
     }
 
     /** The device asked for, or the best present; checked to exist. Prints the choice once, with the device's name. */
@@ -178,7 +173,7 @@ public final class TrainOptions {
 
     /** Creates and checks the output folder; call before loading data so that nothing trains into the void. */
     RunFolder outputFolder(String sample) {
-        return RunFolder.open(out, overwrite, sample, evalOnly);
+        return output.open(sample, evalOnly);
     }
 
     /** The batch size decided with the checkpoint's; {@code fallback} is the sample's default. */
