@@ -8,7 +8,8 @@
 //   float* / const float* / int* / const int*   device pointers (int buffers hold Java ints)
 //   const long long*                             device pointer to an int64 table (multi-tensor steps)
 //   unsigned short* / const unsigned short*      device pointers to bf16 / fp16 bit patterns
-//   unsigned char* / const unsigned char*        device pointers to bytes of any element type (jdl_cast)
+//   unsigned char* / const unsigned char*        device pointers to bytes of any element type (jdl_cast, and
+//                                                the pointwise kernels' operands, each with an int element code)
 //   long long                                    64-bit element counts
 //   unsigned long long                           64-bit seeds
 //   int, float                                   scalars and flags (0 = false)
@@ -18,7 +19,8 @@
 //   *_rows kernels: one block of exactly JDL_BLOCK threads per row;
 //   jdl_layer_norm_backward_columns: blockDim JDL_BLOCK, one block per JDL_COL_TILE columns and row chunk.
 //
-// Float32 throughout, no fast-math (IEEE division and sqrt, accurate expf/logf/erff).
+// Float32 arithmetic throughout (bf16 / fp16 operands of the pointwise kernels are widened on load and rounded once
+// on store), no fast-math (IEEE division and sqrt, accurate expf/logf/erff).
 
 #include <stdint.h>
 
@@ -62,6 +64,133 @@ __device__ __forceinline__ float jdl_block_max(float v, float* shared) {
     return r;
 }
 
+// Element types and their conversions (issue #14).
+//
+// Half buffers are unsigned short* holding the bit patterns. The rounding is written out in integer arithmetic,
+// the rule of io.jdl.backend.HalfPrecision (round to nearest even; overflow to inf; fp16 subnormals; NaN kept
+// quiet with its sign and top payload bits), so that the GPU, its host emulation and the CPU reference agree bit
+// for bit, NaNs included (cuda_bf16.h's __float2bfloat16_rn turns every NaN into 0x7FFF).
+
+__device__ __forceinline__ unsigned short jdl_float_to_bf16(float v) {
+    const unsigned int b = __float_as_uint(v);
+    if ((b & 0x7fffffffu) > 0x7f800000u) {
+        return (unsigned short)((b >> 16) | 0x0040u);
+    }
+    return (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);  // a carry into the exponent is right, up to inf
+}
+
+__device__ __forceinline__ unsigned short jdl_float_to_f16(float v) {
+    const unsigned int b = __float_as_uint(v);
+    const unsigned int sign = (b >> 16) & 0x8000u;
+    const unsigned int abs = b & 0x7fffffffu;
+    if (abs > 0x7f800000u) {
+        return (unsigned short)(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
+    }
+    if (abs >= 0x477ff000u) {  // >= 65520, halfway between 65504 and 2^16
+        return (unsigned short)(sign | 0x7c00u);
+    }
+    if (abs >= 0x38800000u) {  // >= 2^-14: normal; round at bit 13 and rebias the exponent 127 -> 15
+        return (unsigned short)(sign | ((abs + 0xfffu + ((abs >> 13) & 1u) - 0x38000000u) >> 13));
+    }
+    if (abs <= 0x33000000u) {  // <= 2^-25: zero (the tie at 2^-25 goes to the even zero)
+        return (unsigned short)sign;
+    }
+    const unsigned int shift = 126u - (abs >> 23);  // subnormal: the value in units of 2^-24, shift in [14, 24]
+    const unsigned int m = (abs & 0x7fffffu) | 0x800000u;
+    unsigned int units = m >> shift;
+    const unsigned int rest = m & ((1u << shift) - 1u);
+    const unsigned int half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (units & 1u) != 0u)) {
+        units++;
+    }
+    return (unsigned short)(sign | units);
+}
+
+__device__ __forceinline__ float jdl_bf16_to_float(unsigned short h) {
+    return __uint_as_float((unsigned int)h << 16);
+}
+
+__device__ __forceinline__ float jdl_f16_to_float(unsigned short h) {
+    const unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
+    const unsigned int exponent = ((unsigned int)h >> 10) & 0x1fu;
+    const unsigned int mantissa = (unsigned int)h & 0x3ffu;
+    if (exponent == 0x1fu) {
+        return __uint_as_float(mantissa == 0u ? sign | 0x7f800000u : sign | 0x7fc00000u | (mantissa << 13));
+    }
+    if (exponent == 0u) {  // zero or subnormal: mantissa * 2^-24, exact
+        return __uint_as_float(sign | __float_as_uint((float)mantissa * 5.9604644775390625e-8f));
+    }
+    return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+// Dtype conversions (io.jdl.device.DType's rules, PyTorch's CPU results). Element codes, the order of
+// io.jdl.cuda.MixedPrecisionKernels.Element: 0 float32, 1 bfloat16, 2 float16, 3 int32, 4 int64, 5 uint8, 6 bool.
+// A float element is read as a float (exact), an integer one as a long long; the value is then stored rounded to
+// nearest even (floats), truncated toward zero with NaN / inf / out of range giving the type's minimum (float to
+// int32 / int64), through int64 (to uint8), wrapped (integer to narrower integer), or as value != 0 (bool).
+
+#define JDL_F32 0
+#define JDL_BF16 1
+#define JDL_F16 2
+#define JDL_I32 3
+#define JDL_I64 4
+#define JDL_U8 5
+#define JDL_BOOL 6
+
+__device__ __forceinline__ float jdl_load_float(const unsigned char* x, int type, long long i) {
+    if (type == JDL_F32) return ((const float*)x)[i];
+    const unsigned short h = ((const unsigned short*)x)[i];
+    return type == JDL_BF16 ? jdl_bf16_to_float(h) : jdl_f16_to_float(h);
+}
+
+__device__ __forceinline__ long long jdl_load_int(const unsigned char* x, int type, long long i) {
+    switch (type) {
+        case JDL_I32: return ((const int*)x)[i];
+        case JDL_I64: return ((const long long*)x)[i];
+        case JDL_U8: return x[i];
+        default: return x[i] != 0 ? 1 : 0;  // bool
+    }
+}
+
+// Truncation toward zero; NaN (every comparison false), infinities and out-of-range values give -2^31 / -2^63.
+__device__ __forceinline__ int jdl_float_to_int32(float v) {
+    return v >= -2147483648.0f && v < 2147483648.0f ? (int)v : (int)0x80000000u;
+}
+
+__device__ __forceinline__ long long jdl_float_to_int64(float v) {
+    return v >= -9223372036854775808.0f && v < 9223372036854775808.0f ? (long long)v
+                                                                       : (long long)0x8000000000000000ull;
+}
+
+__device__ __forceinline__ void jdl_store_float(unsigned char* y, int type, long long i, float v) {
+    switch (type) {
+        case JDL_F32: ((float*)y)[i] = v; break;
+        case JDL_BF16: ((unsigned short*)y)[i] = jdl_float_to_bf16(v); break;
+        case JDL_F16: ((unsigned short*)y)[i] = jdl_float_to_f16(v); break;
+        case JDL_I32: ((int*)y)[i] = jdl_float_to_int32(v); break;
+        case JDL_I64: ((long long*)y)[i] = jdl_float_to_int64(v); break;
+        case JDL_U8: y[i] = (unsigned char)(unsigned long long)jdl_float_to_int64(v); break;
+        default: y[i] = v != 0.0f ? 1 : 0;  // bool; NaN != 0
+    }
+}
+
+__device__ __forceinline__ void jdl_store_int(unsigned char* y, int type, long long i, long long v) {
+    switch (type) {
+        case JDL_F32: case JDL_BF16: case JDL_F16: jdl_store_float(y, type, i, (float)v); break;  // nearest even
+        case JDL_I32: ((int*)y)[i] = (int)(unsigned int)(unsigned long long)v; break;  // the low 32 bits
+        case JDL_I64: ((long long*)y)[i] = v; break;
+        case JDL_U8: y[i] = (unsigned char)(unsigned long long)v; break;
+        default: y[i] = v != 0 ? 1 : 0;
+    }
+}
+
+// The pointwise kernels (activations, arithmetic, biases, dropout, sums) take every float operand as a byte
+// pointer with its own element code (JDL_F32, JDL_BF16 or JDL_F16; the Java side refuses the others): each
+// element is read widened to float32 (exact), computed in float32, and its result rounded once, to nearest even,
+// into the output's type. All-JDL_F32 operands compute exactly what the float32-only kernels did. The code is the
+// same for every thread of a launch (a uniform branch, free on these memory-bound kernels), so one kernel per op
+// serves every combination of types, one launch where a cast before and after took three.
+
 // First index of this thread and stride of a 1-D grid-stride loop, in 64 bits.
 #define JDL_GRID_STRIDE_LOOP(i, n)                                                         \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n);           \
@@ -94,18 +223,19 @@ __device__ __forceinline__ float jdl_activate(int act, float v, float param) {
 // Leaky ReLU
 
 // y = x > 0 ? x : slope * x
-extern "C" __global__ void jdl_leaky_relu(const float* x, float* y, long long n, float slope) {
+extern "C" __global__ void jdl_leaky_relu(const unsigned char* x, unsigned char* y, long long n, float slope, int xType,
+                                          int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = jdl_activate(JDL_ACT_LEAKY_RELU, x[i], slope);
+        jdl_store_float(y, yType, i, jdl_activate(JDL_ACT_LEAKY_RELU, jdl_load_float(x, xType, i), slope));
     }
 }
 
 // dx = x > 0 ? dy : slope * dy
-extern "C" __global__ void jdl_leaky_relu_backward(const float* x, const float* dy, float* dx, long long n,
-                                                   float slope) {
+extern "C" __global__ void jdl_leaky_relu_backward(const unsigned char* x, const unsigned char* dy, unsigned char* dx,
+                                                   long long n, float slope, int xType, int dyType, int dxType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float g = dy[i];
-        dx[i] = x[i] > 0.0f ? g : slope * g;
+        const float g = jdl_load_float(dy, dyType, i);
+        jdl_store_float(dx, dxType, i, jdl_load_float(x, xType, i) > 0.0f ? g : slope * g);
     }
 }
 
@@ -113,19 +243,20 @@ extern "C" __global__ void jdl_leaky_relu_backward(const float* x, const float* 
 // GELU, exact (erf) form, as torch.nn.GELU(approximate='none')
 
 // y = x * 0.5 * (1 + erf(x / sqrt(2)))
-extern "C" __global__ void jdl_gelu(const float* x, float* y, long long n) {
+extern "C" __global__ void jdl_gelu(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = jdl_activate(JDL_ACT_GELU, x[i], 0.0f);
+        jdl_store_float(y, yType, i, jdl_activate(JDL_ACT_GELU, jdl_load_float(x, xType, i), 0.0f));
     }
 }
 
 // dx = dy * (Phi(x) + x * phi(x)), Phi the normal CDF, phi its density
-extern "C" __global__ void jdl_gelu_backward(const float* x, const float* dy, float* dx, long long n) {
+extern "C" __global__ void jdl_gelu_backward(const unsigned char* x, const unsigned char* dy, unsigned char* dx,
+                                             long long n, int xType, int dyType, int dxType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float v = x[i];
+        const float v = jdl_load_float(x, xType, i);
         const float cdf = 0.5f * (1.0f + erff(v * JDL_SQRT1_2));
         const float pdf = JDL_INV_SQRT_2PI * expf(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
+        jdl_store_float(dx, dxType, i, jdl_load_float(dy, dyType, i) * (cdf + v * pdf));
     }
 }
 
@@ -330,27 +461,30 @@ __device__ __forceinline__ bool jdl_dropout_keep(uint64_t seed, uint64_t index, 
 }
 
 // mask[i] = keep(seed, i, p) ? 1 / (1 - p) : 0;  y[i] = x[i] * mask[i].  0 <= p <= 1 (checked by the caller).
-__device__ __forceinline__ void jdl_dropout_apply(const float* x, float* y, float* mask, long long n, float p,
-                                                  unsigned long long seed) {
+// x and y of any float type (pointwise operands); the mask stays float32, since 1 / (1 - p) would not survive a
+// rounding to half.
+__device__ __forceinline__ void jdl_dropout_apply(const unsigned char* x, unsigned char* y, float* mask, long long n,
+                                                  float p, unsigned long long seed, int xType, int yType) {
     const float scale = 1.0f / (1.0f - p);
     JDL_GRID_STRIDE_LOOP(i, n) {
         const float k = jdl_dropout_keep(seed, (uint64_t)i, p) ? scale : 0.0f;
         mask[i] = k;
-        y[i] = x[i] * k;
+        jdl_store_float(y, yType, i, jdl_load_float(x, xType, i) * k);
     }
 }
 
-extern "C" __global__ void jdl_dropout(const float* x, float* y, float* mask, long long n, float p,
-                                       unsigned long long seed) {
-    jdl_dropout_apply(x, y, mask, n, p, seed);
+extern "C" __global__ void jdl_dropout(const unsigned char* x, unsigned char* y, float* mask, long long n, float p,
+                                       unsigned long long seed, int xType, int yType) {
+    jdl_dropout_apply(x, y, mask, n, p, seed, xType, yType);
 }
 
 // Dropout inside a CUDA graph: seed = seedBase + *replays (the graph's replay counter), so replay k draws
 // the mask of the k-th next seed, as k more eager steps would (a seed baked into the graph would repeat one
 // mask forever; PyTorch's graph-safe RNG keeps its offset on the device for the same reason).
-extern "C" __global__ void jdl_dropout_counted(const float* x, float* y, float* mask, long long n, float p,
-                                               unsigned long long seedBase, const float* replays) {
-    jdl_dropout_apply(x, y, mask, n, p, seedBase + (unsigned long long)replays[0]);
+extern "C" __global__ void jdl_dropout_counted(const unsigned char* x, unsigned char* y, float* mask, long long n,
+                                               float p, unsigned long long seedBase, const float* replays, int xType,
+                                               int yType) {
+    jdl_dropout_apply(x, y, mask, n, p, seedBase + (unsigned long long)replays[0], xType, yType);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -650,45 +784,49 @@ extern "C" __global__ void jdl_attention_zero_unattended(const float* keyMask, u
 
 // ---------------------------------------------------------------------------------------------------
 // Pointwise arithmetic: what the CUDA backend used cuBLAS geam and the legacy cuDNN calls (SetTensor,
-// OpTensor, AddTensor) for, each of which cost a descriptor set-up and microseconds of host time. Outputs
-// may alias inputs (each element is read, then written, by one thread).
+// OpTensor, AddTensor) for, each of which cost a descriptor set-up and microseconds of host time. Operands are
+// pointwise ones (byte pointers with their element codes, last). Outputs may alias inputs of the same type
+// (each element is read, then written, by one thread).
 
-// out = value
-extern "C" __global__ void jdl_fill(float* out, long long n, float value) {
+// out = value, rounded once to out's type
+extern "C" __global__ void jdl_fill(unsigned char* out, long long n, float value, int outType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        out[i] = value;
+        jdl_store_float(out, outType, i, value);
     }
 }
 
 // out = alpha * a + beta * b
-extern "C" __global__ void jdl_axpby(const float* a, const float* b, float* out, long long n, float alpha,
-                                     float beta) {
+extern "C" __global__ void jdl_axpby(const unsigned char* a, const unsigned char* b, unsigned char* out, long long n,
+                                     float alpha, float beta, int aType, int bType, int outType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        out[i] = alpha * a[i] + beta * b[i];
+        jdl_store_float(out, outType, i, alpha * jdl_load_float(a, aType, i) + beta * jdl_load_float(b, bType, i));
     }
 }
 
 // out = a * b
-extern "C" __global__ void jdl_mul(const float* a, const float* b, float* out, long long n) {
+extern "C" __global__ void jdl_mul(const unsigned char* a, const unsigned char* b, unsigned char* out, long long n,
+                                   int aType, int bType, int outType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        out[i] = a[i] * b[i];
+        jdl_store_float(out, outType, i, jdl_load_float(a, aType, i) * jdl_load_float(b, bType, i));
     }
 }
 
-// out = x * s[0]; the scalar stays on the device (a loss scale, a mean's 1/n)
-extern "C" __global__ void jdl_mul_scalar(const float* x, const float* s, float* out, long long n) {
+// out = x * s[0]; the scalar stays on the device (a loss scale, a mean's 1/n) and float32
+extern "C" __global__ void jdl_mul_scalar(const unsigned char* x, const float* s, unsigned char* out, long long n,
+                                          int xType, int outType) {
     const float v = s[0];
     JDL_GRID_STRIDE_LOOP(i, n) {
-        out[i] = x[i] * v;
+        jdl_store_float(out, outType, i, jdl_load_float(x, xType, i) * v);
     }
 }
 
 // For out [outer, dim, inner] (n = outer * dim * inner elements): out[o, d, i] = x[o, i] (the backward of a
 // sum over d). inner = 1 broadcasts along rows, dim * inner = n repeats one row.
-extern "C" __global__ void jdl_broadcast(const float* x, float* out, long long n, int dim, int inner) {
+extern "C" __global__ void jdl_broadcast(const unsigned char* x, unsigned char* out, long long n, int dim, int inner,
+                                         int xType, int outType) {
     const long long block = (long long)dim * inner;
     JDL_GRID_STRIDE_LOOP(k, n) {
-        out[k] = x[(k / block) * inner + k % inner];
+        jdl_store_float(out, outType, k, jdl_load_float(x, xType, (k / block) * inner + k % inner));
     }
 }
 
@@ -696,9 +834,10 @@ extern "C" __global__ void jdl_broadcast(const float* x, float* out, long long n
 // [d0, d1, d2, d3] (n elements, d0 implied), element (i0, i1, i2, i3) reads a at i0*sa0 + i1*sa1 + i2*sa2 + i3*sa3
 // and b likewise, a stride being 0 along a dimension the operand repeats. mul != 0: out = a * b; else
 // out = alpha * a + beta * b (add, sub). out must not overlap a broadcast operand.
-extern "C" __global__ void jdl_broadcast_binary(const float* a, const float* b, float* out, long long n, int d1, int d2,
-                                                int d3, int sa0, int sa1, int sa2, int sa3, int sb0, int sb1, int sb2,
-                                                int sb3, int mul, float alpha, float beta) {
+extern "C" __global__ void jdl_broadcast_binary(const unsigned char* a, const unsigned char* b, unsigned char* out,
+                                                long long n, int d1, int d2, int d3, int sa0, int sa1, int sa2, int sa3,
+                                                int sb0, int sb1, int sb2, int sb3, int mul, float alpha, float beta,
+                                                int aType, int bType, int outType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
         long long t = i;
         const long long i3 = t % d3;
@@ -707,9 +846,9 @@ extern "C" __global__ void jdl_broadcast_binary(const float* a, const float* b, 
         t /= d2;
         const long long i1 = t % d1;
         const long long i0 = t / d1;
-        const float x = a[i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3];
-        const float y = b[i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3];
-        out[i] = mul ? x * y : alpha * x + beta * y;
+        const float x = jdl_load_float(a, aType, i0 * sa0 + i1 * sa1 + i2 * sa2 + i3 * sa3);
+        const float y = jdl_load_float(b, bType, i0 * sb0 + i1 * sb1 + i2 * sb2 + i3 * sb3);
+        jdl_store_float(out, outType, i, mul ? x * y : alpha * x + beta * y);
     }
 }
 
@@ -721,15 +860,18 @@ extern "C" __global__ void jdl_broadcast_binary(const float* a, const float* b, 
 // For x [rows, cols, hw] (n elements; a linear layer's [rows, features] with hw = 1, a convolution's
 // [batch, channels, h * w]): y = act(x + bias[col]). pre, unless NULL, receives x + bias (the pre-activation,
 // which the backward of leaky ReLU and GELU reads; ReLU, sigmoid and tanh differentiate from y). pre and y may
-// each be x (each element is read, then written, by one thread).
-extern "C" __global__ void jdl_bias_act(const float* x, const float* bias, float* pre, float* y, long long n, int cols,
-                                        int hw, int act, float param) {
+// each be x when of x's type (each element is read, then written, by one thread). Pointwise operands: a float32
+// GEMM output with a bf16 bias may write a bf16 y; the activation is applied to the float32 sum, not to pre
+// rounded (pre and y are each rounded once).
+extern "C" __global__ void jdl_bias_act(const unsigned char* x, const unsigned char* bias, unsigned char* pre,
+                                        unsigned char* y, long long n, int cols, int hw, int act, float param,
+                                        int xType, int biasType, int preType, int yType) {
     JDL_GRID_STRIDE_LOOP(k, n) {
-        const float v = x[k] + bias[(k / hw) % cols];
+        const float v = jdl_load_float(x, xType, k) + jdl_load_float(bias, biasType, (k / hw) % cols);
         if (pre) {
-            pre[k] = v;
+            jdl_store_float(pre, preType, k, v);
         }
-        y[k] = jdl_activate(act, v, param);
+        jdl_store_float(y, yType, k, jdl_activate(act, v, param));
     }
 }
 
@@ -737,89 +879,96 @@ extern "C" __global__ void jdl_bias_act(const float* x, const float* bias, float
 // ReLU, sigmoid, tanh (forward from x, backward from x or the forward output y, as torch's formulas)
 
 // y = x > 0 ? x : 0 (NaN stays NaN, as torch.relu)
-extern "C" __global__ void jdl_relu(const float* x, float* y, long long n) {
+extern "C" __global__ void jdl_relu(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = jdl_activate(JDL_ACT_RELU, x[i], 0.0f);
+        jdl_store_float(y, yType, i, jdl_activate(JDL_ACT_RELU, jdl_load_float(x, xType, i), 0.0f));
     }
 }
 
 // dx = x <= 0 ? 0 : dy: a NaN input passes dy, as torch's threshold_backward (ReLU's gradient) does
-extern "C" __global__ void jdl_relu_backward(const float* x, const float* dy, float* dx, long long n) {
+extern "C" __global__ void jdl_relu_backward(const unsigned char* x, const unsigned char* dy, unsigned char* dx,
+                                             long long n, int xType, int dyType, int dxType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
+        jdl_store_float(dx, dxType, i, jdl_load_float(x, xType, i) <= 0.0f ? 0.0f : jdl_load_float(dy, dyType, i));
     }
 }
 
 // y = 1 / (1 + exp(-x))
-extern "C" __global__ void jdl_sigmoid(const float* x, float* y, long long n) {
+extern "C" __global__ void jdl_sigmoid(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = jdl_activate(JDL_ACT_SIGMOID, x[i], 0.0f);
+        jdl_store_float(y, yType, i, jdl_activate(JDL_ACT_SIGMOID, jdl_load_float(x, xType, i), 0.0f));
     }
 }
 
 // dx = dy * y * (1 - y), y the forward output
-extern "C" __global__ void jdl_sigmoid_backward(const float* y, const float* dy, float* dx, long long n) {
+extern "C" __global__ void jdl_sigmoid_backward(const unsigned char* y, const unsigned char* dy, unsigned char* dx,
+                                                long long n, int yType, int dyType, int dxType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float s = y[i];
-        dx[i] = dy[i] * s * (1.0f - s);
+        const float s = jdl_load_float(y, yType, i);
+        jdl_store_float(dx, dxType, i, jdl_load_float(dy, dyType, i) * s * (1.0f - s));
     }
 }
 
 // y = tanh(x)
-extern "C" __global__ void jdl_tanh(const float* x, float* y, long long n) {
+extern "C" __global__ void jdl_tanh(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        y[i] = jdl_activate(JDL_ACT_TANH, x[i], 0.0f);
+        jdl_store_float(y, yType, i, jdl_activate(JDL_ACT_TANH, jdl_load_float(x, xType, i), 0.0f));
     }
 }
 
 // dx = dy * (1 - y * y), y the forward output
-extern "C" __global__ void jdl_tanh_backward(const float* y, const float* dy, float* dx, long long n) {
+extern "C" __global__ void jdl_tanh_backward(const unsigned char* y, const unsigned char* dy, unsigned char* dx,
+                                             long long n, int yType, int dyType, int dxType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
-        const float t = y[i];
-        dx[i] = dy[i] * (1.0f - t * t);
+        const float t = jdl_load_float(y, yType, i);
+        jdl_store_float(dx, dxType, i, jdl_load_float(dy, dyType, i) * (1.0f - t * t));
     }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Sums over one axis of x viewed as [outer, dim, inner]: out[o, i] = sum over d of x[o, d, i] (overwritten).
+// Pointwise operands: the sum is float32 whatever x's type, rounded once into out's.
 
 // inner == 1: one block of exactly JDL_BLOCK threads per row o (rows = outer, cols = dim); dim may be 0.
-extern "C" __global__ void jdl_sum_rows(const float* x, float* out, int rows, int cols) {
+extern "C" __global__ void jdl_sum_rows(const unsigned char* x, unsigned char* out, int rows, int cols, int xType,
+                                        int outType) {
     __shared__ float shared[JDL_BLOCK];
     const int r = blockIdx.x;
     if (r >= rows) {
         return;
     }
-    const float* xr = x + (long long)r * cols;
+    const long long first = (long long)r * cols;
     float s = 0.0f;
     for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
-        s += xr[j];
+        s += jdl_load_float(x, xType, first + j);
     }
     s = jdl_block_sum(s, shared);
     if (threadIdx.x == 0) {
-        out[r] = s;
+        jdl_store_float(out, outType, r, s);
     }
 }
 
 // Any inner: a grid-stride loop over the outer * inner outputs, each adding its dim elements (adjacent
 // threads read adjacent columns). For a bias gradient, [1, batch, features].
-extern "C" __global__ void jdl_sum_axis(const float* x, float* out, int outer, int dim, int inner) {
+extern "C" __global__ void jdl_sum_axis(const unsigned char* x, unsigned char* out, int outer, int dim, int inner,
+                                        int xType, int outType) {
     const long long n = (long long)outer * inner;
     JDL_GRID_STRIDE_LOOP(k, n) {
         const long long o = k / inner;
         const long long i = k % inner;
-        const float* p = x + o * dim * inner + i;
+        const long long first = o * dim * inner + i;
         float s = 0.0f;
         for (int d = 0; d < dim; d++) {
-            s += p[(long long)d * inner];
+            s += jdl_load_float(x, xType, first + (long long)d * inner);
         }
-        out[k] = s;
+        jdl_store_float(out, outType, k, s);
     }
 }
 
 // db[c] = sum over n and i of dy[n, c, i] for dy [batch, channels, hw]: one block of exactly JDL_BLOCK threads
 // per channel (grid = channels); batch or hw may be 0 (db = 0).
-extern "C" __global__ void jdl_channel_bias_backward(const float* dy, float* db, int batch, int channels, int hw) {
+extern "C" __global__ void jdl_channel_bias_backward(const unsigned char* dy, unsigned char* db, int batch,
+                                                     int channels, int hw, int dyType, int dbType) {
     __shared__ float shared[JDL_BLOCK];
     const int c = blockIdx.x;
     if (c >= channels) {
@@ -829,11 +978,11 @@ extern "C" __global__ void jdl_channel_bias_backward(const float* dy, float* db,
     float s = 0.0f;
     for (long long k = threadIdx.x; k < count; k += JDL_BLOCK) {
         const long long b = k / hw;
-        s += dy[(b * channels + c) * hw + k % hw];
+        s += jdl_load_float(dy, dyType, (b * channels + c) * hw + k % hw);
     }
     s = jdl_block_sum(s, shared);
     if (threadIdx.x == 0) {
-        db[c] = s;
+        jdl_store_float(db, dbType, c, s);
     }
 }
 
@@ -895,64 +1044,8 @@ extern "C" __global__ void jdl_sgd_multi(const long long* table, int tensors, in
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Mixed precision (issue #14): float32 <-> bfloat16 / float16, and GradScaler's unscale with its non-finite check.
-//
-// Half buffers are unsigned short* holding the bit patterns. The rounding is written out in integer arithmetic,
-// the rule of io.jdl.backend.HalfPrecision (round to nearest even; overflow to inf; fp16 subnormals; NaN kept
-// quiet with its sign and top payload bits), so that the GPU, its host emulation and the CPU reference agree bit
-// for bit, NaNs included (cuda_bf16.h's __float2bfloat16_rn turns every NaN into 0x7FFF).
-
-__device__ __forceinline__ unsigned short jdl_float_to_bf16(float v) {
-    const unsigned int b = __float_as_uint(v);
-    if ((b & 0x7fffffffu) > 0x7f800000u) {
-        return (unsigned short)((b >> 16) | 0x0040u);
-    }
-    return (unsigned short)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);  // a carry into the exponent is right, up to inf
-}
-
-__device__ __forceinline__ unsigned short jdl_float_to_f16(float v) {
-    const unsigned int b = __float_as_uint(v);
-    const unsigned int sign = (b >> 16) & 0x8000u;
-    const unsigned int abs = b & 0x7fffffffu;
-    if (abs > 0x7f800000u) {
-        return (unsigned short)(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
-    }
-    if (abs >= 0x477ff000u) {  // >= 65520, halfway between 65504 and 2^16
-        return (unsigned short)(sign | 0x7c00u);
-    }
-    if (abs >= 0x38800000u) {  // >= 2^-14: normal; round at bit 13 and rebias the exponent 127 -> 15
-        return (unsigned short)(sign | ((abs + 0xfffu + ((abs >> 13) & 1u) - 0x38000000u) >> 13));
-    }
-    if (abs <= 0x33000000u) {  // <= 2^-25: zero (the tie at 2^-25 goes to the even zero)
-        return (unsigned short)sign;
-    }
-    const unsigned int shift = 126u - (abs >> 23);  // subnormal: the value in units of 2^-24, shift in [14, 24]
-    const unsigned int m = (abs & 0x7fffffu) | 0x800000u;
-    unsigned int units = m >> shift;
-    const unsigned int rest = m & ((1u << shift) - 1u);
-    const unsigned int half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (units & 1u) != 0u)) {
-        units++;
-    }
-    return (unsigned short)(sign | units);
-}
-
-__device__ __forceinline__ float jdl_bf16_to_float(unsigned short h) {
-    return __uint_as_float((unsigned int)h << 16);
-}
-
-__device__ __forceinline__ float jdl_f16_to_float(unsigned short h) {
-    const unsigned int sign = ((unsigned int)h & 0x8000u) << 16;
-    const unsigned int exponent = ((unsigned int)h >> 10) & 0x1fu;
-    const unsigned int mantissa = (unsigned int)h & 0x3ffu;
-    if (exponent == 0x1fu) {
-        return __uint_as_float(mantissa == 0u ? sign | 0x7f800000u : sign | 0x7fc00000u | (mantissa << 13));
-    }
-    if (exponent == 0u) {  // zero or subnormal: mantissa * 2^-24, exact
-        return __uint_as_float(sign | __float_as_uint((float)mantissa * 5.9604644775390625e-8f));
-    }
-    return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
+// Mixed precision (issue #14): float32 <-> bfloat16 / float16 (the element conversions are the helpers
+// at the top of this file), dtype casts, and GradScaler's unscale with its non-finite check.
 
 // y[i] = x[i] rounded to bfloat16 (bf16 != 0) or float16, as bit patterns.
 extern "C" __global__ void jdl_float_to_half(const float* x, unsigned short* y, long long n, int bf16) {
@@ -968,68 +1061,8 @@ extern "C" __global__ void jdl_half_to_float(const unsigned short* x, float* y, 
     }
 }
 
-// Dtype conversions (io.jdl.device.DType's rules, PyTorch's CPU results). Element codes, the order of
-// io.jdl.cuda.MixedPrecisionKernels.Element: 0 float32, 1 bfloat16, 2 float16, 3 int32, 4 int64, 5 uint8, 6 bool.
-// A float element is read as a float (exact), an integer one as a long long; the value is then stored rounded to
-// nearest even (floats), truncated toward zero with NaN / inf / out of range giving the type's minimum (float to
-// int32 / int64), through int64 (to uint8), wrapped (integer to narrower integer), or as value != 0 (bool).
-
-#define JDL_F32 0
-#define JDL_BF16 1
-#define JDL_F16 2
-#define JDL_I32 3
-#define JDL_I64 4
-#define JDL_U8 5
-#define JDL_BOOL 6
-
-__device__ __forceinline__ float jdl_load_float(const unsigned char* x, int type, long long i) {
-    if (type == JDL_F32) return ((const float*)x)[i];
-    const unsigned short h = ((const unsigned short*)x)[i];
-    return type == JDL_BF16 ? jdl_bf16_to_float(h) : jdl_f16_to_float(h);
-}
-
-__device__ __forceinline__ long long jdl_load_int(const unsigned char* x, int type, long long i) {
-    switch (type) {
-        case JDL_I32: return ((const int*)x)[i];
-        case JDL_I64: return ((const long long*)x)[i];
-        case JDL_U8: return x[i];
-        default: return x[i] != 0 ? 1 : 0;  // bool
-    }
-}
-
-// Truncation toward zero; NaN (every comparison false), infinities and out-of-range values give -2^31 / -2^63.
-__device__ __forceinline__ int jdl_float_to_int32(float v) {
-    return v >= -2147483648.0f && v < 2147483648.0f ? (int)v : (int)0x80000000u;
-}
-
-__device__ __forceinline__ long long jdl_float_to_int64(float v) {
-    return v >= -9223372036854775808.0f && v < 9223372036854775808.0f ? (long long)v
-                                                                       : (long long)0x8000000000000000ull;
-}
-
-__device__ __forceinline__ void jdl_store_float(unsigned char* y, int type, long long i, float v) {
-    switch (type) {
-        case JDL_F32: ((float*)y)[i] = v; break;
-        case JDL_BF16: ((unsigned short*)y)[i] = jdl_float_to_bf16(v); break;
-        case JDL_F16: ((unsigned short*)y)[i] = jdl_float_to_f16(v); break;
-        case JDL_I32: ((int*)y)[i] = jdl_float_to_int32(v); break;
-        case JDL_I64: ((long long*)y)[i] = jdl_float_to_int64(v); break;
-        case JDL_U8: y[i] = (unsigned char)(unsigned long long)jdl_float_to_int64(v); break;
-        default: y[i] = v != 0.0f ? 1 : 0;  // bool; NaN != 0
-    }
-}
-
-__device__ __forceinline__ void jdl_store_int(unsigned char* y, int type, long long i, long long v) {
-    switch (type) {
-        case JDL_F32: case JDL_BF16: case JDL_F16: jdl_store_float(y, type, i, (float)v); break;  // nearest even
-        case JDL_I32: ((int*)y)[i] = (int)(unsigned int)(unsigned long long)v; break;  // the low 32 bits
-        case JDL_I64: ((long long*)y)[i] = v; break;
-        case JDL_U8: y[i] = (unsigned char)(unsigned long long)v; break;
-        default: y[i] = v != 0 ? 1 : 0;
-    }
-}
-
-// y[i] = x[i] converted from element type xType to yType (codes above), for i < n; xType != yType.
+// y[i] = x[i] converted from element type xType to yType (the element codes and conversions at the top of
+// this file), for i < n; xType != yType.
 extern "C" __global__ void jdl_cast(const unsigned char* x, unsigned char* y, long long n, int xType, int yType) {
     JDL_GRID_STRIDE_LOOP(i, n) {
         if (xType <= JDL_F16) {

@@ -23,6 +23,13 @@
 
 #include "../jdl_kernels.cu"
 
+// The pointwise kernels take each operand as bytes with its element code (float32 here, but in the half checks).
+template <class T>
+static unsigned char* P(T* p) {
+    return (unsigned char*)p;
+}
+static const int F = JDL_F32;
+
 // Every kernel runs with barriers allowed (fibers), whether or not it uses them.
 static void launch(unsigned grid, unsigned block, const std::function<void()>& kernel) {
     emu::runGrid({grid, 1, 1}, {block, 1, 1}, true, kernel);
@@ -68,10 +75,10 @@ int main() {
         long long n = 3001;
         auto x = randn(n, 3), dy = randn(n, 1);
         std::vector<float> y(n, NAN), dx(n, NAN), g(n, NAN), gdx(n, NAN);
-        launch(3, B, [&] { jdl_leaky_relu(x.data(), y.data(), n, 0.01f); });
-        launch(3, B, [&] { jdl_leaky_relu_backward(x.data(), dy.data(), dx.data(), n, 0.01f); });
-        launch(2, B, [&] { jdl_gelu(x.data(), g.data(), n); });
-        launch(5, B, [&] { jdl_gelu_backward(x.data(), dy.data(), gdx.data(), n); });
+        launch(3, B, [&] { jdl_leaky_relu(P(x.data()), P(y.data()), n, 0.01f, F, F); });
+        launch(3, B, [&] { jdl_leaky_relu_backward(P(x.data()), P(dy.data()), P(dx.data()), n, 0.01f, F, F, F); });
+        launch(2, B, [&] { jdl_gelu(P(x.data()), P(g.data()), n, F, F); });
+        launch(5, B, [&] { jdl_gelu_backward(P(x.data()), P(dy.data()), P(gdx.data()), n, F, F, F); });
         std::vector<double> ey(n), edx(n), eg(n), egdx(n);
         for (long long i = 0; i < n; i++) {
             double v = x[i];
@@ -219,13 +226,13 @@ int main() {
     {
         long long n = 64;
         std::vector<float> x(n, 1.f), y(n), mask(n);
-        launch(1, B, [&] { jdl_dropout(x.data(), y.data(), mask.data(), n, 0.5f, (unsigned long long)-7LL); });
+        launch(1, B, [&] { jdl_dropout(P(x.data()), P(y.data()), mask.data(), n, 0.5f, (unsigned long long)-7LL, F, F); });
         std::printf("dropout mask bits (seed -7, p 0.5, index 0..63): ");
         for (long long i = 0; i < n; i++) std::printf("%d", mask[i] != 0);
         std::printf("\n");
         long long big = 1000000, kept = 0;
         std::vector<float> xb(big, 1.f), yb(big), mb(big);
-        launch(1, B, [&] { jdl_dropout(xb.data(), yb.data(), mb.data(), big, 0.3f, 12345ULL); });
+        launch(1, B, [&] { jdl_dropout(P(xb.data()), P(yb.data()), mb.data(), big, 0.3f, 12345ULL, F, F); });
         for (float k : mb) kept += k != 0;
         checkNaN("dropout p=0.3 keeps ~70%", std::fabs(kept / (double)big - 0.7) < 0.005);
         checkNaN("dropout scale is 1/(1-p)", mb[0] == 0 || mb[0] == 1.f / (1.f - 0.3f));
@@ -454,45 +461,45 @@ int main() {
         auto a = randn(n, 2), b = randn(n, 1), dy = randn(n, 1);
         std::vector<float> out(n, NAN), s = {1.75f};
         std::vector<double> e(n);
-        launch(3, B, [&] { jdl_fill(out.data(), n, -2.5f); });
+        launch(3, B, [&] { jdl_fill(P(out.data()), n, -2.5f, F); });
         for (long long i = 0; i < n; i++) e[i] = -2.5;
         check("fill", e, out, 0);
-        launch(2, B, [&] { jdl_axpby(a.data(), b.data(), out.data(), n, 0.5f, -3.0f); });
+        launch(2, B, [&] { jdl_axpby(P(a.data()), P(b.data()), P(out.data()), n, 0.5f, -3.0f, F, F, F); });
         for (long long i = 0; i < n; i++) e[i] = 0.5 * a[i] - 3.0 * b[i];
         check("axpby", e, out);
         std::vector<float> inPlace = a;
-        launch(2, B, [&] { jdl_axpby(inPlace.data(), b.data(), inPlace.data(), n, 0.5f, -3.0f); });
+        launch(2, B, [&] { jdl_axpby(P(inPlace.data()), P(b.data()), P(inPlace.data()), n, 0.5f, -3.0f, F, F, F); });
         check("axpby in place", e, inPlace);
-        launch(5, B, [&] { jdl_mul(a.data(), b.data(), out.data(), n); });
+        launch(5, B, [&] { jdl_mul(P(a.data()), P(b.data()), P(out.data()), n, F, F, F); });
         for (long long i = 0; i < n; i++) e[i] = (double)a[i] * b[i];
         check("mul", e, out);
-        launch(1, B, [&] { jdl_mul_scalar(a.data(), s.data(), out.data(), n); });
+        launch(1, B, [&] { jdl_mul_scalar(P(a.data()), s.data(), P(out.data()), n, F, F); });
         for (long long i = 0; i < n; i++) e[i] = 1.75 * a[i];
         check("mul_scalar", e, out);
-        launch(3, B, [&] { jdl_relu(a.data(), out.data(), n); });
+        launch(3, B, [&] { jdl_relu(P(a.data()), P(out.data()), n, F, F); });
         for (long long i = 0; i < n; i++) e[i] = a[i] > 0 ? a[i] : 0;
         check("relu", e, out, 0);
-        launch(3, B, [&] { jdl_relu_backward(a.data(), dy.data(), out.data(), n); });
+        launch(3, B, [&] { jdl_relu_backward(P(a.data()), P(dy.data()), P(out.data()), n, F, F, F); });
         for (long long i = 0; i < n; i++) e[i] = a[i] > 0 ? dy[i] : 0;
         check("relu_backward", e, out, 0);
         std::vector<float> nan = {NAN, -1.0f, 2.0f}, nanOut(3);
-        launch(1, B, [&] { jdl_relu(nan.data(), nanOut.data(), 3); });
+        launch(1, B, [&] { jdl_relu(P(nan.data()), P(nanOut.data()), 3, F, F); });
         checkNaN("relu keeps NaN (torch.relu)", std::isnan(nanOut[0]) && nanOut[1] == 0 && nanOut[2] == 2);
         std::vector<float> nanDy = {3.0f, 4.0f, 5.0f};
-        launch(1, B, [&] { jdl_relu_backward(nan.data(), nanDy.data(), nanOut.data(), 3); });
+        launch(1, B, [&] { jdl_relu_backward(P(nan.data()), P(nanDy.data()), P(nanOut.data()), 3, F, F, F); });
         checkNaN("relu_backward passes dy at NaN (torch's threshold_backward)",
                  nanOut[0] == 3 && nanOut[1] == 0 && nanOut[2] == 5);
         std::vector<float> y(n);
-        launch(2, B, [&] { jdl_sigmoid(a.data(), y.data(), n); });
+        launch(2, B, [&] { jdl_sigmoid(P(a.data()), P(y.data()), n, F, F); });
         for (long long i = 0; i < n; i++) e[i] = 1 / (1 + std::exp(-(double)a[i]));
         check("sigmoid", e, y);
-        launch(2, B, [&] { jdl_sigmoid_backward(y.data(), dy.data(), out.data(), n); });
+        launch(2, B, [&] { jdl_sigmoid_backward(P(y.data()), P(dy.data()), P(out.data()), n, F, F, F); });
         for (long long i = 0; i < n; i++) e[i] = dy[i] * (double)y[i] * (1 - (double)y[i]);
         check("sigmoid_backward", e, out);
-        launch(2, B, [&] { jdl_tanh(a.data(), y.data(), n); });
+        launch(2, B, [&] { jdl_tanh(P(a.data()), P(y.data()), n, F, F); });
         for (long long i = 0; i < n; i++) e[i] = std::tanh((double)a[i]);
         check("tanh", e, y);
-        launch(2, B, [&] { jdl_tanh_backward(y.data(), dy.data(), out.data(), n); });
+        launch(2, B, [&] { jdl_tanh_backward(P(y.data()), P(dy.data()), P(out.data()), n, F, F, F); });
         for (long long i = 0; i < n; i++) e[i] = dy[i] * (1 - (double)y[i] * y[i]);
         check("tanh_backward", e, out);
     }
@@ -505,8 +512,8 @@ int main() {
         for (int mul = 0; mul <= 1; mul++) {
             std::vector<float> out(n, NAN);
             launch(2, B, [&] {
-                jdl_broadcast_binary(a.data(), b.data(), out.data(), n, D[1], D[2], D[3], sa[0], sa[1], sa[2], sa[3],
-                                     sb[0], sb[1], sb[2], sb[3], mul, 0.5f, -2.0f);
+                jdl_broadcast_binary(P(a.data()), P(b.data()), P(out.data()), n, D[1], D[2], D[3], sa[0], sa[1], sa[2], sa[3],
+                                     sb[0], sb[1], sb[2], sb[3], mul, 0.5f, -2.0f, F, F, F);
             });
             std::vector<double> e(n);
             for (int i0 = 0; i0 < D[0]; i0++)
@@ -526,13 +533,13 @@ int main() {
         auto x = randn(n, 1), small = randn((size_t)outer * inner, 1), bias = randn(dim, 1);
         std::vector<float> out(n, NAN), sums((size_t)outer * inner, NAN);
         std::vector<double> e(n), es((size_t)outer * inner, 0.0);
-        launch(2, B, [&] { jdl_broadcast(small.data(), out.data(), n, dim, inner); });
+        launch(2, B, [&] { jdl_broadcast(P(small.data()), P(out.data()), n, dim, inner, F, F); });
         for (int o = 0; o < outer; o++)
             for (int d = 0; d < dim; d++)
                 for (int i = 0; i < inner; i++) e[((long long)o * dim + d) * inner + i] = small[o * inner + i];
         check(("broadcast" + c).c_str(), e, out, 0);
         launch(3, B, [&] {
-            jdl_bias_act(x.data(), bias.data(), nullptr, out.data(), n, dim, inner, JDL_ACT_IDENTITY, 0.0f);
+            jdl_bias_act(P(x.data()), P(bias.data()), nullptr, P(out.data()), n, dim, inner, JDL_ACT_IDENTITY, 0.0f, F, F, F, F);
         });
         for (int o = 0; o < outer; o++)
             for (int d = 0; d < dim; d++)
@@ -545,17 +552,17 @@ int main() {
         for (int act = JDL_ACT_IDENTITY; act <= JDL_ACT_GELU; act++) {
             std::vector<float> pre(n, NAN), y(n, NAN), unfused(n, NAN), inPlace = x;
             const float slope = 0.05f;
-            launch(3, B, [&] { jdl_bias_act(x.data(), bias.data(), pre.data(), y.data(), n, dim, inner, act, slope); });
-            launch(2, B, [&] { jdl_bias_act(inPlace.data(), bias.data(), nullptr, inPlace.data(), n, dim, inner, act,
-                                            slope); });
+            launch(3, B, [&] { jdl_bias_act(P(x.data()), P(bias.data()), P(pre.data()), P(y.data()), n, dim, inner, act, slope, F, F, F, F); });
+            launch(2, B, [&] { jdl_bias_act(P(inPlace.data()), P(bias.data()), nullptr, P(inPlace.data()), n, dim, inner, act,
+                                            slope, F, F, F, F); });
             launch(3, B, [&] {
                 switch (act) {
-                    case JDL_ACT_RELU: jdl_relu(out.data(), unfused.data(), n); break;
-                    case JDL_ACT_LEAKY_RELU: jdl_leaky_relu(out.data(), unfused.data(), n, slope); break;
-                    case JDL_ACT_SIGMOID: jdl_sigmoid(out.data(), unfused.data(), n); break;
-                    case JDL_ACT_TANH: jdl_tanh(out.data(), unfused.data(), n); break;
-                    case JDL_ACT_GELU: jdl_gelu(out.data(), unfused.data(), n); break;
-                    default: jdl_axpby(out.data(), out.data(), unfused.data(), n, 1.0f, 0.0f); break;
+                    case JDL_ACT_RELU: jdl_relu(P(out.data()), P(unfused.data()), n, F, F); break;
+                    case JDL_ACT_LEAKY_RELU: jdl_leaky_relu(P(out.data()), P(unfused.data()), n, slope, F, F); break;
+                    case JDL_ACT_SIGMOID: jdl_sigmoid(P(out.data()), P(unfused.data()), n, F, F); break;
+                    case JDL_ACT_TANH: jdl_tanh(P(out.data()), P(unfused.data()), n, F, F); break;
+                    case JDL_ACT_GELU: jdl_gelu(P(out.data()), P(unfused.data()), n, F, F); break;
+                    default: jdl_axpby(P(out.data()), P(out.data()), P(unfused.data()), n, 1.0f, 0.0f, F, F, F); break;
                 }
             });
             std::vector<double> ePre(out.begin(), out.end()), eUnfused(unfused.begin(), unfused.end()), eY(n);
@@ -575,11 +582,11 @@ int main() {
             for (int d = 0; d < dim; d++)
                 for (int i = 0; i < inner; i++) es[o * inner + i] += x[((long long)o * dim + d) * inner + i];
         if (inner == 1) {
-            launch(outer, B, [&] { jdl_sum_rows(x.data(), sums.data(), outer, dim); });
+            launch(outer, B, [&] { jdl_sum_rows(P(x.data()), P(sums.data()), outer, dim, F, F); });
             check(("sum_rows" + c).c_str(), es, sums);
         }
         std::fill(sums.begin(), sums.end(), NAN);
-        launch(2, B, [&] { jdl_sum_axis(x.data(), sums.data(), outer, dim, inner); });
+        launch(2, B, [&] { jdl_sum_axis(P(x.data()), P(sums.data()), outer, dim, inner, F, F); });
         // one thread adds the dim terms in order: float rounding grows like sqrt(dim) * eps * |terms|
         check(("sum_axis" + c).c_str(), es, sums, 1e-4);
         // channel-bias gradient: dy [batch = outer, channels = dim, hw = inner] -> db [dim]
@@ -589,7 +596,7 @@ int main() {
             for (int d = 0; d < dim; d++)
                 for (int i = 0; i < inner; i++) edb[d] += x[((long long)o * dim + d) * inner + i];
         if (dim > 0) {
-            launch(dim, B, [&] { jdl_channel_bias_backward(x.data(), db.data(), outer, dim, inner); });
+            launch(dim, B, [&] { jdl_channel_bias_backward(P(x.data()), P(db.data()), outer, dim, inner, F, F); });
         }
         check(("channel_bias_backward" + c).c_str(), edb, db);
     }
@@ -725,6 +732,32 @@ int main() {
             std::printf("%-4s %-48s %lld of %lld values wrong%s\n", ok ? "ok" : "FAIL",
                         bf16 ? "float_to_half / half_to_float bf16" : "float_to_half / half_to_float f16", wrong, n,
                         ok ? "" : (" first at input bits " + std::to_string(bits(x[firstWrong]))).c_str());
+        
+            // The pointwise kernels' half operands: a store rounds as jdl_float_to_half (checked above), a load
+            // widens exactly, and mixed operands compute in float32 with one rounding at the end.
+            const int H = bf16 ? JDL_BF16 : JDL_F16;
+            std::vector<float> ones(n, 1.0f);
+            std::vector<unsigned short> stored(n), sum(n), dx(n);
+            launch(3, B, [&] { jdl_mul(P(x.data()), P(ones.data()), P(stored.data()), n, F, F, H); });
+            checkNaN(bf16 ? "mul float32 -> bf16 out rounds as float_to_half" : "mul float32 -> f16 out rounds as float_to_half",
+                     stored == h);
+            std::vector<float> b = randn(n, 1), mixed(n, NAN);
+            launch(2, B, [&] { jdl_axpby(P(h.data()), P(b.data()), P(mixed.data()), n, 0.5f, -2.0f, H, F, F); });
+            bool mixedOk = true;
+            for (long long i = 0; i < n; i++) {
+                float want = 0.5f * back[i] - 2.0f * b[i];  // the widened half, in float as the kernel
+                mixedOk &= bits(mixed[i]) == bits(want) || (std::isnan(want) && std::isnan(mixed[i]));
+            }
+            checkNaN(bf16 ? "axpby bf16 a + float32 b -> float32" : "axpby f16 a + float32 b -> float32", mixedOk);
+            launch(2, B, [&] { jdl_axpby(P(h.data()), P(h.data()), P(sum.data()), n, 1.0f, 1.0f, H, H, H); });
+            launch(2, B, [&] { jdl_relu_backward(P(h.data()), P(h.data()), P(dx.data()), n, H, H, H); });
+            bool halfOk = true;
+            for (long long i = 0; i < n; i++) {
+                float twice = back[i] + back[i];
+                halfOk &= sum[i] == (bf16 ? jdl_float_to_bf16(twice) : jdl_float_to_f16(twice));
+                halfOk &= dx[i] == (back[i] <= 0.0f ? (unsigned short)0 : h[i]);
+            }
+            checkNaN(bf16 ? "axpby and relu_backward all bf16" : "axpby and relu_backward all f16", halfOk);
         }
         std::vector<float> g = randn(5000, 100), scaled = g;
         float flag = 0;

@@ -82,12 +82,21 @@ long long broadcastExtent(void** a, int first) {
     return last + 1;
 }
 
+// Bytes per element of the element code in argument i.
+int T(void** a, int i) { return castBytes(arg<int>(a, i)); }
+
 #define ACCESSES(...) [](void** a) { return std::vector<Access>{__VA_ARGS__}; }
 const Contract CONTRACTS[] = {
-    {"jdl_leaky_relu", "PPlf", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
-    {"jdl_leaky_relu_backward", "PPPlf", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    {"jdl_gelu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
-    {"jdl_gelu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
+    // Pointwise kernels: each operand's element code follows the scalars, in operand order; its bytes per element
+    // come from that code (T(a, i)).
+    // (x, y, n, slope, xType, yType)
+    {"jdl_leaky_relu", "PPlfii", false, none, ACCESSES({0, I64(a, 2), T(a, 4)}, {1, I64(a, 2), T(a, 5)})},
+    // (x, dy, dx, n, slope, xType, dyType, dxType)
+    {"jdl_leaky_relu_backward", "PPPlfiii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 5)}, {1, I64(a, 3), T(a, 6)}, {2, I64(a, 3), T(a, 7)})},
+    {"jdl_gelu", "PPlii", false, none, ACCESSES({0, I64(a, 2), T(a, 3)}, {1, I64(a, 2), T(a, 4)})},
+    {"jdl_gelu_backward", "PPPliii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3), T(a, 5)}, {2, I64(a, 3), T(a, 6)})},
     // (logits, targets, logSumExp, partials, ticket, loss, rows, classes, ignoreIndex, scale): blocks of JDL_BLOCK
     // threads, at least one, at most JDL_CE_MAX_BLOCKS (the partials' size, checked on the Java side)
     {"jdl_cross_entropy", "PPPPPPiiif", false, [](void**) { return 1LL; },
@@ -108,11 +117,12 @@ const Contract CONTRACTS[] = {
      ACCESSES({0, I64(a, 4)}, {1, I64(a, 4)}, {2, I64(a, 4)}, {3, I64(a, 4)}, {12, 1})},
     // (counter)
     {"jdl_count_replay", "P", false, none, ACCESSES({0, 1})},
-    // (x, y, mask, n, p, seed)
-    {"jdl_dropout", "PPPlfu", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    // (x, y, mask, n, p, seedBase, replays)
-    {"jdl_dropout_counted", "PPPlfuP", false, none,
-     ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)}, {6, 1})},
+    // (x, y, mask, n, p, seed, xType, yType): the mask float32
+    {"jdl_dropout", "PPPlfuii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 6)}, {1, I64(a, 3), T(a, 7)}, {2, I64(a, 3)})},
+    // (x, y, mask, n, p, seedBase, replays, xType, yType)
+    {"jdl_dropout_counted", "PPPlfuPii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 7)}, {1, I64(a, 3), T(a, 8)}, {2, I64(a, 3)}, {6, 1})},
     // (weight, ids, out, n, dim, vocab)
     {"jdl_embedding_forward", "PPPlii", false, none,
      ACCESSES({0, I32(a, 5) * I32(a, 4)}, {1, I64(a, 3)}, {2, I64(a, 3) * I32(a, 4)})},
@@ -146,39 +156,47 @@ const Contract CONTRACTS[] = {
     // (p, dp, dScores, rows, cols, scale)
     {"jdl_attention_softmax_backward_rows", "PPPiif", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 3) * I32(a, 4)}, {1, I32(a, 3) * I32(a, 4)}, {2, I32(a, 3) * I32(a, 4)})},
-    // (out, n, value)
-    {"jdl_fill", "Plf", false, none, ACCESSES({0, I64(a, 1)})},
-    // (a, b, out, n, alpha, beta)
-    {"jdl_axpby", "PPPlff", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    // (a, b, out, n)
-    {"jdl_mul", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    // (x, s, out, n): s is one float
-    {"jdl_mul_scalar", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3) > 0 ? 1 : 0}, {2, I64(a, 3)})},
-    // (x, out, n, dim, inner): x holds n / dim elements
-    {"jdl_broadcast", "PPlii", false, none,
-     ACCESSES({0, I32(a, 3) > 0 ? I64(a, 2) / I32(a, 3) : 0}, {1, I64(a, 2)})},
-    // (a, b, out, n, d1, d2, d3, sa0..sa3, sb0..sb3, mul, alpha, beta): an operand is read up to
-    // sum over k of (d_k - 1) * s_k, with d0 = n / (d1 * d2 * d3)
-    {"jdl_broadcast_binary", "PPPliiiiiiiiiiiiff", false, none,
-     ACCESSES({0, broadcastExtent(a, 7)}, {1, broadcastExtent(a, 11)}, {2, I64(a, 3)})},
-    // (x, bias, pre, y, n, cols, hw, act, param): pre may be NULL
-    {"jdl_bias_act", "PPPPliiif", false, none,
-     ACCESSES({0, I64(a, 4)}, {1, I64(a, 4) > 0 ? I32(a, 5) : 0}, {2, arg<void*>(a, 2) ? I64(a, 4) : 0}, {3, I64(a, 4)})},
-    {"jdl_relu", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
-    {"jdl_relu_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    {"jdl_sigmoid", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
-    {"jdl_sigmoid_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    {"jdl_tanh", "PPl", false, none, ACCESSES({0, I64(a, 2)}, {1, I64(a, 2)})},
-    {"jdl_tanh_backward", "PPPl", false, none, ACCESSES({0, I64(a, 3)}, {1, I64(a, 3)}, {2, I64(a, 3)})},
-    // (x, out, rows, cols): one block per row
-    {"jdl_sum_rows", "PPii", true, [](void** a) { return I32(a, 2); },
-     ACCESSES({0, I32(a, 2) * I32(a, 3)}, {1, I32(a, 2)})},
-    // (x, out, outer, dim, inner)
-    {"jdl_sum_axis", "PPiii", false, none,
-     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4)}, {1, I32(a, 2) * I32(a, 4)})},
-    // (dy, db, batch, channels, hw): one block per channel
-    {"jdl_channel_bias_backward", "PPiii", true, [](void** a) { return I32(a, 3); },
-     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4)}, {1, I32(a, 3)})},
+    // (out, n, value, outType)
+    {"jdl_fill", "Plfi", false, none, ACCESSES({0, I64(a, 1), T(a, 3)})},
+    // (a, b, out, n, alpha, beta, aType, bType, outType)
+    {"jdl_axpby", "PPPlffiii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 6)}, {1, I64(a, 3), T(a, 7)}, {2, I64(a, 3), T(a, 8)})},
+    // (a, b, out, n, aType, bType, outType)
+    {"jdl_mul", "PPPliii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3), T(a, 5)}, {2, I64(a, 3), T(a, 6)})},
+    // (x, s, out, n, xType, outType): s is one float32
+    {"jdl_mul_scalar", "PPPlii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3) > 0 ? 1 : 0}, {2, I64(a, 3), T(a, 5)})},
+    // (x, out, n, dim, inner, xType, outType): x holds n / dim elements
+    {"jdl_broadcast", "PPliiii", false, none,
+     ACCESSES({0, I32(a, 3) > 0 ? I64(a, 2) / I32(a, 3) : 0, T(a, 5)}, {1, I64(a, 2), T(a, 6)})},
+    // (a, b, out, n, d1, d2, d3, sa0..sa3, sb0..sb3, mul, alpha, beta, aType, bType, outType): an operand is read
+    // up to sum over k of (d_k - 1) * s_k, with d0 = n / (d1 * d2 * d3)
+    {"jdl_broadcast_binary", "PPPliiiiiiiiiiiiffiii", false, none,
+     ACCESSES({0, broadcastExtent(a, 7), T(a, 18)}, {1, broadcastExtent(a, 11), T(a, 19)}, {2, I64(a, 3), T(a, 20)})},
+    // (x, bias, pre, y, n, cols, hw, act, param, xType, biasType, preType, yType): pre may be NULL
+    {"jdl_bias_act", "PPPPliiifiiii", false, none,
+     ACCESSES({0, I64(a, 4), T(a, 9)}, {1, I64(a, 4) > 0 ? I32(a, 5) : 0, T(a, 10)},
+              {2, arg<void*>(a, 2) ? I64(a, 4) : 0, T(a, 11)}, {3, I64(a, 4), T(a, 12)})},
+    // (x, y, n, xType, yType) and (x or y, dy, dx, n, and their types)
+    {"jdl_relu", "PPlii", false, none, ACCESSES({0, I64(a, 2), T(a, 3)}, {1, I64(a, 2), T(a, 4)})},
+    {"jdl_relu_backward", "PPPliii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3), T(a, 5)}, {2, I64(a, 3), T(a, 6)})},
+    {"jdl_sigmoid", "PPlii", false, none, ACCESSES({0, I64(a, 2), T(a, 3)}, {1, I64(a, 2), T(a, 4)})},
+    {"jdl_sigmoid_backward", "PPPliii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3), T(a, 5)}, {2, I64(a, 3), T(a, 6)})},
+    {"jdl_tanh", "PPlii", false, none, ACCESSES({0, I64(a, 2), T(a, 3)}, {1, I64(a, 2), T(a, 4)})},
+    {"jdl_tanh_backward", "PPPliii", false, none,
+     ACCESSES({0, I64(a, 3), T(a, 4)}, {1, I64(a, 3), T(a, 5)}, {2, I64(a, 3), T(a, 6)})},
+    // (x, out, rows, cols, xType, outType): one block per row
+    {"jdl_sum_rows", "PPiiii", true, [](void** a) { return I32(a, 2); },
+     ACCESSES({0, I32(a, 2) * I32(a, 3), T(a, 4)}, {1, I32(a, 2), T(a, 5)})},
+    // (x, out, outer, dim, inner, xType, outType)
+    {"jdl_sum_axis", "PPiiiii", false, none,
+     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4), T(a, 5)}, {1, I32(a, 2) * I32(a, 4), T(a, 6)})},
+    // (dy, db, batch, channels, hw, dyType, dbType): one block per channel
+    {"jdl_channel_bias_backward", "PPiiiii", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4), T(a, 5)}, {1, I32(a, 3), T(a, 6)})},
     // (table, tensors, chunks, ...): the int64 table of tensors * 5 + chunks * 2 entries, counted here in 4-byte
     // elements. The buffers it points to are checked on the Java side (NativeKernels) before the table is built:
     // at enqueue time the table's own upload may not have run yet.

@@ -35,10 +35,12 @@ final class KernelLibrary {
      * {@code extern "C" __global__} definitions in native/jdl_kernels.cu (NativeKernelsTest compares them).
      */
     enum Kernel {
-        LEAKY_RELU("jdl_leaky_relu", Param.PTR, Param.PTR, Param.I64, Param.F32),
-        LEAKY_RELU_BACKWARD("jdl_leaky_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32),
-        GELU("jdl_gelu", Param.PTR, Param.PTR, Param.I64),
-        GELU_BACKWARD("jdl_gelu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
+        // The pointwise kernels end with one element code (Element.ordinal()) per operand, in operand order.
+        LEAKY_RELU("jdl_leaky_relu", Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I32, Param.I32),
+        LEAKY_RELU_BACKWARD("jdl_leaky_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32,
+                Param.I32, Param.I32, Param.I32),
+        GELU("jdl_gelu", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        GELU_BACKWARD("jdl_gelu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32),
         CROSS_ENTROPY("jdl_cross_entropy", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR,
                 Param.I32, Param.I32, Param.I32, Param.F32),
         CROSS_ENTROPY_BACKWARD("jdl_cross_entropy_backward", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR,
@@ -50,9 +52,9 @@ final class KernelLibrary {
         ADAM_STEP_COUNTED("jdl_adam_step_counted", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64,
                 Param.F32, Param.F32, Param.F32, Param.F32, Param.F32, Param.I32, Param.I32, Param.PTR),
         COUNT_REPLAY("jdl_count_replay", Param.PTR),
-        DROPOUT("jdl_dropout", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64),
+        DROPOUT("jdl_dropout", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64, Param.I32, Param.I32),
         DROPOUT_COUNTED("jdl_dropout_counted", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64,
-                Param.PTR),
+                Param.PTR, Param.I32, Param.I32),
         EMBEDDING_FORWARD("jdl_embedding_forward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         EMBEDDING_BACKWARD("jdl_embedding_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
         LAYER_NORM_ROWS("jdl_layer_norm_rows", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.PTR,
@@ -67,25 +69,28 @@ final class KernelLibrary {
                 Param.I32, Param.I32, Param.F32, Param.I32),
         ATTENTION_SOFTMAX_BACKWARD_ROWS("jdl_attention_softmax_backward_rows", Param.PTR, Param.PTR, Param.PTR,
                 Param.I32, Param.I32, Param.F32),
-        FILL("jdl_fill", Param.PTR, Param.I64, Param.F32),
-        AXPBY("jdl_axpby", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.F32),
-        MUL("jdl_mul", Param.PTR, Param.PTR, Param.PTR, Param.I64),
-        MUL_SCALAR("jdl_mul_scalar", Param.PTR, Param.PTR, Param.PTR, Param.I64),
-        BROADCAST("jdl_broadcast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        FILL("jdl_fill", Param.PTR, Param.I64, Param.F32, Param.I32),
+        AXPBY("jdl_axpby", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.F32, Param.I32, Param.I32,
+                Param.I32),
+        MUL("jdl_mul", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32),
+        MUL_SCALAR("jdl_mul_scalar", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        BROADCAST("jdl_broadcast", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32, Param.I32),
         BROADCAST_BINARY("jdl_broadcast_binary", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32,
                 Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32,
-                Param.I32, Param.F32, Param.F32),
+                Param.I32, Param.F32, Param.F32, Param.I32, Param.I32, Param.I32),
         BIAS_ACT("jdl_bias_act", Param.PTR, Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32,
-                Param.F32),
-        RELU("jdl_relu", Param.PTR, Param.PTR, Param.I64),
-        RELU_BACKWARD("jdl_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
-        SIGMOID("jdl_sigmoid", Param.PTR, Param.PTR, Param.I64),
-        SIGMOID_BACKWARD("jdl_sigmoid_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
-        TANH("jdl_tanh", Param.PTR, Param.PTR, Param.I64),
-        TANH_BACKWARD("jdl_tanh_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64),
-        SUM_ROWS("jdl_sum_rows", Param.PTR, Param.PTR, Param.I32, Param.I32),
-        SUM_AXIS("jdl_sum_axis", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
-        CHANNEL_BIAS_BACKWARD("jdl_channel_bias_backward", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32),
+                Param.F32, Param.I32, Param.I32, Param.I32, Param.I32),
+        RELU("jdl_relu", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        RELU_BACKWARD("jdl_relu_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32),
+        SIGMOID("jdl_sigmoid", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        SIGMOID_BACKWARD("jdl_sigmoid_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32,
+                Param.I32),
+        TANH("jdl_tanh", Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32),
+        TANH_BACKWARD("jdl_tanh_backward", Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.I32, Param.I32, Param.I32),
+        SUM_ROWS("jdl_sum_rows", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32, Param.I32),
+        SUM_AXIS("jdl_sum_axis", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32, Param.I32, Param.I32),
+        CHANNEL_BIAS_BACKWARD("jdl_channel_bias_backward", Param.PTR, Param.PTR, Param.I32, Param.I32, Param.I32,
+                Param.I32, Param.I32),
         ADAM_MULTI("jdl_adam_multi", Param.PTR, Param.I32, Param.I32, Param.F32, Param.F32, Param.F32, Param.F32,
                 Param.F32, Param.I32, Param.F32, Param.F32),
         SGD_MULTI("jdl_sgd_multi", Param.PTR, Param.I32, Param.I32, Param.F32, Param.F32, Param.F32, Param.F32,
@@ -177,7 +182,7 @@ final class KernelLibrary {
     /** One thread's argument slots, argv and dims for launches (see {@code LibraryLauncher.SCRATCH}). */
     static final class LaunchScratch {
         /** More than any kernel's parameter count. */
-        static final int MAX_ARGS = 20;
+        static final int MAX_ARGS = 24;
         final MemorySegment argv, slots, grid, block;
 
         LaunchScratch() {

@@ -1,7 +1,10 @@
 package io.jdl.cuda;
 
+import static io.jdl.cuda.MixedPrecisionKernels.Element.F32;
+
 import io.jdl.cuda.KernelLibrary.Kernel;
 import io.jdl.cuda.KernelLibrary.Launcher;
+import io.jdl.cuda.MixedPrecisionKernels.Element;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -127,51 +130,26 @@ public final class NativeKernels {
     // ---------------------------------------------------------------------------------------------
     // Activations
 
-    /** {@code y[i] = x[i] > 0 ? x[i] : slope * x[i]} for {@code i < n}. */
+    // The float32 activations of the first release, kept as the calls of PointwiseKernels they are.
+
+    /** {@code y[i] = x[i] > 0 ? x[i] : slope * x[i]} for {@code i < n}, float32. */
     public void leakyRelu(Stream stream, DeviceMemory x, DeviceMemory y, long n, float slope) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("x", x, n);
-        requireFloats("y", y, n);
-        if (n > 0) {
-            launch(Kernel.LEAKY_RELU, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n, slope);
-        }
+        pointwise.activation(stream, PointwiseKernels.Activation.LEAKY_RELU, slope, x, F32, y, F32, n);
     }
 
-    /** {@code dx[i] = x[i] > 0 ? dy[i] : slope * dy[i]} for {@code i < n}. */
+    /** {@code dx[i] = x[i] > 0 ? dy[i] : slope * dy[i]} for {@code i < n}, float32. */
     public void leakyReluBackward(Stream stream, DeviceMemory x, DeviceMemory dy, DeviceMemory dx, long n, float slope) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("x", x, n);
-        requireFloats("dy", dy, n);
-        requireFloats("dx", dx, n);
-        if (n > 0) {
-            launch(Kernel.LEAKY_RELU_BACKWARD, stream, elementwiseGrid(n), BLOCK, x.pointer(), dy.pointer(),
-                    dx.pointer(), n, slope);
-        }
+        pointwise.activationBackward(stream, PointwiseKernels.Activation.LEAKY_RELU, slope, x, F32, dy, F32, dx, F32, n);
     }
 
-    /** Exact GELU: {@code y[i] = x[i] * 0.5 * (1 + erf(x[i] / sqrt(2)))} for {@code i < n}. */
+    /** Exact GELU: {@code y[i] = x[i] * 0.5 * (1 + erf(x[i] / sqrt(2)))} for {@code i < n}, float32. */
     public void gelu(Stream stream, DeviceMemory x, DeviceMemory y, long n) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("x", x, n);
-        requireFloats("y", y, n);
-        if (n > 0) {
-            launch(Kernel.GELU, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), n);
-        }
+        pointwise.activation(stream, PointwiseKernels.Activation.GELU, 0f, x, F32, y, F32, n);
     }
 
-    /** {@code dx[i] = dy[i] * (Phi(x[i]) + x[i] * phi(x[i]))}, the derivative of exact GELU; {@code i < n}. */
+    /** {@code dx[i] = dy[i] * (Phi(x[i]) + x[i] * phi(x[i]))}, the derivative of exact GELU; {@code i < n}, float32. */
     public void geluBackward(Stream stream, DeviceMemory x, DeviceMemory dy, DeviceMemory dx, long n) {
-        checkStream(stream);
-        checkCount("n", n);
-        requireFloats("x", x, n);
-        requireFloats("dy", dy, n);
-        requireFloats("dx", dx, n);
-        if (n > 0) {
-            launch(Kernel.GELU_BACKWARD, stream, elementwiseGrid(n), BLOCK, x.pointer(), dy.pointer(), dx.pointer(), n);
-        }
+        pointwise.activationBackward(stream, PointwiseKernels.Activation.GELU, 0f, x, F32, dy, F32, dx, F32, n);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -280,10 +258,20 @@ public final class NativeKernels {
      * @param p the probability of dropping an element, {@code 0 <= p <= 1} ({@code p == 1} drops all)
      */
     public void dropout(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p, long seed) {
-        checkDropout(stream, x, y, mask, n, p);
+        dropout(stream, x, F32, y, F32, mask, n, p, seed);
+    }
+
+    /**
+     * {@link #dropout(Stream, DeviceMemory, DeviceMemory, DeviceMemory, long, float, long)} with x and y of any float
+     * element type, as {@link PointwiseKernels}' operands ({@code y = x * mask} in float32, rounded once); the mask
+     * stays float32, since {@code 1 / (1 - p)} would not survive a rounding to half.
+     */
+    public void dropout(Stream stream, DeviceMemory x, Element xType, DeviceMemory y, Element yType, DeviceMemory mask,
+                        long n, float p, long seed) {
+        checkDropout(stream, x, xType, y, yType, mask, n, p);
         if (n > 0) {
             launch(Kernel.DROPOUT, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(), n, p,
-                    seed);
+                    seed, xType.ordinal(), yType.ordinal());
         }
     }
 
@@ -293,20 +281,27 @@ public final class NativeKernels {
      */
     public void dropoutCounted(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p,
             long seedBase, DeviceMemory replays) {
-        checkDropout(stream, x, y, mask, n, p);
+        dropoutCounted(stream, x, F32, y, F32, mask, n, p, seedBase, replays);
+    }
+
+    /** {@link #dropoutCounted(Stream, DeviceMemory, DeviceMemory, DeviceMemory, long, float, long, DeviceMemory)} with typed x and y. */
+    public void dropoutCounted(Stream stream, DeviceMemory x, Element xType, DeviceMemory y, Element yType,
+                               DeviceMemory mask, long n, float p, long seedBase, DeviceMemory replays) {
+        checkDropout(stream, x, xType, y, yType, mask, n, p);
         requireFloats("replays", replays, 1);
         if (n > 0) {
             launch(Kernel.DROPOUT_COUNTED, stream, elementwiseGrid(n), BLOCK, x.pointer(), y.pointer(), mask.pointer(),
-                    n, p, seedBase, replays.pointer());
+                    n, p, seedBase, replays.pointer(), xType.ordinal(), yType.ordinal());
         }
     }
 
-    private void checkDropout(Stream stream, DeviceMemory x, DeviceMemory y, DeviceMemory mask, long n, float p) {
+    private void checkDropout(Stream stream, DeviceMemory x, Element xType, DeviceMemory y, Element yType,
+                              DeviceMemory mask, long n, float p) {
         checkStream(stream);
         checkCount("n", n);
         checkProbability(p);
-        requireFloats("x", x, n);
-        requireFloats("y", y, n);
+        PointwiseKernels.requireElements("x", x, xType, n);
+        PointwiseKernels.requireElements("y", y, yType, n);
         requireFloats("mask", mask, n);
     }
 

@@ -155,8 +155,10 @@ class NativeKernelsTest {
     @Test
     void sourceParserUnderstandsDeclarations() throws IOException {
         Map<String, List<Param>> kernels = kernelsInSource();
-        assertEquals(List.of(Param.PTR, Param.PTR, Param.I64, Param.F32), kernels.get("jdl_leaky_relu"));
-        assertEquals(List.of(Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64), kernels.get("jdl_dropout"));
+        assertEquals(List.of(Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I32, Param.I32),
+                kernels.get("jdl_leaky_relu"));
+        assertEquals(List.of(Param.PTR, Param.PTR, Param.PTR, Param.I64, Param.F32, Param.I64, Param.I32, Param.I32),
+                kernels.get("jdl_dropout"));
     }
 
     @Test
@@ -602,7 +604,7 @@ class NativeKernelsTest {
         assumeRuntimeWithoutDevice();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment argv = KernelLibrary.marshal(arena, Kernel.GELU,
-                    new Object[] {MemorySegment.NULL, MemorySegment.NULL, 0L});
+                    new Object[] {MemorySegment.NULL, MemorySegment.NULL, 0L, 0, 0});
             int status = KernelLibrary.LibraryLauncher.launchStatus(arena, MemorySegment.NULL, 1, 256, argv,
                     MemorySegment.NULL);
             assertTrue(status != 0, "cudaLaunchKernel without a driver returned success");

@@ -82,7 +82,7 @@ public final class CudaBackend implements Backend {
         this.cudnn = Cudnn.create(stream);
         this.staging = new HostToDeviceStaging(stream);
         DescriptorCache descriptors = new DescriptorCache();
-        this.elementwise = new CudaElementwise(stream);
+        this.elementwise = new CudaElementwise(stream, this::anyMem);
         this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
         this.fusedAttention = new CudaFusedAttention(layers, this::anyMem);
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
@@ -148,7 +148,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The memory of a float32 storage: every kernel but the dtype-generic ones below reads float32. */
+    /**
+     * The memory of a float32 storage, for the kernels that read float32 only; the pointwise family
+     * ({@link CudaElementwise}) takes any float dtype per operand, the products and convolutions their own sets.
+     */
     private DeviceMemory mem(Storage s) {
         DeviceMemory m = anyMem(s);
         if (s.dtype() != DType.FLOAT32) {
@@ -240,7 +243,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void fill(Storage out, float value) {
         enter();
-        elementwise.fill(mem(out), out.numel(), value);
+        elementwise.fill(out, value);
     }
 
     @Override
@@ -264,25 +267,25 @@ public final class CudaBackend implements Backend {
     @Override
     public void axpby(float alpha, Storage a, float beta, Storage b, Storage out, long n) {
         enter();
-        elementwise.axpby(alpha, mem(a), beta, mem(b), mem(out), n);
+        elementwise.axpby(alpha, a, beta, b, out, n);
     }
 
     @Override
     public void mul(Storage a, Storage b, Storage out, long n) {
         enter();
-        elementwise.mul(mem(a), mem(b), mem(out), n);
+        elementwise.mul(a, b, out, n);
     }
 
     @Override
     public void addBias(Storage x, Storage bias, Storage out, int rows, int cols) {
         enter();
-        elementwise.addBias(mem(x), mem(bias), mem(out), rows, cols);
+        elementwise.addBias(x, bias, out, rows, cols);
     }
 
     @Override
     public void sum(Storage x, Storage out, int outer, int dim, int inner) {
         enter();
-        elementwise.sum(mem(x), mem(out), outer, dim, inner);
+        elementwise.sum(x, out, outer, dim, inner);
     }
 
     // ---- data movement ----
@@ -297,19 +300,19 @@ public final class CudaBackend implements Backend {
     public void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
                                 int[] bStrides, Storage out, int[] dims) {
         enter();
-        elementwise.broadcastBinary(multiply, alpha, beta, mem(a), aStrides, mem(b), bStrides, mem(out), dims);
+        elementwise.broadcastBinary(multiply, alpha, beta, a, aStrides, b, bStrides, out, dims);
     }
 
     @Override
     public void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
         enter();
-        elementwise.broadcast(mem(x), mem(out), outer, dim, inner);
+        elementwise.broadcast(x, out, outer, dim, inner);
     }
 
     @Override
     public void mulScalar(Storage x, Storage s, Storage out, long n) {
         enter();
-        elementwise.mulScalar(mem(x), mem(s), mem(out), n);
+        elementwise.mulScalar(x, s, out, n);
     }
 
     @Override
@@ -330,20 +333,20 @@ public final class CudaBackend implements Backend {
     @Override
     public void activation(Activation act, float param, Storage x, Storage y, long n) {
         enter();
-        elementwise.activation(act, param, mem(x), mem(y), n);
+        elementwise.activation(act, param, x, y, n);
     }
 
     @Override
     public void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
                                int c, int hw) {
         enter();
-        elementwise.biasActivation(act, param, mem(x), mem(bias), pre == null ? null : mem(pre), mem(y), n, c, hw);
+        elementwise.biasActivation(act, param, x, bias, pre, y, n, c, hw);
     }
 
     @Override
     public void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
         enter();
-        elementwise.activationBackward(act, param, mem(x), mem(y), mem(dy), mem(dx), n);
+        elementwise.activationBackward(act, param, x, y, dy, dx, n);
     }
 
     @Override
@@ -404,13 +407,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
         enter();
-        elementwise.addChannelBias(mem(x), mem(bias), mem(out), n, c, hw);
+        elementwise.addChannelBias(x, bias, out, n, c, hw);
     }
 
     @Override
     public void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
         enter();
-        elementwise.channelBiasBackward(mem(dy), mem(db), n, c, hw);
+        elementwise.channelBiasBackward(dy, db, n, c, hw);
     }
 
     @Override
@@ -453,14 +456,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed) {
         enter();
-        if (n == 0) {
-            return;
-        }
-        if (capture != null) {  // the seed becomes seed + replays on the device
-            NativeKernels.get().dropoutCounted(stream, mem(x), mem(y), mem(mask), n, p, seed, capture.replayCounter());
-        } else {
-            NativeKernels.get().dropout(stream, mem(x), mem(y), mem(mask), n, p, seed);
-        }
+        elementwise.dropout(x, y, mask, n, p, seed, capture != null ? capture.replayCounter() : null);
     }
 
     // ---- optimizers: fused kernels, parameters never leave the device ----

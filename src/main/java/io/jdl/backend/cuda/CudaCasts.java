@@ -51,7 +51,8 @@ final class CudaCasts {
         }
     }
 
-    private static Element element(DType t) {
+    /** The kernels' element code of a dtype. */
+    static Element element(DType t) {
         return switch (t) {
             case FLOAT32 -> Element.F32;
             case BFLOAT16 -> Element.BF16;

@@ -1,31 +1,69 @@
 package io.jdl.backend.cuda;
 
 import io.jdl.backend.Activation;
+import io.jdl.backend.Storage;
 import io.jdl.cuda.DeviceMemory;
+import io.jdl.cuda.MixedPrecisionKernels.Element;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cuda.PointwiseKernels;
 import io.jdl.cuda.Stream;
+import java.util.function.Function;
 
 /**
- * The pointwise family of {@link CudaBackend} on device memory: fill, axpby, products, biases, broadcast and
- * the activations with their backward, each one launch of a jdl kernel (no cuDNN descriptor, no per-call
+ * The pointwise family of {@link CudaBackend}: fill, axpby, products, biases, broadcast, the activations with their
+ * backward, dropout and the sums over one axis, each one launch of a jdl kernel (no cuDNN descriptor, no per-call
  * native set-up). Callers have checked sizes; zero elements queue nothing.
+ *
+ * <p>Every storage operand may be float32, bfloat16 or float16, each its own ({@link PointwiseKernels}' element
+ * types): the kernels widen what they read to float32 and round what they write once, so a half op costs the one
+ * launch of its float32 form, not a cast in and out around it. Integer and bool storages throw
+ * {@link IllegalStateException} naming the primitive and the dtype. Dropout's mask and {@code mulScalar}'s scalar
+ * stay float32.
  *
  * <p>Owned by one backend and used from one thread at a time, like its stream.
  */
 final class CudaElementwise {
     private final Stream stream;
+    /** The backend's storage-to-memory lookup, which checks the storage's device. */
+    private final Function<Storage, DeviceMemory> memory;
 
-    CudaElementwise(Stream stream) {
+    CudaElementwise(Stream stream, Function<Storage, DeviceMemory> memory) {
         this.stream = stream;
+        this.memory = memory;
     }
 
     private static PointwiseKernels kernels() {
         return NativeKernels.get().pointwise();
     }
 
+    /** The element type of a pointwise operand; integer and bool storages have no pointwise kernel. */
+    private static Element type(String primitive, Storage s) {
+        return switch (s.dtype()) {
+            case FLOAT32, BFLOAT16, FLOAT16 -> CudaCasts.element(s.dtype());
+            default -> throw new IllegalStateException("CUDA " + primitive + " takes float32, bfloat16 or float16"
+                    + " storages, got " + s.dtype());
+        };
+    }
+
+    /** The memory of a storage that stays float32 whatever the operands (a mask, a device scalar). */
+    private DeviceMemory float32(String primitive, String operand, Storage s) {
+        if (type(primitive, s) != Element.F32) {
+            throw new IllegalStateException("CUDA " + primitive + ": " + operand + " must be float32, got " + s.dtype());
+        }
+        return memory.apply(s);
+    }
+
+    private DeviceMemory mem(Storage s) {
+        return memory.apply(s);
+    }
+
+    /** The first {@code n} floats of float32 memory set to {@code value} (the cuDNN and cuBLAS wrappers' zeroing). */
     void fill(DeviceMemory out, long n, float value) {
         kernels().fill(stream, out, n, value);
+    }
+
+    void fill(Storage out, float value) {
+        kernels().fill(stream, mem(out), type("fill", out), out.numel(), value);
     }
 
     /** The first {@code bytes} of out set to zero bits: +0 in every float dtype. */
@@ -35,51 +73,49 @@ final class CudaElementwise {
         }
     }
 
-    void axpby(float alpha, DeviceMemory a, float beta, DeviceMemory b, DeviceMemory out, long n) {
-        kernels().axpby(stream, alpha, a, beta, b, out, n);
+    void axpby(float alpha, Storage a, float beta, Storage b, Storage out, long n) {
+        kernels().axpby(stream, alpha, mem(a), type("axpby", a), beta, mem(b), type("axpby", b), mem(out),
+                type("axpby", out), n);
     }
 
-    void mul(DeviceMemory a, DeviceMemory b, DeviceMemory out, long n) {
-        kernels().mul(stream, a, b, out, n);
+    void mul(Storage a, Storage b, Storage out, long n) {
+        kernels().mul(stream, mem(a), type("mul", a), mem(b), type("mul", b), mem(out), type("mul", out), n);
     }
 
     /** out [rows, cols] = x + bias[col]. */
-    void addBias(DeviceMemory x, DeviceMemory bias, DeviceMemory out, int rows, int cols) {
-        kernels().addBias(stream, x, bias, out, rows, cols, 1);
+    void addBias(Storage x, Storage bias, Storage out, int rows, int cols) {
+        biasActivation("addBias", PointwiseKernels.Epilogue.IDENTITY, 0f, x, bias, null, out, rows, cols, 1);
     }
 
     /** out [n, c, hw] = x + bias[channel]. */
-    void addChannelBias(DeviceMemory x, DeviceMemory bias, DeviceMemory out, int n, int c, int hw) {
-        kernels().addBias(stream, x, bias, out, n, c, hw);
+    void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
+        biasActivation("addChannelBias", PointwiseKernels.Epilogue.IDENTITY, 0f, x, bias, null, out, n, c, hw);
     }
 
-    void broadcastBinary(boolean multiply, float alpha, float beta, DeviceMemory a, int[] aStrides, DeviceMemory b,
-                         int[] bStrides, DeviceMemory out, int[] dims) {
-        kernels().broadcastBinary(stream, a, aStrides, b, bStrides, out, dims, multiply, alpha, beta);
+    void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
+                         int[] bStrides, Storage out, int[] dims) {
+        kernels().broadcastBinary(stream, mem(a), type("broadcastBinary", a), aStrides, mem(b),
+                type("broadcastBinary", b), bStrides, mem(out), type("broadcastBinary", out), dims, multiply, alpha,
+                beta);
     }
 
-    void broadcast(DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
-        kernels().broadcast(stream, x, out, outer, dim, inner);
+    void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
+        kernels().broadcast(stream, mem(x), type("broadcast", x), mem(out), type("broadcast", out), outer, dim, inner);
     }
 
-    void mulScalar(DeviceMemory x, DeviceMemory s, DeviceMemory out, long n) {
-        kernels().mulScalar(stream, x, s, out, n);
+    void mulScalar(Storage x, Storage s, Storage out, long n) {
+        kernels().mulScalar(stream, mem(x), type("mulScalar", x), float32("mulScalar", "s", s), mem(out),
+                type("mulScalar", out), n);
     }
 
-    void activation(Activation act, float param, DeviceMemory x, DeviceMemory y, long n) {
-        if (n == 0) {
-            return;
-        }
-        switch (act) {
-            case LEAKY_RELU -> NativeKernels.get().leakyRelu(stream, x, y, n, param);
-            case GELU -> NativeKernels.get().gelu(stream, x, y, n);
-            default -> kernels().activation(stream, pointwise(act), x, y, n);
-        }
+    void activation(Activation act, float param, Storage x, Storage y, long n) {
+        kernels().activation(stream, pointwise(act), param, mem(x), type("activation", x), mem(y),
+                type("activation", y), n);
     }
 
     /** y = act(x + bias[channel]) for x [n, c, hw], pre (may be null) = x + bias: one launch. */
-    void biasActivation(Activation act, float param, DeviceMemory x, DeviceMemory bias, DeviceMemory pre,
-                        DeviceMemory y, int n, int c, int hw) {
+    void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n, int c,
+                        int hw) {
         PointwiseKernels.Epilogue epilogue = switch (act) {
             case RELU -> PointwiseKernels.Epilogue.RELU;
             case LEAKY_RELU -> PointwiseKernels.Epilogue.LEAKY_RELU;
@@ -87,41 +123,69 @@ final class CudaElementwise {
             case TANH -> PointwiseKernels.Epilogue.TANH;
             case GELU -> PointwiseKernels.Epilogue.GELU;
         };
-        kernels().biasActivation(stream, epilogue, param, x, bias, pre, y, n, c, hw);
+        biasActivation("biasActivation", epilogue, param, x, bias, pre, y, n, c, hw);
     }
 
-    void activationBackward(Activation act, float param, DeviceMemory x, DeviceMemory y, DeviceMemory dy,
-                            DeviceMemory dx, long n) {
-        if (n == 0) {
-            return;
-        }
-        switch (act) {
-            case LEAKY_RELU -> NativeKernels.get().leakyReluBackward(stream, x, dy, dx, n, param);
-            case GELU -> NativeKernels.get().geluBackward(stream, x, dy, dx, n);
-            default -> kernels().activationBackward(stream, pointwise(act), x, y, dy, dx, n);
-        }
+    private void biasActivation(String primitive, PointwiseKernels.Epilogue epilogue, float param, Storage x,
+                                Storage bias, Storage pre, Storage y, int n, int c, int hw) {
+        kernels().biasActivation(stream, epilogue, param, mem(x), type(primitive, x), mem(bias), type(primitive, bias),
+                pre == null ? null : mem(pre), pre == null ? Element.F32 : type(primitive, pre), mem(y),
+                type(primitive, y), n, c, hw);
+    }
+
+    /** dx = act'(·)·dy, from y for sigmoid and tanh, from x for the others (the one not read may be null). */
+    void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
+        Storage from = act == Activation.SIGMOID || act == Activation.TANH ? y : x;
+        kernels().activationBackward(stream, pointwise(act), param, mem(from), type("activationBackward", from),
+                mem(dy), type("activationBackward", dy), mem(dx), type("activationBackward", dx), n);
     }
 
     private static PointwiseKernels.Activation pointwise(Activation act) {
         return switch (act) {
             case RELU -> PointwiseKernels.Activation.RELU;
+            case LEAKY_RELU -> PointwiseKernels.Activation.LEAKY_RELU;
             case SIGMOID -> PointwiseKernels.Activation.SIGMOID;
             case TANH -> PointwiseKernels.Activation.TANH;
-            case LEAKY_RELU, GELU -> throw new IllegalArgumentException(act + " has its own kernel");
+            case GELU -> PointwiseKernels.Activation.GELU;
         };
     }
 
-    /** For x [outer, dim, inner]: out[o, i] = Σ_d x[o, d, i]; dim 1 is a copy, dim 0 gives zeros. */
-    void sum(DeviceMemory x, DeviceMemory out, int outer, int dim, int inner) {
-        if (dim == 1 && (long) outer * inner > 0) {
-            stream.copyOnDevice(x, 0, out, 0, (long) outer * inner * Float.BYTES);
+    /**
+     * Inverted dropout, y = x·mask with the float32 mask of {@link NativeKernels#dropout}; while a CUDA graph is
+     * captured ({@code replayCounter} not null), the seed becomes seed + replays on the device.
+     */
+    void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed, DeviceMemory replayCounter) {
+        Element xType = type("dropout", x);
+        Element yType = type("dropout", y);
+        DeviceMemory maskMemory = float32("dropout", "mask", mask);
+        if (n == 0) {
+            return;
+        }
+        if (replayCounter != null) {
+            NativeKernels.get().dropoutCounted(stream, mem(x), xType, mem(y), yType, maskMemory, n, p, seed,
+                    replayCounter);
         } else {
-            kernels().sum(stream, x, out, outer, dim, inner);
+            NativeKernels.get().dropout(stream, mem(x), xType, mem(y), yType, maskMemory, n, p, seed);
+        }
+    }
+
+    /**
+     * For x [outer, dim, inner]: out[o, i] = Σ_d x[o, d, i], summed in float32 and rounded once into out's dtype;
+     * dim 1 is a copy (a cast when the dtypes differ), dim 0 gives zeros.
+     */
+    void sum(Storage x, Storage out, int outer, int dim, int inner) {
+        Element xType = type("sum", x);
+        Element outType = type("sum", out);
+        if (dim == 1) {
+            CudaCasts.cast(stream, mem(x), x.dtype(), mem(out), out.dtype(), (long) outer * inner);
+        } else {
+            kernels().sum(stream, mem(x), xType, mem(out), outType, outer, dim, inner);
         }
     }
 
     /** A convolution's bias gradient: db[c] = Σ over n, i of dy[n, c, i]. */
-    void channelBiasBackward(DeviceMemory dy, DeviceMemory db, int n, int c, int hw) {
-        kernels().channelBiasBackward(stream, dy, db, n, c, hw);
+    void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
+        kernels().channelBiasBackward(stream, mem(dy), type("channelBiasBackward", dy), mem(db),
+                type("channelBiasBackward", db), n, c, hw);
     }
 }

@@ -62,7 +62,7 @@ class CudnnLayersHalfGpuTest {
         }
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream); CachingAllocator alloc = new CachingAllocator();
              Arena arena = Arena.ofConfined()) {
-            CudnnLayers layers = new CudnnLayers(cudnn, alloc, () -> false, new DescriptorCache(), new CudaElementwise(stream));
+            CudnnLayers layers = new CudnnLayers(cudnn, alloc, () -> false, new DescriptorCache(), new CudaElementwise(stream, storage -> ((CudaStorage) storage).memory()));
             try (DeviceMemory x = upload(stream, alloc, arena, xh); DeviceMemory w = upload(stream, alloc, arena, wh);
                  DeviceMemory xF = upload(stream, alloc, arena, xf); DeviceMemory wF = upload(stream, alloc, arena, wf);
                  DeviceMemory y = alloc.allocate(yn * 2L); DeviceMemory yF = alloc.allocate(yn * 4L)) {
@@ -97,7 +97,7 @@ class CudnnLayersHalfGpuTest {
         FlashAttention.Config bf16 = FlashAttention.Config.of(CudnnDataType.BFLOAT16, 1, 2, 8, 8, true);
         FlashAttention.Config fp32 = FlashAttention.Config.of(CudnnDataType.FLOAT, 1, 2, 8, 8, true);
         try (Stream stream = Stream.create(); Cudnn cudnn = Cudnn.create(stream); CachingAllocator alloc = new CachingAllocator()) {
-            CudnnLayers layers = new CudnnLayers(cudnn, alloc, () -> false, new DescriptorCache(), new CudaElementwise(stream));
+            CudnnLayers layers = new CudnnLayers(cudnn, alloc, () -> false, new DescriptorCache(), new CudaElementwise(stream, storage -> ((CudaStorage) storage).memory()));
             try (DeviceMemory io = alloc.allocate(128 * 4L); DeviceMemory stats = alloc.allocate(16 * 4L)) {
                 stream.memset(io, 0, 0, 128 * 4L);
                 FlashAttention.Operand op = FlashAttention.Operand.of(io);
