@@ -226,7 +226,9 @@ int main() {
     {
         long long n = 64;
         std::vector<float> x(n, 1.f), y(n), mask(n);
-        launch(1, B, [&] { jdl_dropout(P(x.data()), P(y.data()), mask.data(), n, 0.5f, (unsigned long long)-7LL, F, F); });
+        launch(1, B, [&] {
+            jdl_dropout(P(x.data()), P(y.data()), mask.data(), n, 0.5f, (unsigned long long)-7LL, F, F);
+        });
         std::printf("dropout mask bits (seed -7, p 0.5, index 0..63): ");
         for (long long i = 0; i < n; i++) std::printf("%d", mask[i] != 0);
         std::printf("\n");
@@ -512,8 +514,8 @@ int main() {
         for (int mul = 0; mul <= 1; mul++) {
             std::vector<float> out(n, NAN);
             launch(2, B, [&] {
-                jdl_broadcast_binary(P(a.data()), P(b.data()), P(out.data()), n, D[1], D[2], D[3], sa[0], sa[1], sa[2], sa[3],
-                                     sb[0], sb[1], sb[2], sb[3], mul, 0.5f, -2.0f, F, F, F);
+                jdl_broadcast_binary(P(a.data()), P(b.data()), P(out.data()), n, D[1], D[2], D[3], sa[0], sa[1], sa[2],
+                                     sa[3], sb[0], sb[1], sb[2], sb[3], mul, 0.5f, -2.0f, F, F, F);
             });
             std::vector<double> e(n);
             for (int i0 = 0; i0 < D[0]; i0++)
@@ -539,7 +541,8 @@ int main() {
                 for (int i = 0; i < inner; i++) e[((long long)o * dim + d) * inner + i] = small[o * inner + i];
         check(("broadcast" + c).c_str(), e, out, 0);
         launch(3, B, [&] {
-            jdl_bias_act(P(x.data()), P(bias.data()), nullptr, P(out.data()), n, dim, inner, JDL_ACT_IDENTITY, 0.0f, F, F, F, F);
+            jdl_bias_act(P(x.data()), P(bias.data()), nullptr, P(out.data()), n, dim, inner, JDL_ACT_IDENTITY, 0.0f, F,
+                         F, F, F);
         });
         for (int o = 0; o < outer; o++)
             for (int d = 0; d < dim; d++)
@@ -552,9 +555,13 @@ int main() {
         for (int act = JDL_ACT_IDENTITY; act <= JDL_ACT_GELU; act++) {
             std::vector<float> pre(n, NAN), y(n, NAN), unfused(n, NAN), inPlace = x;
             const float slope = 0.05f;
-            launch(3, B, [&] { jdl_bias_act(P(x.data()), P(bias.data()), P(pre.data()), P(y.data()), n, dim, inner, act, slope, F, F, F, F); });
-            launch(2, B, [&] { jdl_bias_act(P(inPlace.data()), P(bias.data()), nullptr, P(inPlace.data()), n, dim, inner, act,
-                                            slope, F, F, F, F); });
+            launch(3, B, [&] {
+                jdl_bias_act(P(x.data()), P(bias.data()), P(pre.data()), P(y.data()), n, dim, inner, act, slope, F, F, F, F);
+            });
+            launch(2, B, [&] {
+                jdl_bias_act(P(inPlace.data()), P(bias.data()), nullptr, P(inPlace.data()), n, dim, inner, act, slope, F,
+                             F, F, F);
+            });
             launch(3, B, [&] {
                 switch (act) {
                     case JDL_ACT_RELU: jdl_relu(P(out.data()), P(unfused.data()), n, F, F); break;
@@ -739,8 +746,8 @@ int main() {
             std::vector<float> ones(n, 1.0f);
             std::vector<unsigned short> stored(n), sum(n), dx(n);
             launch(3, B, [&] { jdl_mul(P(x.data()), P(ones.data()), P(stored.data()), n, F, F, H); });
-            checkNaN(bf16 ? "mul float32 -> bf16 out rounds as float_to_half" : "mul float32 -> f16 out rounds as float_to_half",
-                     stored == h);
+            checkNaN(bf16 ? "mul float32 -> bf16 out rounds as float_to_half"
+                          : "mul float32 -> f16 out rounds as float_to_half", stored == h);
             std::vector<float> b = randn(n, 1), mixed(n, NAN);
             launch(2, B, [&] { jdl_axpby(P(h.data()), P(b.data()), P(mixed.data()), n, 0.5f, -2.0f, H, F, F); });
             bool mixedOk = true;

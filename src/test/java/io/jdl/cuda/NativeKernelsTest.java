@@ -324,6 +324,25 @@ class NativeKernelsTest {
                         true),
                 k -> k.attentionMasks().zeroUnattended(stream, floats(2 * 5), allocator.allocate(2 * 2 * 3 * 4 * 8),
                         0, 2, 4, 3, 5, 8, true, 3 * 4 * 8, 8, 4 * 8),
+                k -> k.pointwise().biasActivation(stream, PointwiseKernels.Epilogue.TANH, 0f, floats(n),
+                        MixedPrecisionKernels.Element.F32, allocator.allocate(2 * 10), MixedPrecisionKernels.Element.BF16,
+                        allocator.allocate(2 * n), MixedPrecisionKernels.Element.F16, allocator.allocate(2 * n),
+                        MixedPrecisionKernels.Element.BF16, 4, 10, 25),
+                k -> k.dropoutCounted(stream, allocator.allocate(2 * n), MixedPrecisionKernels.Element.BF16, floats(n),
+                        MixedPrecisionKernels.Element.F32, floats(n), n, 0.5f, 99L, floats(1)),
+                k -> k.pointwise().broadcastBinary(stream, allocator.allocate(2 * 3 * 7), MixedPrecisionKernels.Element.F16,
+                        new int[] {0, 7, 0, 1}, floats(5), MixedPrecisionKernels.Element.F32, new int[] {0, 0, 1, 0},
+                        allocator.allocate(2 * 3 * 5 * 7), MixedPrecisionKernels.Element.BF16, new int[] {1, 3, 5, 7},
+                        false, 1f, -1f),
+                k -> {
+                    for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
+                        k.pointwise().activation(stream, act, 0.1f, allocator.allocate(2 * n),
+                                MixedPrecisionKernels.Element.BF16, floats(n), MixedPrecisionKernels.Element.F32, n);
+                        k.pointwise().activationBackward(stream, act, 0.1f, allocator.allocate(2 * n),
+                                MixedPrecisionKernels.Element.F16, floats(n), MixedPrecisionKernels.Element.F32,
+                                allocator.allocate(2 * n), MixedPrecisionKernels.Element.F16, n);
+                    }
+                },
                 k -> {
                     for (PointwiseKernels.Activation act : PointwiseKernels.Activation.values()) {
                         k.pointwise().activation(stream, act, floats(n), floats(n), n);
@@ -429,6 +448,35 @@ class NativeKernelsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run);
         assertTrue(e.getMessage().startsWith(operand + " "), "message should name " + operand + ": " + e.getMessage());
         assertEquals(List.of(), launches, "nothing launched after a failed check");
+    }
+
+    @Test
+    void halfOperandsAreSizedInTheirOwnElementsAndOnlyFloatTypesAreTaken() {
+        long n = 1000;
+        PointwiseKernels p = kernels.pointwise();
+        MixedPrecisionKernels.Element bf16 = MixedPrecisionKernels.Element.BF16;
+        MixedPrecisionKernels.Element f16 = MixedPrecisionKernels.Element.F16;
+        MixedPrecisionKernels.Element f32 = MixedPrecisionKernels.Element.F32;
+        // 2 bytes an element: n halves fit in 2n bytes, not in 2n - 1
+        p.axpby(stream, 1f, allocator.allocate(2 * n), bf16, 1f, floats(n), f32, allocator.allocate(2 * n), f16, n);
+        assertEquals(1, launches.size());
+        launches.clear();
+        assertRejected("b", () -> p.axpby(stream, 1f, floats(n), f32, 1f, allocator.allocate(2 * n - 1), bf16,
+                floats(n), f32, n));
+        assertRejected("y", () -> p.biasActivation(stream, PointwiseKernels.Epilogue.RELU, 0f, floats(n), f32,
+                allocator.allocate(20), bf16, null, f32, allocator.allocate(2 * n - 2), bf16, 100, 10, 1));
+        assertRejected("dx", () -> p.activationBackward(stream, PointwiseKernels.Activation.GELU, 0f,
+                allocator.allocate(2 * n), bf16, allocator.allocate(2 * n), bf16, allocator.allocate(n), f16, n));
+        assertRejected("y", () -> kernels.dropout(stream, floats(n), f32, allocator.allocate(n), bf16, floats(n), n,
+                0.5f, 1L));
+        assertRejected("out", () -> p.fill(stream, allocator.allocate(2 * n - 1), f16, n, 0f));
+        // integer and bool operands have no pointwise kernel
+        assertRejected("a", () -> p.mul(stream, ints(n), MixedPrecisionKernels.Element.I32, floats(n), f32, floats(n),
+                f32, n));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.sum(stream, floats(n), f32,
+                floats(n), MixedPrecisionKernels.Element.BOOL, 10, 100, 1));
+        assertTrue(e.getMessage().contains("BOOL"), e.getMessage());
+        assertEquals(List.of(), launches);
     }
 
     @Test
