@@ -987,6 +987,64 @@ extern "C" __global__ void jdl_channel_bias_backward(const unsigned char* dy, un
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Row softmax and log-softmax over x [rows, cols] (torch.softmax / torch.log_softmax over the last dimension), one
+// block of exactly JDL_BLOCK threads per row, with pointwise operands (each of its own type, computed in float32,
+// rounded once on store). One launch and no descriptor where cuDNN's softmax took a tensor descriptor per shape.
+//   m = max_j x[r, j],  s = sum_j exp(x[r, j] - m)
+//   y[r, j] = exp(x[r, j] - m) / s,   or, log != 0, (x[r, j] - m) - log(s)
+// A NaN anywhere in a row makes the whole row NaN (s is NaN), as on the CPU. y may be x when of x's type (each
+// element is read, then written, by one thread, after the row's reductions).
+extern "C" __global__ void jdl_softmax_rows(const unsigned char* x, unsigned char* y, int rows, int cols, int log,
+                                            int xType, int yType) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const long long first = (long long)r * cols;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        m = fmaxf(m, jdl_load_float(x, xType, first + j));
+    }
+    m = jdl_block_max(m, shared);
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        s += expf(jdl_load_float(x, xType, first + j) - m);
+    }
+    s = jdl_block_sum(s, shared);
+    const float logS = logf(s);
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float z = jdl_load_float(x, xType, first + j) - m;
+        jdl_store_float(y, yType, first + j, log ? z - logS : expf(z) / s);
+    }
+}
+
+// The backward of jdl_softmax_rows from its output y and dy [rows, cols], one block of JDL_BLOCK threads per row:
+//   softmax:      dx = y * (dy - sum_k dy[r, k] * y[r, k])
+//   log-softmax:  dx = dy - exp(y) * sum_k dy[r, k]
+// dx may be dy or y when of its type.
+extern "C" __global__ void jdl_softmax_backward_rows(const unsigned char* y, const unsigned char* dy, unsigned char* dx,
+                                                     int rows, int cols, int log, int yType, int dyType, int dxType) {
+    __shared__ float shared[JDL_BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const long long first = (long long)r * cols;
+    float dot = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float g = jdl_load_float(dy, dyType, first + j);
+        dot += log ? g : g * jdl_load_float(y, yType, first + j);
+    }
+    dot = jdl_block_sum(dot, shared);
+    for (int j = threadIdx.x; j < cols; j += JDL_BLOCK) {
+        const float g = jdl_load_float(dy, dyType, first + j);
+        const float v = jdl_load_float(y, yType, first + j);
+        jdl_store_float(dx, dxType, first + j, log ? g - expf(v) * dot : v * (g - dot));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Multi-tensor optimizer steps (PyTorch's foreach): one launch updates every parameter of an optimizer.
 // `table` (int64, device memory) holds, for each of `tensors` tensors, JDL_MT_FIELDS entries
 //   [param, grad, state1, state2, n]   (device addresses of float buffers, then the element count)

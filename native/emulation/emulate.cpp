@@ -701,6 +701,47 @@ int main() {
              && n8[6] == 44 && nf[2] == 16777216.0f && nbf[4] == 0x4380 && nbf[6] == 0x4396;
         checkNaN("cast int64 -> int32 / uint8 wraps, -> float32 / bf16 rounds to nearest even, as PyTorch", ok);
     }
+    // --- row softmax / log-softmax and their backward, against double; one block per row
+    for (int cols : {1, 7, 300, 1000}) {
+        const int rows = 5;
+        long long n = (long long)rows * cols;
+        auto x = randn(n, 3), dy = randn(n, 1);
+        for (int log = 0; log <= 1; log++) {
+            std::vector<float> y(n, NAN), dx(n, NAN), inPlace = x;
+            launch(rows, B, [&] { jdl_softmax_rows(P(x.data()), P(y.data()), rows, cols, log, F, F); });
+            launch(rows, B, [&] { jdl_softmax_rows(P(inPlace.data()), P(inPlace.data()), rows, cols, log, F, F); });
+            launch(rows, B, [&] { jdl_softmax_backward_rows(P(y.data()), P(dy.data()), P(dx.data()), rows, cols, log, F,
+                                                            F, F); });
+            std::vector<double> ey(n), edx(n);
+            for (int r = 0; r < rows; r++) {
+                double m = -INFINITY, s = 0, dot = 0;
+                for (int j = 0; j < cols; j++) m = std::max(m, (double)x[r * cols + j]);
+                for (int j = 0; j < cols; j++) s += std::exp(x[r * cols + j] - m);
+                for (int j = 0; j < cols; j++) {
+                    double z = x[r * cols + j] - m;
+                    ey[r * cols + j] = log ? z - std::log(s) : std::exp(z) / s;
+                }
+                for (int j = 0; j < cols; j++) dot += log ? dy[r * cols + j] : dy[r * cols + j] * (double)y[r * cols + j];
+                for (int j = 0; j < cols; j++) {
+                    double v = y[r * cols + j], g = dy[r * cols + j];
+                    edx[r * cols + j] = log ? g - std::exp(v) * dot : v * (g - dot);
+                }
+            }
+            std::string c = std::string(log ? " log" : "") + " [5," + std::to_string(cols) + "]";
+            check(("softmax_rows" + c).c_str(), ey, y, 1e-5);
+            check(("softmax_rows in place" + c).c_str(), ey, inPlace, 1e-5);
+            check(("softmax_backward_rows" + c).c_str(), edx, dx, 1e-5);
+            // bf16 in, f16 out: the float32 result on the widened input, rounded once
+            std::vector<unsigned short> xh(n), yh(n);
+            std::vector<float> widened(n), yf(n);
+            for (long long i = 0; i < n; i++) xh[i] = jdl_float_to_bf16(x[i]), widened[i] = jdl_bf16_to_float(xh[i]);
+            launch(rows, B, [&] { jdl_softmax_rows(P(xh.data()), P(yh.data()), rows, cols, log, JDL_BF16, JDL_F16); });
+            launch(rows, B, [&] { jdl_softmax_rows(P(widened.data()), P(yf.data()), rows, cols, log, F, F); });
+            bool ok = true;
+            for (long long i = 0; i < n; i++) ok &= yh[i] == jdl_float_to_f16(yf[i]);
+            checkNaN(("softmax_rows bf16 -> f16 is the float32 one rounded" + c).c_str(), ok);
+        }
+    }
     // --- mixed precision: float32 <-> bf16 / f16 against a rounding in double (nearbyint: ties to even), and the
     //     GradScaler unscale with its non-finite flag
     {

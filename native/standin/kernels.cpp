@@ -197,6 +197,13 @@ const Contract CONTRACTS[] = {
     // (dy, db, batch, channels, hw, dyType, dbType): one block per channel
     {"jdl_channel_bias_backward", "PPiiiii", true, [](void** a) { return I32(a, 3); },
      ACCESSES({0, I32(a, 2) * I32(a, 3) * I32(a, 4), T(a, 5)}, {1, I32(a, 3), T(a, 6)})},
+    // (x, y, rows, cols, log, xType, yType): one block per row
+    {"jdl_softmax_rows", "PPiiiii", true, [](void** a) { return I32(a, 2); },
+     ACCESSES({0, I32(a, 2) * I32(a, 3), T(a, 5)}, {1, I32(a, 2) * I32(a, 3), T(a, 6)})},
+    // (y, dy, dx, rows, cols, log, yType, dyType, dxType): one block per row
+    {"jdl_softmax_backward_rows", "PPPiiiiii", true, [](void** a) { return I32(a, 3); },
+     ACCESSES({0, I32(a, 3) * I32(a, 4), T(a, 6)}, {1, I32(a, 3) * I32(a, 4), T(a, 7)},
+              {2, I32(a, 3) * I32(a, 4), T(a, 8)})},
     // (table, tensors, chunks, ...): the int64 table of tensors * 5 + chunks * 2 entries, counted here in 4-byte
     // elements. The buffers it points to are checked on the Java side (NativeKernels) before the table is built:
     // at enqueue time the table's own upload may not have run yet.

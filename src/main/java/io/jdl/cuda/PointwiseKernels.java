@@ -13,10 +13,11 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * jdl's pointwise kernels: fill, axpby, products, broadcast, row and channel biases, ReLU / sigmoid / tanh
- * with their backward, the fused bias + activation epilogue of linear layers and convolutions, and sums over one axis (including a convolution's bias gradient). They replace
+ * jdl's pointwise kernels: fill, axpby, products, broadcast, row and channel biases, the activations with their
+ * backward, the fused bias + activation epilogue of linear layers and convolutions, sums over one axis (including a
+ * convolution's bias gradient) and the row softmax with its backward. They replace
  * cuBLAS geam and the legacy cuDNN calls (SetTensor, OpTensor, AddTensor, Activation, ReduceTensor,
- * ConvolutionBackwardBias), each of which needed tensor descriptors set up per call: one launch, no
+ * ConvolutionBackwardBias, SoftmaxForward / Backward), each of which needed tensor descriptors set up per call: one launch, no
  * descriptor, no workspace.
  *
  * <h2>Element types</h2>
@@ -353,6 +354,44 @@ public final class PointwiseKernels {
         if (channels > 0) {
             kernels.launch(Kernel.CHANNEL_BIAS_BACKWARD, stream, channels, BLOCK, dy.pointer(), db.pointer(), batch,
                     channels, hw, dyType.ordinal(), dbType.ordinal());
+        }
+    }
+
+    /**
+     * Row softmax of x {@code [rows, cols]} ({@code log}: log-softmax), one block per row: {@code y = exp(x - m) / s}
+     * or {@code (x - m) - log(s)}, m the row's maximum, s the sum of {@code exp(x - m)}, in float32 and rounded once
+     * to {@code yType}. y may be x when of its type.
+     */
+    public void softmax(Stream stream, boolean log, DeviceMemory x, Element xType, DeviceMemory y, Element yType,
+                        int rows, int cols) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkCount("cols", cols);
+        long n = (long) rows * cols;
+        requireElements("x", x, xType, n);
+        requireElements("y", y, yType, n);
+        if (n > 0) {
+            kernels.launch(Kernel.SOFTMAX_ROWS, stream, rows, BLOCK, x.pointer(), y.pointer(), rows, cols, log ? 1 : 0,
+                    xType.ordinal(), yType.ordinal());
+        }
+    }
+
+    /**
+     * The backward of {@link #softmax} from its output y and dy {@code [rows, cols]}: {@code dx = y·(dy - Σ dy·y)}, or
+     * for log-softmax {@code dx = dy - exp(y)·Σ dy} (sums over the row). dx may be y or dy when of its type.
+     */
+    public void softmaxBackward(Stream stream, boolean log, DeviceMemory y, Element yType, DeviceMemory dy,
+                                Element dyType, DeviceMemory dx, Element dxType, int rows, int cols) {
+        checkStream(stream);
+        checkCount("rows", rows);
+        checkCount("cols", cols);
+        long n = (long) rows * cols;
+        requireElements("y", y, yType, n);
+        requireElements("dy", dy, dyType, n);
+        requireElements("dx", dx, dxType, n);
+        if (n > 0) {
+            kernels.launch(Kernel.SOFTMAX_BACKWARD_ROWS, stream, rows, BLOCK, y.pointer(), dy.pointer(), dx.pointer(),
+                    rows, cols, log ? 1 : 0, yType.ordinal(), dyType.ordinal(), dxType.ordinal());
         }
     }
 

@@ -86,7 +86,7 @@ public final class CudaBackend implements Backend {
         this.layers = new CudnnLayers(cudnn, allocator, Precision::cudnnAllowTf32, descriptors, elementwise);
         this.fusedAttention = new CudaFusedAttention(layers, this::anyMem);
         this.movement = new CudaDataMovement(stream, cudnn, descriptors);
-        this.softmaxOps = new CudaSoftmax(stream, cudnn, descriptors, allocator);
+        this.softmaxOps = new CudaSoftmax(stream, this::anyMem, allocator);
         this.transformer = new CudaTransformerOps(stream, allocator, staging, elementwise);
         this.adamTable = new MultiTensorKernels.Table(allocator, staging::upload);
         this.targetsCache = new TargetsCache(allocator, staging);
@@ -352,13 +352,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
         enter();
-        softmaxOps.softmax(log, mem(x), mem(y), rows, cols);
+        softmaxOps.softmax(log, x, y, rows, cols);
     }
 
     @Override
     public void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
         enter();
-        softmaxOps.softmaxBackward(log, mem(y), mem(dy), mem(dx), rows, cols);
+        softmaxOps.softmaxBackward(log, y, dy, dx, rows, cols);
     }
 
     /** The targets as int32: the graph's static buffer while capturing, else the cached upload. */

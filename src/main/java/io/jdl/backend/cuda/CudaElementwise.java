@@ -37,7 +37,7 @@ final class CudaElementwise {
     }
 
     /** The element type of a pointwise operand; integer and bool storages have no pointwise kernel. */
-    private static Element type(String primitive, Storage s) {
+    static Element type(String primitive, Storage s) {
         return switch (s.dtype()) {
             case FLOAT32, BFLOAT16, FLOAT16 -> CudaCasts.element(s.dtype());
             default -> throw new IllegalStateException("CUDA " + primitive + " takes float32, bfloat16 or float16"

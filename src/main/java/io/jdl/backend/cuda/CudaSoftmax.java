@@ -1,20 +1,22 @@
 package io.jdl.backend.cuda;
 
+import io.jdl.backend.Storage;
 import io.jdl.cuda.CachingAllocator;
 import io.jdl.cuda.DeviceMemory;
 import io.jdl.cuda.LossKernels;
 import io.jdl.cuda.NativeKernels;
 import io.jdl.cuda.Stream;
-import io.jdl.cudnn.Cudnn;
+import java.util.function.Function;
 
 /**
- * The row-reduction family of {@link CudaBackend}: row softmax (cuDNN) and softmax cross-entropy (one jdl
- * kernel each way, {@link LossKernels}), on device memory. Owned by one backend and used from one thread at a time.
+ * The row-reduction family of {@link CudaBackend}: row softmax (one jdl kernel each way, on any float dtype per
+ * operand) and softmax cross-entropy (one jdl kernel each way, {@link LossKernels}, float32). Owned by one backend
+ * and used from one thread at a time.
  */
 final class CudaSoftmax {
     private final Stream stream;
-    private final Cudnn cudnn;
-    private final DescriptorCache descriptors;
+    /** The backend's storage-to-memory lookup, which checks the storage's device. */
+    private final Function<Storage, DeviceMemory> memory;
     /**
      * The cross-entropy forward's partial sums and last-block ticket (4 KiB), kept for the backend's life (the
      * backend lives as long as the process). Allocated here rather than by the first loss, which may run inside
@@ -22,25 +24,23 @@ final class CudaSoftmax {
      */
     private final LossKernels.Workspace lossWorkspace;
 
-    CudaSoftmax(Stream stream, Cudnn cudnn, DescriptorCache descriptors, CachingAllocator allocator) {
+    CudaSoftmax(Stream stream, Function<Storage, DeviceMemory> memory, CachingAllocator allocator) {
         this.stream = stream;
-        this.cudnn = cudnn;
-        this.descriptors = descriptors;
+        this.memory = memory;
         this.lossWorkspace = LossKernels.Workspace.allocate(allocator, stream);
     }
 
-    void softmax(boolean log, DeviceMemory x, DeviceMemory y, int rows, int cols) {
-        if ((long) rows * cols == 0) {
-            return;
-        }
-        cudnn.softmaxForward(log, descriptors.tensor(rows, cols, 1, 1), x, y);
+    /** Row softmax (log-softmax), one jdl kernel for any float dtype of x and y (each its own). */
+    void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
+        NativeKernels.get().pointwise().softmax(stream, log, memory.apply(x), CudaElementwise.type("softmax", x),
+                memory.apply(y), CudaElementwise.type("softmax", y), rows, cols);
     }
 
-    void softmaxBackward(boolean log, DeviceMemory y, DeviceMemory dy, DeviceMemory dx, int rows, int cols) {
-        if ((long) rows * cols == 0) {
-            return;
-        }
-        cudnn.softmaxBackward(log, descriptors.tensor(rows, cols, 1, 1), y, dy, dx);
+    void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
+        String primitive = "softmaxBackward";
+        NativeKernels.get().pointwise().softmaxBackward(stream, log, memory.apply(y), CudaElementwise.type(primitive, y),
+                memory.apply(dy), CudaElementwise.type(primitive, dy), memory.apply(dx),
+                CudaElementwise.type(primitive, dx), rows, cols);
     }
 
     /**

@@ -215,6 +215,27 @@ class HalfPointwiseGpuTest {
         }
     }
 
+    @Test
+    void softmaxAndLogSoftmaxEachWay() {
+        for (int cols : SIZES) {
+            int rows = 3;
+            int n = rows * cols;
+            for (boolean log : new boolean[] {false, true}) {
+                for (DType[] t : UNARY_TYPES) {
+                    check((log ? "logSoftmax" : "softmax"), Agreement.SUM, ops(of(t[0], n)), ops(of(t[1], n)),
+                            (b, i, o) -> b.softmax(log, i[0], o[0], rows, cols));
+                }
+                for (DType[] t : new DType[][] {{FLOAT32, FLOAT32, FLOAT32}, {BFLOAT16, BFLOAT16, BFLOAT16},
+                    {FLOAT16, FLOAT16, FLOAT16}, {FLOAT32, BFLOAT16, BFLOAT16}, {BFLOAT16, FLOAT32, FLOAT32}}) {
+                    // random y and dy: the formula is what is checked, not a softmax's output
+                    check((log ? "logSoftmax" : "softmax") + " backward", Agreement.SUM,
+                            ops(of(t[0], n), of(t[1], n)), ops(of(t[2], n)),
+                            (b, i, o) -> b.softmaxBackward(log, i[0], i[1], o[0], rows, cols));
+                }
+            }
+        }
+    }
+
     // ---- one launch each ----
 
     @Test
@@ -234,6 +255,7 @@ class HalfPointwiseGpuTest {
         assertEquals(1, launches(() -> gpu.axpby(1f, x, 1f, f, out, n)), "bf16 + float32 axpby");
         assertEquals(1, launches(() -> gpu.biasActivation(Activation.RELU, 0f, f, bias, null, y, 17, n / 17, 1)),
                 "biasActivation of a float32 x with a bf16 bias into a bf16 y");
+        assertEquals(1, launches(() -> gpu.softmax(true, x, y, 17, n / 17)), "bf16 log-softmax");
     }
 
     /** Kernel launches by {@code body} (a cast is a launch too, so 1 means no cast around the kernel). */
