@@ -130,7 +130,7 @@ public final class NativeKernels {
     // ---------------------------------------------------------------------------------------------
     // Activations
 
-    // The float32 activations of the first release, kept as the calls of PointwiseKernels they are.
+    // Leaky ReLU and GELU on float32 buffers: PointwiseKernels' activations, which also take half operands.
 
     /** {@code y[i] = x[i] > 0 ? x[i] : slope * x[i]} for {@code i < n}, float32. */
     public void leakyRelu(Stream stream, DeviceMemory x, DeviceMemory y, long n, float slope) {
