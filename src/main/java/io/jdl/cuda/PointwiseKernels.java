@@ -247,13 +247,17 @@ public final class PointwiseKernels {
         GELU(Kernel.GELU, Kernel.GELU_BACKWARD, false);
 
         final Kernel forward, backward;
-        /** Whether the backward reads the forward output y (else the input x). */
-        final boolean fromOutput;
+        private final boolean fromOutput;
 
         Activation(Kernel forward, Kernel backward, boolean fromOutput) {
             this.forward = forward;
             this.backward = backward;
             this.fromOutput = fromOutput;
+        }
+
+        /** Whether the backward reads the forward output y (sigmoid, tanh), else the input x. */
+        public boolean backwardReadsOutput() {
+            return fromOutput;
         }
     }
 

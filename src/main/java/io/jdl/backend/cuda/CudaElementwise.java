@@ -135,9 +135,10 @@ final class CudaElementwise {
 
     /** dx = act'(·)·dy, from y for sigmoid and tanh, from x for the others (the one not read may be null). */
     void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
-        Storage from = act == Activation.SIGMOID || act == Activation.TANH ? y : x;
-        kernels().activationBackward(stream, pointwise(act), param, mem(from), type("activationBackward", from),
-                mem(dy), type("activationBackward", dy), mem(dx), type("activationBackward", dx), n);
+        PointwiseKernels.Activation kernel = pointwise(act);
+        Storage from = kernel.backwardReadsOutput() ? y : x;
+        kernels().activationBackward(stream, kernel, param, mem(from), type("activationBackward", from), mem(dy),
+                type("activationBackward", dy), mem(dx), type("activationBackward", dx), n);
     }
 
     private static PointwiseKernels.Activation pointwise(Activation act) {
