@@ -189,27 +189,6 @@ public final class Cudnn extends NativeResource {
                 y.pointer(yOffset)), "cudnnTransformTensor");
     }
 
-    /** Softmax (or log-softmax) over the channel dimension of each [n, c, 1, 1] row: y = softmax(x). */
-    public void softmaxForward(boolean log, TensorDescriptor desc, DeviceMemory x, DeviceMemory y) {
-        desc.checkFits(x, "x");
-        desc.checkFits(y, "y");
-        MemorySegment s = scalars(1f, 0f);
-        check(cudnnSoftmaxForward(handle(), log ? CUDNN_SOFTMAX_LOG() : CUDNN_SOFTMAX_ACCURATE(),
-                CUDNN_SOFTMAX_MODE_CHANNEL(), s, desc.handle(), x.pointer(), beta(), desc.handle(), y.pointer()),
-                "cudnnSoftmaxForward");
-    }
-
-    /** dx from the forward output y and dy, for {@link #softmaxForward} with the same {@code log}. */
-    public void softmaxBackward(boolean log, TensorDescriptor desc, DeviceMemory y, DeviceMemory dy, DeviceMemory dx) {
-        desc.checkFits(y, "y");
-        desc.checkFits(dy, "dy");
-        desc.checkFits(dx, "dx");
-        MemorySegment s = scalars(1f, 0f);
-        check(cudnnSoftmaxBackward(handle(), log ? CUDNN_SOFTMAX_LOG() : CUDNN_SOFTMAX_ACCURATE(),
-                CUDNN_SOFTMAX_MODE_CHANNEL(), s, desc.handle(), y.pointer(), desc.handle(), dy.pointer(), beta(),
-                desc.handle(), dx.pointer()), "cudnnSoftmaxBackward");
-    }
-
     /** y = pool(x). */
     public void poolingForward(PoolingDescriptor pool, TensorDescriptor xDesc, DeviceMemory x, TensorDescriptor yDesc,
                                DeviceMemory y) {
