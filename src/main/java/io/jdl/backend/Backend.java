@@ -14,8 +14,23 @@ import io.jdl.device.Device;
  *
  * <p><b>Dtypes.</b> Storage has a {@link DType}; {@link #allocate(long, DType)}, {@link #uploadBytes},
  * {@link #downloadBytes} and {@link #cast} take every dtype; the matrix products and convolutions take half
- * operands too (below); every other primitive is a float32 kernel and throws {@link IllegalStateException} on
- * storage of another dtype (the tensor layer converts or refuses first).
+ * operands too (below), and so do the pointwise primitives (next paragraph). Every other primitive is a float32
+ * kernel and throws {@link IllegalStateException} on storage of another dtype (the tensor layer converts or
+ * refuses first).
+ *
+ * <p><b>Pointwise primitives take every float dtype, per operand.</b> {@link #fill}, {@link #axpby}, {@link #mul},
+ * {@link #mulScalar} (x and out; s stays float32), {@link #broadcastBinary}, {@link #broadcast}, {@link #addBias},
+ * {@link #addChannelBias}, {@link #biasActivation} (x, bias, pre, y), {@link #activation},
+ * {@link #activationBackward}, {@link #dropout} (x and y; the mask stays float32: its 1/(1-p) would not survive
+ * rounding), {@link #sum}, {@link #channelBiasBackward}, {@link #softmax} and {@link #softmaxBackward} accept
+ * storages each of any float dtype (FLOAT32, BFLOAT16, FLOAT16), each operand its own: a bfloat16 + float32 add
+ * writing float32, a float32 product plus a bfloat16 bias written as a bfloat16 y, a bfloat16 dy with a bfloat16 x
+ * giving a bfloat16 dx. Each element read is widened to float32 (exact), computed exactly as the float32 kernel
+ * computes it, and rounded once, to nearest even, into the output's dtype; a {@code fill} value is rounded once.
+ * So the result is, bit for bit, the float32 primitive on the widened inputs followed by one {@link #cast} of its
+ * output (on CUDA up to the summation order of the reducing primitives {@code sum}, {@code channelBiasBackward},
+ * {@code softmax} and {@code softmaxBackward}, which already differ from the CPU in float32). Integer and bool
+ * storages throw {@link IllegalStateException} naming the primitive and the dtype.
  *
  * <p><b>Half products.</b> The two {@code matmul}s take A and B of one float dtype (float32, bfloat16 or float16)
  * and C of that dtype or float32 (cublasGemmEx's combinations with float32 compute); {@link #conv2d},
@@ -149,7 +164,8 @@ public interface Backend {
      * The epilogue of a linear layer or convolution: for x [n, c, hw] (a linear layer's [rows, features] with
      * hw = 1), y = act(x + bias[channel]); pre, unless null, receives x + bias (the pre-activation). pre and y may
      * each be x. This default is the unfused composition (bias, then activation), the reference that a backend's
-     * fused kernel must equal.
+     * fused kernel must equal on float32 storages; with a half pre or y it would round the sum before the
+     * activation, so a backend that takes half operands overrides it (the CPU and CUDA backends do).
      */
     default void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
                                 int c, int hw) {

@@ -8,7 +8,6 @@ import io.jdl.device.Device;
 import io.jdl.backend.PoolShape;
 import io.jdl.backend.MatrixBatch;
 import io.jdl.backend.Storage;
-import io.jdl.backend.DropoutMask;
 import java.util.Arrays;
 
 /**
@@ -99,13 +98,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void fill(Storage out, float value) {
-        Arrays.fill(data(out), value);
+        CpuPointwise.fill(out, value);
     }
 
     @Override
     public void matmul(boolean transA, boolean transB, int batch, int m, int n, int k, Storage as, Storage bs, Storage cs) {
         CpuHalfOperands.checkProduct(as, bs, cs);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
+        try (CpuHalfOperands f = new CpuHalfOperands("matmul")) {
             float[] a = f.read(as), b = f.read(bs), c = f.read(cs);
             if (!NativeMatmul.matmul(transA, transB, batch, m, n, k, a, b, c)) {
                 CpuMatmul.matmul(transA, transB, batch, m, n, k, a, b, c);
@@ -118,7 +117,7 @@ public final class CpuBackend implements Backend {
     public void matmul(boolean transA, boolean transB, int outer, int inner, int m, int n, int k, MatrixBatch a,
                        MatrixBatch b, MatrixBatch c) {
         CpuHalfOperands.checkProduct(a.storage(), b.storage(), c.storage());
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
+        try (CpuHalfOperands f = new CpuHalfOperands("matmul")) {
             float[] ad = f.read(a.storage()), bd = f.read(b.storage()), cd = f.read(c.storage());
             if (!NativeMatmul.matmul(transA, transB, outer, inner, m, n, k, ad, a, bd, b, cd, c)) {
                 CpuMatmul.matmul(transA, transB, outer, inner, m, n, k,
@@ -131,38 +130,23 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void axpby(float alpha, Storage as, float beta, Storage bs, Storage outs, long n) {
-        float[] a = data(as), b = data(bs), out = data(outs);
-        CpuParallel.forEachRange(n, 3, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                out[i] = alpha * a[i] + beta * b[i];
-            }
-        });
+    public void axpby(float alpha, Storage a, float beta, Storage b, Storage out, long n) {
+        CpuPointwise.axpby(alpha, a, beta, b, out, n);
     }
 
     @Override
-    public void mul(Storage as, Storage bs, Storage outs, long n) {
-        float[] a = data(as), b = data(bs), out = data(outs);
-        CpuParallel.forEachRange(n, 2, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                out[i] = a[i] * b[i];
-            }
-        });
+    public void mul(Storage a, Storage b, Storage out, long n) {
+        CpuPointwise.mul(a, b, out, n);
     }
 
     @Override
-    public void addBias(Storage xs, Storage biases, Storage outs, int rows, int cols) {
-        float[] x = data(xs), bias = data(biases), out = data(outs);
-        CpuParallel.forEach(rows, (long) rows * cols, r -> {
-            for (int c = 0; c < cols; c++) {
-                out[r * cols + c] = x[r * cols + c] + bias[c];
-            }
-        });
+    public void addBias(Storage x, Storage bias, Storage out, int rows, int cols) {
+        CpuPointwise.addBias(x, bias, out, rows, cols);
     }
 
     @Override
-    public void sum(Storage xs, Storage outs, int outer, int dim, int inner) {
-        CpuBroadcastSums.sum(data(xs), data(outs), outer, dim, inner);
+    public void sum(Storage x, Storage out, int outer, int dim, int inner) {
+        CpuPointwise.sum(x, out, outer, dim, inner);
     }
 
     // ---- data movement ----
@@ -175,23 +159,17 @@ public final class CpuBackend implements Backend {
     @Override
     public void broadcastBinary(boolean multiply, float alpha, float beta, Storage a, int[] aStrides, Storage b,
                                 int[] bStrides, Storage out, int[] dims) {
-        CpuElementwise.broadcastBinary(multiply, alpha, beta, data(a), aStrides, data(b), bStrides, data(out), dims);
+        CpuPointwise.broadcastBinary(multiply, alpha, beta, a, aStrides, b, bStrides, out, dims);
     }
 
     @Override
-    public void broadcast(Storage xs, Storage outs, int outer, int dim, int inner) {
-        CpuBroadcastSums.broadcast(data(xs), data(outs), outer, dim, inner);
+    public void broadcast(Storage x, Storage out, int outer, int dim, int inner) {
+        CpuPointwise.broadcast(x, out, outer, dim, inner);
     }
 
     @Override
-    public void mulScalar(Storage xs, Storage ss, Storage outs, long n) {
-        float[] x = data(xs), out = data(outs);
-        float s = data(ss)[0];
-        CpuParallel.forEachRange(n, 1, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                out[i] = x[i] * s;
-            }
-        });
+    public void mulScalar(Storage x, Storage s, Storage out, long n) {
+        CpuPointwise.mulScalar(x, s, out, n);
     }
 
     @Override
@@ -240,85 +218,29 @@ public final class CpuBackend implements Backend {
     // ---- activations and losses ----
 
     @Override
-    public void activation(Activation act, float param, Storage xs, Storage ys, long n) {
-        float[] x = data(xs), y = data(ys);
-        if (act == Activation.RELU) {
-            CpuElementwise.relu(x, y, (int) n);
-            return;
-        }
-        if (act == Activation.GELU) {
-            CpuGelu.forward(x, y, n);
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            float v = x[i];
-            y[i] = switch (act) {
-                case RELU, GELU -> throw new AssertionError(act + " has its own kernel, above");
-                case LEAKY_RELU -> v > 0 ? v : param * v;
-                case SIGMOID -> (float) (1 / (1 + Math.exp(-v)));
-                case TANH -> (float) Math.tanh(v);
-            };
-        }
+    public void biasActivation(Activation act, float param, Storage x, Storage bias, Storage pre, Storage y, int n,
+                               int c, int hw) {
+        CpuPointwise.biasActivation(act, param, x, bias, pre, y, n, c, hw);
     }
 
     @Override
-    public void activationBackward(Activation act, float param, Storage xs, Storage ys, Storage dys, Storage dxs,
-                                   long n) {
-        float[] x = data(xs), y = data(ys), dy = data(dys), dx = data(dxs);
-        if (act == Activation.RELU) {
-            CpuElementwise.reluBackward(x, dy, dx, (int) n);
-            return;
-        }
-        if (act == Activation.GELU) {
-            CpuGelu.backward(x, dy, dx, n);
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            float v = x[i], g = dy[i];
-            dx[i] = switch (act) {
-                case RELU, GELU -> throw new AssertionError(act + " has its own kernel, above");
-                case LEAKY_RELU -> v > 0 ? g : param * g;
-                case SIGMOID -> g * y[i] * (1 - y[i]);
-                case TANH -> g * (1 - y[i] * y[i]);
-            };
-        }
+    public void activation(Activation act, float param, Storage x, Storage y, long n) {
+        CpuPointwise.activation(act, param, x, y, n);
     }
 
     @Override
-    public void softmax(boolean log, Storage xs, Storage ys, int rows, int cols) {
-        float[] x = data(xs), y = data(ys);
-        CpuParallel.forEach(rows, (long) rows * cols * 8, r -> {
-            int off = r * cols;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < cols; j++) {
-                max = Math.max(max, x[off + j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < cols; j++) {
-                sum += Math.exp(x[off + j] - max);
-            }
-            double logSum = Math.log(sum);
-            for (int j = 0; j < cols; j++) {
-                double z = x[off + j] - max;
-                y[off + j] = (float) (log ? z - logSum : Math.exp(z) / sum);
-            }
-        });
+    public void activationBackward(Activation act, float param, Storage x, Storage y, Storage dy, Storage dx, long n) {
+        CpuPointwise.activationBackward(act, param, x, y, dy, dx, n);
     }
 
     @Override
-    public void softmaxBackward(boolean log, Storage ys, Storage dys, Storage dxs, int rows, int cols) {
-        float[] y = data(ys), dy = data(dys), dx = data(dxs);
-        CpuParallel.forEach(rows, (long) rows * cols * 8, r -> {
-            int off = r * cols;
-            double dot = 0;
-            for (int j = 0; j < cols; j++) {
-                dot += log ? dy[off + j] : (double) dy[off + j] * y[off + j];
-            }
-            for (int j = 0; j < cols; j++) {
-                // softmax: y·(dy - Σ dy·y); log-softmax: dy - exp(y)·Σ dy
-                dx[off + j] = (float) (log ? dy[off + j] - Math.exp(y[off + j]) * dot : y[off + j] * (dy[off + j] - dot));
-            }
-        });
+    public void softmax(boolean log, Storage x, Storage y, int rows, int cols) {
+        CpuPointwise.softmax(log, x, y, rows, cols);
+    }
+
+    @Override
+    public void softmaxBackward(boolean log, Storage y, Storage dy, Storage dx, int rows, int cols) {
+        CpuPointwise.softmaxBackward(log, y, dy, dx, rows, cols);
     }
 
     @Override
@@ -406,7 +328,7 @@ public final class CpuBackend implements Backend {
             CpuHalfOperands.checkConvolution(xs, dys, dws);
         }
         float[] db = dbs == null ? null : data(dbs);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
+        try (CpuHalfOperands f = new CpuHalfOperands("conv2dBackward")) {
             float[] dy = f.read(dys), x = dws == null ? null : f.read(xs), w = dxs == null ? null : f.read(ws);
             float[] dx = dxs == null ? null : f.read(dxs), dw = dws == null ? null : f.read(dws);
             int done = NativeConv.backward(s, x, w, dy, dx, dw, db);
@@ -436,7 +358,7 @@ public final class CpuBackend implements Backend {
     /** Runs {@code direction} on the operands as float32 (half ones widened, a half output rounded once). */
     private static void convolution(Storage as, Storage bs, Storage outs, ConvDirection direction) {
         CpuHalfOperands.checkConvolution(as, bs, outs);
-        try (CpuHalfOperands f = new CpuHalfOperands()) {
+        try (CpuHalfOperands f = new CpuHalfOperands("conv2d")) {
             float[] out = f.read(outs);
             direction.run(f.read(as), f.read(bs), out);
             f.write(out, outs);
@@ -444,13 +366,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void addChannelBias(Storage xs, Storage bs, Storage outs, int n, int c, int hw) {
-        CpuBroadcastSums.addChannelBias(data(xs), data(bs), data(outs), n, c, hw);
+    public void addChannelBias(Storage x, Storage bias, Storage out, int n, int c, int hw) {
+        CpuPointwise.addChannelBias(x, bias, out, n, c, hw);
     }
 
     @Override
-    public void channelBiasBackward(Storage dys, Storage dbs, int n, int c, int hw) {
-        CpuBroadcastSums.channelBiasBackward(data(dys), data(dbs), n, c, hw);
+    public void channelBiasBackward(Storage dy, Storage db, int n, int c, int hw) {
+        CpuPointwise.channelBiasBackward(dy, db, n, c, hw);
     }
 
     // ---- pooling ----
@@ -495,13 +417,8 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void dropout(Storage xs, Storage ys, Storage masks, long n, float p, long seed) {
-        float[] x = data(xs), y = data(ys), mask = data(masks);
-        float keepScale = 1 / (1 - p);
-        for (int i = 0; i < n; i++) {
-            mask[i] = DropoutMask.keep(seed, i, p) ? keepScale : 0f;
-            y[i] = x[i] * mask[i];
-        }
+    public void dropout(Storage x, Storage y, Storage mask, long n, float p, long seed) {
+        CpuPointwise.dropout(x, y, mask, n, p, seed);
     }
 
     // ---- optimizers ----
