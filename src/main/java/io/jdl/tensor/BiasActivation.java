@@ -9,15 +9,24 @@ import java.util.List;
  * {@code [n, c, hw]} (a linear layer's {@code [rows, features]} with {@code hw = 1}), bias broadcast over rows or
  * pixels, in one backend call (one kernel on CUDA, where adding the bias and the activation took two).
  *
- * <p>What the backward keeps: ReLU, sigmoid and tanh differentiate from their output, so the epilogue runs in
- * place over y and nothing more is kept; leaky ReLU (its slope may be negative) and GELU need the pre-activation
- * {@code y + bias}, written into y, which the graph node keeps ({@link #saved()}) beside a new output. Without an
- * activation it is the bias alone, in place. Results equal the unfused ops' bit for bit (same formulas).
+ * <p>Dtypes: the product y is float32 (a float32 op, or a half linear's float32 GEMM result) or half (a half
+ * convolution's, which cuDNN stores rounded); the bias has the input's dtype; the output is written in the op's
+ * dtype. The primitive widens what it reads, keeps y + bias in float32 through the activation and rounds the
+ * output once: a half linear is the float32 op on the widened inputs rounded once, bit for bit.
+ *
+ * <p>What the backward keeps: the pre-activation {@code y + bias} in float32 where the derivative needs it, written
+ * over a float32 y or into a new float32 tensor beside a half y, which the graph node keeps ({@link #saved()}):
+ * for leaky ReLU (whose slope may be negative) and GELU, and for every activation of a half output, whose rounding
+ * would change the derivative (ReLU's at a tiny positive flushed to 0; sigmoid's and tanh's, which read the output:
+ * their float32 output is recomputed from the kept pre-activation in the backward, one more call). Otherwise the
+ * derivative follows from the float32 output (ReLU: out > 0 exactly where y + bias > 0, NaN giving 0 both ways),
+ * and the epilogue runs in place over y. Results and gradients equal the unfused float32 ops' (on the widened
+ * values, each stored value rounded once) bit for bit.
  */
 final class BiasActivation {
     private final Activation act;
     private final float param;
-    /** y + bias, kept for the backward of leaky ReLU and GELU; else null. */
+    /** y + bias in float32, kept for the backward (see the class comment); else null. */
     private final Tensor pre;
     private final Tensor out;
     private final long n;
@@ -32,70 +41,42 @@ final class BiasActivation {
 
     /**
      * Applies the epilogue to the product {@code y} [n, c, hw], which it takes over (y becomes the output or the
-     * kept pre-activation). {@code act} null: the bias alone; {@code param}: leaky ReLU's slope.
+     * kept pre-activation, or is closed), writing the output in {@code dtype}. {@code act} null: the bias alone;
+     * {@code param}: leaky ReLU's slope.
      */
-    static BiasActivation apply(Tensor y, Tensor bias, Activation act, float param, int n, int c, int hw) {
+    static BiasActivation apply(Tensor y, Tensor bias, Activation act, float param, int n, int c, int hw,
+                                DType dtype) {
         var b = y.backend;
-        if (act == null) {
-            if (hw == 1) {
-                b.addBias(y.dense(), bias.dense(), y.dense(), n, c);  // the row bias (parallel rows on the CPU)
-            } else {
-                b.addChannelBias(y.dense(), bias.dense(), y.dense(), n, c, hw);
-            }
-            return new BiasActivation(null, 0f, null, y);
-        }
-        if (!needsInput(act)) {
-            b.biasActivation(act, param, y.dense(), bias.dense(), null, y.dense(), n, c, hw);
-            return new BiasActivation(act, param, null, y);
-        }
-        Tensor out = y.empty(y.shape);
-        b.biasActivation(act, param, y.dense(), bias.dense(), y.dense(), out.dense(), n, c, hw);
-        return new BiasActivation(act, param, y, out);
-    }
-
-    /**
-     * The epilogue over a half product {@code y} [n, c, hw] (a convolution's, which cuDNN stores in the half dtype)
-     * and a bias of y's dtype, as a recorded op: y and the bias widened to float32, bias and activation added in
-     * float32, the result rounded once to y's dtype. Its backward gives y the gradient act'·g rounded to y's dtype
-     * (exact for no activation and ReLU) and the bias its float32 column sums, rounded once. The float32 tensors the
-     * activation's derivative reads are kept by the node.
-     */
-    static Tensor onHalfProduct(String op, Tensor y, Tensor bias, Activation act, float param, int n, int c, int hw) {
-        Tensor y32 = Conversions.converted(y, DType.FLOAT32);
-        BiasActivation e;
-        try (Tensor bias32 = Conversions.converted(bias, DType.FLOAT32)) {
-            e = apply(y32, bias32, act, param, n, c, hw);
-        } catch (RuntimeException ex) {
-            y32.close();
-            throw ex;
-        }
-        Tensor out = Conversions.converted(e.out, y.dtype());
-        List<Tensor> saved = act == null ? List.of() : e.pre == null ? List.of(e.out) : List.of(e.pre, e.out);
-        if (act == null) {
-            e.out.close();  // the derivative is 1: nothing to keep
-        }
-        return Graph.record(op, out, g -> {
-            try (Tensor g32 = Conversions.converted(g, DType.FLOAT32)) {
-                Tensor dy = e.productGradient(g32);  // [n, c, hw], float32
-                try {
-                    Graph.accumulate(y, () -> Conversions.converted(dy, y.dtype()));
-                    Graph.accumulate(bias, () -> {
-                        Tensor db = Conversions.empty(dy, bias.shape, DType.FLOAT32);
-                        dy.backend.channelBiasBackward(dy.dense(), db.dense(), n, c, hw);
-                        return db;
-                    });
-                } finally {
-                    if (dy != g32) {
-                        dy.close();
-                    }
+        boolean keepPre = act == Activation.LEAKY_RELU || act == Activation.GELU || act != null && dtype != DType.FLOAT32;
+        Tensor pre = !keepPre ? null : y.dtype() == DType.FLOAT32 ? y : Conversions.empty(y, y.shape, DType.FLOAT32);
+        Tensor out = pre != y && y.dtype() == dtype ? y : null;
+        try {
+            out = out != null ? out : Conversions.empty(y, y.shape, dtype);
+            if (act == null) {
+                if (hw == 1) {
+                    b.addBias(y.dense(), bias.dense(), out.dense(), n, c);  // the row bias (parallel rows on the CPU)
+                } else {
+                    b.addChannelBias(y.dense(), bias.dense(), out.dense(), n, c, hw);
                 }
+            } else {
+                b.biasActivation(act, param, y.dense(), bias.dense(), pre == null ? null : pre.dense(), out.dense(), n,
+                        c, hw);
             }
-        }, saved, y, bias);
+        } catch (RuntimeException e) {
+            closeUnless(pre, y);
+            closeUnless(out, y);
+            throw e;
+        }
+        if (y != out && y != pre) {
+            y.close();  // a float32 product rounded into a half output: nothing reads it any more
+        }
+        return new BiasActivation(act, param, pre, out);
     }
 
-    /** Whether act's derivative needs its input (else it follows from the output alone). */
-    private static boolean needsInput(Activation act) {
-        return act == Activation.LEAKY_RELU || act == Activation.GELU;
+    private static void closeUnless(Tensor t, Tensor y) {
+        if (t != null && t != y) {
+            t.close();
+        }
     }
 
     Tensor output() {
@@ -108,20 +89,31 @@ final class BiasActivation {
     }
 
     /**
-     * The gradient of the product y from the output's gradient g: g itself without an activation, else a new
-     * tensor act'·g (ReLU's derivative from the output: out > 0 exactly where y + bias > 0, NaN giving 0 both ways).
+     * The gradient of the product y from the output's gradient g, in {@code dtype}: g itself when it has the dtype
+     * and there is no activation, else a new tensor act'·g (one backend call, rounded once).
      */
-    Tensor productGradient(Tensor g) {
-        if (act == null) {
+    Tensor productGradient(Tensor g, DType dtype) {
+        if (act == null && g.dtype() == dtype) {
             return g;
         }
-        Tensor d = g.empty(g.shape);
+        Tensor d = Conversions.empty(g, g.shape, dtype), out32 = null;
         try {
-            g.backend.activationBackward(act, param, pre != null ? pre.dense() : out.dense(), out.dense(), g.dense(),
-                    d.dense(), n);
+            if (act == null) {
+                g.backend.cast(g.dense(), d.dense(), n);
+            } else {
+                if (Pointwise.fromOutput(act)) {
+                    out32 = Pointwise.float32Output(out, o -> g.backend.activation(act, param, pre.dense(), o, n));
+                }
+                g.backend.activationBackward(act, param, pre != null ? pre.dense() : out.dense(),
+                        (out32 != null ? out32 : out).dense(), g.dense(), d.dense(), n);
+            }
         } catch (RuntimeException e) {
             d.close();
             throw e;
+        } finally {
+            if (out32 != null) {
+                out32.close();
+            }
         }
         return d;
     }

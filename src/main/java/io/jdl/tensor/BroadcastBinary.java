@@ -4,6 +4,7 @@ import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
 import io.jdl.backend.Backend;
+import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -27,37 +28,52 @@ final class BroadcastBinary {
     }
 
     /**
-     * a + beta·b ({@code multiply} false) or a·b over the broadcast shape {@code dims}; null when the broadcast
-     * does not merge to 4 dimensions or holds no element (the caller then expands).
+     * a + beta·b ({@code multiply} false) or a·b over the broadcast shape {@code dims}, in {@code dtype}; null when
+     * the broadcast does not merge to 4 dimensions or holds no element (the caller then expands).
      */
-    static Tensor apply(String op, Tensor a, Tensor b, int[] dims, boolean multiply, float beta) {
+    static Tensor apply(String op, Tensor a, Tensor b, int[] dims, boolean multiply, float beta, DType dtype) {
         Layout layout = layout(dims, a, b);
         if (layout == null) {
             return null;
         }
-        Tensor out = a.empty(Shape.of(dims));
+        Tensor out = Conversions.empty(a, Shape.of(dims), dtype);
         a.backend.broadcastBinary(multiply, 1f, beta, a.memory(), layout.aStrides, b.memory(), layout.bStrides,
                 out.dense(), layout.dims);
         return record(op, out, g -> {
-            accumulate(a, () -> multiply ? reduced(g.mul(b), a.shape) : reduced(g, a.shape, 1f));
-            accumulate(b, () -> multiply ? reduced(g.mul(a), b.shape) : reduced(g, b.shape, beta));
+            accumulate(a, () -> multiply ? product(g, b, a) : reduced(g, a, 1f));
+            accumulate(b, () -> multiply ? product(g, a, b) : reduced(g, b, beta));
         }, a, b);
     }
 
-    /** t summed to {@code shape}; t is closed. */
-    private static Tensor reduced(Tensor t, Shape shape) {
-        try (t) {
-            return Reshaping.sumTo(t, shape);
+    /**
+     * The gradient of t from g·other, summed to t's shape, in t's dtype. Where t repeats, the products stay
+     * float32 until summed (a half gradient is rounded once, after the sum).
+     */
+    private static Tensor product(Tensor g, Tensor other, Tensor t) {
+        if (g.shape.equals(t.shape)) {
+            return Pointwise.mul(g, other, t.dtype());
+        }
+        try (Tensor p = Pointwise.mul(g, other, DType.FLOAT32)) {
+            return Reshaping.sumTo(p, t.shape, t.dtype());
         }
     }
 
-    /** factor·(g summed to {@code shape}). */
-    private static Tensor reduced(Tensor g, Shape shape, float factor) {
-        Tensor r = Reshaping.sumTo(g, shape);
-        if (factor != 1f) {
-            r.backend.axpby(factor, r.dense(), 0f, r.dense(), r.dense(), r.numel());
+    /** factor·(g summed to t's shape), in t's dtype: float32 sums, rounded once. */
+    private static Tensor reduced(Tensor g, Tensor t, float factor) {
+        if (factor == 1f) {
+            return Reshaping.sumTo(g, t.shape, t.dtype());
         }
-        return r;
+        if (g.shape.equals(t.shape)) {
+            return Pointwise.scaled(g, factor, t.dtype());
+        }
+        Tensor r = Reshaping.sumTo(g, t.shape, DType.FLOAT32);
+        if (t.dtype() == DType.FLOAT32) {
+            r.backend.axpby(factor, r.dense(), 0f, r.dense(), r.dense(), r.numel());
+            return r;
+        }
+        try (r) {
+            return Pointwise.scaled(r, factor, t.dtype());
+        }
     }
 
     /**

@@ -4,7 +4,6 @@ import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
 import io.jdl.backend.MatrixBatch;
-import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -53,12 +52,7 @@ final class BroadcastMatmul {
             return t;
         }
         try (t) {
-            if (t.dtype() == DType.FLOAT32) {
-                return Reshaping.sumTo(t, shape);
-            }
-            try (Tensor f = Conversions.converted(t, DType.FLOAT32); Tensor sum = Reshaping.sumTo(f, shape)) {
-                return Conversions.converted(sum, t.dtype());
-            }
+            return Reshaping.sumTo(t, shape, t.dtype());
         }
     }
 

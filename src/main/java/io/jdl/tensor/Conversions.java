@@ -82,22 +82,21 @@ final class Conversions {
         return data;
     }
 
-    /** {@code value} converted to {@code dtype} (the rules of {@link DType}) in every element. */
     /** A float32 tensor of {@code shape} on {@code device} with every element {@code value}. */
     static Tensor full(Shape shape, float value, Device device) {
-        Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
-        Tensor t = Tensor.wrap(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel()));
-        b.fill(t.dense(), value);
-        return t;
+        return full(shape, value, DType.FLOAT32, device);
     }
 
+    /** {@code value} converted to {@code dtype} (the rules of {@link DType}) in every element. */
     static Tensor full(Shape shape, float value, DType dtype, Device device) {
         Checks.notNull("Tensor.full", "dtype", dtype);
-        Tensor f = Tensor.full(shape, value, device);
-        if (dtype == DType.FLOAT32) {
-            return f;
+        if (dtype.isFloatingPoint()) {
+            Backend b = Backends.of(Checks.notNull("tensor creation", "device", device));
+            Tensor t = Tensor.wrap(shape, b, b.allocate(Checks.notNull("Tensor.full", "shape", shape).numel(), dtype));
+            b.fill(t.dense(), value);  // a half value rounded once
+            return t;
         }
-        try (f) {
+        try (Tensor f = Tensor.full(shape, value, device)) {
             Tensor out = empty(f, dtype);
             f.backend.cast(f.dense(), out.dense(), f.numel());
             return out;
@@ -106,8 +105,8 @@ final class Conversions {
 
     /** Sets every element of {@code t} (any dtype) to {@code value} converted to its dtype. */
     static void fill(Tensor t, float value) {
-        if (t.dtype() == DType.FLOAT32) {
-            t.backend.fill(t.written("fill"), value);
+        if (t.dtype().isFloatingPoint()) {
+            t.backend.fill(t.written("fill"), value);  // a half value rounded once
             return;
         }
         try (Tensor f = Tensor.full(t.shape, value, t.device())) {

@@ -22,9 +22,10 @@ final class ConvolutionPooling {
      *
      * <p>Half operands: cuDNN's pseudo-half convolution reads them as they are and stores the product in their
      * dtype, rounded once (float32 accumulation); the backward convolutions likewise. cuDNN cannot store a half
-     * convolution in float32, so a bias or activation adds one rounding: it runs in float32 on the rounded product
-     * (bias widened) and rounds again ({@link BiasActivation#onHalfProduct}), as PyTorch's cuDNN convolution rounds
-     * its output before adding the bias; the product's gradient is act'·g rounded to the dtype.
+     * convolution in float32, so a bias or activation adds one rounding: one epilogue call reads the rounded
+     * product and the bias, adds them and applies the activation in float32 and rounds again ({@link
+     * BiasActivation}), as PyTorch's cuDNN convolution rounds its output before adding the bias; the product's
+     * gradient is act'·g rounded to the dtype, the bias's the float32 sums of act'·g rounded once.
      */
     static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int dilation, int groups,
                          Activation act, float param) {
@@ -49,37 +50,43 @@ final class ConvolutionPooling {
         }
         DType d = x.dtype();
         if (bias == null && act != null) {
-            Tensor y = conv2d(x, weight, null, stride, padding, dilation, groups, null, 0f);
-            if (d == DType.FLOAT32) {
-                return Pointwise.activation(y, act, param);
-            }
-            try (TensorScope scope = TensorScope.open()) {  // the activation of the half product in float32
-                Tensor activated = Pointwise.activation(Conversions.to(y, DType.FLOAT32), act, param);
-                return scope.keep(Conversions.to(activated, d));
-            }
+            return Pointwise.activation(conv2d(x, weight, null, stride, padding, dilation, groups, null, 0f), act, param,
+                    d);
         }
         // ConvShape refuses a dilated kernel larger than the padded input, computing in 64 bits.
         ConvShape cs = new ConvShape(shape.dim(0), c, shape.dim(2), shape.dim(3), k, weight.shape.dim(2),
                 weight.shape.dim(3), padding, padding, stride, stride, dilation, dilation, groups);
         Tensor y = Conversions.empty(x, Shape.of(cs.n(), k, cs.outH(), cs.outW()), d);
         int hw = cs.outH() * cs.outW();
-        if (d != DType.FLOAT32 && bias != null) {
-            x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
-            Tensor product = record("conv2d", y, g -> backward(cs, x, weight, null, g), x, weight);
-            return BiasActivation.onHalfProduct("conv2d bias", product, bias, act, param, cs.n(), k, hw);
-        }
-        if (act == null) {  // the bias, if any, inside the backend's convolution
+        if (act == null && (bias == null || d == DType.FLOAT32)) {  // the bias inside the backend's convolution
             x.backend.conv2d(cs, x.dense(), weight.dense(), bias == null ? null : bias.dense(), y.dense());
             return bias == null ? record("conv2d", y, g -> backward(cs, x, weight, null, g), x, weight)
                     : record("conv2d", y, g -> backward(cs, x, weight, bias, g), x, weight, bias);
         }
         x.backend.conv2d(cs, x.dense(), weight.dense(), y.dense());
-        BiasActivation epilogue = BiasActivation.apply(y, bias, act, param, cs.n(), k, hw);
+        BiasActivation epilogue = BiasActivation.apply(y, bias, act, param, cs.n(), k, hw, d);
+        // the product's gradient: exact in d for no activation and ReLU (g or 0), else float32 for the bias's sums
+        DType gradientType = act == null || act == Activation.RELU ? d : DType.FLOAT32;
         Consumer<Tensor> back = g -> {
-            Tensor dy = epilogue.productGradient(g);  // [n, k, outH, outW]
+            Tensor dy = epilogue.productGradient(g, gradientType);  // [n, k, outH, outW]
+            Tensor dyD = dy.dtype() == d ? dy : null;
             try {
-                backward(cs, x, weight, bias, dy);
+                if (d == DType.FLOAT32) {
+                    backward(cs, x, weight, bias, dy);
+                } else {
+                    // a half product: the bias's gradient summed from dy (float32 where act'·g is), rounded once
+                    accumulate(bias, () -> {
+                        Tensor db = Conversions.empty(x, bias.shape, bias.dtype());
+                        x.backend.channelBiasBackward(dy.dense(), db.dense(), cs.n(), k, hw);
+                        return db;
+                    });
+                    dyD = dyD != null ? dyD : Conversions.converted(dy, d);  // the half convolutions' dy, rounded once
+                    backward(cs, x, weight, null, dyD);
+                }
             } finally {
+                if (dyD != null && dyD != dy) {
+                    dyD.close();
+                }
                 if (dy != g) {
                     dy.close();
                 }

@@ -1,18 +1,27 @@
 package io.jdl.tensor;
 
 import io.jdl.device.DType;
+import java.util.function.BiFunction;
 import java.util.function.BinaryOperator;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
- * Which dtypes each op takes, and how ops run on bfloat16 / float16: every float32 kernel stays float32, and an op
- * on half tensors converts its half inputs to float32 (exactly), runs the float32 op, and rounds the result to the
- * result's dtype (round to nearest even): the arithmetic of PyTorch's half kernels (float32 accumulation, one
- * rounding of each stored value), the same on the CPU and on a GPU. The conversions are recorded, so gradients flow
- * back in the inputs' dtypes. Float32 inputs take the float32 op directly, with nothing added. The matrix products
- * and convolutions ({@link #lowPrecision}) get the same numbers without the float32 copies: their backend
- * primitives take the half data (cublasGemmEx, cuDNN's pseudo-half convolutions).
+ * Which dtypes each op takes, and how ops run on bfloat16 / float16: the arithmetic of PyTorch's half kernels, each
+ * element widened to float32, computed in float32 and rounded once (to nearest even) into the result's dtype, the
+ * same on the CPU and on a GPU. Three ways to get it:
+ * <ul>
+ *   <li>the pointwise ops ({@link #pointwise}: add, sub, mul, scale, addBias, the activations, dropout, softmax,
+ *       logSoftmax, sum, mean, gradient accumulation) hand the half tensors to their backend primitives, which take
+ *       every float dtype per operand (see {@code Backend}): one call, no float32 copies; their gradients come
+ *       back in each input's dtype from the same primitives;</li>
+ *   <li>the matrix products and convolutions ({@link #lowPrecision}) likewise hand half data to cublasGemmEx and
+ *       cuDNN's pseudo-half convolutions;</li>
+ *   <li>every other op ({@link #unary}, {@link #promoted}, {@link #same}, {@link #normalised}) converts its half
+ *       inputs to float32 (exactly), runs the float32 op and rounds the result, the conversions recorded so that
+ *       gradients flow back in the inputs' dtypes.</li>
+ * </ul>
+ * Float32 inputs take the float32 op directly, with nothing added.
  *
  * <p>Under an {@link Autocast} scope the ops of its lists change dtype first: those of the lower-precision list
  * round their float inputs to the autocast dtype, those of the float32 list give float32 results.
@@ -37,6 +46,35 @@ final class DTypeRules {
         }
         requireFloat(op, "x", x);
         return inFloat32(resultDType(op, x.dtype()), new Tensor[] {x}, t -> f32op.apply(t[0]));
+    }
+
+    /** A pointwise op of two tensors given the dtype of its result. */
+    @FunctionalInterface
+    interface Binary {
+        Tensor apply(Tensor a, Tensor b, DType result);
+    }
+
+    /**
+     * A pointwise op of one float tensor, run on x as it is: {@code op} gets the result's dtype, x's (float32 for
+     * autocast's float32 list: a bfloat16 softmax then reads bfloat16 and writes float32 in one call).
+     */
+    static Tensor pointwise(String op, Tensor x, BiFunction<Tensor, DType, Tensor> halfOp) {
+        requireFloat(op, "x", x);
+        return halfOp.apply(x, resultDType(op, x.dtype()));
+    }
+
+    /**
+     * A pointwise op of two float tensors, run on them as they are, with PyTorch's type promotion: the same dtype
+     * stays, float32 with a half gives float32, bfloat16 with float16 gives float32 (float32 for autocast's float32
+     * list). A null operand reaches {@code halfOp}, whose checks name it.
+     */
+    static Tensor pointwise(String op, Tensor a, Tensor b, Binary halfOp) {
+        if (a == null || b == null) {
+            return halfOp.apply(a, b, DType.FLOAT32);
+        }
+        requireFloat(op, "a", a);
+        requireFloat(op, "b", b);
+        return halfOp.apply(a, b, resultDType(op, a.dtype() == b.dtype() ? a.dtype() : DType.FLOAT32));
     }
 
     /** {@code natural}, or float32 for an op of autocast's float32 list while autocast is on. */

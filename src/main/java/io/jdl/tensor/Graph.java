@@ -121,7 +121,7 @@ final class Graph {
         }
         Tensor sum;
         try (mine) {
-            sum = DTypeRules.promoted("gradient accumulation", t.grad, mine, (a, b) -> Pointwise.add(a, b, 1f));
+            sum = DTypeRules.pointwise("gradient accumulation", t.grad, mine, (a, b, d) -> Pointwise.add(a, b, 1f, d));
         }
         TensorScope.claim(sum);
         t.grad.close();

@@ -72,11 +72,12 @@ final class LinearAlgebra {
      *
      * <p>Half operands: the products read them as they are (cublasGemmEx, float32 accumulation). Without bias and
      * activation the product is stored in the half dtype, rounded once. With either, the product is stored in
-     * float32 (cublasGemmEx's float32 C), bias (widened) and activation are added in float32, and the result is
-     * rounded once: the float32 op on the widened inputs, rounded once, bit for bit (PyTorch rounds after the
-     * product's bias and again after a separate activation). The gradient dY of such a product is float32; for no
-     * activation and ReLU it is the half gradient or 0, exact in the half dtype, so the backward products stay
-     * half; for the other activations they run in float32 on widened x and W, keeping the numbers exact.
+     * float32 (cublasGemmEx's float32 C) and one epilogue call reads it with the half bias, adds bias and
+     * activation in float32 and writes the half output, rounded once: the float32 op on the widened inputs, rounded
+     * once, bit for bit (PyTorch rounds after the product's bias and again after a separate activation). For no
+     * activation and ReLU the gradient dY of the product is the half gradient or 0, exact in the half dtype, so it
+     * is computed in it and the backward products stay half; for the other activations dY is float32 and they run
+     * in float32 on widened x and W, keeping the numbers exact.
      */
     static Tensor linear(Tensor x, Tensor weight, Tensor bias, Activation act, float param) {
         Checks.sameDevice("linear", x, weight);
@@ -91,25 +92,20 @@ final class LinearAlgebra {
         }
         DType d = x.dtype();
         boolean halfGradient = act == null || act == Activation.RELU;  // act'·g is g or 0
-        if (d == DType.FLOAT32 || bias == null && act == null) {
-            return linear(x, weight, bias, act, param, d, halfGradient);
-        }
-        try (TensorScope scope = TensorScope.open()) {
-            Tensor bias32 = bias == null ? null : Conversions.to(bias, DType.FLOAT32);
-            Tensor y32 = linear(x, weight, bias32, act, param, DType.FLOAT32, halfGradient);
-            return scope.keep(Conversions.to(y32, d));
-        }
+        boolean productInDType = d == DType.FLOAT32 || bias == null && act == null;
+        return linear(x, weight, bias, act, param, productInDType ? d : DType.FLOAT32, halfGradient);
     }
 
     /**
      * {@link #linear(Tensor, Tensor, Tensor, Activation, float)} with the product stored in {@code productType}
-     * (x's dtype, or float32 for half x); {@code halfGradient}: whether a float32 gradient of the product is exact in
-     * x's dtype.
+     * (x's dtype, or float32 for half x), the output in x's dtype; {@code halfGradient}: whether the gradient of the
+     * product is exact in x's dtype (then computed in it).
      */
     private static Tensor linear(Tensor x, Tensor weight, Tensor bias, Activation act, float param, DType productType,
                                  boolean halfGradient) {
         if (bias == null && act != null) {
-            return Pointwise.activation(linear(x, weight, null, null, 0f, productType, halfGradient), act, param);
+            return Pointwise.activation(linear(x, weight, null, null, 0f, productType, halfGradient), act, param,
+                    x.dtype());
         }
         Shape s = x.shape;
         int in = weight.shape.dim(1), outF = weight.shape.dim(0), rows = Math.toIntExact(x.numel() / Math.max(1, in));
@@ -117,9 +113,11 @@ final class LinearAlgebra {
         dims[dims.length - 1] = outF;
         Tensor y = Conversions.empty(x, Shape.of(dims), productType);
         x.backend.matmul(false, true, 1, rows, outF, in, x.dense(), weight.dense(), y.dense());
-        BiasActivation epilogue = bias == null ? null : BiasActivation.apply(y, bias, act, param, rows, outF, 1);
+        BiasActivation epilogue = bias == null ? null
+                : BiasActivation.apply(y, bias, act, param, rows, outF, 1, x.dtype());
+        DType gradientType = halfGradient ? x.dtype() : productType;
         Consumer<Tensor> back = g -> {
-            Tensor dy = epilogue == null ? g : epilogue.productGradient(g);  // [.., out]
+            Tensor dy = epilogue == null ? g : epilogue.productGradient(g, gradientType);  // [.., out]
             // the backward products' operands, of one dtype: dy, x and W as they are, or made to match
             Tensor dyOp = dy, xOp = x, wOp = weight;
             try {
@@ -143,7 +141,7 @@ final class LinearAlgebra {
                     return dw;
                 });
                 if (bias != null) {
-                    accumulate(bias, () -> Reductions.sumRows(dy, rows, outF, bias.shape));
+                    accumulate(bias, () -> Reductions.sumRows(dy, rows, outF, bias.shape, bias.dtype()));
                 }
             } finally {
                 closeIfNew(dyOp, dy);

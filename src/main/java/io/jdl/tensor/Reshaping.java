@@ -3,6 +3,7 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
+import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -17,17 +18,22 @@ final class Reshaping {
 
     /**
      * g summed over the dimensions it repeats relative to {@code shape} (its extra leading dimensions and those
-     * where {@code shape} has size 1), shaped {@code shape}: the backward of a broadcast. Float32.
+     * where {@code shape} has size 1), shaped {@code shape}: the backward of a broadcast. g of any float dtype, the
+     * result in {@code dtype}: the sums are float32 (intermediates too), the result rounded once.
      */
-    static Tensor sumTo(Tensor g, Shape shape) {
+    static Tensor sumTo(Tensor g, Shape shape, DType dtype) {
         int[] to = g.shape.dims(), from = new int[to.length], d = shape.dims();
         Arrays.fill(from, 0, to.length - d.length, 1);
         System.arraycopy(d, 0, from, to.length - d.length, d.length);
         int[] curDims = to.clone();
-        Tensor out = g.empty(shape);
+        Tensor out = Conversions.empty(g, shape, dtype);
         int first = firstRepeated(from, to);
         if (first < 0) {
-            g.backend.copy(g.dense(), out.dense(), out.numel());
+            if (g.dtype() == DType.FLOAT32 && dtype == DType.FLOAT32) {
+                g.backend.copy(g.dense(), out.dense(), out.numel());
+            } else {
+                g.backend.cast(g.dense(), out.dense(), out.numel());  // a plain copy for one half dtype
+            }
         }
         Tensor cur = g;
         for (int a = curDims.length - 1; first >= 0 && a >= first; a--) {

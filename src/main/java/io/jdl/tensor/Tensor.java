@@ -54,7 +54,7 @@ import java.util.Random;
  * <p><b>Checks.</b> Each op validates shapes, devices and open state before queuing work ({@link
  * IllegalArgumentException} naming them); an op that fails after allocating frees what it allocated.
  *
- * <p><b>Dtypes.</b> Half ops compute in float32 and round; arithmetic refuses integer and bool tensors (DTypeRules).
+ * <p><b>Dtypes.</b> Half ops compute in float32 and round once; arithmetic refuses integer and bool tensors (DTypeRules).
  *
  * <p><b>Asynchrony.</b> On a GPU, ops are queued on the device's stream; {@link #toArray()} and {@link #item()} wait.
  */
@@ -355,64 +355,64 @@ public final class Tensor implements AutoCloseable {
 
     /** this + other, broadcasting as NumPy and PyTorch do. */
     public Tensor add(Tensor other) {
-        return guarded(() -> DTypeRules.promoted("add", this, other, (a, b) -> Pointwise.add(a, b, 1f)));
+        return guarded(() -> DTypeRules.pointwise("add", this, other, (a, b, d) -> Pointwise.add(a, b, 1f, d)));
     }
 
     /** this - other, broadcasting. */
     public Tensor sub(Tensor other) {
-        return guarded(() -> DTypeRules.promoted("sub", this, other, (a, b) -> Pointwise.add(a, b, -1f)));
+        return guarded(() -> DTypeRules.pointwise("sub", this, other, (a, b, d) -> Pointwise.add(a, b, -1f, d)));
     }
 
     /** Elementwise product, broadcasting. */
     public Tensor mul(Tensor other) {
-        return guarded(() -> DTypeRules.promoted("mul", this, other, Pointwise::mul));
+        return guarded(() -> DTypeRules.pointwise("mul", this, other, Pointwise::mul));
     }
 
     /** Every element times {@code factor}. */
     public Tensor scale(float factor) {
-        return guarded(() -> DTypeRules.unary("scale", this, x -> Pointwise.scale(x, factor)));
+        return guarded(() -> DTypeRules.pointwise("scale", this, (x, d) -> Pointwise.scale(x, factor, d)));
     }
 
     /** this[.., c] + bias[c]: adds a bias of the last dimension's size to every row. */
     public Tensor addBias(Tensor bias) {
-        return guarded(() -> DTypeRules.promoted("addBias", this, bias, Pointwise::addBias));
+        return guarded(() -> DTypeRules.pointwise("addBias", this, bias, Pointwise::addBias));
     }
 
     public Tensor relu() {
-        return guarded(() -> DTypeRules.unary("relu", this, x -> Pointwise.activation(x, Activation.RELU, 0f)));
+        return guarded(() -> DTypeRules.pointwise("relu", this, (x, d) -> Pointwise.activation(x, Activation.RELU, 0f, d)));
     }
 
     /** x for x > 0, else {@code slope}·x. */
     public Tensor leakyRelu(float slope) {
-        return guarded(() -> DTypeRules.unary("leakyRelu", this, x -> Pointwise.activation(x, Activation.LEAKY_RELU, slope)));
+        return guarded(() -> DTypeRules.pointwise("leakyRelu", this, (x, d) -> Pointwise.activation(x, Activation.LEAKY_RELU, slope, d)));
     }
 
     public Tensor sigmoid() {
-        return guarded(() -> DTypeRules.unary("sigmoid", this, x -> Pointwise.activation(x, Activation.SIGMOID, 0f)));
+        return guarded(() -> DTypeRules.pointwise("sigmoid", this, (x, d) -> Pointwise.activation(x, Activation.SIGMOID, 0f, d)));
     }
 
     public Tensor tanh() {
-        return guarded(() -> DTypeRules.unary("tanh", this, x -> Pointwise.activation(x, Activation.TANH, 0f)));
+        return guarded(() -> DTypeRules.pointwise("tanh", this, (x, d) -> Pointwise.activation(x, Activation.TANH, 0f, d)));
     }
 
     /** The exact GELU, x·Φ(x). */
     public Tensor gelu() {
-        return guarded(() -> DTypeRules.unary("gelu", this, x -> Pointwise.activation(x, Activation.GELU, 0f)));
+        return guarded(() -> DTypeRules.pointwise("gelu", this, (x, d) -> Pointwise.activation(x, Activation.GELU, 0f, d)));
     }
 
     /** Softmax over the last dimension. */
     public Tensor softmax() {
-        return guarded(() -> DTypeRules.unary("softmax", this, x -> Pointwise.softmax(x, false)));
+        return guarded(() -> DTypeRules.pointwise("softmax", this, (x, d) -> Pointwise.softmax(x, false, d)));
     }
 
     /** Log-softmax over the last dimension (numerically stable). */
     public Tensor logSoftmax() {
-        return guarded(() -> DTypeRules.unary("logSoftmax", this, x -> Pointwise.softmax(x, true)));
+        return guarded(() -> DTypeRules.pointwise("logSoftmax", this, (x, d) -> Pointwise.softmax(x, true, d)));
     }
 
     /** Inverted dropout with a mask from ({@code seed}, index), identical on every device. */
     public Tensor dropout(float p, long seed, boolean training) {
-        return guarded(() -> DTypeRules.unary("dropout", this, x -> Pointwise.dropout(x, p, seed, training)));
+        return guarded(() -> DTypeRules.pointwise("dropout", this, (x, d) -> Pointwise.dropout(x, p, seed, training)));
     }
 
     /** Mean cross-entropy of logits [.., classes] (classes last) against class indices; -100 is ignored. */
@@ -432,22 +432,22 @@ public final class Tensor implements AutoCloseable {
 
     /** The sum of all elements, shape []. */
     public Tensor sum() {
-        return guarded(() -> DTypeRules.unary("sum", this, x -> Reductions.sumAll(x, false)));
+        return guarded(() -> DTypeRules.pointwise("sum", this, (x, d) -> Reductions.sumAll(x, false, d)));
     }
 
     /** The mean of all elements, shape []. */
     public Tensor mean() {
-        return guarded(() -> DTypeRules.unary("mean", this, x -> Reductions.sumAll(x, true)));
+        return guarded(() -> DTypeRules.pointwise("mean", this, (x, d) -> Reductions.sumAll(x, true, d)));
     }
 
     /** Sums over dimension {@code axis}, which disappears from the shape. */
     public Tensor sum(int axis) {
-        return guarded(() -> DTypeRules.unary("sum", this, x -> Reductions.sumAxis(x, axis, false)));
+        return guarded(() -> DTypeRules.pointwise("sum", this, (x, d) -> Reductions.sumAxis(x, axis, false, d)));
     }
 
     /** Means over dimension {@code axis}, which disappears from the shape. */
     public Tensor mean(int axis) {
-        return guarded(() -> DTypeRules.unary("mean", this, x -> Reductions.sumAxis(x, axis, true)));
+        return guarded(() -> DTypeRules.pointwise("mean", this, (x, d) -> Reductions.sumAxis(x, axis, true, d)));
     }
 
     /**

@@ -3,7 +3,6 @@ package io.jdl.tensor;
 import static io.jdl.tensor.Graph.accumulate;
 import static io.jdl.tensor.Graph.record;
 
-import io.jdl.device.DType;
 import java.util.Arrays;
 
 /**
@@ -155,18 +154,10 @@ final class Views {
         }
         Shape source = x.shape;
         Tensor view = x.view(Shape.of(to), BroadcastView.of(to, strides));
-        return record("expand", view, g -> accumulate(x, () -> summed(g, source)), x);
+        // the gradient summed back in g's dtype: a half gradient is summed in float32 and rounded once
+        return record("expand", view, g -> accumulate(x, () -> Reshaping.sumTo(g, source, g.dtype())), x);
     }
 
-    /** g summed to {@code shape}, in g's dtype: a half gradient is summed in float32 and rounded once. */
-    private static Tensor summed(Tensor g, Shape shape) {
-        if (g.dtype() == DType.FLOAT32) {
-            return Reshaping.sumTo(g, shape);
-        }
-        try (Tensor f = Conversions.to(g, DType.FLOAT32); Tensor sum = Reshaping.sumTo(f, shape)) {
-            return Conversions.to(sum, g.dtype());
-        }
-    }
 
     /**
      * A dense tensor of x's elements: a new handle on x's memory when x is dense, a copy of a broadcast view's

@@ -94,7 +94,7 @@ class HalfProductsTest {
                 // the same arithmetic from separate float32 ops: the product rounded, bias and activation in float32
                 HalfOpCases.Case composed = c("conv2d bias", t -> {
                     Tensor y = t[0].conv2d(t[1], null, 1, 1, 1, 1).to(d).to(DType.FLOAT32).add(t[2].reshape(1, 4, 1, 1));
-                    return act.kind == null ? y : Pointwise.activation(y, act.kind, act.slope);
+                    return act.kind == null ? y : Pointwise.activation(y, act.kind, act.slope, y.dtype());
                 }, x, w, b);
                 HalfOpCases.Result half = HalfOpCases.run(fused, d, CPU);
                 HalfOpCases.Result ref = HalfOpCases.run(composed, d, DType.FLOAT32, CPU);
