@@ -57,8 +57,9 @@ final class Pointwise {
      * a + beta·b or a·b when the shapes differ or an operand is a broadcast view: over the broadcast shape, reading
      * the operands in place ({@link BroadcastBinary}); where the broadcast does not merge to the kernel's 4
      * dimensions, {@code op} on both operands expanded to it (views, expand's backward summing back), which
-     * takes the dense path and materialises them. Null for equal shapes of dense tensors, or when the
-     * operands already have the broadcast shape and the kernel cannot take them (the dense path then).
+     * takes the dense path and materialises them; half operands are converted to float32 first there (recorded),
+     * so that their gradients are summed in float32 and rounded once. Null for equal shapes of dense tensors, or
+     * when the operands already have the broadcast shape and the kernel cannot take them (the dense path then).
      */
     private static Tensor broadcasting(String name, Tensor a, Tensor b, boolean multiply, float beta, DType dtype,
                                        java.util.function.BinaryOperator<Tensor> op) {
@@ -72,10 +73,14 @@ final class Pointwise {
             return direct;
         }
         try (TensorScope scope = TensorScope.open()) {
-            Tensor ea = a.shape.equals(Shape.of(dims)) ? a : a.expand(dims);
-            Tensor eb = b.shape.equals(Shape.of(dims)) ? b : b.expand(dims);
-            return scope.keep(op.apply(ea, eb));
+            return scope.keep(op.apply(expanded(a, dims), expanded(b, dims)));
         }
+    }
+
+    /** t as a float32 view of shape {@code dims}. */
+    private static Tensor expanded(Tensor t, int[] dims) {
+        Tensor f = t.dtype() == DType.FLOAT32 ? t : Conversions.to(t, DType.FLOAT32);
+        return f.shape.equals(Shape.of(dims)) ? f : f.expand(dims);
     }
 
     /** Every element times {@code factor}, in {@code dtype}. */
