@@ -17,7 +17,9 @@ import java.util.Arrays;
  * pure-Java kernels ({@link CpuMatmul}, {@link CpuConv}, im2col) over a vectorised float32 kernel
  * ({@link CpuGemm}) in short blocks (256 terms, or one image) whose sums are added in float64; those kernels
  * are the oracle the native path is tested against. The backend is the oracle the CUDA backend is tested
- * against, and the default without a GPU. It holds no mutable state:
+ * against, and the default without a GPU. The pointwise primitives ({@link CpuPointwise}) and the products take
+ * bfloat16 / float16 operands by widening them, running the float32 kernel and rounding once
+ * ({@link CpuHalfOperands}). It holds no mutable state:
  * calls from several threads are safe on distinct storages (a storage itself is confined to one thread).
  */
 public final class CpuBackend implements Backend {

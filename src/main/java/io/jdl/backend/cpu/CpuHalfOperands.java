@@ -120,7 +120,8 @@ final class CpuHalfOperands implements AutoCloseable {
         return cpu;
     }
 
-    private static CpuStorage cpu(Storage s) {
+    /** s as a CPU storage, else an exception naming its device. */
+    static CpuStorage cpu(Storage s) {
         if (!(s instanceof CpuStorage cpu)) {
             throw new IllegalArgumentException("CPU backend got storage on " + s.device());
         }

@@ -19,9 +19,9 @@ final class CpuPointwise {
     /** out[i] = value, rounded once to a half out's dtype. */
     static void fill(Storage outs, float value) {
         switch (outs.dtype()) {
-            case FLOAT32 -> Arrays.fill(cpu(outs).data(), value);
-            case BFLOAT16 -> Arrays.fill((short[]) cpu(outs).array(), HalfPrecision.BF16.fromFloat(value));
-            case FLOAT16 -> Arrays.fill((short[]) cpu(outs).array(), HalfPrecision.F16.fromFloat(value));
+            case FLOAT32 -> Arrays.fill(CpuHalfOperands.cpu(outs).data(), value);
+            case BFLOAT16 -> Arrays.fill((short[]) CpuHalfOperands.cpu(outs).array(), HalfPrecision.BF16.fromFloat(value));
+            case FLOAT16 -> Arrays.fill((short[]) CpuHalfOperands.cpu(outs).array(), HalfPrecision.F16.fromFloat(value));
             default -> throw new IllegalStateException("fill takes float storages (FLOAT32, BFLOAT16, FLOAT16), got one"
                     + " of " + outs.dtype() + " (the tensor layer converts the value for the others)");
         }
@@ -260,12 +260,5 @@ final class CpuPointwise {
             });
             f.write(dx, dxs, (long) rows * cols);
         }
-    }
-
-    private static CpuStorage cpu(Storage s) {
-        if (!(s instanceof CpuStorage cpu)) {
-            throw new IllegalArgumentException("CPU backend got storage on " + s.device());
-        }
-        return cpu;
     }
 }
