@@ -55,8 +55,8 @@ final class DTypeRules {
     }
 
     /**
-     * A pointwise op of one float tensor, run on x as it is: {@code op} gets the result's dtype, x's (float32 for
-     * autocast's float32 list: a bfloat16 softmax then reads bfloat16 and writes float32 in one call).
+     * A pointwise op of one float tensor, run on x as it is: {@code halfOp} gets the result's dtype, x's (float32
+     * for autocast's float32 list: a bfloat16 softmax then reads bfloat16 and writes float32 in one call).
      */
     static Tensor pointwise(String op, Tensor x, BiFunction<Tensor, DType, Tensor> halfOp) {
         requireFloat(op, "x", x);
