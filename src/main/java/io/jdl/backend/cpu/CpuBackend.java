@@ -263,15 +263,8 @@ public final class CpuBackend implements Backend {
     }
 
     private static double logSumExp(float[] x, int off, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < n; j++) {
-            max = Math.max(max, x[off + j]);
-        }
-        double sum = 0;
-        for (int j = 0; j < n; j++) {
-            sum += Math.exp(x[off + j] - max);
-        }
-        return max + Math.log(sum);
+        double max = CpuPointwise.rowMax(x, off, n);
+        return max + Math.log(CpuPointwise.sumExp(x, off, n, max));
     }
 
     @Override

@@ -225,15 +225,7 @@ final class CpuPointwise {
             float[] x = f.read(xs), y = f.output(ys);
             CpuParallel.forEach(rows, (long) rows * cols * 8, r -> {
                 int off = r * cols;
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < cols; j++) {
-                    max = Math.max(max, x[off + j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < cols; j++) {
-                    sum += Math.exp(x[off + j] - max);
-                }
-                double logSum = Math.log(sum);
+                double max = rowMax(x, off, cols), sum = sumExp(x, off, cols, max), logSum = Math.log(sum);
                 for (int j = 0; j < cols; j++) {
                     double z = x[off + j] - max;
                     y[off + j] = (float) (log ? z - logSum : Math.exp(z) / sum);
@@ -241,6 +233,24 @@ final class CpuPointwise {
             });
             f.write(y, ys, (long) rows * cols);
         }
+    }
+
+    /** The largest of x[off, off + n), in double (NaN propagates; -inf for none). */
+    static double rowMax(float[] x, int off, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            max = Math.max(max, x[off + j]);
+        }
+        return max;
+    }
+
+    /** Σ exp(x[j] - max) over x[off, off + n), in double. */
+    static double sumExp(float[] x, int off, int n, double max) {
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            sum += Math.exp(x[off + j] - max);
+        }
+        return sum;
     }
 
     static void softmaxBackward(boolean log, Storage ys, Storage dys, Storage dxs, int rows, int cols) {
