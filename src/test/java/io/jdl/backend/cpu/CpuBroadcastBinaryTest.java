@@ -2,6 +2,7 @@ package io.jdl.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import io.jdl.autograd.GradCheck;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -30,14 +31,6 @@ class CpuBroadcastBinaryTest {
         return out;
     }
 
-    private static float[] random(Random rng, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) rng.nextGaussian();
-        }
-        return v;
-    }
-
     @Test
     void everyStridePatternMatchesThePlainWalkBitForBit() {
         Random rng = new Random(5);
@@ -51,7 +44,7 @@ class CpuBroadcastBinaryTest {
             int[][][] pairs = {{dense, dense}, {dense, scalar}, {scalar, dense}, {dense, lastRepeated},
                     {onlyLast, dense}, {strided, onlyLast}, {lastRepeated, strided}};
             for (int[][] p : pairs) {
-                float[] a = random(rng, extent(dims, p[0])), b = random(rng, extent(dims, p[1]));
+                float[] a = GradCheck.randn(rng, extent(dims, p[0])), b = GradCheck.randn(rng, extent(dims, p[1]));
                 for (boolean multiply : new boolean[] {true, false}) {
                     float[] got = new float[dims[0] * dims[1] * dims[2] * dims[3]];
                     CpuElementwise.broadcastBinary(multiply, 0.75f, -1.5f, a, p[0], b, p[1], got, dims);
