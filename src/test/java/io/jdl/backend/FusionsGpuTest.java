@@ -17,6 +17,7 @@ import io.jdl.tensor.FusedActivation;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -36,6 +37,11 @@ class FusionsGpuTest {
     void needsGpu() {
         Assumptions.assumeTrue(CudaDevice.isAvailable(), "no CUDA device: " + CudaDevice.unavailableReason());
         Precision.tf32(false);
+    }
+
+    @AfterEach
+    void defaultPrecision() {
+        Precision.defaults();  // for the classes after this one
     }
 
     private static long launches(Runnable r) {

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -50,6 +51,11 @@ class GpuParityTest {
     void needsGpu() {
         Assumptions.assumeTrue(CudaDevice.isAvailable(), "no CUDA device: " + CudaDevice.unavailableReason());
         Precision.tf32(false);
+    }
+
+    @AfterEach
+    void defaultPrecision() {
+        Precision.defaults();  // for the classes after this one
     }
 
     static double relativeError(float[] actual, float[] expected) {

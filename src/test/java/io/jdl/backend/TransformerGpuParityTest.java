@@ -17,6 +17,7 @@ import io.jdl.tensor.Tensor;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -36,6 +37,11 @@ class TransformerGpuParityTest {
     void needsGpu() {
         Gpu.assumeAvailable();
         Precision.tf32(false);
+    }
+
+    @AfterEach
+    void defaultPrecision() {
+        Precision.defaults();  // for the classes after this one
     }
 
     static void close(String what, float[] gpu, float[] cpu) {

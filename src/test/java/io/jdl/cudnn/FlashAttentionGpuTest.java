@@ -18,6 +18,7 @@ import io.jdl.cudnn.FlashAttention.Config;
 import io.jdl.cudnn.FlashAttention.Operand;
 import io.jdl.cudnn.FlashAttention.Direction;
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.lang.foreign.Arena;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
@@ -224,16 +225,18 @@ class FlashAttentionGpuTest {
             assertClose("dK", pr, dk, dkMag, dKGot);
 
             // jdl's GEMM attention (the fallback; CPU backend, float32) on the same 16-bit values agrees as well.
-            Tensor tq = Tensor.of(pr.q, b, h, t, d).requiresGrad(true);
-            Tensor tk = Tensor.of(pr.k, b, h, t, d).requiresGrad(true);
-            Tensor tv = Tensor.of(pr.v, b, h, t, d).requiresGrad(true);
-            Tensor out = tq.scaledDotProductAttention(tk, tv, causal, null, 0f, 0L);
-            float[] outValues = out.toArray();
-            out.mul(Tensor.of(pr.dO, b, h, t, d)).sum().backward();
-            assertClose("O vs GEMM attention", pr, doubles(outValues), pr.oMagnitude, oGot);
-            assertClose("dV vs GEMM attention", pr, doubles(tv.grad().toArray()), dvMag, dVGot);
-            assertClose("dQ vs GEMM attention", pr, doubles(tq.grad().toArray()), dqMag, dQGot);
-            assertClose("dK vs GEMM attention", pr, doubles(tk.grad().toArray()), dkMag, dKGot);
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor tq = Tensor.of(pr.q, b, h, t, d).requiresGrad(true);
+                Tensor tk = Tensor.of(pr.k, b, h, t, d).requiresGrad(true);
+                Tensor tv = Tensor.of(pr.v, b, h, t, d).requiresGrad(true);
+                Tensor out = tq.scaledDotProductAttention(tk, tv, causal, null, 0f, 0L);
+                float[] outValues = out.toArray();
+                out.mul(Tensor.of(pr.dO, b, h, t, d)).sum().backward();
+                assertClose("O vs GEMM attention", pr, doubles(outValues), pr.oMagnitude, oGot);
+                assertClose("dV vs GEMM attention", pr, doubles(tv.grad().toArray()), dvMag, dVGot);
+                assertClose("dQ vs GEMM attention", pr, doubles(tq.grad().toArray()), dqMag, dQGot);
+                assertClose("dK vs GEMM attention", pr, doubles(tk.grad().toArray()), dkMag, dKGot);
+            }
         }
     }
 

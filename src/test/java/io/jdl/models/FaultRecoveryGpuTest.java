@@ -16,6 +16,7 @@ import io.jdl.cuda.Gpu;
 import io.jdl.cuda.StandIn;
 import io.jdl.cudnn.CudnnException;
 import io.jdl.device.Device;
+import io.jdl.device.Precision;
 import io.jdl.nn.Sequential;
 import io.jdl.optim.Adam;
 import io.jdl.tensor.Shape;
@@ -40,10 +41,12 @@ class FaultRecoveryGpuTest {
     @BeforeEach
     void needsTheStandIn() {
         Gpu.assumeStandIn("fault injection");
+        Precision.tf32(false);  // results compared with the CPU's to 1e-5: no TF32 convolution (cuDNN's default)
     }
 
     @AfterEach
     void noFaultsLeft() {
+        Precision.defaults();
         StandIn.failAllocations(0, 0);
         StandIn.failCall("cublasSgemm_v2", 0, 0);
         StandIn.failCall("cudnnConvolutionForward", 0, 0);
@@ -68,11 +71,12 @@ class FaultRecoveryGpuTest {
         try (Tensor x = Tensor.of(a, Shape.of(2, 3), GPU); Tensor y = Tensor.of(b, Shape.of(3, 2), GPU)) {
             long before = allocator().allocatedBytes();
             StandIn.failCall("cublasSgemm_v2", CUBLAS_STATUS_EXECUTION_FAILED(), 1);
-            CublasException e = assertThrows(CublasException.class, () -> x.matmul(y));
+            CublasException e = assertThrows(CublasException.class, () -> x.matmul(y).close());
             assertTrue(e.getMessage().contains("CUBLAS_STATUS_EXECUTION_FAILED"), e.getMessage());
             assertEquals(before, allocator().allocatedBytes(), "the failed matmul's output is freed");
 
-            try (Tensor out = x.matmul(y); Tensor expected = Tensor.of(a, 2, 3).matmul(Tensor.of(b, 3, 2))) {
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor out = x.matmul(y), expected = Tensor.of(a, 2, 3).matmul(Tensor.of(b, 3, 2));
                 assertTrue(Gpu.relativeError(out.toArray(), expected.toArray()) < 1e-5,
                         Arrays.toString(out.toArray()) + " vs " + Arrays.toString(expected.toArray()));
             }
@@ -86,13 +90,17 @@ class FaultRecoveryGpuTest {
         try (Tensor x = Tensor.of(in, Shape.of(2, 3, 8, 8), GPU); Tensor k = Tensor.of(w, Shape.of(4, 3, 3, 3), GPU)) {
             x.conv2d(k, null, 1, 1, 1, 1).close();  // the plan (algorithm search) is made and kept: the next call runs it
             long before = allocator().allocatedBytes();
-            StandIn.failCall("cudnnConvolutionForward", CUDNN_STATUS_EXECUTION_FAILED(), 1);
-            CudnnException e = assertThrows(CudnnException.class, () -> x.conv2d(k, null, 1, 1, 1, 1));
+            // Every call fails: a failing algorithm is retried with the plan's next candidate, so failing only the
+            // first call would leave the convolution to run (and succeed) on another algorithm.
+            StandIn.failCall("cudnnConvolutionForward", CUDNN_STATUS_EXECUTION_FAILED(), 0);
+            CudnnException e = assertThrows(CudnnException.class, () -> x.conv2d(k, null, 1, 1, 1, 1).close());
+            StandIn.failCall("cudnnConvolutionForward", 0, 0);
             assertTrue(e.getMessage().contains("CUDNN_STATUS_EXECUTION_FAILED"), e.getMessage());
             assertEquals(before, allocator().allocatedBytes(), "the failed convolution's output and workspace are freed");
 
-            try (Tensor out = x.conv2d(k, null, 1, 1, 1, 1);
-                 Tensor expected = Tensor.of(in, 2, 3, 8, 8).conv2d(Tensor.of(w, 4, 3, 3, 3), null, 1, 1, 1, 1)) {
+            try (TensorScope scope = TensorScope.open()) {
+                Tensor out = x.conv2d(k, null, 1, 1, 1, 1);
+                Tensor expected = Tensor.of(in, 2, 3, 8, 8).conv2d(Tensor.of(w, 4, 3, 3, 3), null, 1, 1, 1, 1);
                 assertTrue(Gpu.relativeError(out.toArray(), expected.toArray()) < 1e-5, "conv2d after the failure");
             }
         }

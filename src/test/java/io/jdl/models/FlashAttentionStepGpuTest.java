@@ -15,6 +15,7 @@ import io.jdl.tensor.Autocast;
 import io.jdl.tensor.CudaGraphStep;
 import io.jdl.tensor.Shape;
 import io.jdl.tensor.Tensor;
+import io.jdl.tensor.TensorScope;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,13 +90,15 @@ class FlashAttentionStepGpuTest {
 
     private static float step(Net net, Adam adam, Tensor x, int[] y) {
         adam.zeroGrad();
-        Tensor loss;
-        try (Autocast ac = Autocast.bf16()) {
-            loss = net.forward(x).crossEntropy(y);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor loss;
+            try (Autocast ac = Autocast.bf16()) {
+                loss = net.forward(x).crossEntropy(y);
+            }
+            loss.backward();
+            adam.step();
+            return loss.item();
         }
-        loss.backward();
-        adam.step();
-        return loss.item();
     }
 
     @Test

@@ -51,7 +51,8 @@ class GradScalerGpuTest {
     /** Ten steps of Adam under a scaler, with inf and NaN gradients injected at steps 3 and 7. */
     private static List<float[]> train(Device device) {
         List<float[]> trace = new ArrayList<>();
-        try (Tensor w = TensorScope.unscoped(Tensor.of(new float[] {1, -2, 3, 0.5f, 7}, 5).to(device).requiresGrad(true));
+        try (Tensor host = Tensor.of(new float[] {1, -2, 3, 0.5f, 7}, 5);
+             Tensor w = TensorScope.unscoped(host.to(device).requiresGrad(true));
              Adam adam = new Adam(List.of(w), 0.05f); GradScaler scaler = new GradScaler(256f, 2.0, 0.5, 2, true)) {
             for (int step = 0; step < 10; step++) {
                 adam.zeroGrad();

@@ -80,11 +80,12 @@ class TensorOpsGpuTest {
 
     @Test
     void fillAndZeros() {
-        try (Tensor f = Tensor.full(Shape.of(1000), 3.25f, GPU); Tensor z = Tensor.zeros(Shape.of(7), GPU)) {
+        try (Tensor f = Tensor.full(Shape.of(1000), 3.25f, GPU); Tensor z = Tensor.zeros(Shape.of(7), GPU);
+             Tensor sum = z.sum()) {
             for (float v : f.toArray()) {
                 assertEquals(3.25f, v);
             }
-            assertEquals(0f, z.sum().item());
+            assertEquals(0f, sum.item());
         }
     }
 

@@ -45,9 +45,7 @@ class CudaBackendGpuTest {
     void free() {
         storages.forEach(Storage::close);
         storages.clear();
-        if (CudaDevice.isAvailable()) {
-            Precision.tf32(false);
-        }
+        Precision.defaults();  // for the classes after this one
     }
 
     /** A storage on {@code b} holding {@code values}. */
