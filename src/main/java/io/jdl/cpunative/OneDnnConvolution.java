@@ -19,10 +19,13 @@ import java.util.function.IntConsumer;
  * chosen layout is not the plain one is reordered into it before the call (inputs) or out of it after (the
  * result), as PyTorch's oneDNN path does. With plain layouts forced, oneDNN falls back to im2col and GEMM.
  *
- * <p>Memory: oneDNN primitives keep pointers to their memory, so they cannot work on Java heap arrays: each call
- * copies its inputs (in pieces, across the caller's threads) into this object's off-heap plain buffers (one per tensor role: source, weights,
- * destination; a gradient uses the buffer of the tensor it is the gradient of) and its result back. The copies
- * and reorders are linear in the tensors; the convolution is not.
+ * <p>Memory: the tensors are Java arrays. Where {@link OneDnnHeapCall} is available, oneDNN reads and writes them
+ * in place: each execution that touches a plain tensor (a reorder into the kernel's layout, the kernel itself, a
+ * reorder out of it) runs in one critical native call with the plain memory object pointing at the array. Otherwise
+ * each call copies its inputs (in pieces, across the caller's threads) into this object's off-heap plain buffers
+ * (one per tensor role: source, weights, destination, bias; a gradient uses the buffer of the tensor it is the
+ * gradient of) and its result back: on the cnn sample's second convolution those copies were a third of the
+ * convolution's fwd+bwd time.
  *
  * <p>Lifetime: the buffers, the stream and the primitives live until {@link #close()}; a closed object refuses every call.
  * Thread safety: calls on one object are serialised (they share the buffers and the stream).
@@ -51,13 +54,13 @@ public final class OneDnnConvolution implements AutoCloseable {
             memories = new ArrayList<>();
     /** Every argument bound so far: a later one with the same plain memory and chosen layout shares its memory. */
     private final List<Arg> bound = new ArrayList<>();
-    private final long srcElements, weightElements, dstElements, biasElements;
     private final ParallelLoop parallel;
-    /** The plain (NCHW / OIHW / x) buffers and their memory objects. */
-    private final MemorySegment srcBuf, weightBuf, dstBuf, biasBuf, srcMem, weightMem, dstMem, biasMem;
+    /** Whether executions take the Java arrays in place ({@link OneDnnHeapCall}) rather than copies of them. */
+    private final boolean heap;
+    /** The plain (NCHW / OIHW / x) tensor roles. */
+    private final Plain src, weight, dst, bias;
     /** What the bias variants are built from, on first use: descriptors, geometry, the forward hint. */
-    private final MemorySegment srcAny, weightAny, dstAny, srcPlain, weightPlain, dstPlain, biasPlain, strides, dilates,
-            pad, fwdPd;
+    private final MemorySegment srcAny, weightAny, dstAny, strides, dilates, pad, fwdPd;
     private final Step forward, backwardData, backwardWeights;
     /** The same with a bias (forward) and its gradient (backward weights); null until first asked for. */
     private Step forwardBias, backwardWeightsBias;
@@ -75,38 +78,51 @@ public final class OneDnnConvolution implements AutoCloseable {
     }
 
     /**
+     * A plain tensor role: its descriptor, its memory object and, when copying, its off-heap buffer (else null, and
+     * the memory object has no buffer of its own).
+     */
+    private record Plain(String name, MemorySegment desc, MemorySegment mem, MemorySegment buf, long elements) {
+    }
+
+    /**
      * Builds the three primitives for the given NCHW shape (padding symmetric, as PyTorch's; {@code oh}/{@code ow}
-     * the output size it gives); the copies between the heap arrays and the buffers run through {@code parallel}.
+     * the output size it gives), taking the arrays in place where {@link OneDnnHeapCall#available()}; copies
+     * between the arrays and buffers run through {@code parallel}.
      *
      * @throws OneDnnException when oneDNN has no implementation for it (the caller then uses its own kernel)
      */
     public OneDnnConvolution(int n, int c, int h, int w, int k, int r, int s, int oh, int ow, int strideH, int strideW,
                              int padH, int padW, int dilationH, int dilationW, int groups, ParallelLoop parallel) {
+        this(n, c, h, w, k, r, s, oh, ow, strideH, strideW, padH, padW, dilationH, dilationW, groups, parallel,
+                OneDnnHeapCall.available());
+    }
+
+    /**
+     * The same, choosing: {@code inPlace} true takes the arrays in place (needs {@link OneDnnHeapCall#available()}),
+     * false copies them (both ways are tested against each other).
+     *
+     * @throws IllegalStateException for {@code inPlace} where heap calls are not available
+     */
+    public OneDnnConvolution(int n, int c, int h, int w, int k, int r, int s, int oh, int ow, int strideH, int strideW,
+                             int padH, int padW, int dilationH, int dilationW, int groups, ParallelLoop parallel,
+                             boolean inPlace) {
+        if (inPlace && !OneDnnHeapCall.available()) {
+            throw new IllegalStateException("oneDNN heap calls are not available: " + OneDnnHeapCall.unavailableReason());
+        }
         this.parallel = parallel;
+        this.heap = inPlace;
         boolean done = false;
         try {
-            srcElements = (long) n * c * h * w;
-            weightElements = (long) k * (c / groups) * r * s;
-            dstElements = (long) n * k * oh * ow;
-            biasElements = k;
             long[] srcDims = {n, c, h, w}, dstDims = {n, k, oh, ow};
             long[] weightDims = groups == 1 ? new long[] {k, c, r, s} : new long[] {groups, k / groups, c / groups, r, s};
             int weightTag = groups == 1 ? dnnl_oihw() : dnnl_goihw();
-            srcPlain = desc(dnnl_nchw(), srcDims);
-            weightPlain = desc(weightTag, weightDims);
-            dstPlain = desc(dnnl_nchw(), dstDims);
-            biasPlain = desc(dnnl_x(), k);
+            src = plain("x", desc(dnnl_nchw(), srcDims), (long) n * c * h * w);
+            weight = plain("w", desc(weightTag, weightDims), (long) k * (c / groups) * r * s);
+            dst = plain("y", desc(dnnl_nchw(), dstDims), (long) n * k * oh * ow);
+            bias = plain("bias", desc(dnnl_x(), k), k);
             srcAny = desc(dnnl_format_tag_any(), srcDims);
             dstAny = desc(dnnl_format_tag_any(), dstDims);
             weightAny = desc(dnnl_format_tag_any(), weightDims);
-            srcBuf = arena.allocate(srcElements * Float.BYTES, 64);
-            weightBuf = arena.allocate(weightElements * Float.BYTES, 64);
-            dstBuf = arena.allocate(dstElements * Float.BYTES, 64);
-            biasBuf = arena.allocate(biasElements * Float.BYTES, 64);
-            srcMem = memory(srcPlain, srcBuf);
-            weightMem = memory(weightPlain, weightBuf);
-            dstMem = memory(dstPlain, dstBuf);
-            biasMem = memory(biasPlain, biasBuf);
             strides = dims(strideH, strideW);
             dilates = dims(dilationH - 1L, dilationW - 1L);
             pad = dims(padH, padW);
@@ -119,9 +135,9 @@ public final class OneDnnConvolution implements AutoCloseable {
             OneDnn.check(dnnl_dilated_convolution_backward_data_desc_init(bwdData, dnnl_convolution_direct(), srcAny,
                     weightAny, dstAny, strides, dilates, pad, pad), "dnnl_dilated_convolution_backward_data_desc_init");
             backwardData = new Step(primitiveDesc(bwdData, fwdPd),
-                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dstPlain, dstMem, true),
-                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weightPlain, weightMem, true),
-                    new ArgSpec(DNNL_ARG_DIFF_SRC(), dnnl_query_diff_src_md(), 0, srcPlain, srcMem, false));
+                    new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dst, true),
+                    new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weight, true),
+                    new ArgSpec(DNNL_ARG_DIFF_SRC(), dnnl_query_diff_src_md(), 0, src, false));
             MemorySegment streamOut = arena.allocate(ValueLayout.ADDRESS);
             OneDnn.check(dnnl_stream_create(streamOut, ENGINE, dnnl_stream_default_flags()), "dnnl_stream_create");
             stream = streamOut.get(ValueLayout.ADDRESS, 0);
@@ -142,51 +158,44 @@ public final class OneDnnConvolution implements AutoCloseable {
     }
 
     private Step forwardStep(MemorySegment pd, boolean withBias) {
-        ArgSpec src = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, srcPlain, srcMem, true),
-                weights = new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weightPlain, weightMem, true),
-                dst = new ArgSpec(DNNL_ARG_DST(), dnnl_query_dst_md(), 0, dstPlain, dstMem, false);
+        ArgSpec x = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, src, true),
+                w = new ArgSpec(DNNL_ARG_WEIGHTS(), dnnl_query_weights_md(), 0, weight, true),
+                y = new ArgSpec(DNNL_ARG_DST(), dnnl_query_dst_md(), 0, dst, false);
         return withBias
-                ? new Step(pd, src, weights, new ArgSpec(DNNL_ARG_BIAS(), dnnl_query_weights_md(), 1, biasPlain, biasMem,
-                        true), dst)
-                : new Step(pd, src, weights, dst);
+                ? new Step(pd, x, w, new ArgSpec(DNNL_ARG_BIAS(), dnnl_query_weights_md(), 1, bias, true), y)
+                : new Step(pd, x, w, y);
     }
 
     private Step backwardWeightsStep(boolean withBias) {
         MemorySegment bwdWeights = opDesc();
         OneDnn.check(dnnl_dilated_convolution_backward_weights_desc_init(bwdWeights, dnnl_convolution_direct(),
-                srcAny, weightAny, withBias ? biasPlain : MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
+                srcAny, weightAny, withBias ? bias.desc() : MemorySegment.NULL, dstAny, strides, dilates, pad, pad),
                 "dnnl_dilated_convolution_backward_weights_desc_init");
         MemorySegment pd = primitiveDesc(bwdWeights, fwdPd);
-        ArgSpec src = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, srcPlain, srcMem, true),
-                diffDst = new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dstPlain, dstMem, true),
-                diffWeights = new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), 0, weightPlain,
-                        weightMem, false);
+        ArgSpec x = new ArgSpec(DNNL_ARG_SRC(), dnnl_query_src_md(), 0, src, true),
+                dy = new ArgSpec(DNNL_ARG_DIFF_DST(), dnnl_query_diff_dst_md(), 0, dst, true),
+                dw = new ArgSpec(DNNL_ARG_DIFF_WEIGHTS(), dnnl_query_diff_weights_md(), 0, weight, false);
         return withBias
-                ? new Step(pd, src, diffDst, diffWeights, new ArgSpec(DNNL_ARG_DIFF_BIAS(),
-                        dnnl_query_diff_weights_md(), 1, biasPlain, biasMem, false))
-                : new Step(pd, src, diffDst, diffWeights);
+                ? new Step(pd, x, dy, dw, new ArgSpec(DNNL_ARG_DIFF_BIAS(), dnnl_query_diff_weights_md(), 1, bias, false))
+                : new Step(pd, x, dy, dw);
     }
 
     /** y = conv(x, w) + bias[channel] ({@code bias} [k], or null for none), bias added inside oneDNN's kernel. */
     public synchronized void forward(float[] x, float[] w, float[] bias, float[] y) {
-        copyIn(x, srcBuf, srcElements);
-        copyIn(w, weightBuf, weightElements);
-        Step step = forward;
-        if (bias != null) {
-            copyIn(bias, biasBuf, biasElements);
-            if (forwardBias == null) {
-                forwardBias = forwardStep(forwardDesc(biasPlain), true);
-            }
-            step = forwardBias;
+        if (bias == null) {
+            forward.run(MemorySegment.NULL, x, w, y);
+            return;
         }
-        step.run();
-        copyOut(dstBuf, y, dstElements);
+        if (forwardBias == null) {
+            forwardBias = forwardStep(forwardDesc(this.bias.desc()), true);
+        }
+        forwardBias.run(MemorySegment.NULL, x, w, bias, y);
     }
 
     /**
      * The gradients of Σ dy·(conv(x, w) + bias) from one copy of dy: dx, dw and db, each overwritten, each skipped
-     * when null; db is computed inside the backward-weights kernel, so it needs dw. dy is copied in and reordered to
-     * the kernels' layout once for both directions (when both chose the same layout).
+     * when null; db is computed inside the backward-weights kernel, so it needs dw. dy is reordered to the kernels'
+     * layout once for both directions (when both chose the same layout).
      *
      * @throws IllegalArgumentException for a db without a dw
      */
@@ -194,25 +203,18 @@ public final class OneDnnConvolution implements AutoCloseable {
         if (db != null && dw == null) {
             throw new IllegalArgumentException("oneDNN computes the bias gradient with the weights' gradient: db needs dw");
         }
-        copyIn(dy, dstBuf, dstElements);
         MemorySegment dyReordered = MemorySegment.NULL;
         if (dw != null) {
-            // Backward weights first: it reads x from the source buffer, which backward data then overwrites with dx.
-            copyIn(x, srcBuf, srcElements);
+            // Backward weights first: it reads x from the source's blocked memory, which backward data may share
+            // for dx (same role, same layout).
             if (db != null && backwardWeightsBias == null) {
                 backwardWeightsBias = backwardWeightsStep(true);
             }
-            Step step = db != null ? backwardWeightsBias : backwardWeights;
-            dyReordered = step.run(MemorySegment.NULL);
-            copyOut(weightBuf, dw, weightElements);
-            if (db != null) {
-                copyOut(biasBuf, db, biasElements);
-            }
+            dyReordered = db != null ? backwardWeightsBias.run(MemorySegment.NULL, x, dy, dw, db)
+                    : backwardWeights.run(MemorySegment.NULL, x, dy, dw);
         }
         if (dx != null) {
-            copyIn(w, weightBuf, weightElements);
-            backwardData.run(dyReordered);
-            copyOut(srcBuf, dx, srcElements);
+            backwardData.run(dyReordered, dy, w, dx);
         }
     }
 
@@ -224,7 +226,8 @@ public final class OneDnnConvolution implements AutoCloseable {
      */
     private final class Arg {
         final int id;
-        final MemorySegment plainMem, chosen;
+        final Plain plain;
+        final MemorySegment chosen;
         /** The memory the primitive uses; the reorder to or from the plain memory (null: none needed) and its arguments. */
         final MemorySegment used, reorder, reorderArgs;
         final boolean input;
@@ -232,34 +235,34 @@ public final class OneDnnConvolution implements AutoCloseable {
         Arg(ArgSpec a, MemorySegment pd) {
             this.id = a.id;
             this.input = a.input;
-            this.plainMem = a.plainMem;
+            this.plain = a.plain;
             this.chosen = dnnl_primitive_desc_query_md(pd, a.query, a.index);
-            if (dnnl_memory_desc_equal(chosen, a.plainDesc) != 0) {
-                used = a.plainMem;
+            if (dnnl_memory_desc_equal(chosen, plain.desc()) != 0) {
+                used = plain.mem();
                 reorder = null;
                 reorderArgs = null;
                 return;
             }
-            Arg same = bound.stream().filter(b -> b.plainMem.equals(a.plainMem) && b.reorder != null
+            Arg same = bound.stream().filter(b -> b.plain == plain && b.reorder != null
                     && dnnl_memory_desc_equal(b.chosen, chosen) != 0).findFirst().orElse(null);
             used = same != null ? same.used : memory(chosen, DNNL_MEMORY_ALLOCATE());
             if (same != null && same.input == input) {
                 reorder = same.reorder;
                 reorderArgs = same.reorderArgs;
             } else {
-                reorder = input ? reorder(a.plainDesc, chosen) : reorder(chosen, a.plainDesc);
+                reorder = input ? reorder(plain.desc(), chosen) : reorder(chosen, plain.desc());
                 reorderArgs = arena.allocate(32, 8);
                 reorderArgs.set(ValueLayout.JAVA_INT, 0, DNNL_ARG_FROM());
-                reorderArgs.set(ValueLayout.ADDRESS, 8, input ? a.plainMem : used);
+                reorderArgs.set(ValueLayout.ADDRESS, 8, input ? plain.mem() : used);
                 reorderArgs.set(ValueLayout.JAVA_INT, 16, DNNL_ARG_TO());
-                reorderArgs.set(ValueLayout.ADDRESS, 24, input ? used : a.plainMem);
+                reorderArgs.set(ValueLayout.ADDRESS, 24, input ? used : plain.mem());
             }
             bound.add(this);
         }
     }
 
     /** An argument as the constructor names it ({@code index}: which of the query's descriptors), bound by {@link Step}. */
-    private record ArgSpec(int id, int query, int index, MemorySegment plainDesc, MemorySegment plainMem, boolean input) {
+    private record ArgSpec(int id, int query, int index, Plain plain, boolean input) {
     }
 
     /** A primitive with its arguments: reorders in, the primitive, reorder out, all on this object's stream. */
@@ -282,56 +285,91 @@ public final class OneDnnConvolution implements AutoCloseable {
         }
 
         /**
-         * Runs the step; an input whose reordered memory is {@code ready} (it already holds this call's data, put
-         * there by the step before) is not reordered again. Returns the reordered memory of its DIFF_DST input (NULL
-         * when there is none or it needed no reorder), for the next step to pass as {@code ready}.
+         * Runs the step on {@code arrays}, one per argument in the constructor's order (the plain tensor of each);
+         * an input whose reordered memory is {@code ready} (it already holds this call's data, put there by the
+         * step before) is not brought in again. Returns the reordered memory of its DIFF_DST input (NULL when
+         * there is none or it needed no reorder), for the next step to pass as {@code ready}.
+         *
+         * @throws IllegalArgumentException for an array shorter than its tensor
          */
-        MemorySegment run(MemorySegment ready) {
+        MemorySegment run(MemorySegment ready, float[]... arrays) {
             checkOpen();
+            for (int i = 0; i < args.length; i++) {
+                if (arrays[i].length < args[i].plain.elements()) {
+                    throw new IllegalArgumentException("convolution operand " + args[i].plain.name() + " has "
+                            + arrays[i].length + " floats, needs " + args[i].plain.elements());
+                }
+            }
             MemorySegment diffDst = MemorySegment.NULL;
-            for (Arg a : args) {
+            List<MemorySegment> direct = new ArrayList<>(args.length);  // plain memories the kernel itself uses
+            List<float[]> directArrays = new ArrayList<>(args.length);
+            for (int i = 0; i < args.length; i++) {
+                Arg a = args[i];
+                if (a.input && a.reorder != null && a.id == DNNL_ARG_DIFF_DST()) {
+                    diffDst = a.used;
+                }
+                if (a.input && a.reorder != null && a.used.equals(ready)) {
+                    continue;
+                }
+                if (a.input && !heap) {
+                    copyIn(arrays[i], a.plain);
+                }
                 if (a.input && a.reorder != null) {
-                    if (!a.used.equals(ready)) {
-                        OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs),
-                                "dnnl_primitive_execute (reorder)");
-                    }
-                    if (a.id == DNNL_ARG_DIFF_DST()) {
-                        diffDst = a.used;
-                    }
+                    execute(a.reorder, 2, a.reorderArgs, a.plain, arrays[i], "dnnl_primitive_execute (reorder)");
+                } else if (a.reorder == null) {
+                    direct.add(a.plain.mem());
+                    directArrays.add(arrays[i]);
                 }
             }
-            OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
-            for (Arg a : args) {
+            if (heap) {
+                OneDnnHeapCall.execute(primitive, stream, args.length, list, direct.toArray(MemorySegment[]::new),
+                        directArrays.toArray(float[][]::new), "dnnl_primitive_execute");
+            } else {
+                OneDnn.check(dnnl_primitive_execute(primitive, stream, args.length, list), "dnnl_primitive_execute");
+                OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
+            }
+            for (int i = 0; i < args.length; i++) {
+                Arg a = args[i];
                 if (!a.input && a.reorder != null) {
-                    OneDnn.check(dnnl_primitive_execute(a.reorder, stream, 2, a.reorderArgs), "dnnl_primitive_execute (reorder)");
+                    execute(a.reorder, 2, a.reorderArgs, a.plain, arrays[i], "dnnl_primitive_execute (reorder)");
+                }
+                if (!a.input && !heap) {
+                    copyOut(a.plain, arrays[i]);
                 }
             }
-            OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
             return diffDst;
         }
+    }
 
-        void run() {
-            run(MemorySegment.NULL);
+    /** Runs a reorder between {@code plain}'s memory and its blocked copy, on {@code array} in place or through the buffer. */
+    private void execute(MemorySegment reorder, int nargs, MemorySegment list, Plain plain, float[] array, String what) {
+        if (heap) {
+            OneDnnHeapCall.execute(reorder, stream, nargs, list, new MemorySegment[] {plain.mem()}, new float[][] {array},
+                    what);
+        } else {
+            OneDnn.check(dnnl_primitive_execute(reorder, stream, nargs, list), what);
+            OneDnn.check(dnnl_stream_wait(stream), "dnnl_stream_wait");
         }
     }
 
     /** Floats per piece of a parallel copy: 256 KiB, large enough that a hand-off costs little beside it. */
     private static final int COPY_PIECE = 1 << 16;
 
-    private void copyIn(float[] from, MemorySegment to, long count) {
-        checkOpen();
-        int n = Math.toIntExact(count), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
-        parallel.forEach(pieces, count, i -> {
+    private void copyIn(float[] from, Plain to) {
+        int n = Math.toIntExact(to.elements()), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
+        parallel.forEach(pieces, n, i -> {
             int at = i * COPY_PIECE;
-            MemorySegment.copy(from, at, to, ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES, Math.min(COPY_PIECE, n - at));
+            MemorySegment.copy(from, at, to.buf(), ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES,
+                    Math.min(COPY_PIECE, n - at));
         });
     }
 
-    private void copyOut(MemorySegment from, float[] to, long count) {
-        int n = Math.toIntExact(count), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
-        parallel.forEach(pieces, count, i -> {
+    private void copyOut(Plain from, float[] to) {
+        int n = Math.toIntExact(from.elements()), pieces = (n + COPY_PIECE - 1) / COPY_PIECE;
+        parallel.forEach(pieces, n, i -> {
             int at = i * COPY_PIECE;
-            MemorySegment.copy(from, ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES, to, at, Math.min(COPY_PIECE, n - at));
+            MemorySegment.copy(from.buf(), ValueLayout.JAVA_FLOAT, (long) at * Float.BYTES, to, at,
+                    Math.min(COPY_PIECE, n - at));
         });
     }
 
@@ -375,6 +413,12 @@ public final class OneDnnConvolution implements AutoCloseable {
         OneDnn.check(dnnl_primitive_create(out, pd), "dnnl_primitive_create");
         primitives.add(out.get(ValueLayout.ADDRESS, 0));
         return primitives.getLast();
+    }
+
+    /** A plain role: with an off-heap buffer when copying, else a memory object without one (set per call). */
+    private Plain plain(String name, MemorySegment desc, long elements) {
+        MemorySegment buf = heap ? null : arena.allocate(elements * Float.BYTES, 64);
+        return new Plain(name, desc, memory(desc, heap ? MemorySegment.NULL : buf), buf, elements);
     }
 
     private MemorySegment memory(MemorySegment md, MemorySegment buffer) {
