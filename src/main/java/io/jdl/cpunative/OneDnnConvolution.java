@@ -12,7 +12,7 @@ import java.util.function.IntConsumer;
 
 /**
  * oneDNN's direct convolution (forward, backward data, backward weights) for one shape, on float32 NCHW
- * tensors with OIHW (GOIHW with groups) weights and no bias, as PyTorch's {@code conv2d} computes it.
+ * tensors with OIHW (GOIHW with groups) weights and an optional bias [k], as PyTorch's {@code conv2d} computes it.
  *
  * <p>Layouts: each primitive is created with its tensors' layouts left to oneDNN ({@code dnnl_format_tag_any}),
  * which picks its blocked layouts (e.g. {@code nChw16c} on AVX-512) and its JIT kernels for them; a tensor whose
