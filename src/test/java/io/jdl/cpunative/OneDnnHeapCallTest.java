@@ -7,16 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdl.BuiltFromSource;
+import io.jdl.autograd.GradCheck;
 import io.jdl.cpunative.CpuNativeLibraries.Library;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -28,14 +25,6 @@ import org.junit.jupiter.api.Test;
  */
 class OneDnnHeapCallTest {
     private static final OneDnnConvolution.ParallelLoop SERIAL = (count, work, body) -> IntStream.range(0, count).forEach(body);
-
-    private static float[] random(Random rng, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) rng.nextGaussian();
-        }
-        return a;
-    }
 
     private static void assumeOneDnn() {
         assumeTrue(CpuNativeLibraries.isAvailable(Library.ONEDNN)
@@ -64,8 +53,8 @@ class OneDnnHeapCallTest {
             int n = d[0], c = d[1], h = d[2], w = d[3], k = d[4], r = d[5], s = d[6], st = d[7], p = d[8], dil = d[9],
                     g = d[10];
             int oh = (h + 2 * p - dil * (r - 1) - 1) / st + 1, ow = (w + 2 * p - dil * (s - 1) - 1) / st + 1;
-            float[] x = random(rng, n * c * h * w), wt = random(rng, k * (c / g) * r * s), bias = random(rng, k);
-            float[] dy = random(rng, n * k * oh * ow);
+            float[] x = GradCheck.randn(rng, n * c * h * w), wt = GradCheck.randn(rng, k * (c / g) * r * s), bias = GradCheck.randn(rng, k);
+            float[] dy = GradCheck.randn(rng, n * k * oh * ow);
             float[][] got = new float[2][];
             for (int mode = 0; mode < 2; mode++) {
                 try (OneDnnConvolution conv = new OneDnnConvolution(n, c, h, w, k, r, s, oh, ow, st, st, p, p, dil, dil,
@@ -82,7 +71,8 @@ class OneDnnHeapCallTest {
                 }
             }
             assertArrayEquals(got[1], got[0], "in place vs copies, shape " + Arrays.toString(d));
-            assertTrue(Arrays.stream(box(got[0])).anyMatch(v -> v != 0f), "a result at all");
+            float[] any = got[0];
+            assertTrue(IntStream.range(0, any.length).anyMatch(i -> any[i] != 0f), "a result at all");
         }
     }
 
@@ -121,18 +111,11 @@ class OneDnnHeapCallTest {
         assertTrue(e.getMessage().contains("jdl.cpu.onednn.heap is 'on'"), e.getMessage());
     }
 
-    /** The committed library was built from the committed source (scripts/build-native-cpu records its hash). */
+    /** The committed library was built from the committed source (scripts/build-native-cpu records its hash), and is one. */
     @Test
     void theCommittedLibraryWasBuiltFromTheCurrentSource() throws IOException, NoSuchAlgorithmException {
-        Path source = Path.of(System.getProperty("basedir", ".")).resolve("native/cpu/jdl_onednn_call.c");
-        assumeTrue(Files.isRegularFile(source), "no native/cpu sources here to check against");
-        String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(source)));
-        String resource = OneDnnHeapCall.RESOURCE.replace(".so", ".sha256");
-        try (InputStream in = OneDnnHeapCall.class.getResourceAsStream(resource)) {
-            assertTrue(in != null, "missing " + resource + ": run scripts/build-native-cpu");
-            String recorded = new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim().split("\\s+")[0];
-            assertEquals(recorded, actual, "native/cpu/jdl_onednn_call.c changed since it was built: run scripts/build-native-cpu");
-        }
+        BuiltFromSource.assertBuiltFrom("native/cpu/jdl_onednn_call.c", OneDnnHeapCall.RESOURCE.replace(".so", ".sha256"),
+                "scripts/build-native-cpu");
         try (InputStream in = OneDnnHeapCall.class.getResourceAsStream(OneDnnHeapCall.RESOURCE)) {
             assertTrue(in != null, "missing " + OneDnnHeapCall.RESOURCE + ": run scripts/build-native-cpu");
             byte[] head = in.readNBytes(4);
@@ -148,13 +131,5 @@ class OneDnnHeapCallTest {
             at += p.length;
         }
         return all;
-    }
-
-    private static Float[] box(float[] a) {
-        Float[] b = new Float[a.length];
-        for (int i = 0; i < a.length; i++) {
-            b[i] = a[i];
-        }
-        return b;
     }
 }

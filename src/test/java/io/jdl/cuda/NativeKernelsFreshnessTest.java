@@ -3,19 +3,14 @@ package io.jdl.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdl.BuiltFromSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -26,28 +21,9 @@ class NativeKernelsFreshnessTest {
     static final String SOURCE = "native/jdl_kernels.cu";
     static final String HASH_RESOURCE = "/io/jdl/native/jdl_kernels.sha256";
 
-    static Path projectDir() {
-        return Path.of(System.getProperty("basedir", "."));
-    }
-
-    /** native/jdl_kernels.cu; skips the test where the sources are absent (the GPU bundle holds only jars). */
-    static Path sourceOrSkip() {
-        Path source = projectDir().resolve(SOURCE);
-        assumeTrue(Files.isRegularFile(source), "no " + SOURCE + " here (e.g. in the GPU bundle) to check against");
-        return source;
-    }
-
     @Test
     void fatbinWasBuiltFromTheCurrentSource() throws IOException, NoSuchAlgorithmException {
-        byte[] source = Files.readAllBytes(sourceOrSkip());
-        String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(source));
-        String recorded;
-        try (InputStream in = NativeKernels.class.getResourceAsStream(HASH_RESOURCE)) {
-            assertNotNull(in, "missing resource " + HASH_RESOURCE + ": run scripts/build-native");
-            // sha256sum format: "<hex>  native/jdl_kernels.cu"
-            recorded = new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim().split("\\s+")[0];
-        }
-        assertEquals(recorded, actual, "native/jdl_kernels.cu changed since the fatbin was built: run scripts/build-native");
+        BuiltFromSource.assertBuiltFrom(SOURCE, HASH_RESOURCE, "scripts/build-native");
     }
 
     @Test

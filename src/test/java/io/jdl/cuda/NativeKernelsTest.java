@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdl.BuiltFromSource;
 import io.jdl.backend.DropoutMask;
 import io.jdl.cuda.KernelLibrary.Kernel;
 import io.jdl.cuda.KernelLibrary.Param;
@@ -128,7 +129,7 @@ class NativeKernelsTest {
 
     /** The extern "C" __global__ kernels of native/jdl_kernels.cu, name to parameter types. */
     static Map<String, List<Param>> kernelsInSource() throws IOException {
-        String source = Files.readString(NativeKernelsFreshnessTest.sourceOrSkip());
+        String source = Files.readString(BuiltFromSource.sourceOrSkip(NativeKernelsFreshnessTest.SOURCE));
         String code = source.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("//[^\n]*", " ");
         Matcher m = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)").matcher(code);
         Map<String, List<Param>> kernels = new LinkedHashMap<>();
